@@ -1,0 +1,40 @@
+//! Arguments shared by several commands.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::Args;
+use slate_core::TzRules;
+
+/// The zone option.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TzArgs {
+    /// Zone for calendar windows and for timestamps without a zone (IANA name).
+    #[arg(long, default_value = slate_core::schema::DEFAULT_TZ, value_name = "ZONE")]
+    pub(crate) tz: String,
+}
+
+impl TzArgs {
+    pub(crate) fn rules(&self) -> Result<Arc<TzRules>> {
+        Ok(Arc::new(TzRules::from_name(&self.tz)?))
+    }
+}
+
+/// Parses `YYYY-MM-DD`.
+pub(crate) fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("{s:?} is not a date YYYY-MM-DD: {e}"))
+}
+
+/// Worker threads: the flag, else the machine's cores.
+pub(crate) fn threads(flag: Option<usize>) -> usize {
+    flag.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}
+
+/// Creates an output file's parent directory.
+pub(crate) fn ensure_parent(path: &std::path::Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub(crate) mod demo;
+pub(crate) mod gen_data;
+pub(crate) mod policy;
+pub(crate) mod run;
+pub(crate) mod validate;

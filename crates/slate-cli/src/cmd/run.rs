@@ -1,0 +1,187 @@
+//! `slate run`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::{Args, ValueEnum};
+use slate_core::report::{ledger_batch, scorecard_batch};
+use slate_core::{PercentileMethod, SlaPolicy, WindowKind};
+use slate_engine::{Plan, Scorecard, ScorecardOptions};
+
+use crate::Outcome;
+use crate::args::{TzArgs, ensure_parent, parse_date};
+use crate::progress::rows_bar;
+
+/// Percentile definitions on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Method {
+    /// Linear interpolation (DuckDB quantile_cont, numpy default).
+    Linear,
+    /// Nearest rank (DuckDB quantile_disc).
+    NearestRank,
+}
+
+/// Arguments of `slate run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Parquet files, directories or globs.
+    #[arg(long, short, required = true, num_args = 1..)]
+    pub(crate) input: Vec<String>,
+    /// Policy: builtin:NAME or a TOML file (see `slate policy list`).
+    #[arg(long, short, default_value = "builtin:mps-promise-2008")]
+    pub(crate) policy: String,
+    /// Window family.
+    #[arg(long, short, default_value = "month", value_parser = parse_window)]
+    pub(crate) window: WindowKind,
+    /// Group-by columns, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "borough,grade")]
+    pub(crate) by: Vec<String>,
+    /// First local day of the period (inclusive), by each measure's start clock.
+    #[arg(long, value_parser = parse_date)]
+    pub(crate) from: Option<NaiveDate>,
+    /// Local day after the period (exclusive).
+    #[arg(long, value_parser = parse_date)]
+    pub(crate) to: Option<NaiveDate>,
+    /// Percentile definition.
+    #[arg(long, value_enum, default_value = "linear")]
+    pub(crate) percentile_method: Method,
+    /// Only the most detailed level: no per-borough, per-grade or overall rollups.
+    #[arg(long)]
+    pub(crate) no_rollups: bool,
+    /// Write the scorecard here (.parquet, .arrow or .csv); the ledger goes beside it as
+    /// NAME.exclusions.EXT. Without it, a table is printed.
+    #[arg(long, short)]
+    pub(crate) out: Option<PathBuf>,
+    /// Write the exclusions ledger here instead.
+    #[arg(long)]
+    pub(crate) ledger: Option<PathBuf>,
+    /// Rows of the terminal table (0: all).
+    #[arg(long, default_value_t = 40)]
+    pub(crate) max_rows: usize,
+    /// Print DataFusion's plan and exit.
+    #[arg(long)]
+    pub(crate) explain: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    #[command(flatten)]
+    pub(crate) tz: TzArgs,
+}
+
+fn parse_window(s: &str) -> Result<WindowKind, String> {
+    s.parse()
+}
+
+impl RunArgs {
+    pub(crate) fn options(&self) -> Result<ScorecardOptions> {
+        Ok(ScorecardOptions {
+            window: self.window,
+            group_by: self.by.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            tz: self.tz.rules()?,
+            from: self.from,
+            to: self.to,
+            method: match self.percentile_method {
+                Method::Linear => PercentileMethod::Linear,
+                Method::NearestRank => PercentileMethod::NearestRank,
+            },
+            rollups: !self.no_rollups,
+            threads: self.threads,
+        })
+    }
+}
+
+/// Plans and runs with a progress bar; returns the scorecard and the elapsed time.
+pub(crate) fn compute(a: &RunArgs, policy: &SlaPolicy) -> Result<Option<(Scorecard, Duration)>> {
+    let opts = a.options()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let plan = Plan::new(&a.input, policy, &opts).await?;
+        if a.explain {
+            let text = plan.explain().await?;
+            writeln!(std::io::stdout().lock(), "{text}")?;
+            return Ok(None);
+        }
+        let t0 = Instant::now();
+        let bar = rows_bar(plan.rows(), "scoring");
+        let seen = plan.rows_seen();
+        let ticker = {
+            let bar = bar.clone();
+            tokio::spawn(async move {
+                loop {
+                    bar.set_position(seen.load(Ordering::Relaxed));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        };
+        let result = plan.run().await;
+        ticker.abort();
+        bar.finish_and_clear();
+        Ok(Some((result?, t0.elapsed())))
+    })
+}
+
+pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
+    let policy = SlaPolicy::load(&a.policy)?;
+    let Some((card, elapsed)) = compute(&a, &policy)? else {
+        return Ok(Outcome::Ok);
+    };
+    let scorecard = scorecard_batch(&card.report, &policy)?;
+    let ledger = ledger_batch(&card.report, &policy)?;
+    let mut err = std::io::stderr().lock();
+    let secs = elapsed.as_secs_f64();
+    writeln!(
+        err,
+        "read {} rows from {} files in {secs:.2} s ({:.0} rows/s); {} scorecard rows, {} ledger rows",
+        card.rows,
+        card.files,
+        card.rows as f64 / secs.max(1e-9),
+        scorecard.num_rows(),
+        ledger.num_rows()
+    )?;
+    for (m, acc) in policy.measures.iter().zip(&card.accounts) {
+        let mut line = format!(
+            "  {:<16} eligible {} = measured {} + excluded {}; not applicable {}",
+            m.id, acc.eligible, acc.measured, acc.excluded, acc.not_applicable
+        );
+        if acc.outside_period > 0 {
+            line += &format!("; outside --from/--to {}", acc.outside_period);
+        }
+        if acc.ambiguous_local + acc.skipped_local > 0 {
+            line += &format!(
+                "; local times resolved: {} ambiguous (earlier instant), {} skipped (moved forward)",
+                acc.ambiguous_local, acc.skipped_local
+            );
+        }
+        writeln!(err, "{line}")?;
+    }
+    drop(err);
+    match &a.out {
+        Some(path) => {
+            ensure_parent(path)?;
+            let ledger_path = a.ledger.clone().unwrap_or_else(|| slate_io::output::sibling_path(path, "exclusions"));
+            slate_io::write_batches(path, scorecard.schema(), std::slice::from_ref(&scorecard))
+                .with_context(|| format!("writing the scorecard to {}", path.display()))?;
+            slate_io::write_batches(&ledger_path, ledger.schema(), std::slice::from_ref(&ledger))
+                .with_context(|| format!("writing the ledger to {}", ledger_path.display()))?;
+            writeln!(
+                std::io::stderr(),
+                "wrote {} and {}",
+                path.display(),
+                ledger_path.display()
+            )?;
+        }
+        None => {
+            if let Some(path) = &a.ledger {
+                ensure_parent(path)?;
+                slate_io::write_batches(path, ledger.schema(), std::slice::from_ref(&ledger))?;
+            }
+            let mut out = std::io::stdout().lock();
+            crate::table::print_scorecard(&mut out, &scorecard, &card.report.group_by, a.max_rows)?;
+        }
+    }
+    Ok(Outcome::Ok)
+}

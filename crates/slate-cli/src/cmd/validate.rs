@@ -1,0 +1,61 @@
+//! `slate validate`.
+
+use std::io::Write;
+
+use anyhow::Result;
+use clap::Args;
+use slate_engine::validate::validate;
+
+use crate::Outcome;
+
+/// Arguments of `slate validate`.
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// Parquet files, directories or globs.
+    #[arg(long, short, required = true, num_args = 1..)]
+    pub(crate) input: Vec<String>,
+}
+
+fn fmt_ts(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us).map_or_else(|| us.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+}
+
+pub(crate) fn run(a: ValidateArgs) -> Result<Outcome> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let report = rt.block_on(validate(&a.input))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "files: {}\nrows:  {}", report.files, report.rows)?;
+    if !report.schema_problems.is_empty() {
+        let mut err = std::io::stderr().lock();
+        for p in &report.schema_problems {
+            writeln!(err, "error: {p}")?;
+        }
+        anyhow::bail!(
+            "{} schema problem(s): the input does not match the canonical schema (see `slate --help`)",
+            report.schema_problems.len()
+        );
+    }
+    if !report.extra_columns.is_empty() {
+        writeln!(out, "extra columns (kept, usable in policies): {}", report.extra_columns.join(", "))?;
+    }
+    if let Some((lo, hi)) = report.time_range {
+        writeln!(out, "call_received: {} .. {}", fmt_ts(lo), fmt_ts(hi))?;
+    }
+    writeln!(out, "nulls:")?;
+    for c in &report.nulls {
+        let pct = if report.rows > 0 { 100.0 * c.nulls as f64 / report.rows as f64 } else { 0.0 };
+        writeln!(out, "  {:<18} {:>12} ({pct:.2}%)", c.name, c.nulls)?;
+    }
+    writeln!(out, "clocks before call_received:")?;
+    for (c, n) in &report.order_violations {
+        writeln!(out, "  {c:<18} {n:>12}")?;
+    }
+    writeln!(out, "duplicate incident_id rows: {}", report.duplicate_ids)?;
+    if report.has_findings() {
+        writeln!(out, "result: problems found (order violations become negative_duration exclusions in a scorecard; duplicate ids are counted as they stand)")?;
+        Ok(Outcome::Findings)
+    } else {
+        writeln!(out, "result: ok")?;
+        Ok(Outcome::Ok)
+    }
+}

@@ -1,0 +1,49 @@
+//! Errors of the core crate.
+
+/// A failure in slate's domain model: a bad policy, threshold, zone or window.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A policy field is missing or has a value slate cannot use.
+    #[error("policy {policy:?}, measure {measure:?}, field `{field}`: {reason}")]
+    InvalidPolicy {
+        /// Name of the policy.
+        policy: String,
+        /// Id of the measure, or empty for a policy-level field.
+        measure: String,
+        /// The offending field.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The policy text is not valid TOML or has unknown fields.
+    #[error("policy {origin}: {reason}")]
+    PolicySyntax {
+        /// Where the policy came from (file path or `builtin:NAME`).
+        origin: String,
+        /// The parser's message.
+        reason: String,
+    },
+    /// No built-in policy has that name.
+    #[error("no built-in policy named {0:?} (try `slate policy list`)")]
+    UnknownBuiltin(String),
+    /// A duration such as `15m` could not be parsed.
+    #[error("invalid duration {text:?}: {reason}")]
+    InvalidDuration {
+        /// The text given.
+        text: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The time zone name is not in the IANA database.
+    #[error("unknown time zone {0:?} (use an IANA name such as Europe/London)")]
+    UnknownTimeZone(String),
+    /// An encoded histogram cell is corrupt.
+    #[error("corrupt histogram cell: {0}")]
+    CorruptCell(String),
+    /// Arrow failed while building an output batch.
+    #[error(transparent)]
+    Arrow(#[from] arrow_schema::ArrowError),
+}
+
+/// Result with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,525 @@
+//! Exact, mergeable duration histograms and the per-measure cell that carries them.
+//!
+//! A [`Histogram`] holds every value it was given as `(value, count)` pairs, so every order
+//! statistic can be read back exactly while memory grows with the number of *distinct*
+//! durations, not with rows. Adds go to a small unsorted buffer that is folded into the sorted
+//! pairs once it is as long as they are (at least [`MIN_PENDING`]), which keeps an add amortised
+//! O(log n) and a day cell with a handful of records tiny.
+
+use std::borrow::Cow;
+
+use crate::error::{Error, Result};
+
+/// Buffered adds before the first fold into the sorted pairs.
+const MIN_PENDING: usize = 32;
+
+/// An exact multiset of whole-second durations.
+#[derive(Debug, Clone, Default)]
+pub struct Histogram {
+    /// Sorted by value, values unique, counts > 0.
+    sorted: Vec<(i64, u64)>,
+    /// Values added since the last fold, unsorted.
+    pending: Vec<i64>,
+    count: u64,
+}
+
+impl PartialEq for Histogram {
+    fn eq(&self, other: &Self) -> bool {
+        self.count == other.count && self.entries() == other.entries()
+    }
+}
+
+impl Histogram {
+    /// An empty histogram.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a histogram from values in any order.
+    pub fn from_values(values: impl IntoIterator<Item = i64>) -> Self {
+        let mut h = Self::new();
+        for v in values {
+            h.add(v);
+        }
+        h
+    }
+
+    /// Adds one value.
+    #[inline]
+    pub fn add(&mut self, value: i64) {
+        self.pending.push(value);
+        self.count += 1;
+        if self.pending.len() >= MIN_PENDING.max(self.sorted.len()) {
+            self.fold();
+        }
+    }
+
+    /// Adds `n` copies of a value.
+    pub fn add_n(&mut self, value: i64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.fold();
+        self.count += n;
+        match self.sorted.binary_search_by_key(&value, |e| e.0) {
+            Ok(i) => self.sorted[i].1 += n,
+            Err(i) => self.sorted.insert(i, (value, n)),
+        }
+    }
+
+    /// Adds every value of `other` (the histogram of the union).
+    pub fn merge(&mut self, other: &Histogram) {
+        if other.count == 0 {
+            return;
+        }
+        self.fold();
+        let theirs = other.entries();
+        self.sorted = merge_sorted(&self.sorted, &theirs);
+        self.count += other.count;
+    }
+
+    /// Number of values.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether no value was added.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Folds buffered adds into the sorted pairs; reads never need it, it only saves work.
+    pub fn fold(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let run = runs_of(&mut self.pending);
+        self.pending.clear();
+        self.sorted = merge_sorted(&self.sorted, &run);
+    }
+
+    /// The distinct values with their counts, ascending.
+    pub fn entries(&self) -> Cow<'_, [(i64, u64)]> {
+        if self.pending.is_empty() {
+            Cow::Borrowed(&self.sorted)
+        } else {
+            let mut p = self.pending.clone();
+            Cow::Owned(merge_sorted(&self.sorted, &runs_of(&mut p)))
+        }
+    }
+
+    /// Bytes held on the heap, for DataFusion's memory accounting.
+    pub fn heap_size(&self) -> usize {
+        self.sorted.capacity() * std::mem::size_of::<(i64, u64)>()
+            + self.pending.capacity() * std::mem::size_of::<i64>()
+    }
+}
+
+/// Sorts values and collapses them into `(value, count)` runs.
+fn runs_of(values: &mut [i64]) -> Vec<(i64, u64)> {
+    values.sort_unstable();
+    let mut out: Vec<(i64, u64)> = Vec::with_capacity(values.len());
+    for &v in values.iter() {
+        match out.last_mut() {
+            Some(last) if last.0 == v => last.1 += 1,
+            _ => out.push((v, 1)),
+        }
+    }
+    out
+}
+
+fn merge_sorted(a: &[(i64, u64)], b: &[(i64, u64)]) -> Vec<(i64, u64)> {
+    if a.is_empty() {
+        return b.to_vec();
+    }
+    if b.is_empty() {
+        return a.to_vec();
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        if x.0 < y.0 {
+            out.push(x);
+            i += 1;
+        } else if y.0 < x.0 {
+            out.push(y);
+            j += 1;
+        } else {
+            out.push((x.0, x.1 + y.1));
+            i += 1;
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// Why a record eligible for a measure was not measured. Named exclusions come first, in the
+/// policy's order; the three built-in reasons follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Exclusion {
+    /// The measure's `exclude` entry with this index.
+    Named(usize),
+    /// The start clock is null.
+    MissingStart,
+    /// The stop clock is null.
+    MissingStop,
+    /// The stop clock is before the start clock.
+    NegativeDuration,
+}
+
+impl Exclusion {
+    /// The three reasons every measure has, in the order they are checked.
+    pub const BUILTIN: [Exclusion; 3] = [
+        Exclusion::MissingStart,
+        Exclusion::MissingStop,
+        Exclusion::NegativeDuration,
+    ];
+
+    /// The ledger's name for a built-in reason (named ones use the policy's text).
+    pub fn builtin_name(self) -> Option<&'static str> {
+        match self {
+            Exclusion::Named(_) => None,
+            Exclusion::MissingStart => Some("missing_start"),
+            Exclusion::MissingStop => Some("missing_stop"),
+            Exclusion::NegativeDuration => Some("negative_duration"),
+        }
+    }
+}
+
+/// Everything slate knows about one measure in one cell (a day, week or month x group):
+/// the measured durations and the count of each exclusion reason.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MeasureCell {
+    /// Durations of the measured records, in whole seconds.
+    pub hist: Histogram,
+    /// Counts of `missing_start`, `missing_stop`, `negative_duration`.
+    pub builtin: [u64; 3],
+    /// Counts of the named exclusions, by index in the measure's `exclude` list.
+    pub named: Vec<u64>,
+    /// Naive local clock readings that fell in a repeated hour and were read as the earlier instant.
+    pub ambiguous_local: u64,
+    /// Naive local clock readings that fell in a skipped hour and were moved forward by the gap.
+    pub skipped_local: u64,
+}
+
+impl MeasureCell {
+    /// Counts one excluded record.
+    pub fn exclude(&mut self, reason: Exclusion) {
+        self.exclude_n(reason, 1);
+    }
+
+    /// Counts `n` excluded records.
+    pub fn exclude_n(&mut self, reason: Exclusion, n: u64) {
+        match reason {
+            Exclusion::Named(i) => {
+                if self.named.len() <= i {
+                    self.named.resize(i + 1, 0);
+                }
+                self.named[i] += n;
+            }
+            Exclusion::MissingStart => self.builtin[0] += n,
+            Exclusion::MissingStop => self.builtin[1] += n,
+            Exclusion::NegativeDuration => self.builtin[2] += n,
+        }
+    }
+
+    /// Records one record the measure applies to and no named exclusion matched: the
+    /// built-in reasons are checked in order (missing start, missing stop, stop before start),
+    /// otherwise the whole seconds from start to stop, floored, join the histogram.
+    /// Clocks are nanoseconds since the epoch (i128, so any Arrow unit converts exactly).
+    #[inline]
+    pub fn record(&mut self, start_ns: Option<i128>, stop_ns: Option<i128>) {
+        match (start_ns, stop_ns) {
+            (None, _) => self.builtin[0] += 1,
+            (Some(_), None) => self.builtin[1] += 1,
+            (Some(a), Some(b)) if b < a => self.builtin[2] += 1,
+            (Some(a), Some(b)) => self.hist.add(floor_secs(a, b)),
+        }
+    }
+
+    /// Count for one reason.
+    pub fn excluded(&self, reason: Exclusion) -> u64 {
+        match reason {
+            Exclusion::Named(i) => self.named.get(i).copied().unwrap_or(0),
+            Exclusion::MissingStart => self.builtin[0],
+            Exclusion::MissingStop => self.builtin[1],
+            Exclusion::NegativeDuration => self.builtin[2],
+        }
+    }
+
+    /// Every reason with a non-zero count, in checking order.
+    pub fn exclusions(&self) -> impl Iterator<Item = (Exclusion, u64)> + '_ {
+        let named = self
+            .named
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (Exclusion::Named(i), n));
+        let builtin = Exclusion::BUILTIN.into_iter().zip(self.builtin);
+        named.chain(builtin).filter(|&(_, n)| n > 0)
+    }
+
+    /// Records excluded for any reason.
+    pub fn n_excluded(&self) -> u64 {
+        self.builtin.iter().sum::<u64>() + self.named.iter().sum::<u64>()
+    }
+
+    /// Records that the measure applied to: measured plus excluded.
+    pub fn n_eligible(&self) -> u64 {
+        self.hist.count() + self.n_excluded()
+    }
+
+    /// Adds another cell of the same measure.
+    pub fn merge(&mut self, other: &MeasureCell) {
+        self.hist.merge(&other.hist);
+        for (a, b) in self.builtin.iter_mut().zip(other.builtin) {
+            *a += b;
+        }
+        if self.named.len() < other.named.len() {
+            self.named.resize(other.named.len(), 0);
+        }
+        for (a, b) in self.named.iter_mut().zip(&other.named) {
+            *a += b;
+        }
+        self.ambiguous_local += other.ambiguous_local;
+        self.skipped_local += other.skipped_local;
+    }
+
+    /// Appends a compact binary encoding (varints, delta-coded values) to `buf`.
+    pub fn encode(&self, buf: &mut Vec<u8>) {
+        buf.push(ENCODING_VERSION);
+        for n in self.builtin {
+            put_varint(buf, n);
+        }
+        put_varint(buf, self.named.len() as u64);
+        for &n in &self.named {
+            put_varint(buf, n);
+        }
+        put_varint(buf, self.ambiguous_local);
+        put_varint(buf, self.skipped_local);
+        let entries = self.hist.entries();
+        put_varint(buf, entries.len() as u64);
+        let mut prev: Option<i64> = None;
+        for &(v, c) in entries.iter() {
+            match prev {
+                // Values are unique and ascending, so deltas are positive.
+                Some(p) => put_varint(buf, v.wrapping_sub(p) as u64),
+                None => put_varint(buf, zigzag(v)),
+            }
+            put_varint(buf, c);
+            prev = Some(v);
+        }
+    }
+
+    /// Decodes a cell written by [`MeasureCell::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader { bytes, pos: 0 };
+        let version = r.byte()?;
+        if version != ENCODING_VERSION {
+            return Err(Error::CorruptCell(format!("unknown version {version}")));
+        }
+        let mut cell = MeasureCell::default();
+        for slot in cell.builtin.iter_mut() {
+            *slot = r.varint()?;
+        }
+        let n_named = r.len()?;
+        cell.named = (0..n_named).map(|_| r.varint()).collect::<Result<_>>()?;
+        cell.ambiguous_local = r.varint()?;
+        cell.skipped_local = r.varint()?;
+        let n = r.len()?;
+        let mut sorted = Vec::with_capacity(n);
+        let mut count = 0u64;
+        let mut prev: Option<i64> = None;
+        for _ in 0..n {
+            let raw = r.varint()?;
+            let v = match prev {
+                Some(p) => p.wrapping_add(raw as i64),
+                None => unzigzag(raw),
+            };
+            let c = r.varint()?;
+            count += c;
+            sorted.push((v, c));
+            prev = Some(v);
+        }
+        if r.pos != bytes.len() {
+            return Err(Error::CorruptCell("trailing bytes".into()));
+        }
+        cell.hist = Histogram {
+            sorted,
+            pending: Vec::new(),
+            count,
+        };
+        Ok(cell)
+    }
+}
+
+/// Whole seconds from `start_ns` to `stop_ns`, floored (9.9 s counts as 9 s).
+#[inline]
+pub fn floor_secs(start_ns: i128, stop_ns: i128) -> i64 {
+    let d = (stop_ns - start_ns).div_euclid(1_000_000_000);
+    d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+const ENCODING_VERSION: u8 = 1;
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Result<u8> {
+        let b = *self
+            .bytes
+            .get(self.pos)
+            .ok_or_else(|| Error::CorruptCell("truncated".into()))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(Error::CorruptCell("varint too long".into()))
+    }
+
+    /// A length, bounded by the bytes left so a corrupt length cannot allocate wildly.
+    fn len(&mut self) -> Result<usize> {
+        let n = self.varint()?;
+        if n > (self.bytes.len() - self.pos) as u64 {
+            return Err(Error::CorruptCell(format!("length {n} exceeds input")));
+        }
+        Ok(n as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive(values: &[i64]) -> Vec<(i64, u64)> {
+        let mut m = std::collections::BTreeMap::new();
+        for &v in values {
+            *m.entry(v).or_insert(0u64) += 1;
+        }
+        m.into_iter().collect()
+    }
+
+    proptest! {
+        #[test]
+        fn histogram_equals_naive_counts(values in proptest::collection::vec(-5i64..5000, 0..400)) {
+            let h = Histogram::from_values(values.iter().copied());
+            prop_assert_eq!(h.count(), values.len() as u64);
+            prop_assert_eq!(h.entries().into_owned(), naive(&values));
+        }
+
+        #[test]
+        fn merge_equals_update_of_concatenation(
+            a in proptest::collection::vec(0i64..300, 0..200),
+            b in proptest::collection::vec(0i64..300, 0..200),
+        ) {
+            let mut ha = Histogram::from_values(a.iter().copied());
+            let hb = Histogram::from_values(b.iter().copied());
+            ha.merge(&hb);
+            let all: Vec<i64> = a.iter().chain(&b).copied().collect();
+            prop_assert_eq!(ha, Histogram::from_values(all));
+        }
+
+        #[test]
+        fn merge_is_order_independent(
+            parts in proptest::collection::vec(proptest::collection::vec(0i64..100, 0..50), 0..6),
+        ) {
+            let hs: Vec<Histogram> = parts.iter().map(|p| Histogram::from_values(p.iter().copied())).collect();
+            let mut fwd = Histogram::new();
+            for h in &hs { fwd.merge(h); }
+            let mut rev = Histogram::new();
+            for h in hs.iter().rev() { rev.merge(h); }
+            prop_assert_eq!(fwd, rev);
+        }
+
+        #[test]
+        fn encode_decode_round_trip(
+            values in proptest::collection::vec(proptest::num::i64::ANY, 0..100),
+            builtin in proptest::array::uniform3(0u64..1_000_000),
+            named in proptest::collection::vec(proptest::num::u64::ANY, 0..4),
+        ) {
+            let cell = MeasureCell {
+                hist: Histogram::from_values(values.iter().copied()),
+                builtin,
+                named,
+                ambiguous_local: 3,
+                skipped_local: 1,
+            };
+            let mut buf = Vec::new();
+            cell.encode(&mut buf);
+            prop_assert_eq!(MeasureCell::decode(&buf).unwrap(), cell);
+        }
+
+        #[test]
+        fn decode_never_panics_on_garbage(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let _ = MeasureCell::decode(&bytes);
+        }
+    }
+
+    #[test]
+    fn empty_histogram_has_no_entries() {
+        let h = Histogram::new();
+        assert!(h.is_empty());
+        assert!(h.entries().is_empty());
+        let mut m = Histogram::from_values([1, 2]);
+        m.merge(&h);
+        assert_eq!(m.count(), 2);
+    }
+
+    #[test]
+    fn record_checks_builtin_reasons_in_order_and_floors() {
+        let s = 1_000_000_000i128;
+        let mut c = MeasureCell::default();
+        c.record(None, None);
+        c.record(Some(0), None);
+        c.record(Some(10 * s), Some(9 * s));
+        c.record(Some(0), Some(9 * s + s - 1));
+        c.record(Some(-s / 2), Some(0));
+        assert_eq!(c.builtin, [1, 1, 1]);
+        assert_eq!(c.hist.entries().into_owned(), vec![(0, 1), (9, 1)]);
+    }
+
+    #[test]
+    fn cell_counts_exclusions_in_checking_order() {
+        let mut c = MeasureCell::default();
+        c.exclude(Exclusion::NegativeDuration);
+        c.exclude(Exclusion::Named(1));
+        c.hist.add(5);
+        assert_eq!(c.n_eligible(), 3);
+        let got: Vec<_> = c.exclusions().collect();
+        assert_eq!(
+            got,
+            vec![(Exclusion::Named(1), 1), (Exclusion::NegativeDuration, 1)]
+        );
+    }
+}

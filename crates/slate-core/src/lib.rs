@@ -1,0 +1,37 @@
+//! slate's domain core: everything that is true of SLA scorecards whatever the engine.
+//!
+//! - [`schema`]: the canonical CAD record every reader maps onto.
+//! - [`policy`]: SLA policies (TOML) and the built-in ones.
+//! - [`hist`]: exact, mergeable duration histograms, one [`MeasureCell`] per measure and cell.
+//! - [`stats`]: compliance, Wilson intervals and exact percentiles read off a histogram.
+//! - [`tz`] and [`calendar`]: local days, grains and reporting windows.
+//! - [`cube`] and [`report`]: cells merged into windows and rollups, and their Arrow form.
+//!
+//! The batch engine and the stream runtime both fill a [`Cube`]; the figures therefore come
+//! from one implementation of the statistics.
+//!
+//! ```
+//! use slate_core::{Histogram, stats::{percentile, PercentileMethod}};
+//! let h = Histogram::from_values([1, 2, 3, 10]);
+//! let p50 = percentile(&h.entries(), h.count(), 0.5, PercentileMethod::Linear);
+//! assert_eq!(p50, Some(2.5));
+//! ```
+
+pub mod calendar;
+pub mod cube;
+pub mod duration;
+pub mod error;
+pub mod hist;
+pub mod policy;
+pub mod report;
+pub mod schema;
+pub mod stats;
+pub mod tz;
+
+pub use calendar::{Grain, WindowKind};
+pub use cube::{Cube, GroupKey, Report, ReportOptions};
+pub use error::{Error, Result};
+pub use hist::{Exclusion, Histogram, MeasureCell};
+pub use policy::{Measure, SlaPolicy};
+pub use stats::{PercentileMethod, Summary};
+pub use tz::{LocalResolution, TzRules};

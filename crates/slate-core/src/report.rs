@@ -1,0 +1,237 @@
+//! A [`Report`] as Arrow record batches: the tidy scorecard and the exclusions ledger.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+use crate::cube::Report;
+use crate::error::Result;
+use crate::policy::SlaPolicy;
+
+/// Output columns that a group-by column may not be named.
+pub const RESERVED_COLUMNS: [&str; 19] = [
+    "window", "window_start", "window_end", "level", "measure", "threshold_s", "target",
+    "n_eligible", "n_measured", "n_within", "n_excluded", "compliance", "met_target", "ci_low",
+    "ci_high", "mean_s", "min_s", "max_s", "reason",
+];
+
+/// Column name of a percentile: 0.5 -> `p50_s`, 0.999 -> `p99_9_s`.
+pub fn percentile_column(p: f64) -> String {
+    let s = format!("{:.6}", p * 100.0);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("p{}_s", s.replace('.', "_"))
+}
+
+/// Every percentile any measure of the policy reports, ascending.
+pub fn policy_percentiles(policy: &SlaPolicy) -> Vec<f64> {
+    let mut ps: Vec<f64> = policy
+        .measures
+        .iter()
+        .flat_map(|m| m.percentiles.iter().copied())
+        .collect();
+    ps.sort_by(f64::total_cmp);
+    ps.dedup();
+    ps
+}
+
+/// The scorecard's schema for a policy and group-by.
+pub fn scorecard_schema(policy: &SlaPolicy, group_by: &[String]) -> SchemaRef {
+    let mut f = vec![
+        Field::new("window", DataType::Utf8, false),
+        Field::new("window_start", DataType::Date32, false),
+        Field::new("window_end", DataType::Date32, false),
+        Field::new("level", DataType::Utf8, false),
+    ];
+    f.extend(group_by.iter().map(|g| Field::new(g, DataType::Utf8, true)));
+    f.extend([
+        Field::new("measure", DataType::Utf8, false),
+        Field::new("threshold_s", DataType::Int64, false),
+        Field::new("target", DataType::Float64, true),
+        Field::new("n_eligible", DataType::Int64, false),
+        Field::new("n_measured", DataType::Int64, false),
+        Field::new("n_within", DataType::Int64, false),
+        Field::new("n_excluded", DataType::Int64, false),
+        Field::new("compliance", DataType::Float64, true),
+        Field::new("met_target", DataType::Boolean, true),
+        Field::new("ci_low", DataType::Float64, true),
+        Field::new("ci_high", DataType::Float64, true),
+    ]);
+    f.extend(
+        policy_percentiles(policy)
+            .into_iter()
+            .map(|p| Field::new(percentile_column(p), DataType::Float64, true)),
+    );
+    f.extend([
+        Field::new("mean_s", DataType::Float64, true),
+        Field::new("min_s", DataType::Int64, true),
+        Field::new("max_s", DataType::Int64, true),
+    ]);
+    Arc::new(Schema::new(f))
+}
+
+/// The ledger's schema for a group-by.
+pub fn ledger_schema(group_by: &[String]) -> SchemaRef {
+    let mut f = vec![
+        Field::new("window", DataType::Utf8, false),
+        Field::new("window_start", DataType::Date32, true),
+        Field::new("window_end", DataType::Date32, true),
+        Field::new("level", DataType::Utf8, false),
+    ];
+    f.extend(group_by.iter().map(|g| Field::new(g, DataType::Utf8, true)));
+    f.extend([
+        Field::new("measure", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("count", DataType::Int64, false),
+    ]);
+    Arc::new(Schema::new(f))
+}
+
+fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The scorecard as one batch.
+pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatch> {
+    let schema = scorecard_schema(policy, &report.group_by);
+    let n = report.rows.len();
+    let all_ps = policy_percentiles(policy);
+    let mut window = StringBuilder::new();
+    let mut start = Date32Builder::with_capacity(n);
+    let mut end = Date32Builder::with_capacity(n);
+    let mut level = StringBuilder::new();
+    let mut groups: Vec<StringBuilder> = report.group_by.iter().map(|_| StringBuilder::new()).collect();
+    let mut measure = StringBuilder::new();
+    let mut threshold = Int64Builder::with_capacity(n);
+    let mut target = Float64Builder::with_capacity(n);
+    let mut n_eligible = Int64Builder::with_capacity(n);
+    let mut n_measured = Int64Builder::with_capacity(n);
+    let mut n_within = Int64Builder::with_capacity(n);
+    let mut n_excluded = Int64Builder::with_capacity(n);
+    let mut compliance = Float64Builder::with_capacity(n);
+    let mut met = BooleanBuilder::with_capacity(n);
+    let mut ci_low = Float64Builder::with_capacity(n);
+    let mut ci_high = Float64Builder::with_capacity(n);
+    let mut pcols: Vec<Float64Builder> = all_ps.iter().map(|_| Float64Builder::with_capacity(n)).collect();
+    let mut mean = Float64Builder::with_capacity(n);
+    let mut min = Int64Builder::with_capacity(n);
+    let mut max = Int64Builder::with_capacity(n);
+    let level_names: Vec<String> = (0..report.levels.len()).map(|l| report.level_name(l)).collect();
+    for r in &report.rows {
+        let m = &policy.measures[r.measure];
+        let s = &r.summary;
+        window.append_value(report.window.name());
+        start.append_value(r.window.0);
+        end.append_value(r.window.1);
+        level.append_value(&level_names[r.level]);
+        for (b, g) in groups.iter_mut().zip(&r.groups) {
+            b.append_option(g.as_deref());
+        }
+        measure.append_value(&m.id);
+        threshold.append_value(m.threshold_secs);
+        target.append_option(m.target);
+        n_eligible.append_value(i64_of(r.n_eligible));
+        n_measured.append_value(i64_of(s.n_measured));
+        n_within.append_value(i64_of(s.n_within));
+        n_excluded.append_value(i64_of(r.n_excluded));
+        compliance.append_option(s.compliance);
+        met.append_option(m.target.zip(s.compliance).map(|(t, c)| c >= t));
+        ci_low.append_option(s.ci.map(|c| c.0));
+        ci_high.append_option(s.ci.map(|c| c.1));
+        for (b, p) in pcols.iter_mut().zip(&all_ps) {
+            let v = m
+                .percentiles
+                .iter()
+                .position(|q| q == p)
+                .and_then(|i| s.percentiles[i]);
+            b.append_option(v);
+        }
+        mean.append_option(s.mean_s);
+        min.append_option(s.min_s);
+        max.append_option(s.max_s);
+    }
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(window.finish()),
+        Arc::new(start.finish()),
+        Arc::new(end.finish()),
+        Arc::new(level.finish()),
+    ];
+    cols.extend(groups.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    cols.extend([
+        Arc::new(measure.finish()) as ArrayRef,
+        Arc::new(threshold.finish()),
+        Arc::new(target.finish()),
+        Arc::new(n_eligible.finish()),
+        Arc::new(n_measured.finish()),
+        Arc::new(n_within.finish()),
+        Arc::new(n_excluded.finish()),
+        Arc::new(compliance.finish()),
+        Arc::new(met.finish()),
+        Arc::new(ci_low.finish()),
+        Arc::new(ci_high.finish()),
+    ]);
+    cols.extend(pcols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    cols.extend([
+        Arc::new(mean.finish()) as ArrayRef,
+        Arc::new(min.finish()),
+        Arc::new(max.finish()),
+    ]);
+    Ok(RecordBatch::try_new(schema, cols)?)
+}
+
+/// The exclusions ledger as one batch.
+pub fn ledger_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatch> {
+    let schema = ledger_schema(&report.group_by);
+    let mut window = StringBuilder::new();
+    let mut start = Date32Builder::new();
+    let mut end = Date32Builder::new();
+    let mut level = StringBuilder::new();
+    let mut groups: Vec<StringBuilder> = report.group_by.iter().map(|_| StringBuilder::new()).collect();
+    let mut measure = StringBuilder::new();
+    let mut reason = StringBuilder::new();
+    let mut count = Int64Builder::new();
+    let level_names: Vec<String> = (0..report.levels.len()).map(|l| report.level_name(l)).collect();
+    for r in &report.ledger {
+        let m = &policy.measures[r.measure];
+        window.append_value(report.window.name());
+        start.append_option(r.window.map(|w| w.0));
+        end.append_option(r.window.map(|w| w.1));
+        level.append_value(&level_names[r.level]);
+        for (b, g) in groups.iter_mut().zip(&r.groups) {
+            b.append_option(g.as_deref());
+        }
+        measure.append_value(&m.id);
+        reason.append_value(m.reason_name(r.reason));
+        count.append_value(i64_of(r.count));
+    }
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(window.finish()),
+        Arc::new(start.finish()),
+        Arc::new(end.finish()),
+        Arc::new(level.finish()),
+    ];
+    cols.extend(groups.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    cols.extend([
+        Arc::new(measure.finish()) as ArrayRef,
+        Arc::new(reason.finish()),
+        Arc::new(count.finish()),
+    ]);
+    Ok(RecordBatch::try_new(schema, cols)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_columns_are_sql_friendly() {
+        assert_eq!(percentile_column(0.5), "p50_s");
+        assert_eq!(percentile_column(0.9), "p90_s");
+        assert_eq!(percentile_column(0.999), "p99_9_s");
+        assert_eq!(percentile_column(0.0), "p0_s");
+        assert_eq!(percentile_column(1.0), "p100_s");
+    }
+}

@@ -1,0 +1,149 @@
+//! The canonical CAD record: column names, Arrow types, and what each column means.
+//!
+//! This is the one place that names canonical columns. Readers map sources onto it, the
+//! generator writes it, `slate validate` checks against it, and policies name its clocks.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// Unique id of an incident.
+pub const INCIDENT_ID: &str = "incident_id";
+/// Area the incident is reported under.
+pub const BOROUGH: &str = "borough";
+/// Response grade as graded (I, S, E, R, or a source's own codes).
+pub const GRADE: &str = "grade";
+/// How the call came in: 999, 101, online, other.
+pub const CHANNEL: &str = "channel";
+/// Call reached the control room.
+pub const CALL_RECEIVED: &str = "call_received";
+/// Call answered by a call handler.
+pub const CALL_ANSWERED: &str = "call_answered";
+/// Incident record created.
+pub const INCIDENT_CREATED: &str = "incident_created";
+/// First resource dispatched.
+pub const DISPATCHED: &str = "dispatched";
+/// First resource arrived on scene.
+pub const ARRIVED: &str = "arrived";
+/// Incident closed.
+pub const CLOSED: &str = "closed";
+/// Incident cancelled before attendance.
+pub const CANCELLED: &str = "cancelled";
+
+/// The lifecycle clocks, in lifecycle order.
+pub const CLOCKS: [&str; 6] = [
+    CALL_RECEIVED,
+    CALL_ANSWERED,
+    INCIDENT_CREATED,
+    DISPATCHED,
+    ARRIVED,
+    CLOSED,
+];
+
+/// Default grouping of a scorecard.
+pub const DEFAULT_GROUP_BY: [&str; 2] = [BOROUGH, GRADE];
+
+/// Default zone for naive timestamps and for calendar windows.
+pub const DEFAULT_TZ: &str = "Europe/London";
+
+/// The Arrow type slate writes for clocks: microseconds, as UTC instants.
+pub fn clock_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// What kind of values a canonical column holds; readers accept any Arrow type of the kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Utf8, LargeUtf8, Utf8View, or a dictionary of them; `incident_id` also takes integers.
+    Text,
+    /// A timestamp of any unit; with a zone it is an instant, without one local wall time.
+    Clock,
+    /// Boolean.
+    Flag,
+}
+
+/// One canonical column and its documentation.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnSpec {
+    /// Column name.
+    pub name: &'static str,
+    /// Kind of values.
+    pub kind: ColumnKind,
+    /// What the column means, for `--help` and the README.
+    pub meaning: &'static str,
+}
+
+/// Every canonical column, in schema order.
+pub const COLUMNS: [ColumnSpec; 11] = [
+    ColumnSpec { name: INCIDENT_ID, kind: ColumnKind::Text, meaning: "unique per incident (Int64 accepted)" },
+    ColumnSpec { name: BOROUGH, kind: ColumnKind::Text, meaning: "area the incident is reported under" },
+    ColumnSpec { name: GRADE, kind: ColumnKind::Text, meaning: "response grade as graded (I, S, E, R)" },
+    ColumnSpec { name: CHANNEL, kind: ColumnKind::Text, meaning: "how the call came in: 999, 101, online, other" },
+    ColumnSpec { name: CALL_RECEIVED, kind: ColumnKind::Clock, meaning: "call reached the control room" },
+    ColumnSpec { name: CALL_ANSWERED, kind: ColumnKind::Clock, meaning: "call answered by a handler" },
+    ColumnSpec { name: INCIDENT_CREATED, kind: ColumnKind::Clock, meaning: "incident record created" },
+    ColumnSpec { name: DISPATCHED, kind: ColumnKind::Clock, meaning: "first resource dispatched" },
+    ColumnSpec { name: ARRIVED, kind: ColumnKind::Clock, meaning: "first resource on scene" },
+    ColumnSpec { name: CLOSED, kind: ColumnKind::Clock, meaning: "incident closed" },
+    ColumnSpec { name: CANCELLED, kind: ColumnKind::Flag, meaning: "cancelled before attendance" },
+];
+
+/// The canonical schema as slate writes it (every column nullable but `incident_id`).
+pub fn canonical_schema() -> SchemaRef {
+    let fields: Vec<Field> = COLUMNS
+        .iter()
+        .map(|c| match c.kind {
+            ColumnKind::Text => Field::new(c.name, DataType::Utf8, c.name != INCIDENT_ID),
+            ColumnKind::Clock => Field::new(c.name, clock_type(), true),
+            ColumnKind::Flag => Field::new(c.name, DataType::Boolean, true),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// Whether an Arrow type is acceptable for a column of this kind.
+pub fn kind_accepts(kind: ColumnKind, name: &str, dt: &DataType) -> bool {
+    match kind {
+        ColumnKind::Text => {
+            is_text(dt) || (name == INCIDENT_ID && matches!(dt, DataType::Int64 | DataType::Int32))
+        }
+        ColumnKind::Clock => matches!(dt, DataType::Timestamp(_, _)),
+        ColumnKind::Flag => matches!(dt, DataType::Boolean),
+    }
+}
+
+/// Whether a type holds text (plain, large, view, or dictionary-encoded).
+pub fn is_text(dt: &DataType) -> bool {
+    match dt {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => is_text(v),
+        _ => false,
+    }
+}
+
+/// A readable name of the kind, for error messages.
+pub fn kind_name(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::Text => "text (Utf8)",
+        ColumnKind::Clock => "a timestamp",
+        ColumnKind::Flag => "a boolean",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_schema_accepts_itself() {
+        let s = canonical_schema();
+        assert_eq!(s.fields().len(), COLUMNS.len());
+        for (f, c) in s.fields().iter().zip(COLUMNS) {
+            assert_eq!(f.name(), c.name);
+            assert!(kind_accepts(c.kind, c.name, f.data_type()), "{}", c.name);
+        }
+        assert!(kind_accepts(ColumnKind::Text, INCIDENT_ID, &DataType::Int64));
+        assert!(!kind_accepts(ColumnKind::Text, BOROUGH, &DataType::Int64));
+        assert!(!kind_accepts(ColumnKind::Clock, ARRIVED, &DataType::Utf8));
+    }
+}

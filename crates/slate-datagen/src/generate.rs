@@ -1,0 +1,231 @@
+//! The generator: one month of records at a time, each month from its own seeded stream, so
+//! the output is the same whatever the number of threads.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
+use chrono::{Datelike, NaiveDate};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, LogNormal};
+use slate_core::TzRules;
+use slate_core::calendar::{day_of_ymd, ymd_of_day};
+use slate_core::schema::canonical_schema;
+
+use crate::profile::{self, Delay};
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenConfig {
+    /// Total rows.
+    pub rows: u64,
+    /// Seed: the same seed gives the same data.
+    pub seed: u64,
+    /// First local day.
+    pub from: NaiveDate,
+    /// Number of years.
+    pub years: u32,
+    /// Share of rows given a defect (stop before start, duplicate id, null borough).
+    pub dirty_rate: f64,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig {
+            rows: 100_000,
+            seed: 42,
+            from: NaiveDate::from_ymd_opt(2015, 1, 1).expect("valid date"),
+            years: 10,
+            dirty_rate: 0.0,
+        }
+    }
+}
+
+/// One month's share of the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonthPlan {
+    /// Calendar year.
+    pub year: i32,
+    /// Calendar month, 1-12.
+    pub month: u32,
+    /// First local day generated (a month may start mid-way when `from` does).
+    pub first_day: i32,
+    /// Day after the last one generated.
+    pub end_day: i32,
+    /// Rows to generate.
+    pub rows: u64,
+    /// Position of the month in the plan (seeds its random stream).
+    pub index: u64,
+}
+
+/// Splits the rows over the months of the period in proportion to their days.
+pub fn plan(config: &GenConfig) -> Vec<MonthPlan> {
+    let start = day_of_ymd(config.from.year(), config.from.month(), config.from.day());
+    let end = day_of_ymd(
+        config.from.year() + config.years as i32,
+        config.from.month(),
+        config.from.day(),
+    );
+    let total_days = i64::from(end - start).max(1);
+    let mut out = Vec::new();
+    let mut day = start;
+    let mut index = 0;
+    while day < end {
+        let (y, m, _) = ymd_of_day(day);
+        let next = if m == 12 { day_of_ymd(y + 1, 1, 1) } else { day_of_ymd(y, m + 1, 1) };
+        let month_end = next.min(end);
+        // Cumulative apportionment: the counts always add up to exactly `rows`.
+        let share = |d: i32| (u128::from(config.rows) * (d - start) as u128 / total_days as u128) as u64;
+        out.push(MonthPlan {
+            year: y,
+            month: m,
+            first_day: day,
+            end_day: month_end,
+            rows: share(month_end) - share(day),
+            index,
+        });
+        index += 1;
+        day = month_end;
+    }
+    out
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Cumulative weights for sampling an index.
+struct Weighted(Vec<f64>);
+
+impl Weighted {
+    fn new(weights: impl IntoIterator<Item = f64>) -> Self {
+        let mut acc = 0.0;
+        let mut c: Vec<f64> = weights
+            .into_iter()
+            .map(|w| {
+                acc += w;
+                acc
+            })
+            .collect();
+        for x in c.iter_mut() {
+            *x /= acc;
+        }
+        Weighted(c)
+    }
+
+    fn sample(&self, rng: &mut SmallRng) -> usize {
+        let u: f64 = rng.random();
+        self.0.partition_point(|&c| c <= u).min(self.0.len() - 1)
+    }
+}
+
+fn lognormal(delay: Delay) -> LogNormal<f64> {
+    LogNormal::new(delay.median_s.ln(), delay.sigma).expect("sigma is positive")
+}
+
+/// Generates one month, sorted by `call_received`.
+pub fn generate_month(config: &GenConfig, plan: &MonthPlan, rules: &TzRules) -> RecordBatch {
+    let mut rng = SmallRng::seed_from_u64(splitmix(config.seed ^ splitmix(plan.index)));
+    let n = plan.rows as usize;
+    let days: Vec<i32> = (plan.first_day..plan.end_day).collect();
+    let day_pick = Weighted::new(days.iter().map(|&d| profile::WEEKDAY[(d + 3).rem_euclid(7) as usize]));
+    let hour_pick = Weighted::new(profile::HOURLY);
+    let borough_pick = Weighted::new(profile::BOROUGHS.iter().map(|b| b.1));
+    let grade_pick = Weighted::new(profile::GRADES.iter().map(|g| g.1));
+    let channel_pick: Vec<Weighted> = profile::CHANNEL_BY_GRADE.iter().map(|w| Weighted::new(*w)).collect();
+    let answer: Vec<Option<LogNormal<f64>>> = profile::ANSWER.iter().map(|a| a.map(lognormal)).collect();
+    let create = lognormal(profile::CREATE);
+    let dispatch: Vec<_> = profile::DISPATCH.iter().map(|&d| lognormal(d)).collect();
+    let travel: Vec<_> = profile::TRAVEL.iter().map(|&d| lognormal(d)).collect();
+    let close = lognormal(profile::CLOSE);
+
+    // Receipt instants first, so records can be emitted in time order.
+    let mut received: Vec<i64> = (0..n)
+        .map(|_| {
+            let day = days[day_pick.sample(&mut rng)];
+            let hour = hour_pick.sample(&mut rng) as i64;
+            let local = i64::from(day) * 86_400 + hour * 3600 + rng.random_range(0..3600);
+            let (instant, _) = rules.local_to_instant(local);
+            instant * 1_000_000 + rng.random_range(0..1_000_000)
+        })
+        .collect();
+    received.sort_unstable();
+
+    let us = |s: f64| (s * 1e6) as i64;
+    let mut id = StringBuilder::with_capacity(n, n * 14);
+    let mut borough = StringBuilder::with_capacity(n, n * 10);
+    let mut grade = StringBuilder::with_capacity(n, n);
+    let mut channel = StringBuilder::with_capacity(n, n * 3);
+    let mut ts: Vec<TimestampMicrosecondBuilder> =
+        (0..6).map(|_| TimestampMicrosecondBuilder::with_capacity(n)).collect();
+    let mut cancelled = BooleanBuilder::with_capacity(n);
+    let mut prev_id = String::new();
+    for (i, &rcv) in received.iter().enumerate() {
+        let g = grade_pick.sample(&mut rng);
+        let c = channel_pick[g].sample(&mut rng);
+        let b = borough_pick.sample(&mut rng);
+        let mut this_id = format!("{:04}{:02}-{:07}", plan.year, plan.month, i);
+        let mut borough_v = Some(profile::BOROUGHS[b].0);
+
+        let answered = match &answer[c] {
+            Some(dist) if rng.random::<f64>() >= profile::ANSWER_MISSING => Some(rcv + us(dist.sample(&mut rng))),
+            _ => None,
+        };
+        let created = answered.unwrap_or(rcv) + us(create.sample(&mut rng));
+        let is_cancelled = rng.random::<f64>() < profile::CANCELLED[g];
+        let dispatched = if g == 3 && rng.random::<f64>() >= profile::REFERRED_DISPATCHED {
+            None
+        } else {
+            Some(created + us(dispatch[g].sample(&mut rng)))
+        };
+        let mut arrived = match dispatched {
+            Some(d) if !is_cancelled && rng.random::<f64>() >= profile::ARRIVAL_MISSING => {
+                Some(d + us(travel[g].sample(&mut rng)))
+            }
+            _ => None,
+        };
+        let closed = arrived.unwrap_or(created) + us(close.sample(&mut rng));
+
+        if config.dirty_rate > 0.0 && rng.random::<f64>() < config.dirty_rate {
+            match rng.random_range(0..3) {
+                // A clock keyed in wrong: arrival before the call.
+                0 => arrived = Some(rcv - us(60.0 + rng.random::<f64>() * 3600.0)),
+                1 if !prev_id.is_empty() => this_id = prev_id.clone(),
+                _ => borough_v = None,
+            }
+        }
+
+        id.append_value(&this_id);
+        borough.append_option(borough_v);
+        grade.append_value(profile::GRADES[g].0);
+        channel.append_value(profile::CHANNELS[c]);
+        for (bld, v) in ts.iter_mut().zip([Some(rcv), answered, Some(created), dispatched, arrived, Some(closed)]) {
+            bld.append_option(v);
+        }
+        cancelled.append_value(is_cancelled);
+        prev_id = this_id;
+    }
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(borough.finish()),
+        Arc::new(grade.finish()),
+        Arc::new(channel.finish()),
+    ];
+    cols.extend(ts.iter_mut().map(|b| Arc::new(b.finish().with_timezone("UTC")) as ArrayRef));
+    cols.push(Arc::new(cancelled.finish()));
+    RecordBatch::try_new(canonical_schema(), cols).expect("columns match the canonical schema")
+}
+
+/// Generates every month in memory (for tests and small runs).
+pub fn generate_all(config: &GenConfig, rules: &TzRules) -> Vec<RecordBatch> {
+    plan(config)
+        .iter()
+        .filter(|p| p.rows > 0)
+        .map(|p| generate_month(config, p, rules))
+        .collect()
+}

@@ -1,0 +1,101 @@
+//! Writing a generated dataset as hive-partitioned Parquet, months in parallel.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use slate_core::TzRules;
+use slate_core::schema::canonical_schema;
+
+use crate::generate::{GenConfig, MonthPlan, generate_month, plan};
+
+/// A generator failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The output directory is not empty.
+    #[error("{}: directory is not empty (pass --force to replace its year=*/ partitions)", .0.display())]
+    NotEmpty(PathBuf),
+    /// Writing failed.
+    #[error(transparent)]
+    Io(#[from] slate_io::Error),
+}
+
+/// What was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Rows written.
+    pub rows: u64,
+    /// Files written.
+    pub files: usize,
+}
+
+/// Writes `out/year=YYYY/month=MM/part-0.parquet` for every month with rows, on `threads`
+/// threads; `on_month` is called with each month's row count as it completes.
+pub fn write_dataset(
+    config: &GenConfig,
+    rules: &TzRules,
+    out: &Path,
+    threads: usize,
+    force: bool,
+    on_month: &(dyn Fn(u64) + Sync),
+) -> Result<Written, Error> {
+    prepare_dir(out, force)?;
+    let months: Vec<MonthPlan> = plan(config).into_iter().filter(|p| p.rows > 0).collect();
+    let next = AtomicUsize::new(0);
+    let result = Mutex::new(Ok(Written::default()));
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = months.get(i) else { break };
+                    let batch = generate_month(config, p, rules);
+                    let dir = out.join(format!("year={:04}/month={:02}", p.year, p.month));
+                    let written = std::fs::create_dir_all(&dir)
+                        .map_err(|source| slate_io::Error::Io { path: dir.clone(), source })
+                        .and_then(|()| {
+                            slate_io::write_batches(&dir.join("part-0.parquet"), canonical_schema(), &[batch])
+                        });
+                    let mut r = result.lock().expect("no thread panics holding the lock");
+                    match (written, &mut *r) {
+                        (Ok(()), Ok(w)) => {
+                            w.rows += p.rows;
+                            w.files += 1;
+                            drop(r);
+                            on_month(p.rows);
+                        }
+                        (Err(e), r @ Ok(_)) => {
+                            *r = Err(e);
+                            next.store(months.len(), Ordering::Relaxed);
+                        }
+                        (_, Err(_)) => {}
+                    }
+                }
+            });
+        }
+    });
+    Ok(result.into_inner().expect("threads joined")?)
+}
+
+fn prepare_dir(out: &Path, force: bool) -> Result<(), Error> {
+    let io = |source| slate_io::Error::Io { path: out.to_path_buf(), source };
+    if !out.exists() {
+        std::fs::create_dir_all(out).map_err(io)?;
+        return Ok(());
+    }
+    let entries: Vec<_> = std::fs::read_dir(out).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if !force {
+        return Err(Error::NotEmpty(out.to_path_buf()));
+    }
+    for e in entries {
+        let name = e.file_name();
+        // Only our own partitions are removed; anything else in the folder is left alone.
+        if name.to_string_lossy().starts_with("year=") {
+            std::fs::remove_dir_all(e.path()).map_err(io)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! slate's batch engine on Apache DataFusion.
+//!
+//! A scorecard is one aggregation: the input grouped by the grain unit of each measure's
+//! start clock and by the group columns, with one exact `sla_hist` aggregate per measure
+//! (a `GroupsAccumulator` over [`slate_core::MeasureCell`]). The result, a few thousand small
+//! histograms, becomes a [`slate_core::Cube`] from which every window and rollup is merged.
+//!
+//! - [`udf`]: `sla_hist`, `sla_bucket` and the `hist_*` readers, usable from your own
+//!   `SessionContext` via [`udf::register_all`].
+//! - [`scorecard`]: planning (policy checked against the schema before reading) and running.
+//! - [`validate`]: the `slate validate` checks.
+
+pub mod error;
+pub mod scorecard;
+pub mod udf;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use scorecard::{MeasureAccount, Plan, Scorecard, ScorecardOptions, run_scorecard, session};

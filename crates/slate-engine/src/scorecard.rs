@@ -1,0 +1,388 @@
+//! The batch scorecard: one DataFusion aggregation over the input, grouped by grain unit and
+//! group columns, with one `sla_hist` per measure; the small result becomes a [`Cube`], and
+//! windows and rollups are merged from it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int32Type};
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::execution::config::SessionConfig;
+use datafusion::logical_expr::{AggregateUDF, ExprSchemable, ScalarUDF};
+use datafusion::prelude::{DataFrame, Expr, ParquetReadOptions, SessionContext, col, lit, when};
+use futures::StreamExt;
+use slate_core::calendar::day_of_ymd;
+use slate_core::report::RESERVED_COLUMNS;
+use slate_core::{Cube, MeasureCell, PercentileMethod, Report, ReportOptions, SlaPolicy, TzRules, WindowKind};
+
+use crate::error::{Error, Result};
+use crate::udf::{BucketUdf, OUTSIDE_PERIOD, SlaHist};
+
+/// What to compute.
+#[derive(Debug, Clone)]
+pub struct ScorecardOptions {
+    /// The window family.
+    pub window: WindowKind,
+    /// Group-by columns.
+    pub group_by: Vec<String>,
+    /// Zone of calendar windows and of naive clocks.
+    pub tz: Arc<TzRules>,
+    /// First local day of the period (inclusive).
+    pub from: Option<NaiveDate>,
+    /// Local day after the period (exclusive).
+    pub to: Option<NaiveDate>,
+    /// Percentile definition.
+    pub method: PercentileMethod,
+    /// Add rollup levels.
+    pub rollups: bool,
+    /// DataFusion partitions (threads); `None`: the machine's cores.
+    pub threads: Option<usize>,
+}
+
+/// Counts that account for every input row, per measure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MeasureAccount {
+    /// Rows the measure applied to inside the period (measured + excluded).
+    pub eligible: u64,
+    /// Of those, measured.
+    pub measured: u64,
+    /// Of those, excluded (see the ledger).
+    pub excluded: u64,
+    /// Rows the measure applied to whose start fell outside `--from`/`--to`.
+    pub outside_period: u64,
+    /// Rows the measure's `where` did not select: `rows - eligible - outside_period`.
+    pub not_applicable: u64,
+    /// Naive clock readings in a repeated local hour (read as the earlier instant).
+    pub ambiguous_local: u64,
+    /// Naive clock readings in a skipped local hour (moved forward by the gap).
+    pub skipped_local: u64,
+}
+
+/// A finished scorecard.
+#[derive(Debug)]
+pub struct Scorecard {
+    /// The cube the report was read from.
+    pub cube: Cube,
+    /// Scorecard and ledger.
+    pub report: Report,
+    /// Input rows.
+    pub rows: u64,
+    /// Input files.
+    pub files: usize,
+    /// Per-measure accounting, in policy order.
+    pub accounts: Vec<MeasureAccount>,
+}
+
+/// A planned scorecard run: policy checked against the input's schema, nothing read yet.
+pub struct Plan {
+    df: DataFrame,
+    policy: SlaPolicy,
+    opts: ScorecardOptions,
+    /// Distinct start columns; measure m's start is `starts[start_of[m]]`.
+    start_of: Vec<usize>,
+    n_starts: usize,
+    rows: u64,
+    files: usize,
+    rows_seen: Arc<AtomicU64>,
+}
+
+fn local_day(d: NaiveDate) -> i32 {
+    day_of_ymd(d.year(), d.month(), d.day())
+}
+
+/// A session configured for slate: our functions registered, `threads` partitions.
+pub fn session(tz: Arc<TzRules>, threads: Option<usize>) -> SessionContext {
+    let mut config = SessionConfig::new();
+    if let Some(t) = threads {
+        config = config.with_target_partitions(t.max(1));
+    }
+    let ctx = SessionContext::new_with_config(config);
+    crate::udf::register_all(&ctx, tz);
+    ctx
+}
+
+impl Plan {
+    /// Lists the input, reads Parquet footers and checks the policy and group-by against the
+    /// schema. Fails with an error naming the measure and field before any data is read.
+    pub async fn new(inputs: &[String], policy: &SlaPolicy, opts: &ScorecardOptions) -> Result<Plan> {
+        let files = slate_io::expand_inputs(inputs)?;
+        let mut rows = 0u64;
+        for f in &files {
+            rows += slate_io::parquet::read_schema(f)?.1;
+        }
+        let ctx = session(opts.tz.clone(), opts.threads);
+        let paths: Vec<String> = files.iter().map(|p: &PathBuf| p.to_string_lossy().into_owned()).collect();
+        let df = ctx
+            .read_parquet(paths, ParquetReadOptions::default().file_extension(""))
+            .await?;
+        Self::from_dataframe(df, policy, opts, rows, files.len())
+    }
+
+    /// Plans over any DataFrame (tests, other sources); `rows` is for progress only.
+    pub fn from_dataframe(
+        df: DataFrame,
+        policy: &SlaPolicy,
+        opts: &ScorecardOptions,
+        rows: u64,
+        files: usize,
+    ) -> Result<Plan> {
+        if let (Some(a), Some(b)) = (opts.from, opts.to)
+            && a >= b
+        {
+            return Err(Error::BadOptions(format!("--from {a} must be before --to {b}")));
+        }
+        let schema = df.schema().clone();
+        for g in &opts.group_by {
+            if RESERVED_COLUMNS.contains(&g.as_str()) || g.starts_with('p') && g.ends_with("_s") {
+                return Err(Error::BadGroupBy {
+                    column: g.clone(),
+                    reason: "clashes with a scorecard output column".into(),
+                });
+            }
+            if !schema.has_column_with_unqualified_name(g) {
+                return Err(Error::BadGroupBy {
+                    column: g.clone(),
+                    reason: format!("no such column; the input has {}", column_list(&schema)),
+                });
+            }
+        }
+        if opts.group_by.len() > 8 {
+            return Err(Error::BadOptions("at most 8 --by columns (rollups grow as 2^n)".into()));
+        }
+        let mismatch = |m: &str, field: &str, reason: String| Error::PolicyMismatch {
+            policy: policy.name.clone(),
+            measure: m.to_string(),
+            field: field.to_string(),
+            reason,
+        };
+        let mut starts: Vec<String> = Vec::new();
+        let mut start_of = Vec::new();
+        let mut statuses = Vec::new();
+        for m in &policy.measures {
+            for (field, c) in [("start", &m.start), ("stop", &m.stop)] {
+                match schema.field_with_unqualified_name(c) {
+                    Err(_) => {
+                        return Err(mismatch(&m.id, field, format!("no column {c:?}; the input has {}", column_list(&schema))));
+                    }
+                    Ok(f) if !matches!(f.data_type(), DataType::Timestamp(_, _)) => {
+                        return Err(mismatch(&m.id, field, format!("column {c:?} is {}, not a timestamp", f.data_type())));
+                    }
+                    Ok(_) => {}
+                }
+            }
+            let si = match starts.iter().position(|s| s == &m.start) {
+                Some(i) => i,
+                None => {
+                    starts.push(m.start.clone());
+                    starts.len() - 1
+                }
+            };
+            start_of.push(si);
+            let pred = |sql: &str, field: &str| -> Result<Expr> {
+                let e = df
+                    .parse_sql_expr(sql)
+                    .map_err(|e| mismatch(&m.id, field, format!("{sql:?} is not a valid predicate: {}", first_line(&e.to_string()))))?;
+                let ty = e
+                    .get_type(&schema)
+                    .map_err(|e| mismatch(&m.id, field, format!("{sql:?}: {}", first_line(&e.to_string()))))?;
+                if !matches!(ty, DataType::Boolean | DataType::Null) {
+                    return Err(mismatch(&m.id, field, format!("{sql:?} is {ty}, not a true/false predicate")));
+                }
+                // NULL means "no": a null grade is not grade 'I'.
+                Ok(e.is_true())
+            };
+            // status: NULL = not applicable, k = named exclusion k (1-based), 0 = measure it.
+            let applies = match &m.where_sql {
+                Some(w) => Some(pred(w, "where")?),
+                None => None,
+            };
+            let mut case: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
+            let null_status = lit(ScalarValue::Int32(None));
+            if let Some(a) = applies {
+                case = Some(when(datafusion::prelude::not(a), null_status.clone()));
+            }
+            for (j, ex) in m.exclusions.iter().enumerate() {
+                let e = pred(&ex.where_sql, &format!("exclude[{j}].where"))?;
+                let code = lit(j as i32 + 1);
+                case = Some(match case {
+                    None => when(e, code),
+                    Some(mut c) => c.when(e, code),
+                });
+            }
+            let status = match case {
+                None => lit(0i32),
+                Some(mut c) => c.otherwise(lit(0i32))?,
+            };
+            statuses.push(status);
+        }
+
+        let period = match (opts.from, opts.to) {
+            (None, None) => None,
+            (f, t) => Some((f.map_or(i32::MIN + 1, local_day), t.map_or(i32::MAX, local_day))),
+        };
+        let bucket = BucketUdf::new(opts.tz.clone(), opts.window.grain(), period);
+        let rows_seen = bucket.rows_seen();
+        let bucket = ScalarUDF::new_from_impl(bucket);
+        let hist = AggregateUDF::new_from_impl(SlaHist::new(opts.tz.clone()));
+
+        let mut group_exprs: Vec<Expr> = starts
+            .iter()
+            .enumerate()
+            .map(|(j, s)| bucket.call(vec![col_of(s)]).alias(format!("__b{j}")))
+            .collect();
+        for (i, g) in opts.group_by.iter().enumerate() {
+            group_exprs.push(col_of(g).alias(format!("__g{i}")));
+        }
+        let aggs: Vec<Expr> = policy
+            .measures
+            .iter()
+            .zip(statuses)
+            .enumerate()
+            .map(|(mi, (m, status))| {
+                hist.call(vec![col_of(&m.start), col_of(&m.stop), status])
+                    .alias(format!("__m{mi}"))
+            })
+            .collect();
+        let df = df.aggregate(group_exprs, aggs)?;
+        Ok(Plan {
+            df,
+            policy: policy.clone(),
+            opts: opts.clone(),
+            start_of,
+            n_starts: starts.len(),
+            rows,
+            files,
+            rows_seen,
+        })
+    }
+
+    /// Input rows, from the Parquet footers.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Rows read so far (for a progress bar).
+    pub fn rows_seen(&self) -> Arc<AtomicU64> {
+        self.rows_seen.clone()
+    }
+
+    /// The physical plan, for `--explain`.
+    pub async fn explain(&self) -> Result<String> {
+        let batches = self.df.clone().explain(false, false)?.collect().await?;
+        Ok(datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .map_err(datafusion::error::DataFusionError::from)?
+            .to_string())
+    }
+
+    /// Runs the aggregation and reads the scorecard off the cube.
+    pub async fn run(self) -> Result<Scorecard> {
+        let k = self.opts.group_by.len();
+        let n_measures = self.policy.measures.len();
+        let mut cube = Cube::new(self.opts.window.grain(), self.opts.group_by.clone(), n_measures);
+        let mut outside = vec![MeasureCell::default(); n_measures];
+        let mut stream = self.df.execute_stream().await?;
+        while let Some(batch) = stream.next().await {
+            add_batch(&batch?, self.n_starts, k, &self.start_of, &mut cube, &mut outside)?;
+        }
+        let period = match (self.opts.from, self.opts.to) {
+            (Some(f), Some(t)) => Some((local_day(f), local_day(t))),
+            _ => None,
+        };
+        let report = cube.report(
+            &self.policy,
+            &ReportOptions {
+                window: self.opts.window,
+                method: self.opts.method,
+                rollups: self.opts.rollups,
+                period,
+            },
+        );
+        let accounts = cube
+            .totals()
+            .iter()
+            .zip(&outside)
+            .map(|(t, o)| {
+                let eligible = t.n_eligible();
+                let outside_period = o.n_eligible();
+                MeasureAccount {
+                    eligible,
+                    measured: t.hist.count(),
+                    excluded: t.n_excluded(),
+                    outside_period,
+                    not_applicable: self.rows.saturating_sub(eligible + outside_period),
+                    ambiguous_local: t.ambiguous_local + o.ambiguous_local,
+                    skipped_local: t.skipped_local + o.skipped_local,
+                }
+            })
+            .collect();
+        Ok(Scorecard {
+            cube,
+            report,
+            rows: self.rows,
+            files: self.files,
+            accounts,
+        })
+    }
+}
+
+/// Runs a scorecard over Parquet inputs in one call.
+pub async fn run_scorecard(inputs: &[String], policy: &SlaPolicy, opts: &ScorecardOptions) -> Result<Scorecard> {
+    Plan::new(inputs, policy, opts).await?.run().await
+}
+
+/// A column reference that keeps the name's case and punctuation (`"Neighborhood  District"`).
+fn col_of(name: &str) -> Expr {
+    col(datafusion::common::Column::new_unqualified(name))
+}
+
+fn column_list(schema: &DFSchema) -> String {
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    names.join(", ")
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+fn add_batch(
+    batch: &RecordBatch,
+    n_starts: usize,
+    k: usize,
+    start_of: &[usize],
+    cube: &mut Cube,
+    outside: &mut [MeasureCell],
+) -> Result<()> {
+    let buckets: Vec<&datafusion::arrow::array::PrimitiveArray<Int32Type>> =
+        (0..n_starts).map(|j| batch.column(j).as_primitive::<Int32Type>()).collect();
+    let groups: Vec<ArrayRef> = (0..k)
+        .map(|i| cast(batch.column(n_starts + i), &DataType::Utf8))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(datafusion::error::DataFusionError::from)?;
+    let groups: Vec<&datafusion::arrow::array::StringArray> = groups.iter().map(|a| a.as_string::<i32>()).collect();
+    let cells: Vec<&datafusion::arrow::array::BinaryArray> =
+        (0..start_of.len()).map(|m| batch.column(n_starts + k + m).as_binary::<i32>()).collect();
+    for row in 0..batch.num_rows() {
+        let key: Vec<Option<String>> = groups
+            .iter()
+            .map(|g| g.is_valid(row).then(|| g.value(row).to_string()))
+            .collect();
+        for (m, &s) in start_of.iter().enumerate() {
+            let cell = MeasureCell::decode(cells[m].value(row))?;
+            if cell.n_eligible() == 0 && cell.ambiguous_local == 0 {
+                continue;
+            }
+            let b = buckets[s];
+            let unit = b.is_valid(row).then(|| b.value(row));
+            if unit == Some(OUTSIDE_PERIOD) {
+                outside[m].merge(&cell);
+            } else {
+                cube.add(unit, key.clone(), m, &cell);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! `sla_hist(start, stop, status)`: the exact duration histogram of a measure, with the count
+//! of every exclusion reason, as a `GroupsAccumulator`.
+//!
+//! `status` carries the decision the SQL layer made for each record: NULL when the measure
+//! does not apply, `k >= 1` when named exclusion `k` matched, `0` to measure it. A status-0
+//! record is then checked for the built-in reasons (missing start, missing stop, negative
+//! duration) and otherwise its duration in whole seconds, floored, joins the histogram.
+//! The value (and the partial-aggregation state) is the cell's compact binary encoding.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, BinaryBuilder, BooleanArray, Int32Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::ScalarValue;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility};
+use slate_core::{Exclusion, LocalResolution, MeasureCell, TzRules};
+
+use super::timestamps::Clock;
+
+/// The `sla_hist` aggregate. Naive clocks are read as local time in its zone.
+#[derive(Debug)]
+pub struct SlaHist {
+    tz: Arc<TzRules>,
+    signature: Signature,
+}
+
+impl SlaHist {
+    /// The aggregate for a zone.
+    pub fn new(tz: Arc<TzRules>) -> Self {
+        SlaHist {
+            tz,
+            signature: Signature::any(3, Volatility::Immutable),
+        }
+    }
+}
+
+impl PartialEq for SlaHist {
+    fn eq(&self, other: &Self) -> bool {
+        self.tz.name() == other.tz.name()
+    }
+}
+impl Eq for SlaHist {}
+impl Hash for SlaHist {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.tz.name().hash(state);
+    }
+}
+
+fn check_args(types: &[DataType]) -> Result<()> {
+    let clock = |t: &DataType| matches!(t, DataType::Timestamp(_, _) | DataType::Null);
+    let status = |t: &DataType| t.is_integer() || matches!(t, DataType::Null);
+    match types {
+        [a, b, c] if clock(a) && clock(b) && status(c) => Ok(()),
+        _ => Err(DataFusionError::Plan(format!(
+            "sla_hist(start, stop, status) takes two timestamps and an integer, got {types:?}"
+        ))),
+    }
+}
+
+impl AggregateUDFImpl for SlaHist {
+    fn name(&self) -> &str {
+        "sla_hist"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        check_args(arg_types)?;
+        Ok(DataType::Binary)
+    }
+
+    fn is_nullable(&self) -> bool {
+        false
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(SingleHist(HistGroups::new(self.tz.clone()))))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(format!("{}[cell]", args.name), DataType::Binary, false))])
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(HistGroups::new(self.tz.clone())))
+    }
+
+    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
+        let mut buf = Vec::new();
+        MeasureCell::default().encode(&mut buf);
+        Ok(ScalarValue::Binary(Some(buf)))
+    }
+}
+
+/// One [`MeasureCell`] per group.
+#[derive(Debug)]
+pub(crate) struct HistGroups {
+    tz: Arc<TzRules>,
+    cells: Vec<MeasureCell>,
+    /// Heap bytes at the last measurement, and rows added since (see `size`).
+    heap_bytes: usize,
+    rows_since_measure: usize,
+}
+
+impl HistGroups {
+    fn new(tz: Arc<TzRules>) -> Self {
+        HistGroups {
+            tz,
+            cells: Vec::new(),
+            heap_bytes: 0,
+            rows_since_measure: 0,
+        }
+    }
+
+    fn update(
+        &mut self,
+        values: &[ArrayRef],
+        group_of: impl Fn(usize) -> usize,
+        filter: Option<&BooleanArray>,
+    ) -> Result<()> {
+        let [start, stop, status] = values else {
+            return Err(DataFusionError::Internal("sla_hist takes 3 arguments".into()));
+        };
+        let start = Clock::new(start)?;
+        let stop = Clock::new(stop)?;
+        let status = cast(status, &DataType::Int32)?;
+        let status: &Int32Array = status.as_primitive();
+        let tz = &*self.tz;
+        for i in 0..status.len() {
+            if status.is_null(i) || filter.is_some_and(|f| !f.is_valid(i) || !f.value(i)) {
+                continue;
+            }
+            let cell = &mut self.cells[group_of(i)];
+            let code = status.value(i);
+            if code > 0 {
+                cell.exclude(Exclusion::Named(code as usize - 1));
+                continue;
+            }
+            let a = start.instant_nanos(i, tz);
+            let b = stop.instant_nanos(i, tz);
+            for r in [a.map(|x| x.1), b.map(|x| x.1)].into_iter().flatten() {
+                match r {
+                    LocalResolution::Exact => {}
+                    LocalResolution::Ambiguous => cell.ambiguous_local += 1,
+                    LocalResolution::Skipped => cell.skipped_local += 1,
+                }
+            }
+            cell.record(a.map(|x| x.0), b.map(|x| x.0));
+        }
+        self.account(status.len());
+        Ok(())
+    }
+
+    fn merge(&mut self, values: &[ArrayRef], group_of: impl Fn(usize) -> usize) -> Result<()> {
+        let cells: &BinaryArray = values
+            .first()
+            .ok_or_else(|| DataFusionError::Internal("sla_hist state has one column".into()))?
+            .as_binary();
+        for i in 0..cells.len() {
+            if cells.is_null(i) {
+                continue;
+            }
+            let other = MeasureCell::decode(cells.value(i))
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            self.cells[group_of(i)].merge(&other);
+        }
+        self.account(cells.len());
+        Ok(())
+    }
+
+    fn emit(&mut self, emit_to: EmitTo) -> ArrayRef {
+        let cells = emit_to.take_needed(&mut self.cells);
+        let mut b = BinaryBuilder::with_capacity(cells.len(), cells.len() * 32);
+        let mut buf = Vec::new();
+        for c in &cells {
+            buf.clear();
+            c.encode(&mut buf);
+            b.append_value(&buf);
+        }
+        self.account(usize::MAX / 2);
+        Arc::new(b.finish())
+    }
+
+    /// Keeps `size()` O(1): walking every cell on each call would cost O(groups) per batch,
+    /// so heap bytes are re-measured once as many rows as groups have arrived, and estimated
+    /// in between at 16 bytes a row (the cost of one distinct duration).
+    fn account(&mut self, rows: usize) {
+        self.rows_since_measure = self.rows_since_measure.saturating_add(rows);
+        if self.rows_since_measure >= self.cells.len().max(1024) {
+            self.heap_bytes = self
+                .cells
+                .iter()
+                .map(|c| c.hist.heap_size() + c.named.capacity() * 8)
+                .sum();
+            self.rows_since_measure = 0;
+        }
+    }
+}
+
+impl GroupsAccumulator for HistGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.cells.resize_with(total_num_groups, MeasureCell::default);
+        self.update(values, |i| group_indices[i], opt_filter)
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        Ok(self.emit(emit_to))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.emit(emit_to)])
+    }
+
+    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
+        self.cells.resize_with(total_num_groups, MeasureCell::default);
+        self.merge(values, |i| group_indices[i])
+    }
+
+    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
+        // One group per row: the state of each row on its own.
+        let n = values.first().map_or(0, |v| v.len());
+        let mut single = HistGroups::new(self.tz.clone());
+        single.cells.resize_with(n, MeasureCell::default);
+        single.update(values, |i| i, opt_filter)?;
+        Ok(vec![single.emit(EmitTo::All)])
+    }
+
+    fn size(&self) -> usize {
+        self.cells.capacity() * std::mem::size_of::<MeasureCell>()
+            + self.heap_bytes
+            + self.rows_since_measure * 16
+    }
+}
+
+/// The row-at-a-time accumulator, for `sla_hist` without GROUP BY.
+#[derive(Debug)]
+struct SingleHist(HistGroups);
+
+impl Accumulator for SingleHist {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0.cells.resize_with(1, MeasureCell::default);
+        self.0.update(values, |_| 0, None)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.0.cells.resize_with(1, MeasureCell::default);
+        let mut buf = Vec::new();
+        self.0.cells[0].encode(&mut buf);
+        Ok(ScalarValue::Binary(Some(buf)))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of::<Self>() + self.0.cells.iter().map(|c| c.hist.heap_size()).sum::<usize>()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.evaluate()?])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.0.cells.resize_with(1, MeasureCell::default);
+        self.0.merge(states, |_| 0)
+    }
+}

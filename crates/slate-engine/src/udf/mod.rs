@@ -1,0 +1,64 @@
+//! slate's DataFusion functions.
+//!
+//! | name | kind | what |
+//! |---|---|---|
+//! | `sla_hist(start, stop, status)` | aggregate | exact duration histogram + exclusion counts (Binary) |
+//! | `sla_bucket(ts)` | scalar | grain unit of a clock's local day (Int32) |
+//! | `hist_count`, `hist_eligible`, `hist_excluded`, `hist_reason`, `hist_within`, `hist_quantile`, `hist_quantile_disc`, `hist_mean`, `hist_min`, `hist_max` | scalar | figures read off a `sla_hist` value |
+
+mod bucket;
+mod hist_agg;
+mod hist_stats;
+mod timestamps;
+
+use std::sync::Arc;
+
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::prelude::SessionContext;
+use slate_core::TzRules;
+
+pub use bucket::{BucketUdf, OUTSIDE_PERIOD};
+pub use hist_agg::SlaHist;
+pub use hist_stats::hist_stat_udfs;
+
+/// Every scalar function, for a zone and grain (the bucket function is parameterised).
+pub fn scalar_udfs() -> Vec<ScalarUDF> {
+    hist_stat_udfs()
+}
+
+/// Registers `sla_hist` (naive clocks read in `tz`), the `hist_*` readers and a day-grain
+/// `sla_bucket` in a context.
+pub fn register_all(ctx: &SessionContext, tz: Arc<TzRules>) {
+    ctx.register_udaf(AggregateUDF::new_from_impl(SlaHist::new(tz.clone())));
+    ctx.register_udf(ScalarUDF::new_from_impl(BucketUdf::new(
+        tz,
+        slate_core::Grain::Day,
+        None,
+    )));
+    for f in scalar_udfs() {
+        ctx.register_udf(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn function_names_do_not_clash() {
+        let ctx = SessionContext::new();
+        let tz = Arc::new(TzRules::from_name("UTC").unwrap());
+        let before: HashSet<String> = ctx.state().scalar_functions().keys().cloned().collect();
+        let before_agg: HashSet<String> = ctx.state().aggregate_functions().keys().cloned().collect();
+        let ours: Vec<String> = scalar_udfs().iter().map(|f| f.name().to_string()).collect();
+        let unique: HashSet<&String> = ours.iter().collect();
+        assert_eq!(unique.len(), ours.len());
+        for n in &ours {
+            assert!(!before.contains(n), "{n} shadows a DataFusion function");
+        }
+        assert!(!before_agg.contains("sla_hist"));
+        register_all(&ctx, tz);
+        assert!(ctx.state().aggregate_functions().contains_key("sla_hist"));
+    }
+}

@@ -1,0 +1,80 @@
+//! Reading clock columns of any timestamp unit as nanoseconds, with naive local readings
+//! turned into instants.
+
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::error::{DataFusionError, Result};
+use slate_core::{LocalResolution, TzRules};
+
+const NANOS: i128 = 1_000_000_000;
+
+/// A clock column ready for per-row reads.
+pub(crate) struct Clock {
+    raw: Int64Array,
+    per_sec: i128,
+    naive: bool,
+}
+
+impl Clock {
+    pub(crate) fn new(array: &ArrayRef) -> Result<Self> {
+        let (unit, tz) = match array.data_type() {
+            DataType::Timestamp(unit, tz) => (*unit, tz.clone()),
+            DataType::Null => (TimeUnit::Second, Some("UTC".into())),
+            other => {
+                return Err(DataFusionError::Plan(format!(
+                    "expected a timestamp column, got {other}"
+                )));
+            }
+        };
+        let raw = cast(array, &DataType::Int64)?;
+        let raw = raw
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| DataFusionError::Internal("timestamp cast to Int64".into()))?
+            .clone();
+        let per_sec = match unit {
+            TimeUnit::Second => 1,
+            TimeUnit::Millisecond => 1_000,
+            TimeUnit::Microsecond => 1_000_000,
+            TimeUnit::Nanosecond => 1_000_000_000,
+        };
+        Ok(Clock {
+            raw,
+            per_sec,
+            naive: tz.is_none(),
+        })
+    }
+
+    /// The instant in nanoseconds since the epoch, and how a naive reading was resolved.
+    #[inline]
+    pub(crate) fn instant_nanos(&self, i: usize, tz: &TzRules) -> Option<(i128, LocalResolution)> {
+        if self.raw.is_null(i) {
+            return None;
+        }
+        let v = i128::from(self.raw.value(i));
+        let nanos = v * (NANOS / self.per_sec);
+        if !self.naive {
+            return Some((nanos, LocalResolution::Exact));
+        }
+        let secs = nanos.div_euclid(NANOS) as i64;
+        let sub = nanos.rem_euclid(NANOS);
+        let (inst, res) = tz.local_to_instant(secs);
+        Some((i128::from(inst) * NANOS + sub, res))
+    }
+
+    /// The local day of a reading: its own date when naive, else the zone's.
+    #[inline]
+    pub(crate) fn local_day(&self, i: usize, tz: &TzRules) -> Option<i32> {
+        if self.raw.is_null(i) {
+            return None;
+        }
+        let secs = self.raw.value(i).div_euclid(self.per_sec as i64);
+        Some(if self.naive {
+            secs.div_euclid(86_400) as i32
+        } else {
+            tz.local_day(secs)
+        })
+    }
+}
+

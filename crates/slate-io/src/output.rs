@@ -1,0 +1,157 @@
+//! Writing record batches as Parquet, Arrow IPC or CSV, chosen by file extension.
+//!
+//! Files are written to a temporary name beside the target and renamed when complete, so a
+//! reader (a BI tool polling the file) never sees half a file.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::error::{Error, Result, io_err};
+
+/// Output formats slate writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Apache Parquet, zstd-compressed.
+    Parquet,
+    /// Arrow IPC file (`.arrow`, `.ipc`, `.feather`).
+    Ipc,
+    /// CSV with a header row.
+    Csv,
+}
+
+impl Format {
+    /// The format for a path's extension.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("parquet") => Ok(Format::Parquet),
+            Some("arrow" | "ipc" | "feather") => Ok(Format::Ipc),
+            Some("csv") => Ok(Format::Csv),
+            _ => Err(Error::UnknownFormat(path.to_path_buf())),
+        }
+    }
+}
+
+/// Writer properties for slate's Parquet: zstd level 1 and row groups of up to 1M rows.
+pub fn parquet_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("1 is a valid zstd level")))
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build()
+}
+
+/// Writes batches sharing `schema` to `path` in the format its extension names.
+pub fn write_batches(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    let format = Format::from_path(path)?;
+    let tmp = temp_path(path);
+    let file = File::create(&tmp).map_err(io_err(&tmp))?;
+    let arrow_err = |source| Error::Arrow {
+        path: path.to_path_buf(),
+        source,
+    };
+    match format {
+        Format::Parquet => {
+            let mut w = ArrowWriter::try_new(file, schema, Some(parquet_properties()))
+                .map_err(|source| parquet_err(path, source))?;
+            for b in batches {
+                w.write(b).map_err(|source| parquet_err(path, source))?;
+            }
+            w.close().map_err(|source| parquet_err(path, source))?;
+        }
+        Format::Ipc => {
+            let mut w = arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)
+                .map_err(arrow_err)?;
+            for b in batches {
+                w.write(b).map_err(arrow_err)?;
+            }
+            w.finish().map_err(arrow_err)?;
+        }
+        Format::Csv => {
+            let mut buf = BufWriter::new(file);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut buf);
+            if batches.is_empty() {
+                // A header alone still tells the reader the columns.
+                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                drop(w);
+                writeln!(buf, "{}", names.join(",")).map_err(io_err(path))?;
+            } else {
+                for b in batches {
+                    w.write(b).map_err(arrow_err)?;
+                }
+                drop(w);
+            }
+            buf.flush().map_err(io_err(path))?;
+        }
+    }
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+fn parquet_err(path: &Path, source: parquet::errors::ParquetError) -> Error {
+    Error::Parquet {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `dir/.name.tmp` beside `path`: hidden, so directory readers skip it.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+/// `x.parquet` -> `x.exclusions.parquet`: where the ledger goes beside a scorecard.
+pub fn sibling_path(path: &Path, infix: &str) -> PathBuf {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) => path.with_file_name(format!("{stem}.{infix}.{ext}")),
+        None => path.with_file_name(format!("{stem}.{infix}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    #[test]
+    fn writes_every_format_and_reads_parquet_back() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("b", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(StringArray::from(vec![Some("x"), None])),
+            ],
+        )
+        .unwrap();
+        let d = tempfile::tempdir().unwrap();
+        for name in ["o.parquet", "o.arrow", "o.csv"] {
+            let p = d.path().join(name);
+            write_batches(&p, schema.clone(), std::slice::from_ref(&batch)).unwrap();
+            assert!(p.metadata().unwrap().len() > 0);
+            assert!(!temp_path(&p).exists());
+        }
+        let csv = std::fs::read_to_string(d.path().join("o.csv")).unwrap();
+        assert_eq!(csv, "a,b\n1,x\n2,\n");
+        let back = crate::parquet::read_file(&d.path().join("o.parquet")).unwrap();
+        assert_eq!(back, vec![batch]);
+        assert!(write_batches(&d.path().join("o.xlsx"), schema, &[]).is_err());
+        assert_eq!(
+            sibling_path(Path::new("/t/x.parquet"), "exclusions"),
+            PathBuf::from("/t/x.exclusions.parquet")
+        );
+    }
+}
