@@ -192,30 +192,27 @@ impl Plan {
                 if !matches!(ty, DataType::Boolean | DataType::Null) {
                     return Err(mismatch(&m.id, field, format!("{sql:?} is {ty}, not a true/false predicate")));
                 }
-                // NULL means "no": a null grade is not grade 'I'.
-                Ok(e.is_true())
+                Ok(e)
             };
             // status: NULL = not applicable, k = named exclusion k (1-based), 0 = measure it.
-            let applies = match &m.where_sql {
-                Some(w) => Some(pred(w, "where")?),
-                None => None,
-            };
-            let mut case: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
-            let null_status = lit(ScalarValue::Int32(None));
-            if let Some(a) = applies {
-                case = Some(when(datafusion::prelude::not(a), null_status.clone()));
-            }
+            // CASE takes a branch only when its condition is TRUE, so a NULL predicate means
+            // "no" (a null grade is not grade 'I') without wrapping it in IS TRUE.
+            let mut named: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
             for (j, ex) in m.exclusions.iter().enumerate() {
                 let e = pred(&ex.where_sql, &format!("exclude[{j}].where"))?;
                 let code = lit(j as i32 + 1);
-                case = Some(match case {
+                named = Some(match named {
                     None => when(e, code),
                     Some(mut c) => c.when(e, code),
                 });
             }
-            let status = match case {
+            let measured_or_named = match named {
                 None => lit(0i32),
                 Some(mut c) => c.otherwise(lit(0i32))?,
+            };
+            let status = match &m.where_sql {
+                None => measured_or_named,
+                Some(w) => when(pred(w, "where")?, measured_or_named).otherwise(lit(ScalarValue::Int32(None)))?,
             };
             statuses.push(status);
         }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole CI gate, runnable locally: formatting, lints, tests, doc tests and docs.
+# Keep it within CI's 90 minutes on 2 cores: debug builds only, benches are compiled, not run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RUST_BACKTRACE=1 INSTA_UPDATE=no CARGO_TERM_COLOR=never
+export CARGO_INCREMENTAL=0 # CI builds once; incremental state only costs disk and time
+
+step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+step "rustfmt"
+cargo fmt --all --check
+
+step "clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+step "tests"
+./scripts/test.sh
+
+step "rustdoc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
+
+step "done"
