@@ -1,5 +1,7 @@
 //! The generator: deterministic, shaped as documented, and canonical.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is the failure report
+
 use std::collections::HashMap;
 
 use arrow::array::{Array, AsArray, RecordBatch};

@@ -299,8 +299,10 @@ pub fn expected(case: &Case, records: &[Rec]) -> Expected {
         None => false,
     };
 
+    // (window, level, groups, measure) -> (measured durations, exclusion counts by reason).
+    type AccKey = (Option<(NaiveDate, NaiveDate)>, String, Vec<Option<String>>, usize);
     type Acc = (Vec<i64>, BTreeMap<String, u64>);
-    let mut acc: HashMap<(Option<(NaiveDate, NaiveDate)>, String, Vec<Option<String>>, usize), Acc> = HashMap::new();
+    let mut acc: HashMap<AccKey, Acc> = HashMap::new();
     for ((date, mi, groups), list) in &obs {
         let windows: Vec<Option<(NaiveDate, NaiveDate)>> = match date {
             None => vec![None],

@@ -184,7 +184,9 @@ fn the_ledger_balances_every_row() {
     let ledger = ledger_batch(&card.report, &policy).unwrap();
     let score = scorecard_batch(&card.report, &policy).unwrap();
     // n_eligible = n_measured + the ledger's counts for the same window, group and measure.
-    let mut excluded: BTreeMap<(i32, String, Option<String>, Option<String>, String), i64> = BTreeMap::new();
+    // (window start, level, borough, grade, measure) -> excluded records.
+    type Key = (i32, String, Option<String>, Option<String>, String);
+    let mut excluded: BTreeMap<Key, i64> = BTreeMap::new();
     let lb = |c: &str| ledger.column_by_name(c).unwrap().clone();
     for i in 0..ledger.num_rows() {
         let ws = lb("window_start");

@@ -1,6 +1,8 @@
 //! SQL-level tests of slate's functions: `.slt` files beside this runner, executed against a
 //! DataFusion context with `sla_hist`, `sla_bucket` and the `hist_*` readers registered.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // a test harness: it reports on stdout, a panic is a failure
+
 use std::path::Path;
 use std::sync::Arc;
 
