@@ -78,6 +78,36 @@ impl Histogram {
         self.count += other.count;
     }
 
+    /// Removes every value of `other`, which must be a sub-multiset of `self` (a contribution
+    /// added earlier). Returns false, changing nothing, when it is not.
+    pub fn subtract(&mut self, other: &Histogram) -> bool {
+        self.fold();
+        let theirs = other.entries();
+        let mut out = Vec::with_capacity(self.sorted.len());
+        let mut j = 0;
+        for &(v, c) in &self.sorted {
+            let mut c = c;
+            if j < theirs.len() && theirs[j].0 == v {
+                if theirs[j].1 > c {
+                    return false;
+                }
+                c -= theirs[j].1;
+                j += 1;
+            } else if j < theirs.len() && theirs[j].0 < v {
+                return false;
+            }
+            if c > 0 {
+                out.push((v, c));
+            }
+        }
+        if j < theirs.len() {
+            return false;
+        }
+        self.sorted = out;
+        self.count -= other.count;
+        true
+    }
+
     /// Number of values.
     pub fn count(&self) -> u64 {
         self.count
@@ -287,6 +317,27 @@ impl MeasureCell {
         self.skipped_local += other.skipped_local;
     }
 
+    /// Removes a contribution added earlier (a revised late record's old figures). Returns
+    /// false, changing nothing, when `other` is not part of `self`.
+    pub fn subtract(&mut self, other: &MeasureCell) -> bool {
+        let fits = self.builtin.iter().zip(other.builtin).all(|(a, b)| *a >= b)
+            && other.named.iter().enumerate().all(|(i, &b)| self.named.get(i).copied().unwrap_or(0) >= b)
+            && self.ambiguous_local >= other.ambiguous_local
+            && self.skipped_local >= other.skipped_local;
+        if !fits || !self.hist.subtract(&other.hist) {
+            return false;
+        }
+        for (a, b) in self.builtin.iter_mut().zip(other.builtin) {
+            *a -= b;
+        }
+        for (i, &b) in other.named.iter().enumerate() {
+            self.named[i] -= b;
+        }
+        self.ambiguous_local -= other.ambiguous_local;
+        self.skipped_local -= other.skipped_local;
+        true
+    }
+
     /// Appends a compact binary encoding (varints, delta-coded values) to `buf`.
     pub fn encode(&self, buf: &mut Vec<u8>) {
         buf.push(ENCODING_VERSION);
@@ -448,6 +499,24 @@ mod tests {
             ha.merge(&hb);
             let all: Vec<i64> = a.iter().chain(&b).copied().collect();
             prop_assert_eq!(ha, Histogram::from_values(all));
+        }
+
+        #[test]
+        fn subtract_undoes_merge(
+            a in proptest::collection::vec(0i64..300, 0..200),
+            b in proptest::collection::vec(0i64..300, 0..200),
+        ) {
+            let ha = Histogram::from_values(a.iter().copied());
+            let hb = Histogram::from_values(b.iter().copied());
+            let mut both = ha.clone();
+            both.merge(&hb);
+            prop_assert!(both.subtract(&hb));
+            prop_assert_eq!(&both, &ha);
+            // Taking away what is not there fails and changes nothing.
+            let mut h = ha.clone();
+            let extra = Histogram::from_values([1000]);
+            prop_assert!(!h.subtract(&extra));
+            prop_assert_eq!(h, ha);
         }
 
         #[test]

@@ -257,6 +257,20 @@ impl Plan {
         })
     }
 
+    /// Runs the aggregation only: the cube of cells, and per measure the cell of records whose
+    /// start fell outside the period. The stream runtime folds these into its own state.
+    pub async fn cells(&self) -> Result<(Cube, Vec<MeasureCell>)> {
+        let k = self.opts.group_by.len();
+        let n_measures = self.policy.measures.len();
+        let mut cube = Cube::new(self.opts.window.grain(), self.opts.group_by.clone(), n_measures);
+        let mut outside = vec![MeasureCell::default(); n_measures];
+        let mut stream = self.df.clone().execute_stream().await?;
+        while let Some(batch) = stream.next().await {
+            add_batch(&batch?, self.n_starts, k, &self.start_of, &mut cube, &mut outside)?;
+        }
+        Ok((cube, outside))
+    }
+
     /// Input rows, from the Parquet footers.
     pub fn rows(&self) -> u64 {
         self.rows
@@ -277,14 +291,7 @@ impl Plan {
 
     /// Runs the aggregation and reads the scorecard off the cube.
     pub async fn run(self) -> Result<Scorecard> {
-        let k = self.opts.group_by.len();
-        let n_measures = self.policy.measures.len();
-        let mut cube = Cube::new(self.opts.window.grain(), self.opts.group_by.clone(), n_measures);
-        let mut outside = vec![MeasureCell::default(); n_measures];
-        let mut stream = self.df.execute_stream().await?;
-        while let Some(batch) = stream.next().await {
-            add_batch(&batch?, self.n_starts, k, &self.start_of, &mut cube, &mut outside)?;
-        }
+        let (cube, outside) = self.cells().await?;
         let period = match (self.opts.from, self.opts.to) {
             (Some(f), Some(t)) => Some((local_day(f), local_day(t))),
             _ => None,
@@ -324,6 +331,19 @@ impl Plan {
             accounts,
         })
     }
+}
+
+/// The cells of in-memory record batches (the stream runtime's settled and open incidents),
+/// computed by exactly the plan `slate run` uses.
+pub async fn cells_of_batches(
+    batches: Vec<RecordBatch>,
+    policy: &SlaPolicy,
+    opts: &ScorecardOptions,
+) -> Result<(Cube, Vec<MeasureCell>)> {
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let ctx = session(opts.tz.clone(), Some(1));
+    let df = ctx.read_batches(batches)?;
+    Plan::from_dataframe(df, policy, opts, rows, 0)?.cells().await
 }
 
 /// Runs a scorecard over Parquet inputs in one call.

@@ -1,0 +1,38 @@
+//! Errors of the stream runtime.
+
+/// A stream failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading a source or writing output failed.
+    #[error(transparent)]
+    Io(#[from] slate_io::Error),
+    /// Planning or computing cells failed.
+    #[error(transparent)]
+    Engine(#[from] slate_engine::Error),
+    /// Building output failed.
+    #[error(transparent)]
+    Core(#[from] slate_core::Error),
+    /// The checkpoint is unreadable or from another configuration.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A pipeline task failed.
+    #[error("{0}")]
+    Pipeline(String),
+}
+
+/// Result with the stream [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| {
+        Error::Io(slate_io::Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}

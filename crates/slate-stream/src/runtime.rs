@@ -1,0 +1,459 @@
+//! The pipeline: a source task feeding update batches over a bounded channel (the bound is the
+//! back-pressure) to the processor, which applies them, emits on the watermark's schedule,
+//! writes each emission and checkpoints.
+//!
+//! Emissions are written by the processor before it checkpoints, so a checkpoint never claims
+//! an emission that is not on disk. Emission times depend only on event time, so a restart from
+//! a checkpoint re-creates exactly the emissions that followed it, under the same file names.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use slate_core::TzRules;
+use slate_core::report::{ledger_batch, scorecard_batch};
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::error::{Error, Result, io};
+use crate::source::{Reject, Replay, is_update_file, parse_json_update, read_update_file};
+use crate::state::{Emission, Processor, State, StreamConfig};
+use crate::update::{Update, from_batch, to_batch};
+
+/// Where updates come from.
+#[derive(Debug, Clone)]
+pub enum SourceSpec {
+    /// Historical Parquet replayed in event-time order; `speed` is event seconds per wall
+    /// second (`None`: as fast as possible).
+    Replay {
+        /// Inputs (files, directories, globs).
+        inputs: Vec<String>,
+        /// Speed-up.
+        speed: Option<f64>,
+    },
+    /// NDJSON lines on standard input.
+    Stdin,
+    /// A directory polled for new NDJSON, CSV and Parquet files (read in name order).
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// Stop once the files present have been read.
+        once: bool,
+    },
+}
+
+/// Where emissions go.
+#[derive(Debug, Clone)]
+pub enum SinkSpec {
+    /// `DIR/emissions/emission-NNNNNNNN.parquet`, `DIR/latest.parquet` (+ `.exclusions`),
+    /// `DIR/late.parquet`.
+    Dir(PathBuf),
+    /// An Arrow IPC stream of emission batches on standard output.
+    IpcStdout,
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// The source.
+    pub source: SourceSpec,
+    /// The sink.
+    pub sink: SinkSpec,
+    /// Checkpoint directory; `None`: no durability.
+    pub state_dir: Option<PathBuf>,
+    /// Wall time between checkpoints.
+    pub checkpoint_every: Duration,
+    /// Source idle this long: the watermark follows the wall clock.
+    pub idle: Option<Duration>,
+    /// Updates per batch.
+    pub batch_size: usize,
+    /// Channel capacity in batches.
+    pub channel_capacity: usize,
+    /// Wall clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Updates consumed (in total, across restarts).
+    pub updates: u64,
+    /// Emissions written (in total).
+    pub emissions: u64,
+    /// Incidents still open at the end.
+    pub open: usize,
+    /// Late updates dropped.
+    pub late_dropped: usize,
+    /// Late updates applied as revisions.
+    pub late_revised: u64,
+    /// Lines or rows the source could not read.
+    pub rejects: Vec<Reject>,
+    /// Whether the run resumed from a checkpoint.
+    pub resumed: bool,
+}
+
+const CHECKPOINT: &str = "checkpoint.json";
+
+fn fingerprint(cfg: &StreamConfig) -> String {
+    format!(
+        "{}|{}|{:?}|{}|{}|{}|{:?}|{:?}|{}",
+        cfg.policy.name,
+        cfg.opts.window,
+        cfg.opts.group_by,
+        cfg.opts.tz.name(),
+        cfg.lateness_us,
+        cfg.settle_us,
+        cfg.late,
+        cfg.opts.method,
+        cfg.emit_every_us
+    )
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Checkpoint {
+    fingerprint: String,
+    state: State,
+}
+
+/// Loads a checkpoint, refusing one written under other settings.
+pub fn load_checkpoint(dir: &Path, cfg: &StreamConfig) -> Result<Option<State>> {
+    let path = dir.join(CHECKPOINT);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    let cp: Checkpoint = serde_json::from_str(&text).map_err(|e| Error::Checkpoint {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    if cp.fingerprint != fingerprint(cfg) {
+        return Err(Error::Checkpoint {
+            path: path.display().to_string(),
+            reason: format!("written with other settings ({}); use a new --state directory", cp.fingerprint),
+        });
+    }
+    Ok(Some(cp.state))
+}
+
+/// Writes a checkpoint atomically: temporary file, fsync, rename, fsync of the directory.
+fn save_checkpoint(dir: &Path, cfg: &StreamConfig, state: State) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let path = dir.join(CHECKPOINT);
+    let tmp = dir.join(".checkpoint.json.tmp");
+    let cp = Checkpoint { fingerprint: fingerprint(cfg), state };
+    let text = serde_json::to_vec(&cp).map_err(|e| Error::Pipeline(e.to_string()))?;
+    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(&text).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+    Ok(())
+}
+
+/// Name of emission `seq`.
+pub fn emission_path(out: &Path, seq: u64) -> PathBuf {
+    out.join("emissions").join(format!("emission-{seq:08}.parquet"))
+}
+
+/// The emission schema: the scorecard's plus `final`, `revision` and `watermark`.
+fn with_flags(batch: &RecordBatch, e: &Emission) -> Result<RecordBatch> {
+    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("final", DataType::Boolean, false));
+    fields.push(Field::new("revision", DataType::Int64, false));
+    fields.push(Field::new("watermark", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false));
+    let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+    cols.push(Arc::new(BooleanArray::from(e.flags.iter().map(|f| f.0).collect::<Vec<_>>())));
+    cols.push(Arc::new(Int64Array::from(e.flags.iter().map(|f| i64::from(f.1)).collect::<Vec<_>>())));
+    cols.push(Arc::new(TimestampMicrosecondArray::from(vec![e.watermark_us; e.flags.len()]).with_timezone("UTC")));
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    RecordBatch::try_new(schema, cols).map_err(|e| Error::Pipeline(e.to_string()))
+}
+
+struct Sink {
+    spec: SinkSpec,
+    ipc: Option<arrow::ipc::writer::StreamWriter<std::io::Stdout>>,
+}
+
+impl Sink {
+    fn write(&mut self, p: &Processor, e: &Emission) -> Result<()> {
+        let policy = &p.config().policy;
+        let batch = with_flags(&scorecard_batch(&e.report, policy)?, e)?;
+        match &self.spec {
+            SinkSpec::Dir(out) => {
+                let path = emission_path(out, e.seq);
+                std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(io(out))?;
+                slate_io::write_batches(&path, batch.schema(), std::slice::from_ref(&batch))?;
+                let latest = scorecard_batch(&e.latest, policy)?;
+                slate_io::write_batches(&out.join("latest.parquet"), latest.schema(), std::slice::from_ref(&latest))?;
+                let ledger = ledger_batch(&e.latest, policy)?;
+                slate_io::write_batches(&out.join("latest.exclusions.parquet"), ledger.schema(), std::slice::from_ref(&ledger))?;
+                write_late(out, &p.state)?;
+            }
+            SinkSpec::IpcStdout => {
+                if self.ipc.is_none() {
+                    let w = arrow::ipc::writer::StreamWriter::try_new(std::io::stdout(), &batch.schema())
+                        .map_err(|e| Error::Pipeline(e.to_string()))?;
+                    self.ipc = Some(w);
+                }
+                let w = self.ipc.as_mut().expect("created above");
+                w.write(&batch).map_err(|e| Error::Pipeline(e.to_string()))?;
+                w.flush().map_err(|e| Error::Pipeline(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn write_late(out: &Path, state: &State) -> Result<()> {
+    let ids: Vec<&str> = state.late.iter().map(|l| l.incident_id.as_str()).collect();
+    let ts: TimestampMicrosecondArray = state.late.iter().map(|l| l.event_us).collect::<Vec<_>>().into();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("incident_id", DataType::Utf8, false),
+        Field::new("event_time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(arrow::array::StringArray::from(ids)), Arc::new(ts.with_timezone("UTC"))],
+    )
+    .map_err(|e| Error::Pipeline(e.to_string()))?;
+    slate_io::write_batches(&out.join("late.parquet"), schema, &[batch])?;
+    Ok(())
+}
+
+/// Removes emissions numbered after `seq`: written after the checkpoint a restart resumes
+/// from, they will be written again, and must not linger if the rerun makes fewer.
+fn remove_after(out: &Path, seq: u64) -> Result<()> {
+    let dir = out.join("emissions");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
+    for e in entries {
+        let path = e.map_err(io(&dir))?.path();
+        let n = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.strip_prefix("emission-"))
+            .and_then(|s| s.parse::<u64>().ok());
+        if n.is_some_and(|n| n > seq) {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a stream to the end of a finite source (or forever on a live one).
+pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
+    let restored = match &spec.state_dir {
+        Some(d) => load_checkpoint(d, &cfg)?,
+        None => None,
+    };
+    let resumed = restored.is_some();
+    let state = restored.unwrap_or_default();
+    if let SinkSpec::Dir(out) = &spec.sink {
+        remove_after(out, state.seq)?;
+    }
+    let mut summary = Summary { resumed, ..Default::default() };
+    let mut p = Processor::new(cfg.clone(), state)?;
+    if p.state.done {
+        summary.updates = p.state.position;
+        summary.emissions = p.state.seq;
+        return Ok(summary);
+    }
+    let (tx, mut rx) = mpsc::channel::<RecordBatch>(spec.channel_capacity.max(1));
+    let (rej_tx, mut rej_rx) = mpsc::unbounded_channel::<Reject>();
+    let skip = p.state.position;
+    let source = spawn_source(spec.source.clone(), cfg.opts.tz.clone(), skip, spec.batch_size.max(1), tx, rej_tx);
+    let mut sink = Sink { spec: spec.sink.clone(), ipc: None };
+    let clock = spec.clock.clone();
+    let mut last_checkpoint = clock.now_us();
+    let mut last_activity = clock.now_us();
+    loop {
+        let next = match spec.idle {
+            Some(idle) => match tokio::time::timeout(idle, rx.recv()).await {
+                Ok(b) => b,
+                Err(_) => {
+                    let now = clock.now_us();
+                    p.advance_idle(now - last_activity);
+                    last_activity = now;
+                    if p.emission_due()
+                        && let Some(e) = p.emit().await?
+                    {
+                        sink.write(&p, &e)?;
+                    }
+                    continue;
+                }
+            },
+            None => rx.recv().await,
+        };
+        let Some(batch) = next else { break };
+        last_activity = clock.now_us();
+        let updates = from_batch(&batch).map_err(|e| Error::Pipeline(e.to_string()))?;
+        for u in updates {
+            p.apply(u).await?;
+        }
+        p.advance_watermark();
+        if p.emission_due()
+            && let Some(e) = p.emit().await?
+        {
+            sink.write(&p, &e)?;
+        }
+        let now = clock.now_us();
+        if let Some(dir) = &spec.state_dir
+            && now - last_checkpoint >= spec.checkpoint_every.as_micros() as i64
+        {
+            save_checkpoint(dir, &cfg, p.snapshot())?;
+            last_checkpoint = now;
+        }
+    }
+    source.await.map_err(|e| Error::Pipeline(e.to_string()))??;
+    while let Ok(r) = rej_rx.try_recv() {
+        summary.rejects.push(r);
+    }
+    // The finite source ended: settle everything and emit the final figures.
+    p.finish();
+    if let Some(e) = p.emit().await? {
+        sink.write(&p, &e)?;
+    }
+    if let SinkSpec::Dir(out) = &spec.sink {
+        write_late(out, &p.state)?;
+    }
+    if let Some(dir) = &spec.state_dir {
+        save_checkpoint(dir, &cfg, p.snapshot())?;
+    }
+    summary.updates = p.state.position;
+    summary.emissions = p.state.seq;
+    summary.open = p.open_incidents();
+    summary.late_dropped = p.state.late.len();
+    summary.late_revised = p.state.revised;
+    Ok(summary)
+}
+
+/// Sends updates in batches, skipping the first `skip` (already consumed before a restart).
+struct Batcher {
+    tx: mpsc::Sender<RecordBatch>,
+    buf: Vec<Update>,
+    size: usize,
+    skip: u64,
+}
+
+impl Batcher {
+    /// Queues an update; false when the receiver is gone.
+    fn push(&mut self, u: Update) -> bool {
+        if self.skip > 0 {
+            self.skip -= 1;
+            return true;
+        }
+        self.buf.push(u);
+        if self.buf.len() >= self.size {
+            return self.flush();
+        }
+        true
+    }
+
+    fn flush(&mut self) -> bool {
+        if self.buf.is_empty() {
+            return true;
+        }
+        let batch = to_batch(&self.buf);
+        self.buf.clear();
+        self.tx.blocking_send(batch).is_ok()
+    }
+}
+
+fn spawn_source(
+    spec: SourceSpec,
+    tz: Arc<TzRules>,
+    skip: u64,
+    size: usize,
+    tx: mpsc::Sender<RecordBatch>,
+    rejects: mpsc::UnboundedSender<Reject>,
+) -> tokio::task::JoinHandle<Result<()>> {
+    // Sources decode files and block on stdin: they run on the blocking pool.
+    tokio::task::spawn_blocking(move || {
+        let mut out = Batcher { tx, buf: Vec::new(), size, skip };
+        match spec {
+            SourceSpec::Replay { inputs, speed } => {
+                let mut first: Option<(i64, std::time::Instant)> = None;
+                for u in Replay::new(&inputs, tz)? {
+                    let u = u?;
+                    if let (Some(speed), Some(t)) = (speed, u.event_us()) {
+                        let (t0, w0) = *first.get_or_insert((t, std::time::Instant::now()));
+                        let due = Duration::from_secs_f64(((t - t0).max(0) as f64 / 1e6) / speed);
+                        let elapsed = w0.elapsed();
+                        if due > elapsed {
+                            out.flush();
+                            std::thread::sleep(due - elapsed);
+                        }
+                    }
+                    if !out.push(u) {
+                        return Ok(());
+                    }
+                }
+            }
+            SourceSpec::Stdin => {
+                use std::io::BufRead;
+                let mut reader = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
+                let mut line = String::new();
+                let mut n = 0u64;
+                loop {
+                    line.clear();
+                    let read = reader.read_line(&mut line).map_err(io(Path::new("-")))?;
+                    if read == 0 {
+                        break;
+                    }
+                    n += 1;
+                    if !line.trim().is_empty() {
+                        match parse_json_update(line.trim_end(), &tz) {
+                            Ok(u) => {
+                                if !out.push(u) {
+                                    return Ok(());
+                                }
+                            }
+                            Err(reason) => {
+                                let _ = rejects.send(Reject { file: "-".into(), row: n, reason });
+                            }
+                        }
+                    }
+                    // Nothing more buffered: the next read may block, so hand over what we have.
+                    if reader.buffer().is_empty() && !out.flush() {
+                        return Ok(());
+                    }
+                }
+            }
+            SourceSpec::Dir { path, once } => {
+                let mut done: std::collections::BTreeSet<PathBuf> = Default::default();
+                loop {
+                    let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+                        .map_err(io(&path))?
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| is_update_file(p) && !done.contains(p))
+                        .collect();
+                    files.sort();
+                    for f in files {
+                        let (ups, rej) = read_update_file(&f, &tz)?;
+                        for r in rej {
+                            let _ = rejects.send(r);
+                        }
+                        for u in ups {
+                            if !out.push(u) {
+                                return Ok(());
+                            }
+                        }
+                        out.flush();
+                        done.insert(f);
+                    }
+                    if once {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                    if out.tx.is_closed() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        out.flush();
+        Ok(())
+    })
+}

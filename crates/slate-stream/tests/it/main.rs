@@ -1,0 +1,196 @@
+//! Stream tests: a replay ends with exactly `slate run`'s figures, out-of-order and late
+//! updates are handled as documented, and emissions are consistent.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use slate_core::report::{ledger_batch, scorecard_batch};
+use slate_core::{PercentileMethod, SlaPolicy, TzRules, WindowKind};
+use slate_datagen::{GenConfig, write_dataset};
+use slate_engine::{ScorecardOptions, run_scorecard};
+use slate_stream::clock::SystemClock;
+use slate_stream::source::Replay;
+use slate_stream::update::{Update, to_batch};
+use slate_stream::{LateMode, RunSpec, SinkSpec, SourceSpec, StreamConfig, run_stream};
+
+const DAY_US: i64 = 86_400_000_000;
+
+fn opts(window: WindowKind) -> ScorecardOptions {
+    ScorecardOptions {
+        window,
+        group_by: vec!["borough".into(), "grade".into()],
+        tz: Arc::new(TzRules::from_name("Europe/London").unwrap()),
+        from: None,
+        to: None,
+        method: PercentileMethod::Linear,
+        rollups: true,
+        threads: Some(1),
+    }
+}
+
+fn config(window: WindowKind, late: LateMode) -> StreamConfig {
+    StreamConfig {
+        policy: SlaPolicy::builtin("mps-promise-2008").unwrap(),
+        opts: opts(window),
+        lateness_us: DAY_US,
+        settle_us: 30 * DAY_US,
+        emit_every_us: 7 * DAY_US,
+        late,
+    }
+}
+
+fn dataset(rows: u64) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let c = GenConfig { rows, seed: 11, from: NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(), years: 1, dirty_rate: 0.0 };
+    write_dataset(&c, &TzRules::from_name("Europe/London").unwrap(), d.path(), 2, false, &|_| {}).unwrap();
+    d
+}
+
+fn spec(source: SourceSpec, out: &Path) -> RunSpec {
+    RunSpec {
+        source,
+        sink: SinkSpec::Dir(out.to_path_buf()),
+        state_dir: None,
+        checkpoint_every: Duration::from_secs(3600),
+        idle: None,
+        batch_size: 1024,
+        channel_capacity: 4,
+        clock: Arc::new(SystemClock),
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn read(path: &Path) -> Vec<arrow::array::RecordBatch> {
+    slate_io::parquet::read_file(path).unwrap()
+}
+
+/// `slate run`'s scorecard and ledger for the same question.
+fn batch_figures(input: &Path, window: WindowKind) -> (arrow::array::RecordBatch, arrow::array::RecordBatch) {
+    let policy = SlaPolicy::builtin("mps-promise-2008").unwrap();
+    let card = rt().block_on(run_scorecard(&[input.to_string_lossy().into_owned()], &policy, &opts(window))).unwrap();
+    (scorecard_batch(&card.report, &policy).unwrap(), ledger_batch(&card.report, &policy).unwrap())
+}
+
+fn concat(b: Vec<arrow::array::RecordBatch>) -> arrow::array::RecordBatch {
+    arrow::compute::concat_batches(&b[0].schema(), &b).unwrap()
+}
+
+#[test]
+fn replay_ends_with_the_batch_figures() {
+    let data = dataset(12_000);
+    let out = tempfile::tempdir().unwrap();
+    let src = SourceSpec::Replay { inputs: vec![data.path().to_string_lossy().into_owned()], speed: None };
+    let s = rt().block_on(run_stream(config(WindowKind::Month, LateMode::Drop), spec(src, out.path()))).unwrap();
+    assert_eq!(s.open, 0);
+    assert_eq!(s.late_dropped, 0);
+    assert!(s.updates > 12_000 * 3, "{}", s.updates);
+    let (card, ledger) = batch_figures(data.path(), WindowKind::Month);
+    assert_eq!(concat(read(&out.path().join("latest.parquet"))), card);
+    assert_eq!(concat(read(&out.path().join("latest.exclusions.parquet"))), ledger);
+    // Emissions: provisional rows came first, and every window ended final.
+    let emissions = slate_io::expand_inputs(&[out.path().join("emissions").to_string_lossy().into_owned()]).unwrap();
+    assert!(emissions.len() > 10, "{}", emissions.len());
+    let all: Vec<_> = emissions.iter().flat_map(|p| read(p)).collect();
+    let all = concat(all);
+    let fin = all.column_by_name("final").unwrap();
+    let fin = arrow::array::AsArray::as_boolean(fin);
+    assert!(fin.true_count() > 0 && fin.false_count() > 0);
+    let final_rows = arrow::compute::filter_record_batch(&all, fin).unwrap();
+    assert_eq!(final_rows.num_rows(), card.num_rows(), "each row is final exactly once without late data");
+}
+
+/// The replay's updates, in order.
+fn updates_of(input: &Path) -> Vec<Update> {
+    let tz = Arc::new(TzRules::from_name("Europe/London").unwrap());
+    Replay::new(&[input.to_string_lossy().into_owned()], tz).unwrap().map(|u| u.unwrap()).collect()
+}
+
+fn write_updates(dir: &Path, name: &str, ups: &[Update]) {
+    let b = to_batch(ups);
+    slate_io::write_batches(&dir.join(name), b.schema(), &[b]).unwrap();
+}
+
+#[test]
+fn out_of_order_updates_within_the_lateness_change_nothing() {
+    let data = dataset(6_000);
+    let mut ups = updates_of(data.path());
+    // Reverse runs of 200 updates: disorder of minutes to hours, within a day's lateness.
+    for chunk in ups.chunks_mut(200) {
+        chunk.reverse();
+    }
+    let feed = tempfile::tempdir().unwrap();
+    for (i, part) in ups.chunks(5000).enumerate() {
+        write_updates(feed.path(), &format!("part-{i:05}.parquet"), part);
+    }
+    let out = tempfile::tempdir().unwrap();
+    let src = SourceSpec::Dir { path: feed.path().to_path_buf(), once: true };
+    let s = rt().block_on(run_stream(config(WindowKind::Week, LateMode::Drop), spec(src, out.path()))).unwrap();
+    assert_eq!(s.late_dropped, 0);
+    let (card, _) = batch_figures(data.path(), WindowKind::Week);
+    assert_eq!(concat(read(&out.path().join("latest.parquet"))), card);
+}
+
+fn late_feed(data: &Path) -> (tempfile::TempDir, Vec<String>) {
+    // Hold back the arrival of a few early incidents until the very end of the feed.
+    let ups = updates_of(data);
+    let mut held = Vec::new();
+    let mut ids = Vec::new();
+    let mut rest = Vec::new();
+    for u in ups {
+        if u.clocks[4].is_some() && ids.len() < 25 && u.clocks[4].unwrap() < 1_643_000_000_000_000 {
+            ids.push(u.id.clone());
+            held.push(u);
+        } else {
+            rest.push(u);
+        }
+    }
+    let feed = tempfile::tempdir().unwrap();
+    write_updates(feed.path(), "a-main.parquet", &rest);
+    write_updates(feed.path(), "b-late.parquet", &held);
+    (feed, ids)
+}
+
+#[test]
+fn late_updates_are_revised_in() {
+    let data = dataset(6_000);
+    let (feed, ids) = late_feed(data.path());
+    assert_eq!(ids.len(), 25);
+    let out = tempfile::tempdir().unwrap();
+    let src = SourceSpec::Dir { path: feed.path().to_path_buf(), once: true };
+    let s = rt().block_on(run_stream(config(WindowKind::Month, LateMode::Revise), spec(src, out.path()))).unwrap();
+    assert_eq!(s.late_revised, 25);
+    let (card, ledger) = batch_figures(data.path(), WindowKind::Month);
+    assert_eq!(concat(read(&out.path().join("latest.parquet"))), card);
+    assert_eq!(concat(read(&out.path().join("latest.exclusions.parquet"))), ledger);
+    // January's rows were final before the late arrivals, then re-emitted as a new revision.
+    let emissions = slate_io::expand_inputs(&[out.path().join("emissions").to_string_lossy().into_owned()]).unwrap();
+    let last = concat(read(emissions.last().unwrap()));
+    let rev = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(last.column_by_name("revision").unwrap());
+    assert!(rev.values().iter().any(|&r| r >= 2));
+}
+
+#[test]
+fn late_updates_are_dropped_and_counted() {
+    let data = dataset(6_000);
+    let (feed, ids) = late_feed(data.path());
+    let out = tempfile::tempdir().unwrap();
+    let src = SourceSpec::Dir { path: feed.path().to_path_buf(), once: true };
+    let s = rt().block_on(run_stream(config(WindowKind::Month, LateMode::Drop), spec(src, out.path()))).unwrap();
+    assert_eq!(s.late_dropped, 25);
+    let late = concat(read(&out.path().join("late.parquet")));
+    let got: Vec<String> = arrow::array::AsArray::as_string::<i32>(late.column(0)).iter().map(|s| s.unwrap().to_string()).collect();
+    assert_eq!(got, ids);
+    // The figures are the batch figures of the records without those arrivals.
+    let full = concat(read(&out.path().join("latest.parquet")));
+    let (card, _) = batch_figures(data.path(), WindowKind::Month);
+    assert_eq!(full.num_rows(), card.num_rows());
+    assert_ne!(full, card, "the held-back arrivals must show as missing_stop");
+    let _ = PathBuf::new();
+}
