@@ -157,6 +157,15 @@ impl Cube {
         slot[measure].merge(cell);
     }
 
+    /// Takes a measure's cell out of the cube (see [`MeasureCell::subtract`]); false when the
+    /// cell was not part of it.
+    pub fn subtract(&mut self, unit: Option<i32>, groups: &GroupKey, measure: usize, cell: &MeasureCell) -> bool {
+        match self.cells.get_mut(&(unit, groups.clone())) {
+            Some(slot) => slot[measure].subtract(cell),
+            None => cell.n_eligible() == 0 && cell.ambiguous_local == 0 && cell.skipped_local == 0,
+        }
+    }
+
     /// Merges every cell of another cube with the same shape.
     pub fn merge(&mut self, other: &Cube) {
         for ((unit, groups), cells) in &other.cells {
@@ -164,6 +173,12 @@ impl Cube {
                 self.add(*unit, groups.clone(), m, c);
             }
         }
+    }
+
+    /// Every (grain unit, group) cell with its per-measure cells, in no particular order: for
+    /// figures over spans no window family covers (the whole input, a custom period).
+    pub fn cells(&self) -> impl Iterator<Item = (Option<i32>, &GroupKey, &[MeasureCell])> + '_ {
+        self.cells.iter().map(|((unit, g), c)| (*unit, g, c.as_slice()))
     }
 
     /// Totals over every cell, per measure (windowed or not).
