@@ -23,7 +23,8 @@ impl TzArgs {
 
 /// Parses `YYYY-MM-DD`.
 pub(crate) fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("{s:?} is not a date YYYY-MM-DD: {e}"))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| format!("{s:?} is not a date YYYY-MM-DD: {e}"))
 }
 
 /// Worker threads: the flag, else the machine's cores.

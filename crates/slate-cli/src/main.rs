@@ -19,8 +19,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// borough and grade, with exact percentiles, confidence intervals and an exclusions ledger.
 #[derive(Debug, Parser)]
 #[command(name = "slate", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 success; 1 validate found problems in the data; 2 error (bad \
-arguments, unreadable input, bad policy).\nLogging: RUST_LOG=slate=debug.")]
+#[command(
+    after_help = "Exit codes: 0 success; 1 validate found problems in the data; 2 error (bad \
+arguments, unreadable input, bad policy).\nLogging: RUST_LOG=slate=debug."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,8 +34,14 @@ enum Command {
     Gen(cmd::gen_data::GenArgs),
     /// Check input files against the canonical schema and report what is in them.
     Validate(cmd::validate::ValidateArgs),
+    /// Import a CAD export (CSV or Parquet + a source mapping) as canonical, partitioned Parquet
+    /// and a rejects file; every input row is imported or rejected with a reason.
+    Import(cmd::import::ImportArgs),
     /// Compute a scorecard: compliance, percentiles and exclusions per window and group.
     Run(cmd::run::RunArgs),
+    /// Compute scorecards over a live feed of updates (or a replay), with watermarks, late data
+    /// and crash recovery.
+    Stream(cmd::stream::StreamArgs),
     /// List or print SLA policies.
     Policy(cmd::policy::PolicyArgs),
     /// Generate a small dataset and show a scorecard: the two-minute tour.
@@ -60,7 +68,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gen(a) => cmd::gen_data::run(a),
         Command::Validate(a) => cmd::validate::run(a),
+        Command::Import(a) => cmd::import::run(a),
         Command::Run(a) => cmd::run::run(a),
+        Command::Stream(a) => cmd::stream::run(a),
         Command::Policy(a) => cmd::policy::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };

@@ -8,19 +8,37 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArra
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Int64Type, Schema};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
-fn text(batch: &RecordBatch, name: &str, rows: usize, f: impl Fn(&dyn Array, usize) -> String) -> Option<ArrayRef> {
+fn text(
+    batch: &RecordBatch,
+    name: &str,
+    rows: usize,
+    f: impl Fn(&dyn Array, usize) -> String,
+) -> Option<ArrayRef> {
     let col = batch.column_by_name(name)?;
-    let v: Vec<Option<String>> = (0..rows).map(|i| col.is_valid(i).then(|| f(col.as_ref(), i))).collect();
+    let v: Vec<Option<String>> = (0..rows)
+        .map(|i| col.is_valid(i).then(|| f(col.as_ref(), i)))
+        .collect();
     Some(Arc::new(StringArray::from(v)))
 }
 
 /// Prints up to `max_rows` rows (0: all) with compliance as a percentage and its interval.
-pub(crate) fn print_scorecard(out: &mut impl Write, batch: &RecordBatch, group_by: &[String], max_rows: usize) -> Result<()> {
+pub(crate) fn print_scorecard(
+    out: &mut impl Write,
+    batch: &RecordBatch,
+    group_by: &[String],
+    max_rows: usize,
+) -> Result<()> {
     let total = batch.num_rows();
-    let rows = if max_rows == 0 { total } else { total.min(max_rows) };
+    let rows = if max_rows == 0 {
+        total
+    } else {
+        total.min(max_rows)
+    };
     let date = |a: &dyn Array, i: usize| {
-        chrono::NaiveDate::from_num_days_from_ce_opt(a.as_primitive::<Date32Type>().value(i) + 719_163)
-            .map_or_else(String::new, |d| d.to_string())
+        chrono::NaiveDate::from_num_days_from_ce_opt(
+            a.as_primitive::<Date32Type>().value(i) + 719_163,
+        )
+        .map_or_else(String::new, |d| d.to_string())
     };
     let s = |a: &dyn Array, i: usize| match a.data_type() {
         DataType::Utf8 => a.as_string::<i32>().value(i).to_string(),
@@ -29,7 +47,9 @@ pub(crate) fn print_scorecard(out: &mut impl Write, batch: &RecordBatch, group_b
         _ => String::new(),
     };
     let secs = |a: &dyn Array, i: usize| format!("{:.1}", a.as_primitive::<Float64Type>().value(i));
-    let pct = |a: &dyn Array, i: usize| format!("{:.1}%", 100.0 * a.as_primitive::<Float64Type>().value(i));
+    let pct = |a: &dyn Array, i: usize| {
+        format!("{:.1}%", 100.0 * a.as_primitive::<Float64Type>().value(i))
+    };
     let mut fields = Vec::new();
     let mut cols: Vec<ArrayRef> = Vec::new();
     let mut push = |label: &str, c: Option<ArrayRef>| {
@@ -72,7 +92,10 @@ pub(crate) fn print_scorecard(out: &mut impl Write, batch: &RecordBatch, group_b
     let shown = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?;
     writeln!(out, "{}", pretty_format_batches(&[shown])?)?;
     if rows < total {
-        writeln!(out, "({rows} of {total} rows shown; --max-rows 0 shows all, --out FILE writes them)")?;
+        writeln!(
+            out,
+            "({rows} of {total} rows shown; --max-rows 0 shows all, --out FILE writes them)"
+        )?;
     }
     Ok(())
 }

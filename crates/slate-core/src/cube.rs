@@ -159,7 +159,13 @@ impl Cube {
 
     /// Takes a measure's cell out of the cube (see [`MeasureCell::subtract`]); false when the
     /// cell was not part of it.
-    pub fn subtract(&mut self, unit: Option<i32>, groups: &GroupKey, measure: usize, cell: &MeasureCell) -> bool {
+    pub fn subtract(
+        &mut self,
+        unit: Option<i32>,
+        groups: &GroupKey,
+        measure: usize,
+        cell: &MeasureCell,
+    ) -> bool {
         match self.cells.get_mut(&(unit, groups.clone())) {
             Some(slot) => slot[measure].subtract(cell),
             None => cell.n_eligible() == 0 && cell.ambiguous_local == 0 && cell.skipped_local == 0,
@@ -178,7 +184,9 @@ impl Cube {
     /// Every (grain unit, group) cell with its per-measure cells, in no particular order: for
     /// figures over spans no window family covers (the whole input, a custom period).
     pub fn cells(&self) -> impl Iterator<Item = (Option<i32>, &GroupKey, &[MeasureCell])> + '_ {
-        self.cells.iter().map(|((unit, g), c)| (*unit, g, c.as_slice()))
+        self.cells
+            .iter()
+            .map(|((unit, g), c)| (*unit, g, c.as_slice()))
     }
 
     /// Totals over every cell, per measure (windowed or not).
@@ -195,7 +203,12 @@ impl Cube {
     /// Reads the scorecard and ledger for a window family.
     pub fn report(&self, policy: &SlaPolicy, opts: &ReportOptions) -> Report {
         let kind = opts.window;
-        assert_eq!(kind.grain(), self.grain, "window {kind} needs a {:?} cube", kind.grain());
+        assert_eq!(
+            kind.grain(),
+            self.grain,
+            "window {kind} needs a {:?} cube",
+            kind.grain()
+        );
         let k = self.group_by.len();
         let full: u32 = (1u32 << k) - 1;
         let mut levels: Vec<u32> = if opts.rollups {
@@ -223,7 +236,13 @@ impl Cube {
                 let key: GroupKey = groups
                     .iter()
                     .enumerate()
-                    .map(|(i, g)| if mask & (1 << i) != 0 { g.clone() } else { None })
+                    .map(|(i, g)| {
+                        if mask & (1 << i) != 0 {
+                            g.clone()
+                        } else {
+                            None
+                        }
+                    })
                     .collect();
                 for w in &windows {
                     let slot = merged
@@ -335,18 +354,31 @@ mod tests {
         };
         let r = cube.report(&policy(), &opts);
         assert_eq!(
-            (0..r.levels.len()).map(|l| r.level_name(l)).collect::<Vec<_>>(),
+            (0..r.levels.len())
+                .map(|l| r.level_name(l))
+                .collect::<Vec<_>>(),
             vec!["borough+grade", "grade", "borough", "all"]
         );
-        let all: Vec<_> = r.rows.iter().filter(|x| r.level_name(x.level) == "all").collect();
+        let all: Vec<_> = r
+            .rows
+            .iter()
+            .filter(|x| r.level_name(x.level) == "all")
+            .collect();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].summary.n_measured, 4);
         assert_eq!(all[0].summary.n_within, 3);
-        assert_eq!(all[0].window, (day_of_ymd(2024, 1, 1), day_of_ymd(2024, 4, 1)));
+        assert_eq!(
+            all[0].window,
+            (day_of_ymd(2024, 1, 1), day_of_ymd(2024, 4, 1))
+        );
         // The missing-start record is in the ledger with no window, at every level.
         let unwindowed: Vec<_> = r.ledger.iter().filter(|l| l.window.is_none()).collect();
         assert_eq!(unwindowed.len(), 4);
-        assert!(unwindowed.iter().all(|l| l.reason == Exclusion::MissingStart && l.count == 1));
+        assert!(
+            unwindowed
+                .iter()
+                .all(|l| l.reason == Exclusion::MissingStart && l.count == 1)
+        );
     }
 
     #[test]

@@ -74,7 +74,9 @@ impl Histogram {
         }
         self.fold();
         let theirs = other.entries();
-        self.sorted = merge_sorted(&self.sorted, &theirs);
+        // In place (see `merge_back`): rollups merge hundreds of cells into one, and a fresh
+        // vector per merge made allocation and page faults most of a scorecard's time.
+        merge_back(&mut self.sorted, theirs.len(), theirs.iter().rev().copied());
         self.count += other.count;
     }
 
@@ -123,9 +125,10 @@ impl Histogram {
         if self.pending.is_empty() {
             return;
         }
-        let run = runs_of(&mut self.pending);
+        // Sorted in place and merged as runs straight from the buffer: no allocation.
+        self.pending.sort_unstable();
+        merge_back(&mut self.sorted, self.pending.len(), RevRuns(&self.pending));
         self.pending.clear();
-        self.sorted = merge_sorted(&self.sorted, &run);
     }
 
     /// The distinct values with their counts, ascending.
@@ -134,7 +137,11 @@ impl Histogram {
             Cow::Borrowed(&self.sorted)
         } else {
             let mut p = self.pending.clone();
-            Cow::Owned(merge_sorted(&self.sorted, &runs_of(&mut p)))
+            p.sort_unstable();
+            let mut out = Vec::with_capacity(self.sorted.len() + p.len());
+            out.extend_from_slice(&self.sorted);
+            merge_back(&mut out, p.len(), RevRuns(&p));
+            Cow::Owned(out)
         }
     }
 
@@ -145,7 +152,8 @@ impl Histogram {
     }
 }
 
-/// Sorts values and collapses them into `(value, count)` runs.
+/// Sorts values and collapses them into `(value, count)` runs (the tests' reference).
+#[cfg(test)]
 fn runs_of(values: &mut [i64]) -> Vec<(i64, u64)> {
     values.sort_unstable();
     let mut out: Vec<(i64, u64)> = Vec::with_capacity(values.len());
@@ -158,6 +166,59 @@ fn runs_of(values: &mut [i64]) -> Vec<(i64, u64)> {
     out
 }
 
+/// The `(value, count)` runs of a sorted slice, last run first.
+struct RevRuns<'a>(&'a [i64]);
+
+impl Iterator for RevRuns<'_> {
+    type Item = (i64, u64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, u64)> {
+        let (&v, rest) = self.0.split_last()?;
+        let start = rest.iter().rposition(|&x| x != v).map_or(0, |i| i + 1);
+        let n = self.0.len() - start;
+        self.0 = &self.0[..start];
+        Some((v, n as u64))
+    }
+}
+
+/// Merges sorted unique-valued runs (given last first, at most `b_len` of them) into the
+/// sorted unique-valued `a`, in place: `a` grows by `b_len` (amortised, so a histogram
+/// reallocates O(log n) times over its life), is filled from the back, which never overwrites
+/// an unread entry, and the gap left by equal values is closed with one `copy_within`.
+/// Same result as the allocating `merge_sorted`, which the tests keep as the reference.
+fn merge_back(a: &mut Vec<(i64, u64)>, b_len: usize, b_rev: impl Iterator<Item = (i64, u64)>) {
+    if b_len == 0 {
+        return;
+    }
+    let mut b = b_rev.peekable();
+    let mut i = a.len();
+    let mut w = i + b_len;
+    a.resize(w, (0, 0));
+    // Invariant: w >= i + (runs of b left), so a[w - 1] is never an unread a[..i].
+    while let Some(&(bv, bc)) = b.peek() {
+        w -= 1;
+        if i > 0 && a[i - 1].0 > bv {
+            a[w] = a[i - 1];
+            i -= 1;
+        } else if i > 0 && a[i - 1].0 == bv {
+            a[w] = (bv, a[i - 1].1 + bc);
+            i -= 1;
+            b.next();
+        } else {
+            a[w] = (bv, bc);
+            b.next();
+        }
+    }
+    // a[..i] is already in place; the merged tail starts at w.
+    if w > i {
+        let end = a.len();
+        a.copy_within(w..end, i);
+        a.truncate(i + (end - w));
+    }
+}
+
+#[cfg(test)]
 fn merge_sorted(a: &[(i64, u64)], b: &[(i64, u64)]) -> Vec<(i64, u64)> {
     if a.is_empty() {
         return b.to_vec();
@@ -321,7 +382,11 @@ impl MeasureCell {
     /// false, changing nothing, when `other` is not part of `self`.
     pub fn subtract(&mut self, other: &MeasureCell) -> bool {
         let fits = self.builtin.iter().zip(other.builtin).all(|(a, b)| *a >= b)
-            && other.named.iter().enumerate().all(|(i, &b)| self.named.get(i).copied().unwrap_or(0) >= b)
+            && other
+                .named
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| self.named.get(i).copied().unwrap_or(0) >= b)
             && self.ambiguous_local >= other.ambiguous_local
             && self.skipped_local >= other.skipped_local;
         if !fits || !self.hist.subtract(&other.hist) {
@@ -409,6 +474,11 @@ impl MeasureCell {
 /// Whole seconds from `start_ns` to `stop_ns`, floored (9.9 s counts as 9 s).
 #[inline]
 pub fn floor_secs(start_ns: i128, stop_ns: i128) -> i64 {
+    // i64 division whenever the difference fits (any two clocks within 292 years): i128
+    // division is a library call, and this runs once per measured record.
+    if let Ok(d) = i64::try_from(stop_ns - start_ns) {
+        return d.div_euclid(1_000_000_000);
+    }
     let d = (stop_ns - start_ns).div_euclid(1_000_000_000);
     d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
@@ -482,6 +552,21 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn in_place_merge_equals_reference_merge(
+            a in proptest::collection::vec(-50i64..50, 0..200),
+            b in proptest::collection::vec(-50i64..50, 0..200),
+        ) {
+            let (mut a, mut b) = (a, b);
+            let (ra, rb) = (runs_of(&mut a), runs_of(&mut b));
+            let mut got = ra.clone();
+            merge_back(&mut got, rb.len(), rb.iter().rev().copied());
+            prop_assert_eq!(&got, &merge_sorted(&ra, &rb));
+            let mut got = ra.clone();
+            merge_back(&mut got, b.len(), RevRuns(&b));
+            prop_assert_eq!(&got, &merge_sorted(&ra, &rb));
+        }
+
         #[test]
         fn histogram_equals_naive_counts(values in proptest::collection::vec(-5i64..5000, 0..400)) {
             let h = Histogram::from_values(values.iter().copied());

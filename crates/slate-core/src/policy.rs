@@ -18,8 +18,14 @@ pub const DEFAULT_PERCENTILES: [f64; 4] = [0.5, 0.9, 0.95, 0.99];
 
 /// Built-in policies: name and TOML text.
 pub const BUILTINS: [(&str, &str); 2] = [
-    ("mps-promise-2008", include_str!("policies/mps-promise-2008.toml")),
-    ("policing-pledge-2008", include_str!("policies/policing-pledge-2008.toml")),
+    (
+        "mps-promise-2008",
+        include_str!("policies/mps-promise-2008.toml"),
+    ),
+    (
+        "policing-pledge-2008",
+        include_str!("policies/policing-pledge-2008.toml"),
+    ),
 ];
 
 /// A policy as written in TOML.
@@ -190,18 +196,33 @@ impl TryFrom<PolicyFile> for SlaPolicy {
             reason,
         };
         if file.measure.is_empty() {
-            return Err(bad("", "measure", "a policy needs at least one [[measure]]".into()));
+            return Err(bad(
+                "",
+                "measure",
+                "a policy needs at least one [[measure]]".into(),
+            ));
         }
         let mut seen = HashSet::new();
         let mut measures = Vec::with_capacity(file.measure.len());
         for (i, m) in file.measure.into_iter().enumerate() {
             let id = m.id.unwrap_or_default();
-            let label = if id.is_empty() { format!("#{}", i + 1) } else { id.clone() };
+            let label = if id.is_empty() {
+                format!("#{}", i + 1)
+            } else {
+                id.clone()
+            };
             if id.is_empty() {
                 return Err(bad(&label, "id", "is required".into()));
             }
-            if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                return Err(bad(&label, "id", "use letters, digits, '_' and '-' only".into()));
+            if !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(bad(
+                    &label,
+                    "id",
+                    "use letters, digits, '_' and '-' only".into(),
+                ));
             }
             if !seen.insert(id.clone()) {
                 return Err(bad(&label, "id", "duplicate measure id".into()));
@@ -209,7 +230,11 @@ impl TryFrom<PolicyFile> for SlaPolicy {
             let clock = |v: Option<String>, field: &str| -> Result<String> {
                 match v {
                     Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-                    _ => Err(bad(&label, field, "is required (a timestamp column)".into())),
+                    _ => Err(bad(
+                        &label,
+                        field,
+                        "is required (a timestamp column)".into(),
+                    )),
                 }
             };
             let start = clock(m.start, "start")?;
@@ -218,15 +243,29 @@ impl TryFrom<PolicyFile> for SlaPolicy {
                 return Err(bad(&label, "stop", "must differ from start".into()));
             }
             let threshold_secs = match m.threshold {
-                None => return Err(bad(&label, "threshold", "is required (e.g. \"15m\")".into())),
-                Some(t) => parse_duration_secs(&t).map_err(|e| bad(&label, "threshold", e.to_string()))?,
+                None => {
+                    return Err(bad(
+                        &label,
+                        "threshold",
+                        "is required (e.g. \"15m\")".into(),
+                    ));
+                }
+                Some(t) => {
+                    parse_duration_secs(&t).map_err(|e| bad(&label, "threshold", e.to_string()))?
+                }
             };
             if let Some(t) = m.target
                 && !(t > 0.0 && t <= 1.0)
             {
-                return Err(bad(&label, "target", format!("{t} is not a share in (0, 1]")));
+                return Err(bad(
+                    &label,
+                    "target",
+                    format!("{t} is not a share in (0, 1]"),
+                ));
             }
-            let mut percentiles = m.percentiles.unwrap_or_else(|| DEFAULT_PERCENTILES.to_vec());
+            let mut percentiles = m
+                .percentiles
+                .unwrap_or_else(|| DEFAULT_PERCENTILES.to_vec());
             if let Some(p) = percentiles.iter().find(|p| !(0.0..=1.0).contains(*p)) {
                 return Err(bad(&label, "percentiles", format!("{p} is not in [0, 1]")));
             }
@@ -234,7 +273,11 @@ impl TryFrom<PolicyFile> for SlaPolicy {
             percentiles.dedup();
             let where_sql = match m.where_sql {
                 Some(w) if w.trim().is_empty() => {
-                    return Err(bad(&label, "where", "is empty; omit it to measure every record".into()));
+                    return Err(bad(
+                        &label,
+                        "where",
+                        "is empty; omit it to measure every record".into(),
+                    ));
                 }
                 other => other,
             };
@@ -246,8 +289,15 @@ impl TryFrom<PolicyFile> for SlaPolicy {
                 if reason.trim().is_empty() {
                     return Err(bad(&label, &field, "needs a reason".into()));
                 }
-                if Exclusion::BUILTIN.iter().any(|b| b.builtin_name() == Some(reason.as_str())) {
-                    return Err(bad(&label, &field, format!("{reason:?} is a built-in reason")));
+                if Exclusion::BUILTIN
+                    .iter()
+                    .any(|b| b.builtin_name() == Some(reason.as_str()))
+                {
+                    return Err(bad(
+                        &label,
+                        &field,
+                        format!("{reason:?} is a built-in reason"),
+                    ));
                 }
                 if !reasons.insert(reason.clone()) {
                     return Err(bad(&label, &field, format!("duplicate reason {reason:?}")));
@@ -291,7 +341,10 @@ mod tests {
         }
         let mps = SlaPolicy::load("builtin:mps-promise-2008").unwrap();
         let i = &mps.measures[2];
-        assert_eq!((i.id.as_str(), i.threshold_secs, i.target), ("attend_I_12m", 720, Some(0.75)));
+        assert_eq!(
+            (i.id.as_str(), i.threshold_secs, i.target),
+            ("attend_I_12m", 720, Some(0.75))
+        );
         assert_eq!(i.percentiles, DEFAULT_PERCENTILES.to_vec());
         assert!(SlaPolicy::builtin("nope").is_err());
     }
@@ -305,11 +358,15 @@ mod tests {
         let base = "[[measure]]\nid = \"a\"\nstart = \"call_received\"\nstop = \"arrived\"\n";
         let e = err_of(&format!("{base}threshold = \"15q\"\n"));
         assert!(e.contains("\"a\"") && e.contains("`threshold`"), "{e}");
-        let e = err_of(&format!("{base}threshold = \"15m\"\n{base}threshold = \"1m\"\n"));
+        let e = err_of(&format!(
+            "{base}threshold = \"15m\"\n{base}threshold = \"1m\"\n"
+        ));
         assert!(e.contains("duplicate measure id"), "{e}");
         let e = err_of(&format!("{base}threshold = \"15m\"\ntarget = 1.5\n"));
         assert!(e.contains("`target`"), "{e}");
-        let e = err_of(&format!("{base}threshold = \"15m\"\npercentiles = [0.5, 2]\n"));
+        let e = err_of(&format!(
+            "{base}threshold = \"15m\"\npercentiles = [0.5, 2]\n"
+        ));
         assert!(e.contains("`percentiles`"), "{e}");
         let e = err_of(&format!("{base}threshold = \"15m\"\nbogus = 1\n"));
         assert!(e.contains("unknown field"), "{e}");

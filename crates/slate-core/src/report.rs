@@ -14,9 +14,25 @@ use crate::policy::SlaPolicy;
 
 /// Output columns that a group-by column may not be named.
 pub const RESERVED_COLUMNS: [&str; 19] = [
-    "window", "window_start", "window_end", "level", "measure", "threshold_s", "target",
-    "n_eligible", "n_measured", "n_within", "n_excluded", "compliance", "met_target", "ci_low",
-    "ci_high", "mean_s", "min_s", "max_s", "reason",
+    "window",
+    "window_start",
+    "window_end",
+    "level",
+    "measure",
+    "threshold_s",
+    "target",
+    "n_eligible",
+    "n_measured",
+    "n_within",
+    "n_excluded",
+    "compliance",
+    "met_target",
+    "ci_low",
+    "ci_high",
+    "mean_s",
+    "min_s",
+    "max_s",
+    "reason",
 ];
 
 /// Column name of a percentile: 0.5 -> `p50_s`, 0.999 -> `p99_9_s`.
@@ -103,7 +119,11 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
     let mut start = Date32Builder::with_capacity(n);
     let mut end = Date32Builder::with_capacity(n);
     let mut level = StringBuilder::new();
-    let mut groups: Vec<StringBuilder> = report.group_by.iter().map(|_| StringBuilder::new()).collect();
+    let mut groups: Vec<StringBuilder> = report
+        .group_by
+        .iter()
+        .map(|_| StringBuilder::new())
+        .collect();
     let mut measure = StringBuilder::new();
     let mut threshold = Int64Builder::with_capacity(n);
     let mut target = Float64Builder::with_capacity(n);
@@ -115,11 +135,16 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
     let mut met = BooleanBuilder::with_capacity(n);
     let mut ci_low = Float64Builder::with_capacity(n);
     let mut ci_high = Float64Builder::with_capacity(n);
-    let mut pcols: Vec<Float64Builder> = all_ps.iter().map(|_| Float64Builder::with_capacity(n)).collect();
+    let mut pcols: Vec<Float64Builder> = all_ps
+        .iter()
+        .map(|_| Float64Builder::with_capacity(n))
+        .collect();
     let mut mean = Float64Builder::with_capacity(n);
     let mut min = Int64Builder::with_capacity(n);
     let mut max = Int64Builder::with_capacity(n);
-    let level_names: Vec<String> = (0..report.levels.len()).map(|l| report.level_name(l)).collect();
+    let level_names: Vec<String> = (0..report.levels.len())
+        .map(|l| report.level_name(l))
+        .collect();
     for r in &report.rows {
         let m = &policy.measures[r.measure];
         let s = &r.summary;
@@ -189,11 +214,17 @@ pub fn ledger_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatch> 
     let mut start = Date32Builder::new();
     let mut end = Date32Builder::new();
     let mut level = StringBuilder::new();
-    let mut groups: Vec<StringBuilder> = report.group_by.iter().map(|_| StringBuilder::new()).collect();
+    let mut groups: Vec<StringBuilder> = report
+        .group_by
+        .iter()
+        .map(|_| StringBuilder::new())
+        .collect();
     let mut measure = StringBuilder::new();
     let mut reason = StringBuilder::new();
     let mut count = Int64Builder::new();
-    let level_names: Vec<String> = (0..report.levels.len()).map(|l| report.level_name(l)).collect();
+    let level_names: Vec<String> = (0..report.levels.len())
+        .map(|l| report.level_name(l))
+        .collect();
     for r in &report.ledger {
         let m = &policy.measures[r.measure];
         window.append_value(report.window.name());

@@ -75,17 +75,61 @@ pub struct ColumnSpec {
 
 /// Every canonical column, in schema order.
 pub const COLUMNS: [ColumnSpec; 11] = [
-    ColumnSpec { name: INCIDENT_ID, kind: ColumnKind::Text, meaning: "unique per incident (Int64 accepted)" },
-    ColumnSpec { name: BOROUGH, kind: ColumnKind::Text, meaning: "area the incident is reported under" },
-    ColumnSpec { name: GRADE, kind: ColumnKind::Text, meaning: "response grade as graded (I, S, E, R)" },
-    ColumnSpec { name: CHANNEL, kind: ColumnKind::Text, meaning: "how the call came in: 999, 101, online, other" },
-    ColumnSpec { name: CALL_RECEIVED, kind: ColumnKind::Clock, meaning: "call reached the control room" },
-    ColumnSpec { name: CALL_ANSWERED, kind: ColumnKind::Clock, meaning: "call answered by a handler" },
-    ColumnSpec { name: INCIDENT_CREATED, kind: ColumnKind::Clock, meaning: "incident record created" },
-    ColumnSpec { name: DISPATCHED, kind: ColumnKind::Clock, meaning: "first resource dispatched" },
-    ColumnSpec { name: ARRIVED, kind: ColumnKind::Clock, meaning: "first resource on scene" },
-    ColumnSpec { name: CLOSED, kind: ColumnKind::Clock, meaning: "incident closed" },
-    ColumnSpec { name: CANCELLED, kind: ColumnKind::Flag, meaning: "cancelled before attendance" },
+    ColumnSpec {
+        name: INCIDENT_ID,
+        kind: ColumnKind::Text,
+        meaning: "unique per incident (Int64 accepted)",
+    },
+    ColumnSpec {
+        name: BOROUGH,
+        kind: ColumnKind::Text,
+        meaning: "area the incident is reported under",
+    },
+    ColumnSpec {
+        name: GRADE,
+        kind: ColumnKind::Text,
+        meaning: "response grade as graded (I, S, E, R)",
+    },
+    ColumnSpec {
+        name: CHANNEL,
+        kind: ColumnKind::Text,
+        meaning: "how the call came in: 999, 101, online, other",
+    },
+    ColumnSpec {
+        name: CALL_RECEIVED,
+        kind: ColumnKind::Clock,
+        meaning: "call reached the control room",
+    },
+    ColumnSpec {
+        name: CALL_ANSWERED,
+        kind: ColumnKind::Clock,
+        meaning: "call answered by a handler",
+    },
+    ColumnSpec {
+        name: INCIDENT_CREATED,
+        kind: ColumnKind::Clock,
+        meaning: "incident record created",
+    },
+    ColumnSpec {
+        name: DISPATCHED,
+        kind: ColumnKind::Clock,
+        meaning: "first resource dispatched",
+    },
+    ColumnSpec {
+        name: ARRIVED,
+        kind: ColumnKind::Clock,
+        meaning: "first resource on scene",
+    },
+    ColumnSpec {
+        name: CLOSED,
+        kind: ColumnKind::Clock,
+        meaning: "incident closed",
+    },
+    ColumnSpec {
+        name: CANCELLED,
+        kind: ColumnKind::Flag,
+        meaning: "cancelled before attendance",
+    },
 ];
 
 /// The canonical schema as slate writes it (every column nullable but `incident_id`).
@@ -142,7 +186,11 @@ mod tests {
             assert_eq!(f.name(), c.name);
             assert!(kind_accepts(c.kind, c.name, f.data_type()), "{}", c.name);
         }
-        assert!(kind_accepts(ColumnKind::Text, INCIDENT_ID, &DataType::Int64));
+        assert!(kind_accepts(
+            ColumnKind::Text,
+            INCIDENT_ID,
+            &DataType::Int64
+        ));
         assert!(!kind_accepts(ColumnKind::Text, BOROUGH, &DataType::Int64));
         assert!(!kind_accepts(ColumnKind::Clock, ARRIVED, &DataType::Utf8));
     }

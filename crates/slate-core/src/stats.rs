@@ -179,7 +179,10 @@ mod tests {
     fn wilson_matches_published_value() {
         // 81 of 263: Wilson 95% (0.2553, 0.3662), as in Newcombe (1998), example 3.
         let (lo, hi) = wilson_95(81, 263).unwrap();
-        assert!((lo - 0.2553).abs() < 5e-5 && (hi - 0.3662).abs() < 5e-5, "{lo} {hi}");
+        assert!(
+            (lo - 0.2553).abs() < 5e-5 && (hi - 0.3662).abs() < 5e-5,
+            "{lo} {hi}"
+        );
         let (lo, hi) = wilson_95(0, 10).unwrap();
         assert_eq!(lo, 0.0);
         assert!((hi - 0.2775).abs() < 5e-5, "{hi}");

@@ -184,7 +184,12 @@ mod tests {
 
     #[test]
     fn table_agrees_with_chrono_tz_everywhere_sampled() {
-        for name in ["Europe/London", "America/Los_Angeles", "Australia/Lord_Howe", "Asia/Kolkata"] {
+        for name in [
+            "Europe/London",
+            "America/Los_Angeles",
+            "Australia/Lord_Howe",
+            "Asia/Kolkata",
+        ] {
             let r = TzRules::from_name(name).unwrap();
             let tz = r.tz();
             // A prime step walks through every time of day across 1900..2100 and beyond.
@@ -196,13 +201,19 @@ mod tests {
                 let naive = DateTime::from_timestamp(local, 0).unwrap().naive_utc();
                 match tz.from_local_datetime(&naive) {
                     LocalResult::Single(d) => {
-                        assert_eq!((inst, res), (d.timestamp(), LocalResolution::Exact), "{name} {naive}")
+                        assert_eq!(
+                            (inst, res),
+                            (d.timestamp(), LocalResolution::Exact),
+                            "{name} {naive}"
+                        )
                     }
                     LocalResult::Ambiguous(a, b) => assert_eq!(
                         (inst, res),
                         (a.timestamp().min(b.timestamp()), LocalResolution::Ambiguous)
                     ),
-                    LocalResult::None => assert_eq!(res, LocalResolution::Skipped, "{name} {naive}"),
+                    LocalResult::None => {
+                        assert_eq!(res, LocalResolution::Skipped, "{name} {naive}")
+                    }
                 }
                 t += 86_400 * 3 + 3_607;
             }

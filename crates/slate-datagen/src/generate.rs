@@ -74,10 +74,15 @@ pub fn plan(config: &GenConfig) -> Vec<MonthPlan> {
     let mut index = 0;
     while day < end {
         let (y, m, _) = ymd_of_day(day);
-        let next = if m == 12 { day_of_ymd(y + 1, 1, 1) } else { day_of_ymd(y, m + 1, 1) };
+        let next = if m == 12 {
+            day_of_ymd(y + 1, 1, 1)
+        } else {
+            day_of_ymd(y, m + 1, 1)
+        };
         let month_end = next.min(end);
         // Cumulative apportionment: the counts always add up to exactly `rows`.
-        let share = |d: i32| (u128::from(config.rows) * (d - start) as u128 / total_days as u128) as u64;
+        let share =
+            |d: i32| (u128::from(config.rows) * (d - start) as u128 / total_days as u128) as u64;
         out.push(MonthPlan {
             year: y,
             month: m,
@@ -133,12 +138,19 @@ pub fn generate_month(config: &GenConfig, plan: &MonthPlan, rules: &TzRules) -> 
     let mut rng = SmallRng::seed_from_u64(splitmix(config.seed ^ splitmix(plan.index)));
     let n = plan.rows as usize;
     let days: Vec<i32> = (plan.first_day..plan.end_day).collect();
-    let day_pick = Weighted::new(days.iter().map(|&d| profile::WEEKDAY[(d + 3).rem_euclid(7) as usize]));
+    let day_pick = Weighted::new(
+        days.iter()
+            .map(|&d| profile::WEEKDAY[(d + 3).rem_euclid(7) as usize]),
+    );
     let hour_pick = Weighted::new(profile::HOURLY);
     let borough_pick = Weighted::new(profile::BOROUGHS.iter().map(|b| b.1));
     let grade_pick = Weighted::new(profile::GRADES.iter().map(|g| g.1));
-    let channel_pick: Vec<Weighted> = profile::CHANNEL_BY_GRADE.iter().map(|w| Weighted::new(*w)).collect();
-    let answer: Vec<Option<LogNormal<f64>>> = profile::ANSWER.iter().map(|a| a.map(lognormal)).collect();
+    let channel_pick: Vec<Weighted> = profile::CHANNEL_BY_GRADE
+        .iter()
+        .map(|w| Weighted::new(*w))
+        .collect();
+    let answer: Vec<Option<LogNormal<f64>>> =
+        profile::ANSWER.iter().map(|a| a.map(lognormal)).collect();
     let create = lognormal(profile::CREATE);
     let dispatch: Vec<_> = profile::DISPATCH.iter().map(|&d| lognormal(d)).collect();
     let travel: Vec<_> = profile::TRAVEL.iter().map(|&d| lognormal(d)).collect();
@@ -161,8 +173,9 @@ pub fn generate_month(config: &GenConfig, plan: &MonthPlan, rules: &TzRules) -> 
     let mut borough = StringBuilder::with_capacity(n, n * 10);
     let mut grade = StringBuilder::with_capacity(n, n);
     let mut channel = StringBuilder::with_capacity(n, n * 3);
-    let mut ts: Vec<TimestampMicrosecondBuilder> =
-        (0..6).map(|_| TimestampMicrosecondBuilder::with_capacity(n)).collect();
+    let mut ts: Vec<TimestampMicrosecondBuilder> = (0..6)
+        .map(|_| TimestampMicrosecondBuilder::with_capacity(n))
+        .collect();
     let mut cancelled = BooleanBuilder::with_capacity(n);
     let mut prev_id = String::new();
     for (i, &rcv) in received.iter().enumerate() {
@@ -173,7 +186,9 @@ pub fn generate_month(config: &GenConfig, plan: &MonthPlan, rules: &TzRules) -> 
         let mut borough_v = Some(profile::BOROUGHS[b].0);
 
         let answered = match &answer[c] {
-            Some(dist) if rng.random::<f64>() >= profile::ANSWER_MISSING => Some(rcv + us(dist.sample(&mut rng))),
+            Some(dist) if rng.random::<f64>() >= profile::ANSWER_MISSING => {
+                Some(rcv + us(dist.sample(&mut rng)))
+            }
             _ => None,
         };
         let created = answered.unwrap_or(rcv) + us(create.sample(&mut rng));
@@ -204,7 +219,14 @@ pub fn generate_month(config: &GenConfig, plan: &MonthPlan, rules: &TzRules) -> 
         borough.append_option(borough_v);
         grade.append_value(profile::GRADES[g].0);
         channel.append_value(profile::CHANNELS[c]);
-        for (bld, v) in ts.iter_mut().zip([Some(rcv), answered, Some(created), dispatched, arrived, Some(closed)]) {
+        for (bld, v) in ts.iter_mut().zip([
+            Some(rcv),
+            answered,
+            Some(created),
+            dispatched,
+            arrived,
+            Some(closed),
+        ]) {
             bld.append_option(v);
         }
         cancelled.append_value(is_cancelled);
@@ -216,7 +238,10 @@ pub fn generate_month(config: &GenConfig, plan: &MonthPlan, rules: &TzRules) -> 
         Arc::new(grade.finish()),
         Arc::new(channel.finish()),
     ];
-    cols.extend(ts.iter_mut().map(|b| Arc::new(b.finish().with_timezone("UTC")) as ArrayRef));
+    cols.extend(
+        ts.iter_mut()
+            .map(|b| Arc::new(b.finish().with_timezone("UTC")) as ArrayRef),
+    );
     cols.push(Arc::new(cancelled.finish()));
     RecordBatch::try_new(canonical_schema(), cols).expect("columns match the canonical schema")
 }

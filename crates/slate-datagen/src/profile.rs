@@ -4,15 +4,38 @@
 
 /// The 32 London boroughs with relative call volumes (inner boroughs busier).
 pub const BOROUGHS: [(&str, f64); 32] = [
-    ("Westminster", 3.2), ("Lambeth", 2.1), ("Southwark", 2.0), ("Newham", 1.9),
-    ("Tower Hamlets", 1.9), ("Croydon", 1.8), ("Hackney", 1.7), ("Camden", 1.7),
-    ("Brent", 1.6), ("Ealing", 1.5), ("Haringey", 1.5), ("Lewisham", 1.5),
-    ("Islington", 1.4), ("Barnet", 1.4), ("Enfield", 1.3), ("Wandsworth", 1.3),
-    ("Greenwich", 1.3), ("Hillingdon", 1.2), ("Waltham Forest", 1.2), ("Hounslow", 1.1),
-    ("Redbridge", 1.0), ("Barking and Dagenham", 1.0), ("Hammersmith and Fulham", 1.0),
-    ("Bromley", 1.0), ("Havering", 0.9), ("Bexley", 0.8), ("Harrow", 0.8),
-    ("Kensington and Chelsea", 0.8), ("Merton", 0.7), ("Sutton", 0.6),
-    ("Kingston upon Thames", 0.6), ("Richmond upon Thames", 0.6),
+    ("Westminster", 3.2),
+    ("Lambeth", 2.1),
+    ("Southwark", 2.0),
+    ("Newham", 1.9),
+    ("Tower Hamlets", 1.9),
+    ("Croydon", 1.8),
+    ("Hackney", 1.7),
+    ("Camden", 1.7),
+    ("Brent", 1.6),
+    ("Ealing", 1.5),
+    ("Haringey", 1.5),
+    ("Lewisham", 1.5),
+    ("Islington", 1.4),
+    ("Barnet", 1.4),
+    ("Enfield", 1.3),
+    ("Wandsworth", 1.3),
+    ("Greenwich", 1.3),
+    ("Hillingdon", 1.2),
+    ("Waltham Forest", 1.2),
+    ("Hounslow", 1.1),
+    ("Redbridge", 1.0),
+    ("Barking and Dagenham", 1.0),
+    ("Hammersmith and Fulham", 1.0),
+    ("Bromley", 1.0),
+    ("Havering", 0.9),
+    ("Bexley", 0.8),
+    ("Harrow", 0.8),
+    ("Kensington and Chelsea", 0.8),
+    ("Merton", 0.7),
+    ("Sutton", 0.6),
+    ("Kingston upon Thames", 0.6),
+    ("Richmond upon Thames", 0.6),
 ];
 
 /// Response grades and their shares: Immediate, Significant, Extended, Referred.
@@ -31,8 +54,8 @@ pub const CHANNEL_BY_GRADE: [[f64; 4]; 4] = [
 
 /// Relative volume by local hour: quiet before dawn, busiest in the early evening.
 pub const HOURLY: [f64; 24] = [
-    3.0, 2.4, 2.0, 1.6, 1.3, 1.2, 1.5, 2.2, 3.0, 3.6, 3.9, 4.1,
-    4.3, 4.4, 4.5, 4.7, 5.0, 5.2, 5.3, 5.2, 4.9, 4.5, 4.0, 3.5,
+    3.0, 2.4, 2.0, 1.6, 1.3, 1.2, 1.5, 2.2, 3.0, 3.6, 3.9, 4.1, 4.3, 4.4, 4.5, 4.7, 5.0, 5.2, 5.3,
+    5.2, 4.9, 4.5, 4.0, 3.5,
 ];
 
 /// Relative volume by weekday, Monday first: Fridays and Saturdays busiest.
@@ -52,13 +75,28 @@ const fn d(median_s: f64, sigma: f64) -> Delay {
 }
 
 /// Ring-to-answer by channel (online contacts have no call to answer).
-pub const ANSWER: [Option<Delay>; 4] = [Some(d(4.0, 0.75)), Some(d(14.0, 0.95)), None, Some(d(20.0, 0.9))];
+pub const ANSWER: [Option<Delay>; 4] = [
+    Some(d(4.0, 0.75)),
+    Some(d(14.0, 0.95)),
+    None,
+    Some(d(20.0, 0.9)),
+];
 /// Answer (or receipt) to incident record created.
 pub const CREATE: Delay = d(75.0, 0.6);
 /// Created to first dispatch, by grade (`None`: Referred incidents are rarely dispatched).
-pub const DISPATCH: [Delay; 4] = [d(45.0, 0.7), d(420.0, 0.8), d(5400.0, 0.9), d(43_200.0, 0.8)];
+pub const DISPATCH: [Delay; 4] = [
+    d(45.0, 0.7),
+    d(420.0, 0.8),
+    d(5400.0, 0.9),
+    d(43_200.0, 0.8),
+];
 /// Dispatch to arrival, by grade.
-pub const TRAVEL: [Delay; 4] = [d(390.0, 0.42), d(1300.0, 0.65), d(3600.0, 0.8), d(7200.0, 0.8)];
+pub const TRAVEL: [Delay; 4] = [
+    d(390.0, 0.42),
+    d(1300.0, 0.65),
+    d(3600.0, 0.8),
+    d(7200.0, 0.8),
+];
 /// Arrival (or creation) to close.
 pub const CLOSE: Delay = d(3600.0, 0.9);
 /// Share of Referred incidents that get a dispatch at all.

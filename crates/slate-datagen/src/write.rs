@@ -52,9 +52,16 @@ pub fn write_dataset(
                     let batch = generate_month(config, p, rules);
                     let dir = out.join(format!("year={:04}/month={:02}", p.year, p.month));
                     let written = std::fs::create_dir_all(&dir)
-                        .map_err(|source| slate_io::Error::Io { path: dir.clone(), source })
+                        .map_err(|source| slate_io::Error::Io {
+                            path: dir.clone(),
+                            source,
+                        })
                         .and_then(|()| {
-                            slate_io::write_batches(&dir.join("part-0.parquet"), canonical_schema(), &[batch])
+                            slate_io::write_batches(
+                                &dir.join("part-0.parquet"),
+                                canonical_schema(),
+                                &[batch],
+                            )
                         });
                     let mut r = result.lock().expect("no thread panics holding the lock");
                     match (written, &mut *r) {
@@ -78,12 +85,18 @@ pub fn write_dataset(
 }
 
 fn prepare_dir(out: &Path, force: bool) -> Result<(), Error> {
-    let io = |source| slate_io::Error::Io { path: out.to_path_buf(), source };
+    let io = |source| slate_io::Error::Io {
+        path: out.to_path_buf(),
+        source,
+    };
     if !out.exists() {
         std::fs::create_dir_all(out).map_err(io)?;
         return Ok(());
     }
-    let entries: Vec<_> = std::fs::read_dir(out).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
+    let entries: Vec<_> = std::fs::read_dir(out)
+        .map_err(io)?
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
     if entries.is_empty() {
         return Ok(());
     }

@@ -27,7 +27,10 @@ fn london() -> TzRules {
 
 fn read_dir(dir: &std::path::Path) -> Vec<RecordBatch> {
     let files = slate_io::expand_inputs(&[dir.to_string_lossy().into_owned()]).unwrap();
-    files.iter().flat_map(|f| slate_io::parquet::read_file(f).unwrap()).collect()
+    files
+        .iter()
+        .flat_map(|f| slate_io::parquet::read_file(f).unwrap())
+        .collect()
 }
 
 #[test]
@@ -54,7 +57,10 @@ fn schema_round_trips_through_parquet() {
     let (schema, rows) = slate_io::parquet::read_schema(&files[0]).unwrap();
     assert_eq!(schema.fields(), canonical_schema().fields());
     assert!(rows > 0);
-    let names: Vec<String> = files.iter().map(|f| f.strip_prefix(d.path()).unwrap().display().to_string()).collect();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(d.path()).unwrap().display().to_string())
+        .collect();
     assert_eq!(names[0], "year=2018/month=01/part-0.parquet");
     assert_eq!(names.len(), 24);
 }
@@ -83,13 +89,21 @@ fn distributions_are_as_documented() {
         let g = b.column_by_name("grade").unwrap().as_string::<i32>();
         let bo = b.column_by_name("borough").unwrap().as_string::<i32>();
         let ch = b.column_by_name("channel").unwrap().as_string::<i32>();
-        let rcv = b.column_by_name("call_received").unwrap().as_primitive::<TimestampMicrosecondType>();
-        let ans = b.column_by_name("call_answered").unwrap().as_primitive::<TimestampMicrosecondType>();
+        let rcv = b
+            .column_by_name("call_received")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
+        let ans = b
+            .column_by_name("call_answered")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
         let can = b.column_by_name("cancelled").unwrap().as_boolean();
         for i in 0..b.num_rows() {
             *grades.entry(g.value(i).to_string()).or_default() += 1;
             *boroughs.entry(bo.value(i).to_string()).or_default() += 1;
-            let local = chrono::DateTime::from_timestamp_micros(rcv.value(i)).unwrap().with_timezone(&tz);
+            let local = chrono::DateTime::from_timestamp_micros(rcv.value(i))
+                .unwrap()
+                .with_timezone(&tz);
             hours[local.hour() as usize] += 1;
             cancelled += usize::from(can.value(i));
             if i > 0 && rcv.value(i) < rcv.value(i - 1) {
@@ -103,12 +117,18 @@ fn distributions_are_as_documented() {
     assert!(sorted, "each month is in call_received order");
     for (grade, share) in profile::GRADES {
         let got = grades[grade] as f64 / n as f64;
-        assert!((got - share).abs() < 0.01, "grade {grade}: {got} vs {share}");
+        assert!(
+            (got - share).abs() < 0.01,
+            "grade {grade}: {got} vs {share}"
+        );
     }
     assert_eq!(boroughs.len(), 32);
     let westminster = boroughs["Westminster"] as f64;
     let richmond = boroughs["Richmond upon Thames"] as f64;
-    assert!(westminster / richmond > 4.0, "volumes are skewed: {westminster} vs {richmond}");
+    assert!(
+        westminster / richmond > 4.0,
+        "volumes are skewed: {westminster} vs {richmond}"
+    );
     // Quiet before dawn, busy in the early evening.
     assert!(hours[18] > 3 * hours[5], "{hours:?}");
     let share_cancelled = cancelled as f64 / n as f64;
@@ -132,8 +152,14 @@ fn dirty_rate_injects_each_defect() {
         let bo = b.column_by_name("borough").unwrap();
         null_borough += bo.null_count();
         let id = b.column_by_name("incident_id").unwrap().as_string::<i32>();
-        let rcv = b.column_by_name("call_received").unwrap().as_primitive::<TimestampMicrosecondType>();
-        let arr = b.column_by_name("arrived").unwrap().as_primitive::<TimestampMicrosecondType>();
+        let rcv = b
+            .column_by_name("call_received")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
+        let arr = b
+            .column_by_name("arrived")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
         for i in 0..b.num_rows() {
             if !ids.insert(id.value(i).to_string()) {
                 dups += 1;
@@ -144,7 +170,11 @@ fn dirty_rate_injects_each_defect() {
         }
     }
     // About a third of 5% of 20,000 each.
-    for (what, n) in [("null borough", null_borough), ("arrived before received", before), ("duplicate ids", dups)] {
+    for (what, n) in [
+        ("null borough", null_borough),
+        ("arrived before received", before),
+        ("duplicate ids", dups),
+    ] {
         assert!((200..500).contains(&n), "{what}: {n}");
     }
 }
@@ -156,5 +186,8 @@ fn refuses_a_non_empty_directory_without_force() {
     let err = write_dataset(&config(10, 1), &london(), d.path(), 1, false, &|_| {}).unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
     write_dataset(&config(10, 1), &london(), d.path(), 1, true, &|_| {}).unwrap();
-    assert!(d.path().join("keep.txt").exists(), "--force only replaces year=*/ partitions");
+    assert!(
+        d.path().join("keep.txt").exists(),
+        "--force only replaces year=*/ partitions"
+    );
 }

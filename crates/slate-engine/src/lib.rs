@@ -16,4 +16,6 @@ pub mod udf;
 pub mod validate;
 
 pub use error::{Error, Result};
-pub use scorecard::{MeasureAccount, Plan, Scorecard, ScorecardOptions, cells_of_batches, run_scorecard, session};
+pub use scorecard::{
+    MeasureAccount, Plan, Scorecard, ScorecardOptions, cells_of_batches, run_scorecard, session,
+};

@@ -17,7 +17,9 @@ use datafusion::prelude::{DataFrame, Expr, ParquetReadOptions, SessionContext, c
 use futures::StreamExt;
 use slate_core::calendar::day_of_ymd;
 use slate_core::report::RESERVED_COLUMNS;
-use slate_core::{Cube, MeasureCell, PercentileMethod, Report, ReportOptions, SlaPolicy, TzRules, WindowKind};
+use slate_core::{
+    Cube, MeasureCell, PercentileMethod, Report, ReportOptions, SlaPolicy, TzRules, WindowKind,
+};
 
 use crate::error::{Error, Result};
 use crate::udf::{BucketUdf, OUTSIDE_PERIOD, SlaHist};
@@ -108,14 +110,21 @@ pub fn session(tz: Arc<TzRules>, threads: Option<usize>) -> SessionContext {
 impl Plan {
     /// Lists the input, reads Parquet footers and checks the policy and group-by against the
     /// schema. Fails with an error naming the measure and field before any data is read.
-    pub async fn new(inputs: &[String], policy: &SlaPolicy, opts: &ScorecardOptions) -> Result<Plan> {
+    pub async fn new(
+        inputs: &[String],
+        policy: &SlaPolicy,
+        opts: &ScorecardOptions,
+    ) -> Result<Plan> {
         let files = slate_io::expand_inputs(inputs)?;
         let mut rows = 0u64;
         for f in &files {
             rows += slate_io::parquet::read_schema(f)?.1;
         }
         let ctx = session(opts.tz.clone(), opts.threads);
-        let paths: Vec<String> = files.iter().map(|p: &PathBuf| p.to_string_lossy().into_owned()).collect();
+        let paths: Vec<String> = files
+            .iter()
+            .map(|p: &PathBuf| p.to_string_lossy().into_owned())
+            .collect();
         let df = ctx
             .read_parquet(paths, ParquetReadOptions::default().file_extension(""))
             .await?;
@@ -133,7 +142,9 @@ impl Plan {
         if let (Some(a), Some(b)) = (opts.from, opts.to)
             && a >= b
         {
-            return Err(Error::BadOptions(format!("--from {a} must be before --to {b}")));
+            return Err(Error::BadOptions(format!(
+                "--from {a} must be before --to {b}"
+            )));
         }
         let schema = df.schema().clone();
         for g in &opts.group_by {
@@ -151,7 +162,9 @@ impl Plan {
             }
         }
         if opts.group_by.len() > 8 {
-            return Err(Error::BadOptions("at most 8 --by columns (rollups grow as 2^n)".into()));
+            return Err(Error::BadOptions(
+                "at most 8 --by columns (rollups grow as 2^n)".into(),
+            ));
         }
         let mismatch = |m: &str, field: &str, reason: String| Error::PolicyMismatch {
             policy: policy.name.clone(),
@@ -166,10 +179,18 @@ impl Plan {
             for (field, c) in [("start", &m.start), ("stop", &m.stop)] {
                 match schema.field_with_unqualified_name(c) {
                     Err(_) => {
-                        return Err(mismatch(&m.id, field, format!("no column {c:?}; the input has {}", column_list(&schema))));
+                        return Err(mismatch(
+                            &m.id,
+                            field,
+                            format!("no column {c:?}; the input has {}", column_list(&schema)),
+                        ));
                     }
                     Ok(f) if !matches!(f.data_type(), DataType::Timestamp(_, _)) => {
-                        return Err(mismatch(&m.id, field, format!("column {c:?} is {}, not a timestamp", f.data_type())));
+                        return Err(mismatch(
+                            &m.id,
+                            field,
+                            format!("column {c:?} is {}, not a timestamp", f.data_type()),
+                        ));
                     }
                     Ok(_) => {}
                 }
@@ -183,21 +204,37 @@ impl Plan {
             };
             start_of.push(si);
             let pred = |sql: &str, field: &str| -> Result<Expr> {
-                let e = df
-                    .parse_sql_expr(sql)
-                    .map_err(|e| mismatch(&m.id, field, format!("{sql:?} is not a valid predicate: {}", first_line(&e.to_string()))))?;
-                let ty = e
-                    .get_type(&schema)
-                    .map_err(|e| mismatch(&m.id, field, format!("{sql:?}: {}", first_line(&e.to_string()))))?;
+                let e = df.parse_sql_expr(sql).map_err(|e| {
+                    mismatch(
+                        &m.id,
+                        field,
+                        format!(
+                            "{sql:?} is not a valid predicate: {}",
+                            first_line(&e.to_string())
+                        ),
+                    )
+                })?;
+                let ty = e.get_type(&schema).map_err(|e| {
+                    mismatch(
+                        &m.id,
+                        field,
+                        format!("{sql:?}: {}", first_line(&e.to_string())),
+                    )
+                })?;
                 if !matches!(ty, DataType::Boolean | DataType::Null) {
-                    return Err(mismatch(&m.id, field, format!("{sql:?} is {ty}, not a true/false predicate")));
+                    return Err(mismatch(
+                        &m.id,
+                        field,
+                        format!("{sql:?} is {ty}, not a true/false predicate"),
+                    ));
                 }
                 Ok(e)
             };
             // status: NULL = not applicable, k = named exclusion k (1-based), 0 = measure it.
             // CASE takes a branch only when its condition is TRUE, so a NULL predicate means
             // "no" (a null grade is not grade 'I') without wrapping it in IS TRUE.
-            let mut named: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
+            let mut named: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> =
+                None;
             for (j, ex) in m.exclusions.iter().enumerate() {
                 let e = pred(&ex.where_sql, &format!("exclude[{j}].where"))?;
                 let code = lit(j as i32 + 1);
@@ -212,14 +249,18 @@ impl Plan {
             };
             let status = match &m.where_sql {
                 None => measured_or_named,
-                Some(w) => when(pred(w, "where")?, measured_or_named).otherwise(lit(ScalarValue::Int32(None)))?,
+                Some(w) => when(pred(w, "where")?, measured_or_named)
+                    .otherwise(lit(ScalarValue::Int32(None)))?,
             };
             statuses.push(status);
         }
 
         let period = match (opts.from, opts.to) {
             (None, None) => None,
-            (f, t) => Some((f.map_or(i32::MIN + 1, local_day), t.map_or(i32::MAX, local_day))),
+            (f, t) => Some((
+                f.map_or(i32::MIN + 1, local_day),
+                t.map_or(i32::MAX, local_day),
+            )),
         };
         let bucket = BucketUdf::new(opts.tz.clone(), opts.window.grain(), period);
         let rows_seen = bucket.rows_seen();
@@ -262,11 +303,22 @@ impl Plan {
     pub async fn cells(&self) -> Result<(Cube, Vec<MeasureCell>)> {
         let k = self.opts.group_by.len();
         let n_measures = self.policy.measures.len();
-        let mut cube = Cube::new(self.opts.window.grain(), self.opts.group_by.clone(), n_measures);
+        let mut cube = Cube::new(
+            self.opts.window.grain(),
+            self.opts.group_by.clone(),
+            n_measures,
+        );
         let mut outside = vec![MeasureCell::default(); n_measures];
         let mut stream = self.df.clone().execute_stream().await?;
         while let Some(batch) = stream.next().await {
-            add_batch(&batch?, self.n_starts, k, &self.start_of, &mut cube, &mut outside)?;
+            add_batch(
+                &batch?,
+                self.n_starts,
+                k,
+                &self.start_of,
+                &mut cube,
+                &mut outside,
+            )?;
         }
         Ok((cube, outside))
     }
@@ -284,9 +336,11 @@ impl Plan {
     /// The physical plan, for `--explain`.
     pub async fn explain(&self) -> Result<String> {
         let batches = self.df.clone().explain(false, false)?.collect().await?;
-        Ok(datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .map_err(datafusion::error::DataFusionError::from)?
-            .to_string())
+        Ok(
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .map_err(datafusion::error::DataFusionError::from)?
+                .to_string(),
+        )
     }
 
     /// Runs the aggregation and reads the scorecard off the cube.
@@ -343,11 +397,17 @@ pub async fn cells_of_batches(
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
     let ctx = session(opts.tz.clone(), Some(1));
     let df = ctx.read_batches(batches)?;
-    Plan::from_dataframe(df, policy, opts, rows, 0)?.cells().await
+    Plan::from_dataframe(df, policy, opts, rows, 0)?
+        .cells()
+        .await
 }
 
 /// Runs a scorecard over Parquet inputs in one call.
-pub async fn run_scorecard(inputs: &[String], policy: &SlaPolicy, opts: &ScorecardOptions) -> Result<Scorecard> {
+pub async fn run_scorecard(
+    inputs: &[String],
+    policy: &SlaPolicy,
+    opts: &ScorecardOptions,
+) -> Result<Scorecard> {
     Plan::new(inputs, policy, opts).await?.run().await
 }
 
@@ -373,15 +433,18 @@ fn add_batch(
     cube: &mut Cube,
     outside: &mut [MeasureCell],
 ) -> Result<()> {
-    let buckets: Vec<&datafusion::arrow::array::PrimitiveArray<Int32Type>> =
-        (0..n_starts).map(|j| batch.column(j).as_primitive::<Int32Type>()).collect();
+    let buckets: Vec<&datafusion::arrow::array::PrimitiveArray<Int32Type>> = (0..n_starts)
+        .map(|j| batch.column(j).as_primitive::<Int32Type>())
+        .collect();
     let groups: Vec<ArrayRef> = (0..k)
         .map(|i| cast(batch.column(n_starts + i), &DataType::Utf8))
         .collect::<std::result::Result<_, _>>()
         .map_err(datafusion::error::DataFusionError::from)?;
-    let groups: Vec<&datafusion::arrow::array::StringArray> = groups.iter().map(|a| a.as_string::<i32>()).collect();
-    let cells: Vec<&datafusion::arrow::array::BinaryArray> =
-        (0..start_of.len()).map(|m| batch.column(n_starts + k + m).as_binary::<i32>()).collect();
+    let groups: Vec<&datafusion::arrow::array::StringArray> =
+        groups.iter().map(|a| a.as_string::<i32>()).collect();
+    let cells: Vec<&datafusion::arrow::array::BinaryArray> = (0..start_of.len())
+        .map(|m| batch.column(n_starts + k + m).as_binary::<i32>())
+        .collect();
     for row in 0..batch.num_rows() {
         let key: Vec<Option<String>> = groups
             .iter()

@@ -23,7 +23,13 @@ pub struct SchemaProblem {
 
 impl std::fmt::Display for SchemaProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: column {:?}: {}", self.file.display(), self.column, self.reason)
+        write!(
+            f,
+            "{}: column {:?}: {}",
+            self.file.display(),
+            self.column,
+            self.reason
+        )
     }
 }
 
@@ -62,7 +68,10 @@ impl ValidationReport {
     pub fn has_findings(&self) -> bool {
         self.duplicate_ids > 0
             || self.order_violations.iter().any(|v| v.1 > 0)
-            || self.nulls.iter().any(|c| c.name == schema::INCIDENT_ID && c.nulls > 0)
+            || self
+                .nulls
+                .iter()
+                .any(|c| c.name == schema::INCIDENT_ID && c.nulls > 0)
     }
 }
 
@@ -88,7 +97,11 @@ pub async fn validate(inputs: &[String]) -> Result<ValidationReport> {
                     report.schema_problems.push(SchemaProblem {
                         file: f.clone(),
                         column: spec.name.to_string(),
-                        reason: format!("is {}, expected {}", field.data_type(), schema::kind_name(spec.kind)),
+                        reason: format!(
+                            "is {}, expected {}",
+                            field.data_type(),
+                            schema::kind_name(spec.kind)
+                        ),
                     })
                 }
                 Ok(_) => {}
@@ -105,7 +118,10 @@ pub async fn validate(inputs: &[String]) -> Result<ValidationReport> {
         return Ok(report);
     }
     let ctx = SessionContext::new();
-    let paths: Vec<String> = files.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let paths: Vec<String> = files
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     match scan(&ctx, paths.clone(), &mut report).await {
         Ok(()) => Ok(report),
         // DataFusion's error may not say which file is damaged: find it by reading each alone.
@@ -124,7 +140,11 @@ pub async fn validate(inputs: &[String]) -> Result<ValidationReport> {
     }
 }
 
-async fn scan(ctx: &SessionContext, paths: Vec<String>, report: &mut ValidationReport) -> Result<()> {
+async fn scan(
+    ctx: &SessionContext,
+    paths: Vec<String>,
+    report: &mut ValidationReport,
+) -> Result<()> {
     let df = ctx
         .read_parquet(paths, ParquetReadOptions::default().file_extension(""))
         .await?;
@@ -134,9 +154,20 @@ async fn scan(ctx: &SessionContext, paths: Vec<String>, report: &mut ValidationR
     for c in COLUMNS {
         select.push(format!("count(*) - count({})", q(c.name)));
     }
-    let utc = |c: &str| format!("arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))')", q(c));
-    select.push(format!("CAST(min({}) AS BIGINT)", utc(schema::CALL_RECEIVED)));
-    select.push(format!("CAST(max({}) AS BIGINT)", utc(schema::CALL_RECEIVED)));
+    let utc = |c: &str| {
+        format!(
+            "arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))')",
+            q(c)
+        )
+    };
+    select.push(format!(
+        "CAST(min({}) AS BIGINT)",
+        utc(schema::CALL_RECEIVED)
+    ));
+    select.push(format!(
+        "CAST(max({}) AS BIGINT)",
+        utc(schema::CALL_RECEIVED)
+    ));
     let later: Vec<&str> = schema::CLOCKS[1..].to_vec();
     for c in &later {
         select.push(format!(
@@ -145,7 +176,11 @@ async fn scan(ctx: &SessionContext, paths: Vec<String>, report: &mut ValidationR
             utc(schema::CALL_RECEIVED)
         ));
     }
-    select.push(format!("count({}) - count(DISTINCT {})", q(schema::INCIDENT_ID), q(schema::INCIDENT_ID)));
+    select.push(format!(
+        "count({}) - count(DISTINCT {})",
+        q(schema::INCIDENT_ID),
+        q(schema::INCIDENT_ID)
+    ));
     let sql = format!("SELECT {} FROM input", select.join(", "));
     let batches = ctx.sql(&sql).await?.collect().await;
     ctx.deregister_table("input")?;
@@ -165,7 +200,10 @@ async fn scan(ctx: &SessionContext, paths: Vec<String>, report: &mut ValidationR
     report.nulls = COLUMNS
         .iter()
         .map(|c| {
-            let n = ColumnNulls { name: c.name.to_string(), nulls: int(i) };
+            let n = ColumnNulls {
+                name: c.name.to_string(),
+                nulls: int(i),
+            };
             i += 1;
             n
         })
@@ -177,7 +215,9 @@ async fn scan(ctx: &SessionContext, paths: Vec<String>, report: &mut ValidationR
         }
         match c.data_type() {
             DataType::Int64 => Some(c.as_primitive::<Int64Type>().value(0)),
-            DataType::Timestamp(_, _) => Some(c.as_primitive::<TimestampMicrosecondType>().value(0)),
+            DataType::Timestamp(_, _) => {
+                Some(c.as_primitive::<TimestampMicrosecondType>().value(0))
+            }
             _ => None,
         }
     };

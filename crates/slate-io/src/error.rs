@@ -38,6 +38,46 @@ pub enum Error {
     /// The output extension is not one slate writes.
     #[error("{}: unknown output format; use .parquet, .arrow (IPC) or .csv", .0.display())]
     UnknownFormat(PathBuf),
+    /// A source mapping is not valid TOML or has unknown fields.
+    #[error("mapping {origin}: {reason}")]
+    MappingSyntax {
+        /// Where the mapping came from (file path or built-in name).
+        origin: String,
+        /// The parser's message.
+        reason: String,
+    },
+    /// A mapping field is missing or has a value slate cannot use.
+    #[error("mapping {mapping:?}, field `{field}`: {reason}")]
+    InvalidMapping {
+        /// Name of the mapping.
+        mapping: String,
+        /// The offending field, e.g. `columns.arrived.format`.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No built-in mapping has that name and no such file exists.
+    #[error("{0:?} is neither a built-in source mapping ({1}) nor a readable .toml file")]
+    UnknownMapping(String, String),
+    /// A source file lacks a column its mapping names (every row would fail, so the file does).
+    #[error("{}: {reason}", path.display())]
+    SourceColumn {
+        /// The file.
+        path: PathBuf,
+        /// What is missing or ambiguous, with the file's header.
+        reason: String,
+    },
+    /// The CSV reader failed on a file (I/O, not a malformed row: those are rejects).
+    #[error("{}: {source}", path.display())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: csv::Error,
+    },
+    /// An output directory already holds files.
+    #[error("{}: directory is not empty (pass --force to replace its year=*/ partitions and rejects.csv)", .0.display())]
+    NotEmpty(PathBuf),
     /// A bad glob pattern.
     #[error("bad glob {pattern:?}: {reason}")]
     Glob {

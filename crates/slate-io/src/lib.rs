@@ -3,15 +3,27 @@
 //! - [`input`]: expanding `--input` files, directories and globs.
 //! - [`output`]: writing Parquet (zstd), Arrow IPC and CSV atomically, chosen by extension.
 //! - [`parquet`]: reading Parquet schemas and batches outside DataFusion.
+//! - [`mapping`]: source mappings (TOML) from a CAD export's columns to canonical ones, and
+//!   the built-in ones (`canonical`, `lfb`, `sffd`, `seattle-spd`).
+//! - [`source`]: reading CSV or Parquet through a mapping as canonical batches, every row
+//!   imported or rejected with a reason.
+//! - [`mod@import`]: writing a mapped source as partitioned canonical Parquet plus `rejects.csv`.
 //!
 //! The batch engine reads through DataFusion's own listing tables; this crate serves the
 //! generator, the CLI and the stream runtime.
 
 pub mod error;
+pub mod import;
 pub mod input;
+pub mod mapping;
 pub mod output;
 pub mod parquet;
+pub mod record;
+pub mod source;
 
 pub use error::{Error, Result};
+pub use import::{ImportOptions, ImportReport, import};
 pub use input::expand_inputs;
+pub use mapping::Mapping;
 pub use output::{Format, write_batches};
+pub use source::{ImportSummary, Reject, SourceSink, expand_source_inputs, read_source};

@@ -29,7 +29,12 @@ pub enum Format {
 impl Format {
     /// The format for a path's extension.
     pub fn from_path(path: &Path) -> Result<Self> {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("parquet") => Ok(Format::Parquet),
             Some("arrow" | "ipc" | "feather") => Ok(Format::Ipc),
             Some("csv") => Ok(Format::Csv),
@@ -41,7 +46,9 @@ impl Format {
 /// Writer properties for slate's Parquet: zstd level 1 and row groups of up to 1M rows.
 pub fn parquet_properties() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("1 is a valid zstd level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("1 is a valid zstd level"),
+        ))
         .set_max_row_group_row_count(Some(1 << 20))
         .build()
 }

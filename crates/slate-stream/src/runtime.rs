@@ -132,7 +132,10 @@ pub fn load_checkpoint(dir: &Path, cfg: &StreamConfig) -> Result<Option<State>> 
     if cp.fingerprint != fingerprint(cfg) {
         return Err(Error::Checkpoint {
             path: path.display().to_string(),
-            reason: format!("written with other settings ({}); use a new --state directory", cp.fingerprint),
+            reason: format!(
+                "written with other settings ({}); use a new --state directory",
+                cp.fingerprint
+            ),
         });
     }
     Ok(Some(cp.state))
@@ -143,31 +146,52 @@ fn save_checkpoint(dir: &Path, cfg: &StreamConfig, state: State) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let path = dir.join(CHECKPOINT);
     let tmp = dir.join(".checkpoint.json.tmp");
-    let cp = Checkpoint { fingerprint: fingerprint(cfg), state };
+    let cp = Checkpoint {
+        fingerprint: fingerprint(cfg),
+        state,
+    };
     let text = serde_json::to_vec(&cp).map_err(|e| Error::Pipeline(e.to_string()))?;
     let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(&text).map_err(io(&tmp))?;
     f.sync_all().map_err(io(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
     Ok(())
 }
 
 /// Name of emission `seq`.
 pub fn emission_path(out: &Path, seq: u64) -> PathBuf {
-    out.join("emissions").join(format!("emission-{seq:08}.parquet"))
+    out.join("emissions")
+        .join(format!("emission-{seq:08}.parquet"))
 }
 
 /// The emission schema: the scorecard's plus `final`, `revision` and `watermark`.
 fn with_flags(batch: &RecordBatch, e: &Emission) -> Result<RecordBatch> {
-    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     fields.push(Field::new("final", DataType::Boolean, false));
     fields.push(Field::new("revision", DataType::Int64, false));
-    fields.push(Field::new("watermark", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false));
+    fields.push(Field::new(
+        "watermark",
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        false,
+    ));
     let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
-    cols.push(Arc::new(BooleanArray::from(e.flags.iter().map(|f| f.0).collect::<Vec<_>>())));
-    cols.push(Arc::new(Int64Array::from(e.flags.iter().map(|f| i64::from(f.1)).collect::<Vec<_>>())));
-    cols.push(Arc::new(TimestampMicrosecondArray::from(vec![e.watermark_us; e.flags.len()]).with_timezone("UTC")));
+    cols.push(Arc::new(BooleanArray::from(
+        e.flags.iter().map(|f| f.0).collect::<Vec<_>>(),
+    )));
+    cols.push(Arc::new(Int64Array::from(
+        e.flags.iter().map(|f| i64::from(f.1)).collect::<Vec<_>>(),
+    )));
+    cols.push(Arc::new(
+        TimestampMicrosecondArray::from(vec![e.watermark_us; e.flags.len()]).with_timezone("UTC"),
+    ));
     let schema: SchemaRef = Arc::new(Schema::new(fields));
     RecordBatch::try_new(schema, cols).map_err(|e| Error::Pipeline(e.to_string()))
 }
@@ -187,19 +211,31 @@ impl Sink {
                 std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(io(out))?;
                 slate_io::write_batches(&path, batch.schema(), std::slice::from_ref(&batch))?;
                 let latest = scorecard_batch(&e.latest, policy)?;
-                slate_io::write_batches(&out.join("latest.parquet"), latest.schema(), std::slice::from_ref(&latest))?;
+                slate_io::write_batches(
+                    &out.join("latest.parquet"),
+                    latest.schema(),
+                    std::slice::from_ref(&latest),
+                )?;
                 let ledger = ledger_batch(&e.latest, policy)?;
-                slate_io::write_batches(&out.join("latest.exclusions.parquet"), ledger.schema(), std::slice::from_ref(&ledger))?;
+                slate_io::write_batches(
+                    &out.join("latest.exclusions.parquet"),
+                    ledger.schema(),
+                    std::slice::from_ref(&ledger),
+                )?;
                 write_late(out, &p.state)?;
             }
             SinkSpec::IpcStdout => {
                 if self.ipc.is_none() {
-                    let w = arrow::ipc::writer::StreamWriter::try_new(std::io::stdout(), &batch.schema())
-                        .map_err(|e| Error::Pipeline(e.to_string()))?;
+                    let w = arrow::ipc::writer::StreamWriter::try_new(
+                        std::io::stdout(),
+                        &batch.schema(),
+                    )
+                    .map_err(|e| Error::Pipeline(e.to_string()))?;
                     self.ipc = Some(w);
                 }
                 let w = self.ipc.as_mut().expect("created above");
-                w.write(&batch).map_err(|e| Error::Pipeline(e.to_string()))?;
+                w.write(&batch)
+                    .map_err(|e| Error::Pipeline(e.to_string()))?;
                 w.flush().map_err(|e| Error::Pipeline(e.to_string()))?;
             }
         }
@@ -209,14 +245,26 @@ impl Sink {
 
 fn write_late(out: &Path, state: &State) -> Result<()> {
     let ids: Vec<&str> = state.late.iter().map(|l| l.incident_id.as_str()).collect();
-    let ts: TimestampMicrosecondArray = state.late.iter().map(|l| l.event_us).collect::<Vec<_>>().into();
+    let ts: TimestampMicrosecondArray = state
+        .late
+        .iter()
+        .map(|l| l.event_us)
+        .collect::<Vec<_>>()
+        .into();
     let schema = Arc::new(Schema::new(vec![
         Field::new("incident_id", DataType::Utf8, false),
-        Field::new("event_time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+        Field::new(
+            "event_time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        ),
     ]));
     let batch = RecordBatch::try_new(
         schema.clone(),
-        vec![Arc::new(arrow::array::StringArray::from(ids)), Arc::new(ts.with_timezone("UTC"))],
+        vec![
+            Arc::new(arrow::array::StringArray::from(ids)),
+            Arc::new(ts.with_timezone("UTC")),
+        ],
     )
     .map_err(|e| Error::Pipeline(e.to_string()))?;
     slate_io::write_batches(&out.join("late.parquet"), schema, &[batch])?;
@@ -227,7 +275,9 @@ fn write_late(out: &Path, state: &State) -> Result<()> {
 /// from, they will be written again, and must not linger if the rerun makes fewer.
 fn remove_after(out: &Path, seq: u64) -> Result<()> {
     let dir = out.join("emissions");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
     for e in entries {
         let path = e.map_err(io(&dir))?.path();
         let n = path
@@ -253,7 +303,10 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
     if let SinkSpec::Dir(out) = &spec.sink {
         remove_after(out, state.seq)?;
     }
-    let mut summary = Summary { resumed, ..Default::default() };
+    let mut summary = Summary {
+        resumed,
+        ..Default::default()
+    };
     let mut p = Processor::new(cfg.clone(), state)?;
     if p.state.done {
         summary.updates = p.state.position;
@@ -263,8 +316,18 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
     let (tx, mut rx) = mpsc::channel::<RecordBatch>(spec.channel_capacity.max(1));
     let (rej_tx, mut rej_rx) = mpsc::unbounded_channel::<Reject>();
     let skip = p.state.position;
-    let source = spawn_source(spec.source.clone(), cfg.opts.tz.clone(), skip, spec.batch_size.max(1), tx, rej_tx);
-    let mut sink = Sink { spec: spec.sink.clone(), ipc: None };
+    let source = spawn_source(
+        spec.source.clone(),
+        cfg.opts.tz.clone(),
+        skip,
+        spec.batch_size.max(1),
+        tx,
+        rej_tx,
+    );
+    let mut sink = Sink {
+        spec: spec.sink.clone(),
+        ipc: None,
+    };
     let clock = spec.clock.clone();
     let mut last_checkpoint = clock.now_us();
     let mut last_activity = clock.now_us();
@@ -371,7 +434,12 @@ fn spawn_source(
 ) -> tokio::task::JoinHandle<Result<()>> {
     // Sources decode files and block on stdin: they run on the blocking pool.
     tokio::task::spawn_blocking(move || {
-        let mut out = Batcher { tx, buf: Vec::new(), size, skip };
+        let mut out = Batcher {
+            tx,
+            buf: Vec::new(),
+            size,
+            skip,
+        };
         match spec {
             SourceSpec::Replay { inputs, speed } => {
                 let mut first: Option<(i64, std::time::Instant)> = None;
@@ -411,7 +479,11 @@ fn spawn_source(
                                 }
                             }
                             Err(reason) => {
-                                let _ = rejects.send(Reject { file: "-".into(), row: n, reason });
+                                let _ = rejects.send(Reject {
+                                    file: "-".into(),
+                                    row: n,
+                                    reason,
+                                });
                             }
                         }
                     }

@@ -24,7 +24,8 @@ pub fn records_of_batch(batch: &RecordBatch, tz: &TzRules) -> Result<Vec<Update>
     for (f, c) in schema.fields().iter().zip(batch.columns()) {
         if let DataType::Timestamp(_, None) = f.data_type() {
             // Naive: local wall time in the zone, resolved by the documented rule.
-            let us = cast(c, &DataType::Timestamp(TimeUnit::Microsecond, None)).map_err(arrow_err)?;
+            let us =
+                cast(c, &DataType::Timestamp(TimeUnit::Microsecond, None)).map_err(arrow_err)?;
             let us = us.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
             let inst: arrow::array::TimestampMicrosecondArray = us.unary_opt(|v| {
                 let (secs, sub) = (v.div_euclid(1_000_000), v.rem_euclid(1_000_000));
@@ -38,7 +39,11 @@ pub fn records_of_batch(batch: &RecordBatch, tz: &TzRules) -> Result<Vec<Update>
             cols.push(c.clone());
         }
     }
-    let fixed = RecordBatch::try_new(std::sync::Arc::new(arrow::datatypes::Schema::new(fields)), cols).map_err(arrow_err)?;
+    let fixed = RecordBatch::try_new(
+        std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+        cols,
+    )
+    .map_err(arrow_err)?;
     from_batch(&fixed).map_err(arrow_err)
 }
 
@@ -110,7 +115,9 @@ impl Replay {
                 return Ok(Some(r));
             }
             if self.reader.is_none() {
-                let Some(path) = self.files.get(self.file) else { return Ok(None) };
+                let Some(path) = self.files.get(self.file) else {
+                    return Ok(None);
+                };
                 self.reader = Some(slate_io::parquet::open(path, 8192)?);
                 self.file += 1;
             }
@@ -145,7 +152,11 @@ impl Iterator for Replay {
                     let r = self.records.pop_front().expect("peeked");
                     for (t, u) in split_record(&r) {
                         self.seq += 1;
-                        self.heap.push(Pending { t, seq: self.seq, u });
+                        self.heap.push(Pending {
+                            t,
+                            seq: self.seq,
+                            u,
+                        });
                     }
                 }
             }
@@ -162,7 +173,10 @@ impl Replay {
                 None => return Ok(None),
             }
         }
-        Ok(self.records.front().map(|r| r.clocks.iter().flatten().copied().min().unwrap_or(i64::MIN)))
+        Ok(self
+            .records
+            .front()
+            .map(|r| r.clocks.iter().flatten().copied().min().unwrap_or(i64::MIN)))
     }
 }
 
@@ -211,8 +225,13 @@ pub fn update_of_fields<'a>(
                 }
             }
             clock => {
-                let i = CLOCKS.iter().position(|c| *c == clock).ok_or_else(|| format!("unknown column {clock:?}"))?;
-                u.clocks[i] = v.map(|s| parse_clock(s, tz).map_err(|e| format!("{clock}: {e}"))).transpose()?;
+                let i = CLOCKS
+                    .iter()
+                    .position(|c| *c == clock)
+                    .ok_or_else(|| format!("unknown column {clock:?}"))?;
+                u.clocks[i] = v
+                    .map(|s| parse_clock(s, tz).map_err(|e| format!("{clock}: {e}")))
+                    .transpose()?;
             }
         }
     }
@@ -236,7 +255,9 @@ fn parse_clock(s: &str, tz: &TzRules) -> std::result::Result<i64, String> {
             return Ok(tz.local_to_instant(secs).0 * 1_000_000 + sub);
         }
     }
-    Err(format!("{s:?} is not a timestamp (RFC 3339, YYYY-MM-DD HH:MM:SS or microseconds)"))
+    Err(format!(
+        "{s:?} is not a timestamp (RFC 3339, YYYY-MM-DD HH:MM:SS or microseconds)"
+    ))
 }
 
 /// A line or row a source could not read, with where it was.
@@ -266,14 +287,23 @@ pub fn read_update_file(path: &Path, tz: &TzRules) -> Result<(Vec<Update>, Vec<R
                 }
                 match parse_json_update(line, tz) {
                     Ok(u) => ups.push(u),
-                    Err(reason) => rejects.push(Reject { file: name.clone(), row: i as u64 + 1, reason }),
+                    Err(reason) => rejects.push(Reject {
+                        file: name.clone(),
+                        row: i as u64 + 1,
+                        reason,
+                    }),
                 }
             }
         }
         "csv" => {
             let text = std::fs::read_to_string(path).map_err(io(path))?;
             let mut lines = text.lines();
-            let header: Vec<&str> = lines.next().unwrap_or("").split(',').map(str::trim).collect();
+            let header: Vec<&str> = lines
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .collect();
             for (i, line) in lines.enumerate() {
                 let vals: Vec<&str> = line.split(',').collect();
                 if vals.len() != header.len() {
@@ -284,9 +314,19 @@ pub fn read_update_file(path: &Path, tz: &TzRules) -> Result<(Vec<Update>, Vec<R
                     });
                     continue;
                 }
-                match update_of_fields(header.iter().copied().zip(vals.iter().map(|v| Some(v.trim()))), tz) {
+                match update_of_fields(
+                    header
+                        .iter()
+                        .copied()
+                        .zip(vals.iter().map(|v| Some(v.trim()))),
+                    tz,
+                ) {
                     Ok(u) => ups.push(u),
-                    Err(reason) => rejects.push(Reject { file: name.clone(), row: i as u64 + 2, reason }),
+                    Err(reason) => rejects.push(Reject {
+                        file: name.clone(),
+                        row: i as u64 + 2,
+                        reason,
+                    }),
                 }
             }
         }
@@ -304,7 +344,10 @@ pub fn read_update_file(path: &Path, tz: &TzRules) -> Result<(Vec<Update>, Vec<R
 pub fn is_update_file(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     !name.starts_with('.')
-        && matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "jsonl" | "csv" | "parquet"))
+        && matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("ndjson" | "jsonl" | "csv" | "parquet")
+        )
 }
 
 #[cfg(test)]
@@ -325,7 +368,12 @@ mod tests {
         assert_eq!(u.clocks[4], Some(1_719_828_000_000_000 + 300_000_000));
         assert_eq!(u.clocks[5], Some(5));
         assert_eq!(u.cancelled, Some(false));
-        for bad in [r#"{"grade": "I"}"#, r#"{"incident_id": "x", "arrived": "soon"}"#, r#"{"incident_id": "x", "ward": "y"}"#, "nope"] {
+        for bad in [
+            r#"{"grade": "I"}"#,
+            r#"{"incident_id": "x", "arrived": "soon"}"#,
+            r#"{"incident_id": "x", "ward": "y"}"#,
+            "nope",
+        ] {
             assert!(parse_json_update(bad, &tz).is_err(), "{bad}");
         }
     }

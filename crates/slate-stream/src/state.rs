@@ -144,7 +144,12 @@ impl Processor {
         let mut cube = Cube::new(cfg.opts.window.grain(), cfg.opts.group_by.clone(), n);
         for (unit, groups, cells) in &state.cells {
             for (m, bytes) in cells.iter().enumerate() {
-                cube.add(*unit, groups.clone(), m, &MeasureCell::decode(&unhex(bytes)?)?);
+                cube.add(
+                    *unit,
+                    groups.clone(),
+                    m,
+                    &MeasureCell::decode(&unhex(bytes)?)?,
+                );
             }
         }
         let clocks = slate_core::schema::CLOCKS;
@@ -158,7 +163,12 @@ impl Processor {
         start_cols.dedup();
         let mut state = state;
         state.cells.clear();
-        Ok(Processor { cfg, state, cube, start_cols })
+        Ok(Processor {
+            cfg,
+            state,
+            cube,
+            start_cols,
+        })
     }
 
     /// State with the cube encoded, for a checkpoint.
@@ -206,7 +216,9 @@ impl Processor {
     fn deadline(&self, r: &Update) -> i64 {
         let starts = self.start_cols.iter().filter_map(|&k| r.clocks[k]).min();
         match starts.or_else(|| r.clocks.iter().flatten().copied().min()) {
-            Some(t) => self.unit_end_us(self.unit_of_us(t)).saturating_add(self.cfg.settle_us),
+            Some(t) => self
+                .unit_end_us(self.unit_of_us(t))
+                .saturating_add(self.cfg.settle_us),
             None => i64::MIN,
         }
     }
@@ -230,7 +242,10 @@ impl Processor {
         let h = id_hash(&u.id);
         if self.cfg.late == LateMode::Drop && self.state.settled_ids.contains(&h) {
             let event_us = u.event_us();
-            self.state.late.push(LateUpdate { incident_id: u.id, event_us });
+            self.state.late.push(LateUpdate {
+                incident_id: u.id,
+                event_us,
+            });
             return Ok(());
         }
         if let Some(old) = self.state.settled.get(&u.id).cloned() {
@@ -243,14 +258,25 @@ impl Processor {
             self.state.revised += 1;
             return Ok(());
         }
-        let mut rec = self.state.open.get(&u.id).cloned().unwrap_or_else(|| Update { id: u.id.clone(), ..Default::default() });
+        let mut rec = self
+            .state
+            .open
+            .get(&u.id)
+            .cloned()
+            .unwrap_or_else(|| Update {
+                id: u.id.clone(),
+                ..Default::default()
+            });
         rec.merge(&u);
         let d = self.deadline(&rec);
         if d <= wm {
             match self.cfg.late {
                 LateMode::Drop => {
                     let event_us = u.event_us();
-                    self.state.late.push(LateUpdate { incident_id: u.id, event_us });
+                    self.state.late.push(LateUpdate {
+                        incident_id: u.id,
+                        event_us,
+                    });
                     return Ok(());
                 }
                 LateMode::Revise => {
@@ -268,7 +294,8 @@ impl Processor {
     }
 
     async fn cells_of(&self, records: &[Update]) -> Result<Cube> {
-        let (cube, _) = cells_of_batches(vec![to_batch(records)], &self.cfg.policy, &self.cfg.opts).await?;
+        let (cube, _) =
+            cells_of_batches(vec![to_batch(records)], &self.cfg.policy, &self.cfg.opts).await?;
         Ok(cube)
     }
 
@@ -277,7 +304,10 @@ impl Processor {
         for (unit, groups, cells) in cube.cells() {
             for (m, c) in cells.iter().enumerate() {
                 if !self.cube.subtract(unit, groups, m, c) {
-                    return Err(crate::error::Error::Pipeline(format!("incident {}: settled cells do not contain its figures", old.id)));
+                    return Err(crate::error::Error::Pipeline(format!(
+                        "incident {}: settled cells do not contain its figures",
+                        old.id
+                    )));
                 }
             }
         }
@@ -372,7 +402,12 @@ impl Processor {
         let kind = self.cfg.opts.window;
         let latest = cube.report(
             &self.cfg.policy,
-            &ReportOptions { window: kind, method: self.cfg.opts.method, rollups: self.cfg.opts.rollups, period: None },
+            &ReportOptions {
+                window: kind,
+                method: self.cfg.opts.method,
+                rollups: self.cfg.opts.rollups,
+                period: None,
+            },
         );
         let dirty: BTreeSet<WindowId> = self
             .state
@@ -383,7 +418,9 @@ impl Processor {
         let mut chosen: BTreeSet<WindowId> = BTreeSet::new();
         for r in &latest.rows {
             let w = r.window;
-            if dirty.contains(&w) || (self.window_final(w) && !self.state.announced_final.contains(&w)) {
+            if dirty.contains(&w)
+                || (self.window_final(w) && !self.state.announced_final.contains(&w))
+            {
                 chosen.insert(w);
             }
         }
@@ -403,10 +440,18 @@ impl Processor {
         }
         let mut report = latest.clone();
         report.rows.retain(|r| chosen.contains(&r.window));
-        report.ledger.retain(|l| l.window.is_some_and(|w| chosen.contains(&w)));
+        report
+            .ledger
+            .retain(|l| l.window.is_some_and(|w| chosen.contains(&w)));
         let flags = report.rows.iter().map(|r| revs[&r.window]).collect();
         self.state.seq += 1;
-        Ok(Some(Emission { seq: self.state.seq, report, flags, latest, watermark_us: self.state.watermark_us }))
+        Ok(Some(Emission {
+            seq: self.state.seq,
+            report,
+            flags,
+            latest,
+            watermark_us: self.state.watermark_us,
+        }))
     }
 
     /// Open incidents.
@@ -425,13 +470,20 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>> {
-    let bad = || crate::error::Error::Checkpoint { path: "state".into(), reason: "bad cell encoding".into() };
-    if s.len() % 2 != 0 {
+    let bad = || crate::error::Error::Checkpoint {
+        path: "state".into(),
+        reason: "bad cell encoding".into(),
+    };
+    if !s.len().is_multiple_of(2) {
         return Err(bad());
     }
     (0..s.len())
         .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(bad))
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(bad)
+        })
         .collect()
 }
 
@@ -441,7 +493,10 @@ mod as_pairs {
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub(super) fn serialize<S: Serializer, K: Serialize, V: Serialize>(m: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        m: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.iter())
     }
 

@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use serde::{Deserialize, Serialize};
@@ -70,7 +73,8 @@ pub fn to_batch<'a>(updates: impl IntoIterator<Item = &'a Update>) -> RecordBatc
     let mut b = StringBuilder::new();
     let mut g = StringBuilder::new();
     let mut c = StringBuilder::new();
-    let mut ts: Vec<TimestampMicrosecondBuilder> = (0..6).map(|_| TimestampMicrosecondBuilder::new()).collect();
+    let mut ts: Vec<TimestampMicrosecondBuilder> =
+        (0..6).map(|_| TimestampMicrosecondBuilder::new()).collect();
     let mut can = BooleanBuilder::new();
     for u in updates {
         id.append_value(&u.id);
@@ -82,8 +86,16 @@ pub fn to_batch<'a>(updates: impl IntoIterator<Item = &'a Update>) -> RecordBatc
         }
         can.append_option(u.cancelled);
     }
-    let mut cols: Vec<ArrayRef> = vec![Arc::new(id.finish()), Arc::new(b.finish()), Arc::new(g.finish()), Arc::new(c.finish())];
-    cols.extend(ts.iter_mut().map(|t| Arc::new(t.finish().with_timezone("UTC")) as ArrayRef));
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(b.finish()),
+        Arc::new(g.finish()),
+        Arc::new(c.finish()),
+    ];
+    cols.extend(
+        ts.iter_mut()
+            .map(|t| Arc::new(t.finish().with_timezone("UTC")) as ArrayRef),
+    );
     cols.push(Arc::new(can.finish()));
     RecordBatch::try_new(update_schema(), cols).expect("columns follow the update schema")
 }
@@ -93,16 +105,32 @@ pub fn to_batch<'a>(updates: impl IntoIterator<Item = &'a Update>) -> RecordBatc
 pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Update>, arrow::error::ArrowError> {
     let n = batch.num_rows();
     let text = |name: &str| -> Result<Option<ArrayRef>, arrow::error::ArrowError> {
-        batch.column_by_name(name).map(|c| cast(c, &DataType::Utf8)).transpose()
+        batch
+            .column_by_name(name)
+            .map(|c| cast(c, &DataType::Utf8))
+            .transpose()
     };
-    let ids = text(schema::INCIDENT_ID)?.ok_or_else(|| arrow::error::ArrowError::SchemaError("updates need incident_id".into()))?;
-    let (b, g, c) = (text(schema::BOROUGH)?, text(schema::GRADE)?, text(schema::CHANNEL)?);
+    let ids = text(schema::INCIDENT_ID)?
+        .ok_or_else(|| arrow::error::ArrowError::SchemaError("updates need incident_id".into()))?;
+    let (b, g, c) = (
+        text(schema::BOROUGH)?,
+        text(schema::GRADE)?,
+        text(schema::CHANNEL)?,
+    );
     let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let clocks: Vec<Option<ArrayRef>> = CLOCKS
         .iter()
-        .map(|name| batch.column_by_name(name).map(|a| cast(a, &utc)).transpose())
+        .map(|name| {
+            batch
+                .column_by_name(name)
+                .map(|a| cast(a, &utc))
+                .transpose()
+        })
         .collect::<Result<_, _>>()?;
-    let can = batch.column_by_name(schema::CANCELLED).map(|a| cast(a, &DataType::Boolean)).transpose()?;
+    let can = batch
+        .column_by_name(schema::CANCELLED)
+        .map(|a| cast(a, &DataType::Boolean))
+        .transpose()?;
     let s = |a: &Option<ArrayRef>, i: usize| {
         a.as_ref().and_then(|a| {
             let a = a.as_string::<i32>();
@@ -134,7 +162,12 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Update>, arrow::error::Arro
 /// Splits a complete record into the updates a feed would have sent: one per clock, at that
 /// clock's time, the first also carrying borough, grade and channel, the last `cancelled`.
 pub fn split_record(r: &Update) -> Vec<(i64, Update)> {
-    let mut times: Vec<(i64, usize)> = r.clocks.iter().enumerate().filter_map(|(k, c)| c.map(|t| (t, k))).collect();
+    let mut times: Vec<(i64, usize)> = r
+        .clocks
+        .iter()
+        .enumerate()
+        .filter_map(|(k, c)| c.map(|t| (t, k)))
+        .collect();
     times.sort_unstable();
     if times.is_empty() {
         // No clock at all: one update with no event time, so the record still reaches the state.
@@ -180,7 +213,10 @@ mod tests {
         let parts = split_record(&r);
         assert_eq!(parts.len(), 5);
         assert!(parts.windows(2).all(|w| w[0].0 <= w[1].0));
-        let mut m = Update { id: "a".into(), ..Default::default() };
+        let mut m = Update {
+            id: "a".into(),
+            ..Default::default()
+        };
         for (_, u) in &parts {
             m.merge(u);
         }

@@ -49,7 +49,9 @@ pub fn random_case(seed: u64) -> Case {
                 stop: CLOCKS[b],
                 where_: rng.random_bool(0.7).then(|| Pred::random(&mut rng, 2)),
                 threshold_s: [10, 30, 60, 720, 900, 3600, 86_400][rng.random_range(0..7)],
-                target: rng.random_bool(0.5).then(|| [0.75, 0.9, 0.5][rng.random_range(0..3)]),
+                target: rng
+                    .random_bool(0.5)
+                    .then(|| [0.75, 0.9, 0.5][rng.random_range(0..3)]),
                 percentiles,
                 exclusions,
             }
@@ -57,8 +59,15 @@ pub fn random_case(seed: u64) -> Case {
         .collect();
     let window = WindowKind::ALL[rng.random_range(0..WindowKind::ALL.len())];
     let all_groups = ["borough", "grade", "channel"];
-    let group_by = all_groups.into_iter().filter(|_| rng.random_bool(0.5)).collect();
-    let tz = [chrono_tz::Europe::London, chrono_tz::America::Los_Angeles, chrono_tz::UTC][rng.random_range(0..3)];
+    let group_by = all_groups
+        .into_iter()
+        .filter(|_| rng.random_bool(0.5))
+        .collect();
+    let tz = [
+        chrono_tz::Europe::London,
+        chrono_tz::America::Los_Angeles,
+        chrono_tz::UTC,
+    ][rng.random_range(0..3)];
     let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("valid");
     let (from, to) = match rng.random_range(0..4) {
         0 => (Some(date(2019, 3, 17)), Some(date(2021, 2, 10))),

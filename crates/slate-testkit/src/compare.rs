@@ -8,24 +8,34 @@ use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use crate::oracle::{Expected, Figures, LedgerKey, RowKey};
 
 fn text(b: &RecordBatch, col: &str, i: usize) -> Option<String> {
-    let c = b.column_by_name(col).unwrap_or_else(|| panic!("no column {col}"));
+    let c = b
+        .column_by_name(col)
+        .unwrap_or_else(|| panic!("no column {col}"));
     assert_eq!(c.data_type(), &DataType::Utf8, "{col}");
-    c.is_valid(i).then(|| c.as_string::<i32>().value(i).to_string())
+    c.is_valid(i)
+        .then(|| c.as_string::<i32>().value(i).to_string())
 }
 
 fn int(b: &RecordBatch, col: &str, i: usize) -> Option<i64> {
-    let c = b.column_by_name(col).unwrap_or_else(|| panic!("no column {col}"));
-    c.is_valid(i).then(|| c.as_primitive::<Int64Type>().value(i))
+    let c = b
+        .column_by_name(col)
+        .unwrap_or_else(|| panic!("no column {col}"));
+    c.is_valid(i)
+        .then(|| c.as_primitive::<Int64Type>().value(i))
 }
 
 fn float(b: &RecordBatch, col: &str, i: usize) -> Option<f64> {
     let c = b.column_by_name(col)?;
-    c.is_valid(i).then(|| c.as_primitive::<Float64Type>().value(i))
+    c.is_valid(i)
+        .then(|| c.as_primitive::<Float64Type>().value(i))
 }
 
 fn date(b: &RecordBatch, col: &str, i: usize) -> Option<i32> {
-    let c = b.column_by_name(col).unwrap_or_else(|| panic!("no column {col}"));
-    c.is_valid(i).then(|| c.as_primitive::<Date32Type>().value(i))
+    let c = b
+        .column_by_name(col)
+        .unwrap_or_else(|| panic!("no column {col}"));
+    c.is_valid(i)
+        .then(|| c.as_primitive::<Date32Type>().value(i))
 }
 
 /// Column name of a percentile, written independently of slate's helper.
@@ -35,7 +45,11 @@ fn pcol(p: f64) -> String {
 }
 
 /// Reads a scorecard batch into the oracle's shape.
-pub fn scorecard_rows(b: &RecordBatch, group_by: &[&str], percentiles: &BTreeMap<String, Vec<f64>>) -> BTreeMap<RowKey, Figures> {
+pub fn scorecard_rows(
+    b: &RecordBatch,
+    group_by: &[&str],
+    percentiles: &BTreeMap<String, Vec<f64>>,
+) -> BTreeMap<RowKey, Figures> {
     let mut out = BTreeMap::new();
     for i in 0..b.num_rows() {
         let measure = text(b, "measure", i).expect("measure");
@@ -56,12 +70,18 @@ pub fn scorecard_rows(b: &RecordBatch, group_by: &[&str], percentiles: &BTreeMap
             compliance: float(b, "compliance", i),
             met_target: met.is_valid(i).then(|| met.as_boolean().value(i)),
             ci,
-            percentiles: percentiles[&measure].iter().map(|&p| (p, float(b, &pcol(p), i))).collect(),
+            percentiles: percentiles[&measure]
+                .iter()
+                .map(|&p| (p, float(b, &pcol(p), i)))
+                .collect(),
             mean_s: float(b, "mean_s", i),
             min_s: int(b, "min_s", i),
             max_s: int(b, "max_s", i),
         };
-        assert!(out.insert(key.clone(), f).is_none(), "duplicate scorecard row {key:?}");
+        assert!(
+            out.insert(key.clone(), f).is_none(),
+            "duplicate scorecard row {key:?}"
+        );
     }
     out
 }
@@ -79,7 +99,10 @@ pub fn ledger_rows(b: &RecordBatch, group_by: &[&str]) -> BTreeMap<LedgerKey, u6
             text(b, "reason", i).expect("reason"),
         );
         let n = int(b, "count", i).expect("count") as u64;
-        assert!(out.insert(key.clone(), n).is_none(), "duplicate ledger row {key:?}");
+        assert!(
+            out.insert(key.clone(), n).is_none(),
+            "duplicate ledger row {key:?}"
+        );
     }
     out
 }
@@ -105,7 +128,10 @@ fn figures_match(a: &Figures, b: &Figures) -> bool {
         && close(a.ci.map(|c| c.1), b.ci.map(|c| c.1), 1e-9)
         && close(a.mean_s, b.mean_s, 1e-9)
         && a.percentiles.len() == b.percentiles.len()
-        && a.percentiles.iter().zip(&b.percentiles).all(|(x, y)| x.0 == y.0 && close(x.1, y.1, 1e-9))
+        && a.percentiles
+            .iter()
+            .zip(&b.percentiles)
+            .all(|(x, y)| x.0 == y.0 && close(x.1, y.1, 1e-9))
 }
 
 /// Every difference between slate's output and the oracle, at most `limit` of them.
@@ -119,7 +145,9 @@ pub fn differences(
     for (k, e) in &expected.rows {
         match scorecard.get(k) {
             None => out.push(format!("missing row {k:?}: expected {e:?}")),
-            Some(g) if !figures_match(e, g) => out.push(format!("row {k:?}\n  expected {e:?}\n  got      {g:?}")),
+            Some(g) if !figures_match(e, g) => {
+                out.push(format!("row {k:?}\n  expected {e:?}\n  got      {g:?}"))
+            }
             _ => {}
         }
     }
@@ -128,7 +156,10 @@ pub fn differences(
     }
     for (k, e) in &expected.ledger {
         if ledger.get(k) != Some(e) {
-            out.push(format!("ledger {k:?}: expected {e}, got {:?}", ledger.get(k)));
+            out.push(format!(
+                "ledger {k:?}: expected {e}, got {:?}",
+                ledger.get(k)
+            ));
         }
     }
     for k in ledger.keys().filter(|k| !expected.ledger.contains_key(*k)) {

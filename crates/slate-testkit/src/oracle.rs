@@ -114,7 +114,13 @@ pub struct Figures {
 /// Key of a scorecard row: window start and end (days since 1970-01-01), level, groups, measure.
 pub type RowKey = (i32, i32, String, Vec<Option<String>>, String);
 /// Key of a ledger row: window (if any), level, groups, measure, reason.
-pub type LedgerKey = (Option<(i32, i32)>, String, Vec<Option<String>>, String, String);
+pub type LedgerKey = (
+    Option<(i32, i32)>,
+    String,
+    Vec<Option<String>>,
+    String,
+    String,
+);
 
 /// Per-measure accounting of every input row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -155,7 +161,9 @@ fn month_start(d: NaiveDate) -> NaiveDate {
 /// The instant (µs) and local date of a clock reading.
 fn resolve(v: i64, tz: Tz, naive: bool) -> (i64, NaiveDate) {
     if naive {
-        let local: NaiveDateTime = DateTime::from_timestamp_micros(v).expect("in range").naive_utc();
+        let local: NaiveDateTime = DateTime::from_timestamp_micros(v)
+            .expect("in range")
+            .naive_utc();
         let instant = match tz.from_local_datetime(&local) {
             LocalResult::Single(d) => d,
             LocalResult::Ambiguous(a, b) => a.min(b),
@@ -163,7 +171,9 @@ fn resolve(v: i64, tz: Tz, naive: bool) -> (i64, NaiveDate) {
         };
         (instant.timestamp_micros(), local.date())
     } else {
-        let d = DateTime::from_timestamp_micros(v).expect("in range").with_timezone(&tz);
+        let d = DateTime::from_timestamp_micros(v)
+            .expect("in range")
+            .with_timezone(&tz);
         (v, d.date_naive())
     }
 }
@@ -180,11 +190,16 @@ fn windows_of(kind: WindowKind, d: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
         }
         WindowKind::Month => vec![(m, add(m, 1))],
         WindowKind::Quarter => {
-            let q = NaiveDate::from_ymd_opt(d.year(), (d.month() - 1) / 3 * 3 + 1, 1).expect("valid");
+            let q =
+                NaiveDate::from_ymd_opt(d.year(), (d.month() - 1) / 3 * 3 + 1, 1).expect("valid");
             vec![(q, add(q, 3))]
         }
         WindowKind::FiscalYear => {
-            let y = if d.month() >= 4 { d.year() } else { d.year() - 1 };
+            let y = if d.month() >= 4 {
+                d.year()
+            } else {
+                d.year() - 1
+            };
             let s = NaiveDate::from_ymd_opt(y, 4, 1).expect("valid");
             vec![(s, add(s, 12))]
         }
@@ -196,7 +211,10 @@ fn windows_of(kind: WindowKind, d: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
         WindowKind::Rolling12m => (0..12)
             .map(|k| {
                 let last = add(m, k);
-                (last.checked_sub_months(Months::new(11)).expect("in range"), add(last, 1))
+                (
+                    last.checked_sub_months(Months::new(11)).expect("in range"),
+                    add(last, 1),
+                )
             })
             .collect(),
     }
@@ -209,7 +227,11 @@ fn level_name(group_by: &[&str], mask: u32) -> String {
         .filter(|(i, _)| mask & (1 << i) != 0)
         .map(|(_, c)| *c)
         .collect();
-    if kept.is_empty() { "all".into() } else { kept.join("+") }
+    if kept.is_empty() {
+        "all".into()
+    } else {
+        kept.join("+")
+    }
 }
 
 fn naive_percentile(sorted: &[i64], p: f64, nearest_rank: bool) -> f64 {
@@ -250,7 +272,11 @@ pub fn expected(case: &Case, records: &[Rec]) -> Expected {
     let mut obs: HashMap<Bucket, Vec<Obs>> = HashMap::new();
     let mut months: Vec<NaiveDate> = Vec::new();
     for r in records {
-        let groups: Vec<Option<String>> = case.group_by.iter().map(|g| r.text(g).map(str::to_string)).collect();
+        let groups: Vec<Option<String>> = case
+            .group_by
+            .iter()
+            .map(|g| r.text(g).map(str::to_string))
+            .collect();
         for (mi, m) in case.measures.iter().enumerate() {
             if let Some(w) = &m.where_
                 && w.eval(r) != Some(true)
@@ -269,7 +295,9 @@ pub fn expected(case: &Case, records: &[Rec]) -> Expected {
                 }
             }
             accounts[mi].eligible += 1;
-            let o = if let Some((reason, _)) = m.exclusions.iter().find(|(_, p)| p.eval(r) == Some(true)) {
+            let o = if let Some((reason, _)) =
+                m.exclusions.iter().find(|(_, p)| p.eval(r) == Some(true))
+            {
                 Obs::Excluded(reason.clone())
             } else {
                 match (start, stop) {
@@ -290,7 +318,10 @@ pub fn expected(case: &Case, records: &[Rec]) -> Expected {
         }
     }
     let span = match (months.iter().min(), months.iter().max()) {
-        (Some(lo), Some(hi)) => Some((*lo, hi.checked_add_months(Months::new(1)).expect("in range"))),
+        (Some(lo), Some(hi)) => Some((
+            *lo,
+            hi.checked_add_months(Months::new(1)).expect("in range"),
+        )),
         _ => None,
     };
     // Rolling windows must lie wholly inside the period (or the data's span of months).
@@ -300,7 +331,12 @@ pub fn expected(case: &Case, records: &[Rec]) -> Expected {
     };
 
     // (window, level, groups, measure) -> (measured durations, exclusion counts by reason).
-    type AccKey = (Option<(NaiveDate, NaiveDate)>, String, Vec<Option<String>>, usize);
+    type AccKey = (
+        Option<(NaiveDate, NaiveDate)>,
+        String,
+        Vec<Option<String>>,
+        usize,
+    );
     type Acc = (Vec<i64>, BTreeMap<String, u64>);
     let mut acc: HashMap<AccKey, Acc> = HashMap::new();
     for ((date, mi, groups), list) in &obs {
@@ -316,11 +352,19 @@ pub fn expected(case: &Case, records: &[Rec]) -> Expected {
             let key: Vec<Option<String>> = groups
                 .iter()
                 .enumerate()
-                .map(|(i, g)| if mask & (1 << i) != 0 { g.clone() } else { None })
+                .map(|(i, g)| {
+                    if mask & (1 << i) != 0 {
+                        g.clone()
+                    } else {
+                        None
+                    }
+                })
                 .collect();
             let level = level_name(&case.group_by, mask);
             for w in &windows {
-                let e = acc.entry((*w, level.clone(), key.clone(), *mi)).or_default();
+                let e = acc
+                    .entry((*w, level.clone(), key.clone(), *mi))
+                    .or_default();
                 for o in list {
                     match o {
                         Obs::Measured(d) => e.0.push(*d),
@@ -339,7 +383,16 @@ pub fn expected(case: &Case, records: &[Rec]) -> Expected {
         let m = &case.measures[mi];
         let wd = w.map(|(a, b)| (days(a), days(b)));
         for (reason, n) in &excl {
-            out.ledger.insert((wd, level.clone(), groups.clone(), m.id.clone(), reason.clone()), *n);
+            out.ledger.insert(
+                (
+                    wd,
+                    level.clone(),
+                    groups.clone(),
+                    m.id.clone(),
+                    reason.clone(),
+                ),
+                *n,
+            );
         }
         let Some((ws, we)) = wd else { continue };
         durs.sort_unstable();
@@ -358,13 +411,20 @@ pub fn expected(case: &Case, records: &[Rec]) -> Expected {
             percentiles: m
                 .percentiles
                 .iter()
-                .map(|&p| (p, (n > 0).then(|| naive_percentile(&durs, p, case.nearest_rank))))
+                .map(|&p| {
+                    (
+                        p,
+                        (n > 0).then(|| naive_percentile(&durs, p, case.nearest_rank)),
+                    )
+                })
                 .collect(),
-            mean_s: (n > 0).then(|| durs.iter().map(|&d| i128::from(d)).sum::<i128>() as f64 / n as f64),
+            mean_s: (n > 0)
+                .then(|| durs.iter().map(|&d| i128::from(d)).sum::<i128>() as f64 / n as f64),
             min_s: durs.first().copied(),
             max_s: durs.last().copied(),
         };
-        out.rows.insert((ws, we, level, groups, m.id.clone()), figures);
+        out.rows
+            .insert((ws, we, level, groups, m.id.clone()), figures);
     }
     out
 }

@@ -77,8 +77,14 @@ impl Pred {
         }
         match rng.random_range(0..3) {
             0 => Pred::Not(Box::new(Pred::random(rng, depth - 1))),
-            1 => Pred::And(Box::new(Pred::random(rng, depth - 1)), Box::new(Pred::random(rng, depth - 1))),
-            _ => Pred::Or(Box::new(Pred::random(rng, depth - 1)), Box::new(Pred::random(rng, depth - 1))),
+            1 => Pred::And(
+                Box::new(Pred::random(rng, depth - 1)),
+                Box::new(Pred::random(rng, depth - 1)),
+            ),
+            _ => Pred::Or(
+                Box::new(Pred::random(rng, depth - 1)),
+                Box::new(Pred::random(rng, depth - 1)),
+            ),
         }
     }
 }

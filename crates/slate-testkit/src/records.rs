@@ -38,7 +38,10 @@ impl Rec {
 
     /// A clock by name.
     pub fn clock(&self, col: &str) -> Option<i64> {
-        let i = CLOCKS.iter().position(|c| *c == col).unwrap_or_else(|| panic!("no clock {col}"));
+        let i = CLOCKS
+            .iter()
+            .position(|c| *c == col)
+            .unwrap_or_else(|| panic!("no clock {col}"));
         self.clocks[i]
     }
 }
@@ -48,7 +51,9 @@ pub fn records_of(batches: &[RecordBatch]) -> Vec<Rec> {
     let mut out = Vec::new();
     for b in batches {
         let text = |name: &str| {
-            let c = b.column_by_name(name).unwrap_or_else(|| panic!("missing {name}"));
+            let c = b
+                .column_by_name(name)
+                .unwrap_or_else(|| panic!("missing {name}"));
             let c = arrow::compute::cast(c, &DataType::Utf8).expect("text column");
             let s = c.as_string::<i32>().clone();
             (0..b.num_rows()).map(move |i| s.is_valid(i).then(|| s.value(i).to_string()))
@@ -60,13 +65,24 @@ pub fn records_of(batches: &[RecordBatch]) -> Vec<Rec> {
         let clocks: Vec<Vec<Option<i64>>> = CLOCKS
             .iter()
             .map(|name| {
-                let c = b.column_by_name(name).unwrap_or_else(|| panic!("missing {name}"));
-                assert!(matches!(c.data_type(), DataType::Timestamp(TimeUnit::Microsecond, _)));
+                let c = b
+                    .column_by_name(name)
+                    .unwrap_or_else(|| panic!("missing {name}"));
+                assert!(matches!(
+                    c.data_type(),
+                    DataType::Timestamp(TimeUnit::Microsecond, _)
+                ));
                 let a = c.as_primitive::<TimestampMicrosecondType>();
-                (0..b.num_rows()).map(|i| a.is_valid(i).then(|| a.value(i))).collect()
+                (0..b.num_rows())
+                    .map(|i| a.is_valid(i).then(|| a.value(i)))
+                    .collect()
             })
             .collect();
-        let cancelled = b.column_by_name(schema::CANCELLED).expect("cancelled").as_boolean().clone();
+        let cancelled = b
+            .column_by_name(schema::CANCELLED)
+            .expect("cancelled")
+            .as_boolean()
+            .clone();
         for i in 0..b.num_rows() {
             out.push(Rec {
                 id: ids[i].clone().unwrap_or_default(),

@@ -28,7 +28,12 @@ pub(crate) struct DemoArgs {
 pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
     let data = a.dir.join("data");
     let mut err = std::io::stderr().lock();
-    writeln!(err, "1/2 slate gen --rows {} --years 3 --dirty-rate 0.002 --out {}", a.rows, data.display())?;
+    writeln!(
+        err,
+        "1/2 slate gen --rows {} --years 3 --dirty-rate 0.002 --out {}",
+        a.rows,
+        data.display()
+    )?;
     drop(err);
     gen_data::run(GenArgs {
         rows: a.rows,
@@ -39,7 +44,9 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         dirty_rate: 0.002,
         force: true,
         threads: None,
-        tz: TzArgs { tz: slate_core::schema::DEFAULT_TZ.into() },
+        tz: TzArgs {
+            tz: slate_core::schema::DEFAULT_TZ.into(),
+        },
     })?;
     let out = a.dir.join("scorecard-monthly.parquet");
     writeln!(
@@ -62,7 +69,10 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         max_rows: 0,
         explain: false,
         threads: None,
-        tz: TzArgs { tz: slate_core::schema::DEFAULT_TZ.into() },
+        tz: TzArgs {
+            tz: slate_core::schema::DEFAULT_TZ.into(),
+        },
+        source: Default::default(),
     };
     run::run(monthly)?;
     // The yearly view of the whole force fits a screen: same run, year windows, no groups.
@@ -80,7 +90,10 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         max_rows: 0,
         explain: false,
         threads: None,
-        tz: TzArgs { tz: slate_core::schema::DEFAULT_TZ.into() },
+        tz: TzArgs {
+            tz: slate_core::schema::DEFAULT_TZ.into(),
+        },
+        source: Default::default(),
     };
     let policy = SlaPolicy::load(&yearly.policy)?;
     if let Some((card, _)) = run::compute(&yearly, &policy)? {

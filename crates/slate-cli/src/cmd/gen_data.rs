@@ -61,7 +61,9 @@ pub(crate) fn run(a: GenArgs) -> Result<Outcome> {
     };
     let bar = rows_bar(a.rows, "generating");
     let t0 = Instant::now();
-    let written = write_dataset(&config, &rules, &a.out, threads(a.threads), a.force, &|n| bar.inc(n))?;
+    let written = write_dataset(&config, &rules, &a.out, threads(a.threads), a.force, &|n| {
+        bar.inc(n)
+    })?;
     bar.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     writeln!(

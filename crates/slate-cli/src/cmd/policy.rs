@@ -36,7 +36,9 @@ pub(crate) fn run(a: PolicyArgs) -> Result<Outcome> {
                 let p = SlaPolicy::builtin(name)?;
                 writeln!(out, "builtin:{name}\n    {}", p.description)?;
                 for m in &p.measures {
-                    let target = m.target.map_or("reported".to_string(), |t| format!("target {:.0}%", t * 100.0));
+                    let target = m.target.map_or("reported".to_string(), |t| {
+                        format!("target {:.0}%", t * 100.0)
+                    });
                     writeln!(
                         out,
                         "    - {:<16} {} -> {} within {} ({target})",
@@ -54,7 +56,9 @@ pub(crate) fn run(a: PolicyArgs) -> Result<Outcome> {
                 Some(text) => write!(out, "{text}")?,
                 None => {
                     let text = std::fs::read_to_string(&name).map_err(|e| {
-                        anyhow::anyhow!("{name:?} is neither a built-in policy nor a readable file: {e}")
+                        anyhow::anyhow!(
+                            "{name:?} is neither a built-in policy nor a readable file: {e}"
+                        )
                     })?;
                     SlaPolicy::from_toml(&text, &name)?;
                     write!(out, "{text}")?;

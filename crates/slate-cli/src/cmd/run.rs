@@ -14,6 +14,7 @@ use slate_engine::{Plan, Scorecard, ScorecardOptions};
 
 use crate::Outcome;
 use crate::args::{TzArgs, ensure_parent, parse_date};
+use crate::cmd::import::{SourceArgs, stage};
 use crate::progress::rows_bar;
 
 /// Percentile definitions on the command line.
@@ -28,7 +29,7 @@ pub(crate) enum Method {
 /// Arguments of `slate run`.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// Parquet files, directories or globs.
+    /// Parquet files, directories or globs (CSV too with --source).
     #[arg(long, short, required = true, num_args = 1..)]
     pub(crate) input: Vec<String>,
     /// Policy: builtin:NAME or a TOML file (see `slate policy list`).
@@ -70,6 +71,8 @@ pub(crate) struct RunArgs {
     pub(crate) threads: Option<usize>,
     #[command(flatten)]
     pub(crate) tz: TzArgs,
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
 }
 
 fn parse_window(s: &str) -> Result<WindowKind, String> {
@@ -80,7 +83,12 @@ impl RunArgs {
     pub(crate) fn options(&self) -> Result<ScorecardOptions> {
         Ok(ScorecardOptions {
             window: self.window,
-            group_by: self.by.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            group_by: self
+                .by
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
             tz: self.tz.rules()?,
             from: self.from,
             to: self.to,
@@ -124,8 +132,13 @@ pub(crate) fn compute(a: &RunArgs, policy: &SlaPolicy) -> Result<Option<(Scoreca
     })
 }
 
-pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
+pub(crate) fn run(mut a: RunArgs) -> Result<Outcome> {
     let policy = SlaPolicy::load(&a.policy)?;
+    // A mapped source is imported to a temporary directory, which lives until the run ends.
+    let staged = stage(&a.source, &a.input)?;
+    if let Some(s) = &staged {
+        a.input = vec![s.data.clone()];
+    }
     let Some((card, elapsed)) = compute(&a, &policy)? else {
         return Ok(Outcome::Ok);
     };
@@ -142,6 +155,16 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
         scorecard.num_rows(),
         ledger.num_rows()
     )?;
+    if let Some(s) = &staged {
+        s.write_summary(&mut err)?;
+        if s.mapping.tz != a.tz.tz {
+            writeln!(
+                err,
+                "  note: source times were read in {}; windows use --tz {}",
+                s.mapping.tz, a.tz.tz
+            )?;
+        }
+    }
     for (m, acc) in policy.measures.iter().zip(&card.accounts) {
         let mut line = format!(
             "  {:<16} eligible {} = measured {} + excluded {}; not applicable {}",
@@ -162,7 +185,10 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     match &a.out {
         Some(path) => {
             ensure_parent(path)?;
-            let ledger_path = a.ledger.clone().unwrap_or_else(|| slate_io::output::sibling_path(path, "exclusions"));
+            let ledger_path = a
+                .ledger
+                .clone()
+                .unwrap_or_else(|| slate_io::output::sibling_path(path, "exclusions"));
             slate_io::write_batches(path, scorecard.schema(), std::slice::from_ref(&scorecard))
                 .with_context(|| format!("writing the scorecard to {}", path.display()))?;
             slate_io::write_batches(&ledger_path, ledger.schema(), std::slice::from_ref(&ledger))

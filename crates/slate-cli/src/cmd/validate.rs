@@ -7,23 +7,38 @@ use clap::Args;
 use slate_engine::validate::validate;
 
 use crate::Outcome;
+use crate::cmd::import::{SourceArgs, stage};
 
 /// Arguments of `slate validate`.
 #[derive(Debug, Args)]
 pub(crate) struct ValidateArgs {
-    /// Parquet files, directories or globs.
+    /// Parquet files, directories or globs (CSV too with --source).
     #[arg(long, short, required = true, num_args = 1..)]
     pub(crate) input: Vec<String>,
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
 }
 
 fn fmt_ts(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us).map_or_else(|| us.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+    chrono::DateTime::from_timestamp_micros(us).map_or_else(
+        || us.to_string(),
+        |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
 }
 
 pub(crate) fn run(a: ValidateArgs) -> Result<Outcome> {
+    // A mapped source is imported to a temporary directory and the canonical result validated.
+    let staged = stage(&a.source, &a.input)?;
+    let inputs = match &staged {
+        Some(s) => vec![s.data.clone()],
+        None => a.input.clone(),
+    };
     let rt = tokio::runtime::Runtime::new()?;
-    let report = rt.block_on(validate(&a.input))?;
+    let report = rt.block_on(validate(&inputs))?;
     let mut out = std::io::stdout().lock();
+    if let Some(s) = &staged {
+        s.write_summary(&mut out)?;
+    }
     writeln!(out, "files: {}\nrows:  {}", report.files, report.rows)?;
     if !report.schema_problems.is_empty() {
         let mut err = std::io::stderr().lock();
@@ -36,14 +51,22 @@ pub(crate) fn run(a: ValidateArgs) -> Result<Outcome> {
         );
     }
     if !report.extra_columns.is_empty() {
-        writeln!(out, "extra columns (kept, usable in policies): {}", report.extra_columns.join(", "))?;
+        writeln!(
+            out,
+            "extra columns (kept, usable in policies): {}",
+            report.extra_columns.join(", ")
+        )?;
     }
     if let Some((lo, hi)) = report.time_range {
         writeln!(out, "call_received: {} .. {}", fmt_ts(lo), fmt_ts(hi))?;
     }
     writeln!(out, "nulls:")?;
     for c in &report.nulls {
-        let pct = if report.rows > 0 { 100.0 * c.nulls as f64 / report.rows as f64 } else { 0.0 };
+        let pct = if report.rows > 0 {
+            100.0 * c.nulls as f64 / report.rows as f64
+        } else {
+            0.0
+        };
         writeln!(out, "  {:<18} {:>12} ({pct:.2}%)", c.name, c.nulls)?;
     }
     writeln!(out, "clocks before call_received:")?;
@@ -51,8 +74,17 @@ pub(crate) fn run(a: ValidateArgs) -> Result<Outcome> {
         writeln!(out, "  {c:<18} {n:>12}")?;
     }
     writeln!(out, "duplicate incident_id rows: {}", report.duplicate_ids)?;
-    if report.has_findings() {
-        writeln!(out, "result: problems found (order violations become negative_duration exclusions in a scorecard; duplicate ids are counted as they stand)")?;
+    let rejected = staged
+        .as_ref()
+        .map_or(0, |s| s.report.summary.rejected_rows);
+    if report.has_findings() || rejected > 0 {
+        if rejected > 0 {
+            writeln!(out, "rejected rows: {rejected} (see the reasons above)")?;
+        }
+        writeln!(
+            out,
+            "result: problems found (order violations become negative_duration exclusions in a scorecard; duplicate ids are counted as they stand)"
+        )?;
         Ok(Outcome::Findings)
     } else {
         writeln!(out, "result: ok")?;

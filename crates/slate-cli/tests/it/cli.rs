@@ -33,9 +33,25 @@ fn run(args: &[&str]) -> Out {
 
 fn generate(dir: &std::path::Path, rows: &str, dirty: &str) {
     let d = dir.to_str().unwrap();
-    let o = run(&["gen", "--rows", rows, "--years", "1", "--from", "2023-01-01", "--out", d, "--dirty-rate", dirty]);
+    let o = run(&[
+        "gen",
+        "--rows",
+        rows,
+        "--years",
+        "1",
+        "--from",
+        "2023-01-01",
+        "--out",
+        d,
+        "--dirty-rate",
+        dirty,
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(o.stderr.contains(&format!("wrote {rows} rows in 12 files")), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!("wrote {rows} rows in 12 files")),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -45,7 +61,11 @@ fn validate_exit_codes_tell_clean_dirty_and_broken_apart() {
     generate(&clean, "2000", "0");
     let o = run(&["validate", "-i", clean.to_str().unwrap()]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    assert!(o.stdout.contains("rows:  2000") && o.stdout.contains("result: ok"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("rows:  2000") && o.stdout.contains("result: ok"),
+        "{}",
+        o.stdout
+    );
 
     let dirty = t.path().join("dirty");
     generate(&dirty, "2000", "0.05");
@@ -55,7 +75,11 @@ fn validate_exit_codes_tell_clean_dirty_and_broken_apart() {
 
     let o = run(&["validate", "-i", t.path().join("nope").to_str().unwrap()]);
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("nope") && o.stderr.contains("no such file"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("nope") && o.stderr.contains("no such file"),
+        "{}",
+        o.stderr
+    );
 
     let bad = t.path().join("bad.parquet");
     std::fs::write(&bad, b"PAR1 this is not parquet").unwrap();
@@ -71,17 +95,35 @@ fn run_writes_scorecard_and_ledger_in_each_format() {
     generate(&data, "3000", "0.01");
     for ext in ["parquet", "arrow", "csv"] {
         let out = t.path().join(format!("card.{ext}"));
-        let o = run(&["run", "-i", data.to_str().unwrap(), "--window", "quarter", "--out", out.to_str().unwrap()]);
+        let o = run(&[
+            "run",
+            "-i",
+            data.to_str().unwrap(),
+            "--window",
+            "quarter",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert_eq!(o.code, 0, "{}", o.stderr);
         assert!(out.exists(), "{ext}");
-        assert!(t.path().join(format!("card.exclusions.{ext}")).exists(), "{ext}");
-        assert!(o.stderr.contains("read 3000 rows from 12 files"), "{}", o.stderr);
+        assert!(
+            t.path().join(format!("card.exclusions.{ext}")).exists(),
+            "{ext}"
+        );
+        assert!(
+            o.stderr.contains("read 3000 rows from 12 files"),
+            "{}",
+            o.stderr
+        );
     }
     let card = slate_io::parquet::read_file(&t.path().join("card.parquet")).unwrap();
     let rows: usize = card.iter().map(|b| b.num_rows()).sum();
     assert!(rows > 100, "{rows}");
     let csv = std::fs::read_to_string(t.path().join("card.csv")).unwrap();
-    assert!(csv.starts_with("window,window_start,window_end,level,borough,grade,measure,threshold_s"), "{csv}");
+    assert!(
+        csv.starts_with("window,window_start,window_end,level,borough,grade,measure,threshold_s"),
+        "{csv}"
+    );
     assert_eq!(csv.lines().count(), rows + 1);
 }
 
@@ -95,18 +137,32 @@ fn bad_policies_and_options_are_clear_errors() {
     std::fs::write(&p, "[[measure]]\nid = \"late\"\nstart = \"call_received\"\nstop = \"arrived\"\nthreshold = \"fast\"\n").unwrap();
     let o = run(&["run", "-i", d, "--policy", p.to_str().unwrap()]);
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("\"late\"") && o.stderr.contains("`threshold`"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("\"late\"") && o.stderr.contains("`threshold`"),
+        "{}",
+        o.stderr
+    );
     std::fs::write(&p, "[[measure]]\nid = \"late\"\nstart = \"call_recieved\"\nstop = \"arrived\"\nthreshold = \"1m\"\n").unwrap();
     let o = run(&["run", "-i", d, "--policy", p.to_str().unwrap()]);
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("`start`") && o.stderr.contains("call_recieved"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("`start`") && o.stderr.contains("call_recieved"),
+        "{}",
+        o.stderr
+    );
     let o = run(&["run", "-i", d, "--policy", "builtin:nope"]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("slate policy list"), "{}", o.stderr);
     let o = run(&["run", "-i", d, "--window", "fortnight"]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("rolling-12m"), "{}", o.stderr);
-    let o = run(&["run", "-i", d, "--out", t.path().join("x.xlsx").to_str().unwrap()]);
+    let o = run(&[
+        "run",
+        "-i",
+        d,
+        "--out",
+        t.path().join("x.xlsx").to_str().unwrap(),
+    ]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("unknown output format"), "{}", o.stderr);
 }
@@ -115,29 +171,53 @@ fn bad_policies_and_options_are_clear_errors() {
 fn policies_list_and_show() {
     let o = run(&["policy", "list"]);
     assert_eq!(o.code, 0);
-    assert!(o.stdout.contains("builtin:mps-promise-2008") && o.stdout.contains("builtin:policing-pledge-2008"));
+    assert!(
+        o.stdout.contains("builtin:mps-promise-2008")
+            && o.stdout.contains("builtin:policing-pledge-2008")
+    );
     for name in ["mps-promise-2008", "builtin:policing-pledge-2008"] {
         let o = run(&["policy", "show", name]);
         assert_eq!(o.code, 0);
         slate_core::SlaPolicy::from_toml(&o.stdout, name).unwrap();
     }
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/policy.example.toml");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/policy.example.toml"
+    );
     let o = run(&["policy", "show", example]);
     assert_eq!(o.code, 0, "{}", o.stderr);
 }
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/canonical-small");
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/canonical-small"
+);
 
 #[test]
 fn terminal_scorecard_is_stable() {
-    let o = run(&["run", "-i", FIXTURE, "--window", "year", "--by", "grade", "--max-rows", "0"]);
+    let o = run(&[
+        "run",
+        "-i",
+        FIXTURE,
+        "--window",
+        "year",
+        "--by",
+        "grade",
+        "--max-rows",
+        "0",
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     insta::assert_snapshot!(o.stdout);
     // The run summary accounts for every row of every measure.
     for line in o.stderr.lines().filter(|l| l.contains("eligible")) {
-        let nums: Vec<u64> = line.split(|c: char| !c.is_ascii_digit()).filter_map(|t| t.parse().ok()).collect();
+        let nums: Vec<u64> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|t| t.parse().ok())
+            .collect();
         // answer_999_10s -> 999, 10 first; then eligible, measured, excluded, not applicable.
-        let [.., eligible, measured, excluded, not_applicable] = nums[..] else { panic!("{line}") };
+        let [.., eligible, measured, excluded, not_applicable] = nums[..] else {
+            panic!("{line}")
+        };
         assert_eq!(eligible, measured + excluded, "{line}");
         assert_eq!(eligible + not_applicable, 2000, "{line}");
     }

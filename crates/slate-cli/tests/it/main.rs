@@ -1,3 +1,8 @@
 //! End-to-end tests of the `slate` binary: one test binary, one module per area.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is the failure report
+
 mod cli;
+mod oddities;
+mod realdata;
+mod stream;

@@ -10,13 +10,17 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, BinaryBuilder, BooleanArray, Int32Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, BinaryBuilder, BooleanArray, Int32Array,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
 use slate_core::{Exclusion, LocalResolution, MeasureCell, TzRules};
 
 use super::timestamps::Clock;
@@ -84,14 +88,21 @@ impl AggregateUDFImpl for SlaHist {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(format!("{}[cell]", args.name), DataType::Binary, false))])
+        Ok(vec![Arc::new(Field::new(
+            format!("{}[cell]", args.name),
+            DataType::Binary,
+            false,
+        ))])
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
         true
     }
 
-    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
         Ok(Box::new(HistGroups::new(self.tz.clone())))
     }
 
@@ -129,7 +140,9 @@ impl HistGroups {
         filter: Option<&BooleanArray>,
     ) -> Result<()> {
         let [start, stop, status] = values else {
-            return Err(DataFusionError::Internal("sla_hist takes 3 arguments".into()));
+            return Err(DataFusionError::Internal(
+                "sla_hist takes 3 arguments".into(),
+            ));
         };
         let start = Clock::new(start)?;
         let stop = Clock::new(stop)?;
@@ -215,7 +228,8 @@ impl GroupsAccumulator for HistGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.cells.resize_with(total_num_groups, MeasureCell::default);
+        self.cells
+            .resize_with(total_num_groups, MeasureCell::default);
         self.update(values, |i| group_indices[i], opt_filter)
     }
 
@@ -227,12 +241,22 @@ impl GroupsAccumulator for HistGroups {
         Ok(vec![self.emit(emit_to)])
     }
 
-    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
-        self.cells.resize_with(total_num_groups, MeasureCell::default);
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.cells
+            .resize_with(total_num_groups, MeasureCell::default);
         self.merge(values, |i| group_indices[i])
     }
 
-    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
         // One group per row: the state of each row on its own.
         let n = values.first().map_or(0, |v| v.len());
         let mut single = HistGroups::new(self.tz.clone());
@@ -266,7 +290,13 @@ impl Accumulator for SingleHist {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of::<Self>() + self.0.cells.iter().map(|c| c.hist.heap_size()).sum::<usize>()
+        std::mem::size_of::<Self>()
+            + self
+                .0
+                .cells
+                .iter()
+                .map(|c| c.hist.heap_size())
+                .sum::<usize>()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {

@@ -7,7 +7,9 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Builder, Int64Bu
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use slate_core::stats::{PercentileMethod, percentile};
 use slate_core::{Exclusion, MeasureCell};
 
@@ -48,7 +50,11 @@ pub fn hist_stat_udfs() -> Vec<ScalarUDF> {
         f("hist_reason", Stat::Reason, 2),
         f("hist_within", Stat::Within, 2),
         f("hist_quantile", Stat::Quantile(PercentileMethod::Linear), 2),
-        f("hist_quantile_disc", Stat::Quantile(PercentileMethod::NearestRank), 2),
+        f(
+            "hist_quantile_disc",
+            Stat::Quantile(PercentileMethod::NearestRank),
+            2,
+        ),
         f("hist_mean", Stat::Mean, 1),
         f("hist_min", Stat::Min, 1),
         f("hist_max", Stat::Max, 1),
@@ -66,7 +72,10 @@ impl ScalarUDFImpl for HistStat {
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         if !matches!(arg_types.first(), Some(DataType::Binary | DataType::Null)) {
-            return Err(DataFusionError::Plan(format!("{} takes a sla_hist value first", self.name)));
+            return Err(DataFusionError::Plan(format!(
+                "{} takes a sla_hist value first",
+                self.name
+            )));
         }
         Ok(match self.stat {
             Stat::Quantile(_) | Stat::Mean => DataType::Float64,
@@ -79,7 +88,10 @@ impl ScalarUDFImpl for HistStat {
             None => None,
             Some(ColumnarValue::Scalar(s)) => Some(s.clone()),
             Some(ColumnarValue::Array(_)) => {
-                return Err(DataFusionError::Plan(format!("{}: the second argument must be a constant", self.name)));
+                return Err(DataFusionError::Plan(format!(
+                    "{}: the second argument must be a constant",
+                    self.name
+                )));
             }
         };
         let arrays = ColumnarValue::values_to_arrays(&args.args[..1])?;
@@ -97,11 +109,17 @@ impl ScalarUDFImpl for HistStat {
             Stat::Quantile(method) => {
                 let p = arg_f64(self.name, arg)?;
                 if !(0.0..=1.0).contains(&p) {
-                    return Err(DataFusionError::Plan(format!("{}: {p} is not in [0, 1]", self.name)));
+                    return Err(DataFusionError::Plan(format!(
+                        "{}: {p} is not in [0, 1]",
+                        self.name
+                    )));
                 }
                 let mut b = Float64Builder::with_capacity(n);
                 for i in 0..n {
-                    b.append_option(decode(i)?.and_then(|c| percentile(&c.hist.entries(), c.hist.count(), p, method)));
+                    b.append_option(
+                        decode(i)?
+                            .and_then(|c| percentile(&c.hist.entries(), c.hist.count(), p, method)),
+                    );
                 }
                 Arc::new(b.finish())
             }
@@ -116,8 +134,16 @@ impl ScalarUDFImpl for HistStat {
                 Arc::new(b.finish())
             }
             stat => {
-                let threshold = if stat == Stat::Within { Some(arg_f64(self.name, arg.clone())? as i64) } else { None };
-                let reason = if stat == Stat::Reason { Some(reason_of(arg)?) } else { None };
+                let threshold = if stat == Stat::Within {
+                    Some(arg_f64(self.name, arg.clone())? as i64)
+                } else {
+                    None
+                };
+                let reason = if stat == Stat::Reason {
+                    Some(reason_of(arg)?)
+                } else {
+                    None
+                };
                 let mut b = Int64Builder::with_capacity(n);
                 for i in 0..n {
                     let v = decode(i)?.and_then(|c| {
@@ -128,7 +154,12 @@ impl ScalarUDFImpl for HistStat {
                             Stat::Reason => c.excluded(reason.expect("set for hist_reason")),
                             Stat::Within => {
                                 let t = threshold.expect("set for hist_within");
-                                c.hist.entries().iter().filter(|e| e.0 <= t).map(|e| e.1).sum()
+                                c.hist
+                                    .entries()
+                                    .iter()
+                                    .filter(|e| e.0 <= t)
+                                    .map(|e| e.1)
+                                    .sum()
                             }
                             Stat::Min => return c.hist.entries().first().map(|e| e.0),
                             Stat::Max => return c.hist.entries().last().map(|e| e.0),
@@ -160,12 +191,14 @@ fn arg_f64(name: &str, arg: Option<ScalarValue>) -> Result<f64> {
 fn reason_of(arg: Option<ScalarValue>) -> Result<Exclusion> {
     let bad = |what: String| DataFusionError::Plan(format!("hist_reason: unknown reason {what}"));
     match arg {
-        Some(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s))) => {
-            Exclusion::BUILTIN
-                .into_iter()
-                .find(|e| e.builtin_name() == Some(s.as_str()))
-                .ok_or_else(|| bad(s))
-        }
+        Some(
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::Utf8View(Some(s))
+            | ScalarValue::LargeUtf8(Some(s)),
+        ) => Exclusion::BUILTIN
+            .into_iter()
+            .find(|e| e.builtin_name() == Some(s.as_str()))
+            .ok_or_else(|| bad(s)),
         Some(v) => match v.cast_to(&DataType::Int64) {
             Ok(ScalarValue::Int64(Some(k))) if k >= 1 => Ok(Exclusion::Named(k as usize - 1)),
             _ => Err(bad(v.to_string())),

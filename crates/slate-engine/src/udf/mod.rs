@@ -50,7 +50,8 @@ mod tests {
         let ctx = SessionContext::new();
         let tz = Arc::new(TzRules::from_name("UTC").unwrap());
         let before: HashSet<String> = ctx.state().scalar_functions().keys().cloned().collect();
-        let before_agg: HashSet<String> = ctx.state().aggregate_functions().keys().cloned().collect();
+        let before_agg: HashSet<String> =
+            ctx.state().aggregate_functions().keys().cloned().collect();
         let ours: Vec<String> = scalar_udfs().iter().map(|f| f.name().to_string()).collect();
         let unique: HashSet<&String> = ours.iter().collect();
         assert_eq!(unique.len(), ours.len());

@@ -13,6 +13,8 @@ const NANOS: i128 = 1_000_000_000;
 pub(crate) struct Clock {
     raw: Int64Array,
     per_sec: i128,
+    /// `NANOS / per_sec`, computed once: an i128 division per row was ~3% of a run.
+    nanos_per_unit: i128,
     naive: bool,
 }
 
@@ -42,6 +44,7 @@ impl Clock {
         Ok(Clock {
             raw,
             per_sec,
+            nanos_per_unit: NANOS / per_sec,
             naive: tz.is_none(),
         })
     }
@@ -53,7 +56,7 @@ impl Clock {
             return None;
         }
         let v = i128::from(self.raw.value(i));
-        let nanos = v * (NANOS / self.per_sec);
+        let nanos = v * self.nanos_per_unit;
         if !self.naive {
             return Some((nanos, LocalResolution::Exact));
         }
@@ -77,4 +80,3 @@ impl Clock {
         })
     }
 }
-

@@ -44,10 +44,17 @@ fn to_naive_london(batch: &RecordBatch) -> RecordBatch {
             let a = c.as_primitive::<TimestampMicrosecondType>();
             let local: TimestampMicrosecondArray = a.unary_opt(|us| {
                 let t = chrono::DateTime::from_timestamp_micros(us)?;
-                let off = tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc();
+                let off = tz
+                    .offset_from_utc_datetime(&t.naive_utc())
+                    .fix()
+                    .local_minus_utc();
                 Some(us + i64::from(off) * 1_000_000)
             });
-            fields.push(Field::new(f.name(), DataType::Timestamp(TimeUnit::Microsecond, None), true));
+            fields.push(Field::new(
+                f.name(),
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                true,
+            ));
             cols.push(Arc::new(local));
         } else {
             fields.push(f.as_ref().clone());
@@ -66,12 +73,18 @@ fn data() -> &'static Data {
         write_dataset(&config(), &rules, &instants, 2, false, &|_| {}).unwrap();
         // The oracle reads the files back with the parquet crate, not through DataFusion.
         let files = slate_io::expand_inputs(&[instants.to_string_lossy().into_owned()]).unwrap();
-        let batches: Vec<RecordBatch> = files.iter().flat_map(|f| slate_io::parquet::read_file(f).unwrap()).collect();
+        let batches: Vec<RecordBatch> = files
+            .iter()
+            .flat_map(|f| slate_io::parquet::read_file(f).unwrap())
+            .collect();
         let records = records_of(&batches);
         assert_eq!(records.len() as u64, config().rows);
         let naive = dir.path().join("naive");
         std::fs::create_dir_all(&naive).unwrap();
-        let naive_batches: Vec<RecordBatch> = generate_all(&config(), &rules).iter().map(to_naive_london).collect();
+        let naive_batches: Vec<RecordBatch> = generate_all(&config(), &rules)
+            .iter()
+            .map(to_naive_london)
+            .collect();
         let schema = naive_batches[0].schema();
         slate_io::write_batches(&naive.join("all.parquet"), schema, &naive_batches).unwrap();
         let naive_records = records_of(&naive_batches);
@@ -87,25 +100,42 @@ fn data() -> &'static Data {
 
 fn run_case(case: &Case, input: &Path, records: &[Rec]) {
     let toml = case.policy_toml();
-    let policy = SlaPolicy::from_toml(&toml, "random").unwrap_or_else(|e| panic!("seed {}: {e}\n{toml}", case.seed));
+    let policy = SlaPolicy::from_toml(&toml, "random")
+        .unwrap_or_else(|e| panic!("seed {}: {e}\n{toml}", case.seed));
     let opts = ScorecardOptions {
         window: case.window,
         group_by: case.group_by.iter().map(|s| s.to_string()).collect(),
         tz: Arc::new(TzRules::new(case.tz)),
         from: case.from,
         to: case.to,
-        method: if case.nearest_rank { PercentileMethod::NearestRank } else { PercentileMethod::Linear },
+        method: if case.nearest_rank {
+            PercentileMethod::NearestRank
+        } else {
+            PercentileMethod::Linear
+        },
         rollups: true,
         threads: Some(2),
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let card = rt
-        .block_on(async { Plan::new(&[input.to_string_lossy().into_owned()], &policy, &opts).await?.run().await })
+        .block_on(async {
+            Plan::new(&[input.to_string_lossy().into_owned()], &policy, &opts)
+                .await?
+                .run()
+                .await
+        })
         .unwrap_or_else(|e| panic!("seed {}: {e}\n{toml}", case.seed));
     let score = scorecard_batch(&card.report, &policy).unwrap();
     let ledger = ledger_batch(&card.report, &policy).unwrap();
     let want = expected(case, records);
-    let ps: BTreeMap<String, Vec<f64>> = case.measures.iter().map(|m| (m.id.clone(), m.percentiles.clone())).collect();
+    let ps: BTreeMap<String, Vec<f64>> = case
+        .measures
+        .iter()
+        .map(|m| (m.id.clone(), m.percentiles.clone()))
+        .collect();
     let got_rows = scorecard_rows(&score, &case.group_by, &ps);
     let got_ledger = ledger_rows(&ledger, &case.group_by);
     let diffs = differences(&want, &got_rows, &got_ledger, 8);
@@ -122,13 +152,29 @@ fn run_case(case: &Case, input: &Path, records: &[Rec]) {
         case.naive,
         diffs.join("\n")
     );
-    assert!(!want.rows.is_empty() || want.accounts.iter().all(|a| a.eligible == 0), "seed {}: empty case", case.seed);
+    assert!(
+        !want.rows.is_empty() || want.accounts.iter().all(|a| a.eligible == 0),
+        "seed {}: empty case",
+        case.seed
+    );
     // Every input row is accounted for, per measure.
-    for (m, (acc, want)) in policy.measures.iter().zip(card.accounts.iter().zip(&want.accounts)) {
+    for (m, (acc, want)) in policy
+        .measures
+        .iter()
+        .zip(card.accounts.iter().zip(&want.accounts))
+    {
         let got = (acc.eligible, acc.measured, acc.excluded, acc.outside_period);
-        let exp = (want.eligible, want.measured, want.excluded, want.outside_period);
+        let exp = (
+            want.eligible,
+            want.measured,
+            want.excluded,
+            want.outside_period,
+        );
         assert_eq!(got, exp, "seed {} measure {}", case.seed, m.id);
-        assert_eq!(acc.eligible + acc.outside_period + acc.not_applicable, records.len() as u64);
+        assert_eq!(
+            acc.eligible + acc.outside_period + acc.not_applicable,
+            records.len() as u64
+        );
     }
 }
 
@@ -149,11 +195,19 @@ fn naive_local_clocks_are_read_in_the_zone() {
         .iter()
         .flat_map(|r| r.clocks.iter().flatten())
         .filter(|&&us| {
-            let local = chrono::DateTime::from_timestamp_micros(us).unwrap().naive_utc();
-            matches!(chrono_tz::Europe::London.from_local_datetime(&local), chrono::LocalResult::Ambiguous(..))
+            let local = chrono::DateTime::from_timestamp_micros(us)
+                .unwrap()
+                .naive_utc();
+            matches!(
+                chrono_tz::Europe::London.from_local_datetime(&local),
+                chrono::LocalResult::Ambiguous(..)
+            )
         })
         .count();
-    assert!(ambiguous > 0, "no ambiguous local readings in the test data");
+    assert!(
+        ambiguous > 0,
+        "no ambiguous local readings in the test data"
+    );
     for seed in 100..112 {
         let mut case = random_case(seed);
         case.naive = true;
@@ -177,9 +231,17 @@ fn the_ledger_balances_every_row() {
         rollups: true,
         threads: Some(2),
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let card = rt
-        .block_on(async { Plan::new(&[d.instants.to_string_lossy().into_owned()], &policy, &opts).await?.run().await })
+        .block_on(async {
+            Plan::new(&[d.instants.to_string_lossy().into_owned()], &policy, &opts)
+                .await?
+                .run()
+                .await
+        })
         .unwrap();
     let ledger = ledger_batch(&card.report, &policy).unwrap();
     let score = scorecard_batch(&card.report, &policy).unwrap();
@@ -198,13 +260,16 @@ fn the_ledger_balances_every_row() {
             (!a.is_null(i)).then(|| a.as_string::<i32>().value(i).to_string())
         };
         let key = (
-            ws.as_primitive::<datafusion::arrow::datatypes::Date32Type>().value(i),
+            ws.as_primitive::<datafusion::arrow::datatypes::Date32Type>()
+                .value(i),
             s("level").unwrap(),
             s("borough"),
             s("grade"),
             s("measure").unwrap(),
         );
-        *excluded.entry(key).or_default() += lb("count").as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(i);
+        *excluded.entry(key).or_default() += lb("count")
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .value(i);
     }
     let sc = |c: &str| score.column_by_name(c).unwrap().clone();
     let mut checked = 0;
@@ -213,9 +278,15 @@ fn the_ledger_balances_every_row() {
             let a = sc(c);
             (!a.is_null(i)).then(|| a.as_string::<i32>().value(i).to_string())
         };
-        let int = |c: &str| sc(c).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(i);
+        let int = |c: &str| {
+            sc(c)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .value(i)
+        };
         let key = (
-            sc("window_start").as_primitive::<datafusion::arrow::datatypes::Date32Type>().value(i),
+            sc("window_start")
+                .as_primitive::<datafusion::arrow::datatypes::Date32Type>()
+                .value(i),
             s("level").unwrap(),
             s("borough"),
             s("grade"),

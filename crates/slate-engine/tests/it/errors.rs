@@ -37,12 +37,19 @@ fn small_dataset(dirty: f64) -> tempfile::TempDir {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn plan_err(dir: &std::path::Path, policy: &str, opts: &ScorecardOptions) -> String {
     let policy = SlaPolicy::from_toml(policy, "test").unwrap();
-    match rt().block_on(Plan::new(&[dir.to_string_lossy().into_owned()], &policy, opts)) {
+    match rt().block_on(Plan::new(
+        &[dir.to_string_lossy().into_owned()],
+        &policy,
+        opts,
+    )) {
         Ok(_) => panic!("plan accepted a bad policy"),
         Err(e) => e.to_string(),
     }
@@ -54,19 +61,53 @@ const M: &str = "[[measure]]\nid = \"m1\"\nthreshold = \"10m\"\n";
 fn policy_mismatches_name_measure_and_field() {
     let d = small_dataset(0.0);
     let o = opts();
-    let e = plan_err(d.path(), &format!("{M}start = \"call_received\"\nstop = \"arival\"\n"), &o);
-    assert!(e.contains("\"m1\"") && e.contains("`stop`") && e.contains("arival"), "{e}");
-    let e = plan_err(d.path(), &format!("{M}start = \"borough\"\nstop = \"arrived\"\n"), &o);
-    assert!(e.contains("`start`") && e.contains("not a timestamp"), "{e}");
-    let e = plan_err(d.path(), &format!("{M}start = \"call_received\"\nstop = \"arrived\"\nwhere = \"grade = = 'I'\"\n"), &o);
-    assert!(e.contains("`where`") && e.contains("not a valid predicate"), "{e}");
-    let e = plan_err(d.path(), &format!("{M}start = \"call_received\"\nstop = \"arrived\"\nwhere = \"grade\"\n"), &o);
-    assert!(e.contains("`where`") && e.contains("not a true/false predicate"), "{e}");
-    let e = plan_err(d.path(), &format!("{M}start = \"call_received\"\nstop = \"arrived\"\nwhere = \"no_such = 1\"\n"), &o);
+    let e = plan_err(
+        d.path(),
+        &format!("{M}start = \"call_received\"\nstop = \"arival\"\n"),
+        &o,
+    );
+    assert!(
+        e.contains("\"m1\"") && e.contains("`stop`") && e.contains("arival"),
+        "{e}"
+    );
+    let e = plan_err(
+        d.path(),
+        &format!("{M}start = \"borough\"\nstop = \"arrived\"\n"),
+        &o,
+    );
+    assert!(
+        e.contains("`start`") && e.contains("not a timestamp"),
+        "{e}"
+    );
+    let e = plan_err(
+        d.path(),
+        &format!("{M}start = \"call_received\"\nstop = \"arrived\"\nwhere = \"grade = = 'I'\"\n"),
+        &o,
+    );
+    assert!(
+        e.contains("`where`") && e.contains("not a valid predicate"),
+        "{e}"
+    );
+    let e = plan_err(
+        d.path(),
+        &format!("{M}start = \"call_received\"\nstop = \"arrived\"\nwhere = \"grade\"\n"),
+        &o,
+    );
+    assert!(
+        e.contains("`where`") && e.contains("not a true/false predicate"),
+        "{e}"
+    );
+    let e = plan_err(
+        d.path(),
+        &format!("{M}start = \"call_received\"\nstop = \"arrived\"\nwhere = \"no_such = 1\"\n"),
+        &o,
+    );
     assert!(e.contains("`where`"), "{e}");
     let e = plan_err(
         d.path(),
-        &format!("{M}start = \"call_received\"\nstop = \"arrived\"\nexclude = [{{ reason = \"x\", where = \"nope\" }}]\n"),
+        &format!(
+            "{M}start = \"call_received\"\nstop = \"arrived\"\nexclude = [{{ reason = \"x\", where = \"nope\" }}]\n"
+        ),
         &o,
     );
     assert!(e.contains("exclude[0].where"), "{e}");
@@ -99,17 +140,30 @@ fn damaged_files_are_named() {
     std::fs::write(victim, &bytes[..bytes.len() / 2]).unwrap();
     let policy = SlaPolicy::builtin("mps-promise-2008").unwrap();
     let err = rt()
-        .block_on(Plan::new(&[d.path().to_string_lossy().into_owned()], &policy, &opts()))
+        .block_on(Plan::new(
+            &[d.path().to_string_lossy().into_owned()],
+            &policy,
+            &opts(),
+        ))
         .err()
         .expect("a truncated file is an error")
         .to_string();
-    assert!(err.contains(&victim.display().to_string()) && err.contains("Parquet"), "{err}");
-    let err = rt().block_on(validate(&[d.path().to_string_lossy().into_owned()])).unwrap_err().to_string();
+    assert!(
+        err.contains(&victim.display().to_string()) && err.contains("Parquet"),
+        "{err}"
+    );
+    let err = rt()
+        .block_on(validate(&[d.path().to_string_lossy().into_owned()]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&victim.display().to_string()), "{err}");
     // Not Parquet at all.
     let junk = d.path().join("junk.parquet");
     std::fs::write(&junk, b"incident_id,borough\n1,x\n").unwrap();
-    let err = rt().block_on(validate(&[junk.to_string_lossy().into_owned()])).unwrap_err().to_string();
+    let err = rt()
+        .block_on(validate(&[junk.to_string_lossy().into_owned()]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("junk.parquet"), "{err}");
 }
 
@@ -134,11 +188,20 @@ fn validate_reports_missing_columns_and_wrong_types_per_file() {
     .unwrap();
     let f = d.path().join("odd.parquet");
     slate_io::write_batches(&f, schema, &[batch]).unwrap();
-    let r = rt().block_on(validate(&[f.to_string_lossy().into_owned()])).unwrap();
+    let r = rt()
+        .block_on(validate(&[f.to_string_lossy().into_owned()]))
+        .unwrap();
     let problems: Vec<String> = r.schema_problems.iter().map(|p| p.to_string()).collect();
-    assert!(problems.iter().any(|p| p.contains("odd.parquet") && p.contains("\"grade\"") && p.contains("missing")), "{problems:?}");
     assert!(
-        problems.iter().any(|p| p.contains("\"call_received\"") && p.contains("Int64") && p.contains("timestamp")),
+        problems
+            .iter()
+            .any(|p| p.contains("odd.parquet") && p.contains("\"grade\"") && p.contains("missing")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("\"call_received\"")
+            && p.contains("Int64")
+            && p.contains("timestamp")),
         "{problems:?}"
     );
 }
@@ -146,29 +209,53 @@ fn validate_reports_missing_columns_and_wrong_types_per_file() {
 #[test]
 fn validate_counts_clean_and_dirty_data() {
     let clean = small_dataset(0.0);
-    let r = rt().block_on(validate(&[clean.path().to_string_lossy().into_owned()])).unwrap();
+    let r = rt()
+        .block_on(validate(&[clean.path().to_string_lossy().into_owned()]))
+        .unwrap();
     assert_eq!(r.rows, 3000);
     assert_eq!(r.files, 12);
     assert!(r.schema_problems.is_empty());
     assert_eq!(r.duplicate_ids, 0);
-    assert!(r.order_violations.iter().all(|v| v.1 == 0), "{:?}", r.order_violations);
+    assert!(
+        r.order_violations.iter().all(|v| v.1 == 0),
+        "{:?}",
+        r.order_violations
+    );
     assert!(!r.has_findings());
     let borough_nulls = r.nulls.iter().find(|c| c.name == "borough").unwrap().nulls;
     assert_eq!(borough_nulls, 0);
 
     let dirty = small_dataset(0.06);
-    let r = rt().block_on(validate(&[dirty.path().to_string_lossy().into_owned()])).unwrap();
+    let r = rt()
+        .block_on(validate(&[dirty.path().to_string_lossy().into_owned()]))
+        .unwrap();
     assert!(r.has_findings());
     // Independent count of the same defects from the records themselves.
     let files = slate_io::expand_inputs(&[dirty.path().to_string_lossy().into_owned()]).unwrap();
-    let batches: Vec<_> = files.iter().flat_map(|f| slate_io::parquet::read_file(f).unwrap()).collect();
+    let batches: Vec<_> = files
+        .iter()
+        .flat_map(|f| slate_io::parquet::read_file(f).unwrap())
+        .collect();
     let recs = slate_testkit::records_of(&batches);
     let mut ids = std::collections::HashSet::new();
     let dups = recs.iter().filter(|r| !ids.insert(r.id.clone())).count() as u64;
     let null_borough = recs.iter().filter(|r| r.borough.is_none()).count() as u64;
-    let arrived_before = recs.iter().filter(|r| matches!((r.clocks[0], r.clocks[4]), (Some(a), Some(b)) if b < a)).count() as u64;
+    let arrived_before = recs
+        .iter()
+        .filter(|r| matches!((r.clocks[0], r.clocks[4]), (Some(a), Some(b)) if b < a))
+        .count() as u64;
     assert!(dups > 0 && null_borough > 0 && arrived_before > 0);
     assert_eq!(r.duplicate_ids, dups);
-    assert_eq!(r.nulls.iter().find(|c| c.name == "borough").unwrap().nulls, null_borough);
-    assert_eq!(r.order_violations.iter().find(|v| v.0 == "arrived").unwrap().1, arrived_before);
+    assert_eq!(
+        r.nulls.iter().find(|c| c.name == "borough").unwrap().nulls,
+        null_borough
+    );
+    assert_eq!(
+        r.order_violations
+            .iter()
+            .find(|v| v.0 == "arrived")
+            .unwrap()
+            .1,
+        arrived_before
+    );
 }

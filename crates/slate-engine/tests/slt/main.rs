@@ -49,7 +49,11 @@ impl sqllogictest::AsyncDB for Slate {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
-        let df = self.ctx.sql(sql).await.map_err(|e| SqlError(e.to_string()))?;
+        let df = self
+            .ctx
+            .sql(sql)
+            .await
+            .map_err(|e| SqlError(e.to_string()))?;
         let schema = df.schema().clone();
         let batches = df.collect().await.map_err(|e| SqlError(e.to_string()))?;
         if schema.fields().is_empty() {
@@ -77,6 +81,22 @@ fn main() {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no .slt files in {}", dir.display());
+    let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+    // The libtest protocol that cargo-nextest speaks: `--list` names the tests, one per file;
+    // a positional argument runs just that file.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        if !args.iter().any(|a| a == "--ignored") {
+            for f in &files {
+                println!("{}: test", name(f));
+            }
+        }
+        return;
+    }
+    if let Some(filter) = args.iter().find(|a| !a.starts_with("--")) {
+        let exact = args.iter().any(|a| a == "--exact");
+        files.retain(|f| if exact { name(f) == *filter } else { name(f).contains(filter.as_str()) });
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let mut failed = 0;
     for f in &files {

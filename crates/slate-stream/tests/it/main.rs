@@ -45,8 +45,22 @@ fn config(window: WindowKind, late: LateMode) -> StreamConfig {
 
 fn dataset(rows: u64) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
-    let c = GenConfig { rows, seed: 11, from: NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(), years: 1, dirty_rate: 0.0 };
-    write_dataset(&c, &TzRules::from_name("Europe/London").unwrap(), d.path(), 2, false, &|_| {}).unwrap();
+    let c = GenConfig {
+        rows,
+        seed: 11,
+        from: NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
+        years: 1,
+        dirty_rate: 0.0,
+    };
+    write_dataset(
+        &c,
+        &TzRules::from_name("Europe/London").unwrap(),
+        d.path(),
+        2,
+        false,
+        &|_| {},
+    )
+    .unwrap();
     d
 }
 
@@ -64,7 +78,11 @@ fn spec(source: SourceSpec, out: &Path) -> RunSpec {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn read(path: &Path) -> Vec<arrow::array::RecordBatch> {
@@ -72,10 +90,22 @@ fn read(path: &Path) -> Vec<arrow::array::RecordBatch> {
 }
 
 /// `slate run`'s scorecard and ledger for the same question.
-fn batch_figures(input: &Path, window: WindowKind) -> (arrow::array::RecordBatch, arrow::array::RecordBatch) {
+fn batch_figures(
+    input: &Path,
+    window: WindowKind,
+) -> (arrow::array::RecordBatch, arrow::array::RecordBatch) {
     let policy = SlaPolicy::builtin("mps-promise-2008").unwrap();
-    let card = rt().block_on(run_scorecard(&[input.to_string_lossy().into_owned()], &policy, &opts(window))).unwrap();
-    (scorecard_batch(&card.report, &policy).unwrap(), ledger_batch(&card.report, &policy).unwrap())
+    let card = rt()
+        .block_on(run_scorecard(
+            &[input.to_string_lossy().into_owned()],
+            &policy,
+            &opts(window),
+        ))
+        .unwrap();
+    (
+        scorecard_batch(&card.report, &policy).unwrap(),
+        ledger_batch(&card.report, &policy).unwrap(),
+    )
 }
 
 fn concat(b: Vec<arrow::array::RecordBatch>) -> arrow::array::RecordBatch {
@@ -86,16 +116,29 @@ fn concat(b: Vec<arrow::array::RecordBatch>) -> arrow::array::RecordBatch {
 fn replay_ends_with_the_batch_figures() {
     let data = dataset(12_000);
     let out = tempfile::tempdir().unwrap();
-    let src = SourceSpec::Replay { inputs: vec![data.path().to_string_lossy().into_owned()], speed: None };
-    let s = rt().block_on(run_stream(config(WindowKind::Month, LateMode::Drop), spec(src, out.path()))).unwrap();
+    let src = SourceSpec::Replay {
+        inputs: vec![data.path().to_string_lossy().into_owned()],
+        speed: None,
+    };
+    let s = rt()
+        .block_on(run_stream(
+            config(WindowKind::Month, LateMode::Drop),
+            spec(src, out.path()),
+        ))
+        .unwrap();
     assert_eq!(s.open, 0);
     assert_eq!(s.late_dropped, 0);
     assert!(s.updates > 12_000 * 3, "{}", s.updates);
     let (card, ledger) = batch_figures(data.path(), WindowKind::Month);
     assert_eq!(concat(read(&out.path().join("latest.parquet"))), card);
-    assert_eq!(concat(read(&out.path().join("latest.exclusions.parquet"))), ledger);
+    assert_eq!(
+        concat(read(&out.path().join("latest.exclusions.parquet"))),
+        ledger
+    );
     // Emissions: provisional rows came first, and every window ended final.
-    let emissions = slate_io::expand_inputs(&[out.path().join("emissions").to_string_lossy().into_owned()]).unwrap();
+    let emissions =
+        slate_io::expand_inputs(&[out.path().join("emissions").to_string_lossy().into_owned()])
+            .unwrap();
     assert!(emissions.len() > 10, "{}", emissions.len());
     let all: Vec<_> = emissions.iter().flat_map(|p| read(p)).collect();
     let all = concat(all);
@@ -103,13 +146,20 @@ fn replay_ends_with_the_batch_figures() {
     let fin = arrow::array::AsArray::as_boolean(fin);
     assert!(fin.true_count() > 0 && fin.false_count() > 0);
     let final_rows = arrow::compute::filter_record_batch(&all, fin).unwrap();
-    assert_eq!(final_rows.num_rows(), card.num_rows(), "each row is final exactly once without late data");
+    assert_eq!(
+        final_rows.num_rows(),
+        card.num_rows(),
+        "each row is final exactly once without late data"
+    );
 }
 
 /// The replay's updates, in order.
 fn updates_of(input: &Path) -> Vec<Update> {
     let tz = Arc::new(TzRules::from_name("Europe/London").unwrap());
-    Replay::new(&[input.to_string_lossy().into_owned()], tz).unwrap().map(|u| u.unwrap()).collect()
+    Replay::new(&[input.to_string_lossy().into_owned()], tz)
+        .unwrap()
+        .map(|u| u.unwrap())
+        .collect()
 }
 
 fn write_updates(dir: &Path, name: &str, ups: &[Update]) {
@@ -130,8 +180,16 @@ fn out_of_order_updates_within_the_lateness_change_nothing() {
         write_updates(feed.path(), &format!("part-{i:05}.parquet"), part);
     }
     let out = tempfile::tempdir().unwrap();
-    let src = SourceSpec::Dir { path: feed.path().to_path_buf(), once: true };
-    let s = rt().block_on(run_stream(config(WindowKind::Week, LateMode::Drop), spec(src, out.path()))).unwrap();
+    let src = SourceSpec::Dir {
+        path: feed.path().to_path_buf(),
+        once: true,
+    };
+    let s = rt()
+        .block_on(run_stream(
+            config(WindowKind::Week, LateMode::Drop),
+            spec(src, out.path()),
+        ))
+        .unwrap();
     assert_eq!(s.late_dropped, 0);
     let (card, _) = batch_figures(data.path(), WindowKind::Week);
     assert_eq!(concat(read(&out.path().join("latest.parquet"))), card);
@@ -163,16 +221,31 @@ fn late_updates_are_revised_in() {
     let (feed, ids) = late_feed(data.path());
     assert_eq!(ids.len(), 25);
     let out = tempfile::tempdir().unwrap();
-    let src = SourceSpec::Dir { path: feed.path().to_path_buf(), once: true };
-    let s = rt().block_on(run_stream(config(WindowKind::Month, LateMode::Revise), spec(src, out.path()))).unwrap();
+    let src = SourceSpec::Dir {
+        path: feed.path().to_path_buf(),
+        once: true,
+    };
+    let s = rt()
+        .block_on(run_stream(
+            config(WindowKind::Month, LateMode::Revise),
+            spec(src, out.path()),
+        ))
+        .unwrap();
     assert_eq!(s.late_revised, 25);
     let (card, ledger) = batch_figures(data.path(), WindowKind::Month);
     assert_eq!(concat(read(&out.path().join("latest.parquet"))), card);
-    assert_eq!(concat(read(&out.path().join("latest.exclusions.parquet"))), ledger);
+    assert_eq!(
+        concat(read(&out.path().join("latest.exclusions.parquet"))),
+        ledger
+    );
     // January's rows were final before the late arrivals, then re-emitted as a new revision.
-    let emissions = slate_io::expand_inputs(&[out.path().join("emissions").to_string_lossy().into_owned()]).unwrap();
+    let emissions =
+        slate_io::expand_inputs(&[out.path().join("emissions").to_string_lossy().into_owned()])
+            .unwrap();
     let last = concat(read(emissions.last().unwrap()));
-    let rev = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(last.column_by_name("revision").unwrap());
+    let rev = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(
+        last.column_by_name("revision").unwrap(),
+    );
     assert!(rev.values().iter().any(|&r| r >= 2));
 }
 
@@ -181,16 +254,30 @@ fn late_updates_are_dropped_and_counted() {
     let data = dataset(6_000);
     let (feed, ids) = late_feed(data.path());
     let out = tempfile::tempdir().unwrap();
-    let src = SourceSpec::Dir { path: feed.path().to_path_buf(), once: true };
-    let s = rt().block_on(run_stream(config(WindowKind::Month, LateMode::Drop), spec(src, out.path()))).unwrap();
+    let src = SourceSpec::Dir {
+        path: feed.path().to_path_buf(),
+        once: true,
+    };
+    let s = rt()
+        .block_on(run_stream(
+            config(WindowKind::Month, LateMode::Drop),
+            spec(src, out.path()),
+        ))
+        .unwrap();
     assert_eq!(s.late_dropped, 25);
     let late = concat(read(&out.path().join("late.parquet")));
-    let got: Vec<String> = arrow::array::AsArray::as_string::<i32>(late.column(0)).iter().map(|s| s.unwrap().to_string()).collect();
+    let got: Vec<String> = arrow::array::AsArray::as_string::<i32>(late.column(0))
+        .iter()
+        .map(|s| s.unwrap().to_string())
+        .collect();
     assert_eq!(got, ids);
     // The figures are the batch figures of the records without those arrivals.
     let full = concat(read(&out.path().join("latest.parquet")));
     let (card, _) = batch_figures(data.path(), WindowKind::Month);
     assert_eq!(full.num_rows(), card.num_rows());
-    assert_ne!(full, card, "the held-back arrivals must show as missing_stop");
+    assert_ne!(
+        full, card,
+        "the held-back arrivals must show as missing_stop"
+    );
     let _ = PathBuf::new();
 }

@@ -1,0 +1,191 @@
+//! `slate stream`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use slate_core::duration::parse_duration_secs;
+use slate_core::{PercentileMethod, SlaPolicy, WindowKind};
+use slate_engine::ScorecardOptions;
+use slate_stream::clock::SystemClock;
+use slate_stream::{LateMode, RunSpec, SinkSpec, SourceSpec, StreamConfig, run_stream};
+
+use crate::Outcome;
+use crate::args::TzArgs;
+use crate::cmd::run::Method;
+
+/// Late-update handling on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Late {
+    /// Apply the update and emit a new revision of its windows.
+    Revise,
+    /// Keep the final figures and count the update in DIR/late.parquet.
+    Drop,
+}
+
+/// Arguments of `slate stream`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["replay", "stdin", "watch"])))]
+pub(crate) struct StreamArgs {
+    /// Replay historical Parquet (files, directories, globs) in event-time order.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub(crate) replay: Vec<String>,
+    /// Read NDJSON updates from standard input.
+    #[arg(long)]
+    pub(crate) stdin: bool,
+    /// Poll a directory for new .ndjson, .csv and .parquet update files (read in name order;
+    /// writers should create them under a hidden name and rename).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) watch: Option<PathBuf>,
+    /// With --watch: stop after the files already there.
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// Replay speed: event seconds per wall second (default: as fast as possible).
+    #[arg(long)]
+    pub(crate) speed: Option<f64>,
+    /// Output directory (emissions/, latest.parquet, latest.exclusions.parquet, late.parquet),
+    /// or `-` for an Arrow IPC stream of emissions on standard output.
+    #[arg(long, short)]
+    pub(crate) out: String,
+    /// Policy: builtin:NAME or a TOML file.
+    #[arg(long, short, default_value = "builtin:mps-promise-2008")]
+    pub(crate) policy: String,
+    /// Window family.
+    #[arg(long, short, default_value = "month", value_parser = |s: &str| s.parse::<WindowKind>())]
+    pub(crate) window: WindowKind,
+    /// Group-by columns, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "borough,grade")]
+    pub(crate) by: Vec<String>,
+    /// Percentile definition.
+    #[arg(long, value_enum, default_value = "linear")]
+    pub(crate) percentile_method: Method,
+    /// Only the most detailed level.
+    #[arg(long)]
+    pub(crate) no_rollups: bool,
+    /// How far behind the largest event time the watermark runs (out-of-order tolerance).
+    #[arg(long, default_value = "1h")]
+    pub(crate) lateness: String,
+    /// How long incidents may stay open: a window is final once the watermark passes its end
+    /// plus this; incidents still without a stop then count as missing_stop.
+    #[arg(long, default_value = "7d")]
+    pub(crate) settle: String,
+    /// Provisional results each time the watermark advances this much.
+    #[arg(long, default_value = "1d")]
+    pub(crate) emit_every: String,
+    /// When the source is idle this long, the watermark follows the wall clock.
+    #[arg(long)]
+    pub(crate) idle: Option<String>,
+    /// Updates arriving after their window is final.
+    #[arg(long, value_enum, default_value = "revise")]
+    pub(crate) late: Late,
+    /// Checkpoint directory: a restart resumes from it.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state: Option<PathBuf>,
+    /// Wall time between checkpoints.
+    #[arg(long, default_value = "5s")]
+    pub(crate) checkpoint_every: String,
+    /// Updates per batch.
+    #[arg(long, default_value_t = 8192)]
+    pub(crate) batch_size: usize,
+    #[command(flatten)]
+    pub(crate) tz: TzArgs,
+}
+
+fn secs(flag: &str, v: &str) -> Result<i64> {
+    parse_duration_secs(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+}
+
+pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
+    let policy = SlaPolicy::load(&a.policy)?;
+    let tz = a.tz.rules()?;
+    let cfg = StreamConfig {
+        policy,
+        opts: ScorecardOptions {
+            window: a.window,
+            group_by: a
+                .by
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            tz,
+            from: None,
+            to: None,
+            method: match a.percentile_method {
+                Method::Linear => PercentileMethod::Linear,
+                Method::NearestRank => PercentileMethod::NearestRank,
+            },
+            rollups: !a.no_rollups,
+            threads: Some(1),
+        },
+        lateness_us: secs("lateness", &a.lateness)? * 1_000_000,
+        settle_us: secs("settle", &a.settle)? * 1_000_000,
+        emit_every_us: secs("emit-every", &a.emit_every)?.max(1) * 1_000_000,
+        late: match a.late {
+            Late::Revise => LateMode::Revise,
+            Late::Drop => LateMode::Drop,
+        },
+    };
+    let source = if !a.replay.is_empty() {
+        SourceSpec::Replay {
+            inputs: a.replay.clone(),
+            speed: a.speed,
+        }
+    } else if let Some(dir) = &a.watch {
+        SourceSpec::Dir {
+            path: dir.clone(),
+            once: a.once,
+        }
+    } else {
+        SourceSpec::Stdin
+    };
+    let sink = if a.out == "-" {
+        SinkSpec::IpcStdout
+    } else {
+        SinkSpec::Dir(PathBuf::from(&a.out))
+    };
+    let spec = RunSpec {
+        source,
+        sink,
+        state_dir: a.state.clone(),
+        checkpoint_every: Duration::from_secs(
+            secs("checkpoint-every", &a.checkpoint_every)?.max(0) as u64,
+        ),
+        idle: a
+            .idle
+            .as_deref()
+            .map(|v| secs("idle", v))
+            .transpose()?
+            .map(|s| Duration::from_secs(s.max(1) as u64)),
+        batch_size: a.batch_size,
+        channel_capacity: 8,
+        clock: Arc::new(SystemClock),
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    let t0 = std::time::Instant::now();
+    let s = rt.block_on(run_stream(cfg, spec))?;
+    let secs = t0.elapsed().as_secs_f64();
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "{}{} updates, {} emissions in {secs:.2} s; open incidents {}; late updates: {} revised, {} dropped; {} unreadable lines",
+        if s.resumed {
+            "resumed from checkpoint; "
+        } else {
+            ""
+        },
+        s.updates,
+        s.emissions,
+        s.open,
+        s.late_revised,
+        s.late_dropped,
+        s.rejects.len()
+    )?;
+    for r in s.rejects.iter().take(20) {
+        writeln!(err, "  rejected {}:{}: {}", r.file, r.row, r.reason)?;
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,157 @@
+//! `slate stream` end to end: a replay killed with SIGKILL at random points and restarted ends
+//! with exactly `slate run`'s figures, with no duplicate or missing emission rows.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::compute::{concat_batches, filter_record_batch};
+
+use crate::cli::slate;
+
+fn read_all(paths: &[std::path::PathBuf]) -> RecordBatch {
+    let batches: Vec<RecordBatch> = paths
+        .iter()
+        .flat_map(|p| slate_io::parquet::read_file(p).unwrap())
+        .collect();
+    concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+fn stream_cmd(data: &Path, out: &Path, state: &Path) -> std::process::Command {
+    let mut c = slate();
+    c.args([
+        "stream",
+        "--replay",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .args([
+        "--state",
+        state.to_str().unwrap(),
+        "--checkpoint-every",
+        "0s",
+        "--batch-size",
+        "1500",
+    ])
+    .args([
+        "--settle",
+        "30d",
+        "--lateness",
+        "1d",
+        "--emit-every",
+        "5d",
+        "--late",
+        "drop",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn sigkill_at_random_points_then_restart_gives_the_batch_figures() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let o = slate()
+        .args([
+            "gen",
+            "--rows",
+            "30000",
+            "--years",
+            "1",
+            "--from",
+            "2021-01-01",
+            "--seed",
+            "3",
+            "--out",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let reference = t.path().join("run.parquet");
+    let o = slate()
+        .args([
+            "run",
+            "-i",
+            data.to_str().unwrap(),
+            "--out",
+            reference.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let (out, state) = (t.path().join("out"), t.path().join("state"));
+    // Time an uninterrupted run elsewhere, to aim the kills inside it.
+    let t0 = Instant::now();
+    let full = stream_cmd(
+        &data,
+        &t.path().join("out-full"),
+        &t.path().join("state-full"),
+    )
+    .output()
+    .unwrap();
+    assert!(
+        full.status.success(),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+    let span = t0.elapsed().as_millis().max(200) as u64;
+
+    let seed = 0x5eed_u64;
+    let mut x = seed;
+    let mut killed_mid_run = 0;
+    // Each kill lands within the first fifth of a full run's time, so several land mid-run.
+    for _ in 0..5 {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let delay = span / 20 + (x >> 33) % (span * 3 / 20);
+        let mut child = stream_cmd(&data, &out, &state).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed_mid_run += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(
+        killed_mid_run >= 3,
+        "seed {seed}: only {killed_mid_run} kills landed mid-run (run takes {span} ms)"
+    );
+    let last = stream_cmd(&data, &out, &state).output().unwrap();
+    let stderr = String::from_utf8_lossy(&last.stderr);
+    assert!(last.status.success(), "seed {seed}: {stderr}");
+    assert!(stderr.contains("resumed from checkpoint"), "{stderr}");
+
+    let want = read_all(&[reference]);
+    assert_eq!(read_all(&[out.join("latest.parquet")]), want, "seed {seed}");
+    // Emissions are numbered 1..=n with no gap, and every scorecard row is final exactly once.
+    let files =
+        slate_io::expand_inputs(&[out.join("emissions").to_string_lossy().into_owned()]).unwrap();
+    for (i, f) in files.iter().enumerate() {
+        assert_eq!(
+            f.file_name().unwrap().to_str().unwrap(),
+            format!("emission-{:08}.parquet", i + 1)
+        );
+    }
+    let all = read_all(&files);
+    let fin = all.column_by_name("final").unwrap().as_boolean().clone();
+    let finals = filter_record_batch(&all, &fin).unwrap();
+    assert_eq!(
+        finals.num_rows(),
+        want.num_rows(),
+        "seed {seed}: duplicate or missing final rows"
+    );
+    // The uninterrupted run wrote the same emissions.
+    let full_files = slate_io::expand_inputs(&[t
+        .path()
+        .join("out-full/emissions")
+        .to_string_lossy()
+        .into_owned()])
+    .unwrap();
+    assert_eq!(read_all(&full_files), all, "seed {seed}");
+}

@@ -1,0 +1,349 @@
+//! `slate import`: a mapped source written as canonical, partitioned Parquet plus a rejects file.
+//!
+//! Output layout: `DIR/year=YYYY/month=MM/part-N.parquet`, partitioned by the local month of
+//! `call_received` in the mapping's zone (`year=unknown/month=unknown` when it is null), and a
+//! rejects CSV with the columns `file,row,line,column,value,reason`.
+//!
+//! Memory stays bounded whatever the input's size: records arrive in batches, each partition
+//! has one open Parquet writer whose row group is flushed to disk once it holds
+//! [`FLUSH_BYTES`], and at most [`MAX_OPEN`] partitions are open at once (the least recently
+//! used is closed, and a later record of its month starts the next `part-N`). Every file is
+//! written under a hidden temporary name and renamed when complete.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
+use parquet::arrow::ArrowWriter;
+use slate_core::calendar::ymd_of_day;
+use slate_core::{TzRules, schema};
+
+use crate::error::{Error, Result, io_err};
+use crate::mapping::Mapping;
+use crate::output::{parquet_properties, temp_path};
+use crate::record::output_schema;
+use crate::source::{ImportSummary, Reject, SourceSink, read_source};
+
+/// In-progress row-group bytes after which a partition's writer flushes.
+pub const FLUSH_BYTES: usize = 16 << 20;
+/// Partitions with an open writer at once.
+pub const MAX_OPEN: usize = 24;
+
+/// Options of [`import`].
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Output directory.
+    pub out_dir: PathBuf,
+    /// Rejects file; `None`: `out_dir/rejects.csv`.
+    pub rejects: Option<PathBuf>,
+    /// Replace earlier `year=*` partitions and `rejects.csv` in a non-empty `out_dir`.
+    pub force: bool,
+    /// Records per batch.
+    pub batch_rows: usize,
+}
+
+/// What [`import`] wrote.
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    /// The accounting.
+    pub summary: ImportSummary,
+    /// Parquet files written, sorted.
+    pub parts: Vec<PathBuf>,
+    /// The rejects file.
+    pub rejects: PathBuf,
+}
+
+/// Imports `files` through `mapping` into `opts.out_dir`; `progress` gets input bytes read.
+pub fn import(
+    files: &[PathBuf],
+    mapping: &Mapping,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport> {
+    prepare_dir(&opts.out_dir, opts.force)?;
+    let tz = TzRules::from_name(&mapping.tz).map_err(|e| Error::InvalidMapping {
+        mapping: mapping.name.clone(),
+        field: "tz".into(),
+        reason: e.to_string(),
+    })?;
+    let rejects_path = opts
+        .rejects
+        .clone()
+        .unwrap_or_else(|| opts.out_dir.join("rejects.csv"));
+    let mut sink = ImportSink {
+        parts: Partitions::new(opts.out_dir.clone(), output_schema(mapping), tz),
+        rejects: RejectsWriter::create(&rejects_path)?,
+        progress,
+    };
+    let summary = read_source(files, mapping, opts.batch_rows, &mut sink)?;
+    let parts = sink.parts.finish()?;
+    sink.rejects.finish()?;
+    Ok(ImportReport {
+        summary,
+        parts,
+        rejects: rejects_path,
+    })
+}
+
+struct ImportSink<'a> {
+    parts: Partitions,
+    rejects: RejectsWriter,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl SourceSink for ImportSink<'_> {
+    fn batch(&mut self, batch: RecordBatch) -> Result<()> {
+        self.parts.write(&batch)
+    }
+
+    fn reject(&mut self, reject: &Reject) -> Result<()> {
+        self.rejects.write(reject)
+    }
+
+    fn progress(&mut self, bytes: u64) {
+        (self.progress)(bytes);
+    }
+}
+
+fn prepare_dir(out: &Path, force: bool) -> Result<()> {
+    if !out.exists() {
+        return std::fs::create_dir_all(out).map_err(io_err(out));
+    }
+    let entries: Vec<_> = std::fs::read_dir(out)
+        .map_err(io_err(out))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(io_err(out))?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if !force {
+        return Err(Error::NotEmpty(out.to_path_buf()));
+    }
+    for e in entries {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        // Only our own output is removed; anything else in the folder is left alone.
+        if name.starts_with("year=") {
+            std::fs::remove_dir_all(e.path()).map_err(io_err(e.path()))?;
+        } else if name == "rejects.csv" {
+            std::fs::remove_file(e.path()).map_err(io_err(e.path()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The rejects CSV, written as rows are rejected (never held in memory).
+struct RejectsWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    w: csv::Writer<BufWriter<File>>,
+}
+
+impl RejectsWriter {
+    fn create(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        let tmp = temp_path(path);
+        let file = File::create(&tmp).map_err(io_err(&tmp))?;
+        let mut w = csv::Writer::from_writer(BufWriter::new(file));
+        w.write_record(["file", "row", "line", "column", "value", "reason"])
+            .map_err(|source| Error::Csv {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(RejectsWriter {
+            path: path.to_path_buf(),
+            tmp,
+            w,
+        })
+    }
+
+    fn write(&mut self, r: &Reject) -> Result<()> {
+        let line = r.line.map(|l| l.to_string()).unwrap_or_default();
+        self.w
+            .write_record([
+                r.file.as_str(),
+                &r.row.to_string(),
+                &line,
+                &r.problem.column,
+                &r.problem.value,
+                &r.problem.reason(),
+            ])
+            .map_err(|source| Error::Csv {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.w.flush().map_err(io_err(&self.tmp))?;
+        drop(self.w);
+        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))
+    }
+}
+
+/// Local (year, month) of `call_received`; `None` when it is null.
+type MonthKey = Option<(i32, u32)>;
+
+struct OpenPart {
+    writer: ArrowWriter<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+    last_used: u64,
+}
+
+struct Partitions {
+    dir: PathBuf,
+    schema: SchemaRef,
+    tz: TzRules,
+    open: HashMap<MonthKey, OpenPart>,
+    next_part: HashMap<MonthKey, usize>,
+    written: Vec<PathBuf>,
+    tick: u64,
+}
+
+impl Partitions {
+    fn new(dir: PathBuf, schema: SchemaRef, tz: TzRules) -> Self {
+        Partitions {
+            dir,
+            schema,
+            tz,
+            open: HashMap::new(),
+            next_part: HashMap::new(),
+            written: Vec::new(),
+            tick: 0,
+        }
+    }
+
+    fn pq_err(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> Error + '_ {
+        move |source| Error::Parquet {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let idx = self
+            .schema
+            .index_of(schema::CALL_RECEIVED)
+            .map_err(|source| Error::Arrow {
+                path: self.dir.clone(),
+                source,
+            })?;
+        let received = batch.column(idx).as_primitive::<TimestampMicrosecondType>();
+        let mut groups: BTreeMap<MonthKey, Vec<u32>> = BTreeMap::new();
+        for (i, v) in received.iter().enumerate() {
+            let key = v.map(|us| {
+                let (y, m, _) = ymd_of_day(self.tz.local_day(us.div_euclid(1_000_000)));
+                (y, m)
+            });
+            groups.entry(key).or_default().push(i as u32);
+        }
+        for (key, rows) in groups {
+            let part = if rows.len() == batch.num_rows() {
+                batch.clone()
+            } else {
+                take_record_batch(batch, &UInt32Array::from(rows)).map_err(|source| {
+                    Error::Arrow {
+                        path: self.dir.clone(),
+                        source,
+                    }
+                })?
+            };
+            self.write_part(key, &part)?;
+        }
+        Ok(())
+    }
+
+    fn write_part(&mut self, key: MonthKey, part: &RecordBatch) -> Result<()> {
+        self.tick += 1;
+        if !self.open.contains_key(&key) {
+            if self.open.len() >= MAX_OPEN
+                && let Some(lru) = self
+                    .open
+                    .iter()
+                    .min_by_key(|(_, p)| p.last_used)
+                    .map(|(k, _)| *k)
+                && let Some(p) = self.open.remove(&lru)
+            {
+                self.close(p)?;
+            }
+            let sub = match key {
+                Some((y, m)) => self
+                    .dir
+                    .join(format!("year={y:04}"))
+                    .join(format!("month={m:02}")),
+                None => self.dir.join("year=unknown").join("month=unknown"),
+            };
+            std::fs::create_dir_all(&sub).map_err(io_err(&sub))?;
+            let n = self.next_part.entry(key).or_insert(0);
+            let path = sub.join(format!("part-{n}.parquet"));
+            *n += 1;
+            let tmp = temp_path(&path);
+            let file = File::create(&tmp).map_err(io_err(&tmp))?;
+            let writer =
+                ArrowWriter::try_new(file, self.schema.clone(), Some(parquet_properties()))
+                    .map_err(Self::pq_err(&path))?;
+            self.open.insert(
+                key,
+                OpenPart {
+                    writer,
+                    tmp,
+                    path,
+                    last_used: 0,
+                },
+            );
+        }
+        let tick = self.tick;
+        let p = self
+            .open
+            .get_mut(&key)
+            .expect("the partition's writer was opened just above");
+        p.last_used = tick;
+        p.writer.write(part).map_err(Self::pq_err(&p.path))?;
+        if p.writer.in_progress_size() >= FLUSH_BYTES {
+            p.writer.flush().map_err(Self::pq_err(&p.path))?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, p: OpenPart) -> Result<()> {
+        p.writer.close().map_err(Self::pq_err(&p.path))?;
+        std::fs::rename(&p.tmp, &p.path).map_err(io_err(&p.path))?;
+        self.written.push(p.path);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<PathBuf>> {
+        let open: Vec<OpenPart> = self.open.drain().map(|(_, p)| p).collect();
+        for p in open {
+            self.close(p)?;
+        }
+        self.written.sort();
+        Ok(self.written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_non_empty_dir_unless_forced_and_keeps_foreign_files() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("year=2020/month=01")).unwrap();
+        std::fs::write(d.path().join("rejects.csv"), "x").unwrap();
+        std::fs::write(d.path().join("notes.txt"), "keep me").unwrap();
+        let e = prepare_dir(d.path(), false).unwrap_err().to_string();
+        assert!(e.contains("not empty"), "{e}");
+        prepare_dir(d.path(), true).unwrap();
+        assert!(!d.path().join("year=2020").exists());
+        assert!(!d.path().join("rejects.csv").exists());
+        assert!(d.path().join("notes.txt").exists());
+    }
+}

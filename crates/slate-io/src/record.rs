@@ -1,0 +1,577 @@
+//! One source row to one canonical record, or the reason it is rejected; and records to Arrow.
+//!
+//! A row arrives as its fields by mapping slot (already trimmed text). Every check that can
+//! fail does so here, before anything is appended, so a row is either wholly imported or wholly
+//! rejected with the first problem found (columns are checked in canonical order).
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use slate_core::{LocalResolution, TzRules, schema};
+
+use crate::mapping::{ClockSource, Codes, Combine, Mapping, TextRule, TimeFormat, UnknownCode};
+
+const MICROS: i64 = 1_000_000;
+
+/// Why one row was rejected: the source column, its raw value and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Source column (header text), or empty for a whole-row problem.
+    pub column: String,
+    /// The raw value (a whole-row problem shows the row, shortened).
+    pub value: String,
+    /// Short category, the key of the summary's per-reason counts.
+    pub kind: &'static str,
+    /// Details (the expected format, the field count).
+    pub detail: String,
+}
+
+impl Problem {
+    pub(crate) fn new(
+        column: &str,
+        value: &str,
+        kind: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Problem {
+            column: column.to_string(),
+            value: shorten(value),
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    /// The reason as written to the rejects file: `kind: detail`, or the kind alone.
+    pub fn reason(&self) -> String {
+        if self.detail.is_empty() {
+            self.kind.to_string()
+        } else {
+            format!("{}: {}", self.kind, self.detail)
+        }
+    }
+}
+
+/// Keeps rejects files readable when a whole broken row is the value.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 200;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// Readings of naive local times that were not exact, over imported rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LocalCounts {
+    /// In a repeated hour (clocks went back): read as the earlier instant.
+    pub ambiguous: u64,
+    /// In a skipped hour (clocks went forward): moved forward by the gap.
+    pub skipped: u64,
+}
+
+impl LocalCounts {
+    fn note(&mut self, r: LocalResolution) {
+        match r {
+            LocalResolution::Exact => {}
+            LocalResolution::Ambiguous => self.ambiguous += 1,
+            LocalResolution::Skipped => self.skipped += 1,
+        }
+    }
+
+    pub(crate) fn add(&mut self, o: LocalCounts) {
+        self.ambiguous += o.ambiguous;
+        self.skipped += o.skipped;
+    }
+}
+
+/// A canonical record before it becomes Arrow.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Record {
+    pub(crate) id: String,
+    /// borough, grade, channel.
+    pub(crate) texts: [Option<String>; 3],
+    /// UTC microseconds, in [`schema::CLOCKS`] order.
+    pub(crate) clocks: [Option<i64>; 6],
+    pub(crate) cancelled: Option<bool>,
+    pub(crate) keep: Vec<Option<String>>,
+}
+
+impl Record {
+    /// Joins a later row of the same incident into this record, column by column.
+    pub(crate) fn combine(&mut self, other: Record, mapping: &Mapping) {
+        for ((mine, theirs), rule) in self.texts.iter_mut().zip(other.texts).zip(&mapping.texts) {
+            if let Some(rule) = rule {
+                combine_text(mine, theirs, rule.combine);
+            }
+        }
+        for ((mine, theirs), rule) in self
+            .clocks
+            .iter_mut()
+            .zip(other.clocks)
+            .zip(&mapping.clocks)
+        {
+            if let Some(rule) = rule {
+                *mine = combine_opt(*mine, theirs, rule.combine);
+            }
+        }
+        if self.cancelled.is_none() {
+            self.cancelled = other.cancelled;
+        }
+        for ((mine, theirs), (_, rule)) in self.keep.iter_mut().zip(other.keep).zip(&mapping.keep) {
+            combine_text(mine, theirs, rule.combine);
+        }
+    }
+}
+
+fn combine_opt<T: Ord>(a: Option<T>, b: Option<T>, how: Combine) -> Option<T> {
+    match (a, b) {
+        (None, b) => b,
+        (a, None) => a,
+        (Some(a), Some(b)) => Some(match how {
+            Combine::First => a,
+            Combine::Min => a.min(b),
+            Combine::Max => a.max(b),
+        }),
+    }
+}
+
+fn combine_text(mine: &mut Option<String>, theirs: Option<String>, how: Combine) {
+    let a = mine.take();
+    *mine = combine_opt(a, theirs, how);
+}
+
+/// Converts rows of one mapping; `names` are the source columns' header texts, by slot.
+pub(crate) struct Converter<'a> {
+    mapping: &'a Mapping,
+    tz: &'a TzRules,
+    names: Vec<String>,
+}
+
+impl<'a> Converter<'a> {
+    pub(crate) fn new(mapping: &'a Mapping, tz: &'a TzRules, names: Vec<String>) -> Self {
+        Converter { mapping, tz, names }
+    }
+
+    /// A field's value, or `None` when it is null or one of the `missing` values.
+    fn value<'f>(fields: &[Option<&'f str>], slot: usize, missing: &[String]) -> Option<&'f str> {
+        fields[slot].filter(|v| !missing.iter().any(|m| m == v))
+    }
+
+    fn text(&self, rule: &TextRule, fields: &[Option<&str>]) -> Result<Option<String>, Problem> {
+        let Some(v) = Self::value(fields, rule.slot, &rule.missing) else {
+            return Ok(None);
+        };
+        match &rule.codes {
+            None => Ok(Some(v.to_string())),
+            Some(Codes { table, unknown }) => match table.get(v) {
+                Some(c) => Ok(Some(c.clone())),
+                None => match unknown {
+                    UnknownCode::Reject => {
+                        let mut known: Vec<&str> = table.keys().map(String::as_str).collect();
+                        known.sort_unstable();
+                        Err(Problem::new(
+                            &self.names[rule.slot],
+                            v,
+                            "unknown code",
+                            format!("not in the mapping's code table ({})", known.join(", ")),
+                        ))
+                    }
+                    UnknownCode::Keep => Ok(Some(v.to_string())),
+                    UnknownCode::Null => Ok(None),
+                },
+            },
+        }
+    }
+
+    /// A local reading (seconds since the local epoch, plus microseconds) as UTC microseconds.
+    fn local(&self, ndt: NaiveDateTime, counts: &mut LocalCounts) -> i64 {
+        let (utc, res) = self.tz.local_to_instant(ndt.and_utc().timestamp());
+        counts.note(res);
+        utc * MICROS + i64::from(ndt.and_utc().timestamp_subsec_micros())
+    }
+
+    fn stamp(
+        &self,
+        slot: usize,
+        format: &TimeFormat,
+        v: &str,
+        counts: &mut LocalCounts,
+    ) -> Result<i64, Problem> {
+        let bad = |expected: &str| {
+            Problem::new(
+                &self.names[slot],
+                v,
+                "bad timestamp",
+                format!("expected {expected}"),
+            )
+        };
+        match format {
+            TimeFormat::Iso => match parse_iso(v) {
+                Some((ndt, None)) => Ok(self.local(ndt, counts)),
+                Some((ndt, Some(off))) => {
+                    Ok(ndt.and_utc().timestamp_micros() - i64::from(off) * MICROS)
+                }
+                None => Err(bad("ISO 8601 (YYYY-MM-DD hh:mm:ss[.f][Z|+hh:mm])")),
+            },
+            TimeFormat::Pattern {
+                pattern,
+                offset: false,
+            } => NaiveDateTime::parse_from_str(v, pattern)
+                .map(|ndt| self.local(ndt, counts))
+                .map_err(|_| bad(&format!("{pattern:?}"))),
+            TimeFormat::Pattern {
+                pattern,
+                offset: true,
+            } => DateTime::parse_from_str(v, pattern)
+                .map(|d| d.timestamp_micros())
+                .map_err(|_| bad(&format!("{pattern:?}"))),
+        }
+    }
+
+    /// Converts one row, given its fields by slot.
+    pub(crate) fn convert(
+        &self,
+        fields: &[Option<&str>],
+        counts: &mut LocalCounts,
+    ) -> Result<Record, Problem> {
+        let m = self.mapping;
+        let mut local = LocalCounts::default();
+        let id = match self.text(&m.incident_id, fields)? {
+            Some(id) => id,
+            None => {
+                let slot = m.incident_id.slot;
+                return Err(Problem::new(
+                    &self.names[slot],
+                    fields[slot].unwrap_or(""),
+                    "missing incident id",
+                    "",
+                ));
+            }
+        };
+        let mut texts: [Option<String>; 3] = [None, None, None];
+        for (t, rule) in texts.iter_mut().zip(&m.texts) {
+            if let Some(rule) = rule {
+                *t = self.text(rule, fields)?;
+            }
+        }
+        let mut clocks: [Option<i64>; 6] = [None; 6];
+        // Durations count from a clock of the same row, so they are read second.
+        for pass_after in [false, true] {
+            for (ci, rule) in m.clocks.iter().enumerate() {
+                let Some(rule) = rule else { continue };
+                let get = |slot: usize| Self::value(fields, slot, &rule.missing);
+                clocks[ci] = match (&rule.source, pass_after) {
+                    (ClockSource::Stamp { slot, format }, false) => match get(*slot) {
+                        None => None,
+                        Some(v) => Some(self.stamp(*slot, format, v, &mut local)?),
+                    },
+                    (
+                        ClockSource::DateTime {
+                            date,
+                            date_format,
+                            time,
+                            time_format,
+                        },
+                        false,
+                    ) => match (get(*date), get(*time)) {
+                        (None, None) => None,
+                        (None, Some(t)) => {
+                            return Err(Problem::new(
+                                &self.names[*time],
+                                t,
+                                "time without date",
+                                format!("{} is missing", self.names[*date]),
+                            ));
+                        }
+                        (Some(d), None) => {
+                            return Err(Problem::new(
+                                &self.names[*date],
+                                d,
+                                "date without time",
+                                format!("{} is missing", self.names[*time]),
+                            ));
+                        }
+                        (Some(d), Some(t)) => {
+                            let day = NaiveDate::parse_from_str(d, date_format).map_err(|_| {
+                                Problem::new(
+                                    &self.names[*date],
+                                    d,
+                                    "bad timestamp",
+                                    format!("expected a date {date_format:?}"),
+                                )
+                            })?;
+                            let tod = NaiveTime::parse_from_str(t, time_format).map_err(|_| {
+                                Problem::new(
+                                    &self.names[*time],
+                                    t,
+                                    "bad timestamp",
+                                    format!("expected a time {time_format:?}"),
+                                )
+                            })?;
+                            Some(self.local(day.and_time(tod), &mut local))
+                        }
+                    },
+                    (ClockSource::After { base, slot }, true) => match get(*slot) {
+                        None => None,
+                        Some(v) => {
+                            let secs: f64 = v
+                                .parse()
+                                .ok()
+                                .filter(|s: &f64| s.is_finite() && s.abs() < 1e12)
+                                .ok_or_else(|| {
+                                    Problem::new(
+                                        &self.names[*slot],
+                                        v,
+                                        "not a number",
+                                        "expected seconds",
+                                    )
+                                })?;
+                            clocks[*base].map(|b| b + (secs * MICROS as f64).round() as i64)
+                        }
+                    },
+                    _ => continue,
+                };
+            }
+        }
+        let cancelled = match &m.cancelled {
+            None => None,
+            Some(rule) => Self::value(fields, rule.slot, &rule.missing)
+                .map(|v| rule.true_values.iter().any(|t| t.eq_ignore_ascii_case(v))),
+        };
+        let mut keep = Vec::with_capacity(m.keep.len());
+        for (_, rule) in &m.keep {
+            keep.push(self.text(rule, fields)?);
+        }
+        counts.add(local);
+        Ok(Record {
+            id,
+            texts,
+            clocks,
+            cancelled,
+            keep,
+        })
+    }
+}
+
+/// Parses `YYYY-MM-DD[T ]hh:mm[:ss[.f]]` with an optional `Z`, `±hh:mm` or `±hhmm`; the offset
+/// is returned in seconds east of UTC.
+pub(crate) fn parse_iso(v: &str) -> Option<(NaiveDateTime, Option<i32>)> {
+    let b = v.as_bytes();
+    let num = |s: &[u8]| -> Option<u32> {
+        if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        s.iter().try_fold(0u32, |a, d| {
+            a.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+        })
+    };
+    if b.len() < 16
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b' ')
+        || b[13] != b':'
+    {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(num(&b[0..4])?).ok()?,
+        num(&b[5..7])?,
+        num(&b[8..10])?,
+    )?;
+    let (h, mi) = (num(&b[11..13])?, num(&b[14..16])?);
+    let mut i = 16;
+    let mut s = 0;
+    let mut micros = 0u32;
+    if b.get(i) == Some(&b':') {
+        s = num(b.get(i + 1..i + 3)?)?;
+        i += 3;
+        if b.get(i) == Some(&b'.') {
+            let start = i + 1;
+            let mut end = start;
+            while end < b.len() && b[end].is_ascii_digit() {
+                end += 1;
+            }
+            if end == start {
+                return None;
+            }
+            // Microseconds: pad or cut the fraction to six digits.
+            let mut digits: Vec<u8> = b[start..end.min(start + 6)].to_vec();
+            digits.resize(6, b'0');
+            micros = num(&digits)?;
+            i = end;
+        }
+    }
+    let time = NaiveTime::from_hms_micro_opt(h, mi, s, micros)?;
+    let ndt = date.and_time(time);
+    let rest = &b[i..];
+    let offset = match rest {
+        [] => None,
+        [b'Z'] | [b'z'] => Some(0),
+        [sign @ (b'+' | b'-'), hh @ ..] => {
+            let (oh, om) = match hh {
+                [a, b2, b':', c, d] => (num(&[*a, *b2])?, num(&[*c, *d])?),
+                [a, b2, c, d] => (num(&[*a, *b2])?, num(&[*c, *d])?),
+                [a, b2] => (num(&[*a, *b2])?, 0),
+                _ => return None,
+            };
+            let secs = i32::try_from(oh * 3600 + om * 60).ok()?;
+            Some(if *sign == b'-' { -secs } else { secs })
+        }
+        _ => return None,
+    };
+    Some((ndt, offset))
+}
+
+/// The output schema of a mapping: canonical columns, then the kept ones as text.
+pub fn output_schema(mapping: &Mapping) -> SchemaRef {
+    let canonical = schema::canonical_schema();
+    let mut fields: Vec<Field> = canonical
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.extend(
+        mapping
+            .keep
+            .iter()
+            .map(|(n, _)| Field::new(n, DataType::Utf8, true)),
+    );
+    Arc::new(Schema::new(fields))
+}
+
+/// Appends records to Arrow builders in the output schema's column order.
+pub(crate) struct BatchBuilder {
+    schema: SchemaRef,
+    id: StringBuilder,
+    texts: [StringBuilder; 3],
+    clocks: Vec<TimestampMicrosecondBuilder>,
+    cancelled: BooleanBuilder,
+    keep: Vec<StringBuilder>,
+    len: usize,
+}
+
+impl BatchBuilder {
+    pub(crate) fn new(schema: SchemaRef, n_keep: usize) -> Self {
+        BatchBuilder {
+            schema,
+            id: StringBuilder::new(),
+            texts: [
+                StringBuilder::new(),
+                StringBuilder::new(),
+                StringBuilder::new(),
+            ],
+            clocks: (0..6)
+                .map(|_| TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+                .collect(),
+            cancelled: BooleanBuilder::new(),
+            keep: (0..n_keep).map(|_| StringBuilder::new()).collect(),
+            len: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn append(&mut self, r: &Record) {
+        self.id.append_value(&r.id);
+        for (b, t) in self.texts.iter_mut().zip(&r.texts) {
+            b.append_option(t.as_deref());
+        }
+        for (b, c) in self.clocks.iter_mut().zip(r.clocks) {
+            b.append_option(c);
+        }
+        self.cancelled.append_option(r.cancelled);
+        for (b, k) in self.keep.iter_mut().zip(&r.keep) {
+            b.append_option(k.as_deref());
+        }
+        self.len += 1;
+    }
+
+    /// The batch so far; the builders start again empty.
+    pub(crate) fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
+        let mut cols: Vec<ArrayRef> = vec![Arc::new(self.id.finish())];
+        cols.extend(
+            self.texts
+                .iter_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
+        );
+        cols.extend(
+            self.clocks
+                .iter_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
+        );
+        cols.push(Arc::new(self.cancelled.finish()));
+        cols.extend(
+            self.keep
+                .iter_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
+        );
+        self.len = 0;
+        RecordBatch::try_new(self.schema.clone(), cols)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ndt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap()
+    }
+
+    #[test]
+    fn iso_parser_reads_naive_and_offset_times() {
+        assert_eq!(
+            parse_iso("2023-05-01 12:34:56"),
+            Some((ndt("2023-05-01 12:34:56"), None))
+        );
+        assert_eq!(
+            parse_iso("2023-05-01T12:34:56Z"),
+            Some((ndt("2023-05-01 12:34:56"), Some(0)))
+        );
+        assert_eq!(
+            parse_iso("2023-05-01T12:34:56.25+01:00"),
+            Some((ndt("2023-05-01 12:34:56.25"), Some(3600)))
+        );
+        assert_eq!(
+            parse_iso("2023-05-01T12:34-0530"),
+            Some((ndt("2023-05-01 12:34:00"), Some(-19800)))
+        );
+        for bad in [
+            "2023-05-01",
+            "2023-13-01 00:00:00",
+            "2023-05-01 25:00:00",
+            "2023-05-01 12:34:56 PM",
+            "05/01/2023 12:34:56",
+            "2023-05-01 12:34:56.",
+        ] {
+            assert_eq!(parse_iso(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn combine_takes_first_min_max() {
+        assert_eq!(combine_opt(Some(3), Some(1), Combine::Min), Some(1));
+        assert_eq!(combine_opt(Some(3), Some(1), Combine::Max), Some(3));
+        assert_eq!(combine_opt(Some(3), Some(1), Combine::First), Some(3));
+        assert_eq!(combine_opt(None, Some(1), Combine::First), Some(1));
+        assert_eq!(combine_opt::<i64>(None, None, Combine::Min), None);
+    }
+
+    #[test]
+    fn long_values_are_shortened_on_a_char_boundary() {
+        let s = "£".repeat(150);
+        let p = Problem::new("c", &s, "too few fields", "");
+        assert!(p.value.ends_with("...") && p.value.len() <= 203);
+        assert_eq!(p.reason(), "too few fields");
+    }
+}

@@ -1,0 +1,600 @@
+//! Reading a source (CSV or Parquet files plus a [`Mapping`]) as canonical record batches,
+//! with every input row either imported or rejected with a reason.
+//!
+//! CSV is read by the `csv` crate's streaming reader one record at a time into a reused
+//! buffer, and each field is typed by the mapping (never guessed), so memory does not grow with
+//! the file: it is one batch of records (`batch_rows`), plus, for a multi-row source, the
+//! incidents still open (the `[incident]` window, see `Grouper` and
+//! `docs/using-your-own-data.md`). Parquet exports are read batch by batch with their mapped
+//! columns cast to text, then go through the same conversion as CSV.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
+use slate_core::TzRules;
+
+use crate::error::{Error, Result, io_err};
+use crate::mapping::{ColumnRef, Mapping};
+use crate::record::{BatchBuilder, Converter, LocalCounts, Problem, Record, output_schema};
+
+/// Records per batch handed to the sink.
+pub const DEFAULT_BATCH_ROWS: usize = 65_536;
+
+/// One rejected input row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The source file.
+    pub file: String,
+    /// 1-based data row number in the file (the header is not a row).
+    pub row: u64,
+    /// 1-based line where the row starts (the header is line 1); `None` for Parquet.
+    pub line: Option<u64>,
+    /// What was wrong.
+    pub problem: Problem,
+}
+
+/// What a read accounted for: `input_rows == imported_rows + rejected_rows`, always.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Files read.
+    pub files: usize,
+    /// Data rows read (header excluded; blank lines are not rows).
+    pub input_rows: u64,
+    /// Rows that became (part of) a canonical record.
+    pub imported_rows: u64,
+    /// Rows rejected, each with a reason.
+    pub rejected_rows: u64,
+    /// Canonical records written: `imported_rows` unless rows were joined per incident.
+    pub records: u64,
+    /// Naive local readings that were ambiguous or skipped (imported rows only).
+    pub local: LocalCounts,
+    /// Rejected rows by reason category.
+    pub reasons: BTreeMap<String, u64>,
+}
+
+impl ImportSummary {
+    /// The accounting line: `N input rows = I imported + R rejected`.
+    pub fn accounting(&self) -> String {
+        format!(
+            "{} input rows = {} imported + {} rejected",
+            self.input_rows, self.imported_rows, self.rejected_rows
+        )
+    }
+
+    /// Whether the accounting identity holds.
+    pub fn balances(&self) -> bool {
+        self.input_rows == self.imported_rows + self.rejected_rows
+    }
+}
+
+/// Where the rows and rejects of a read go.
+pub trait SourceSink {
+    /// A batch of canonical records (the mapping's [`output_schema`]).
+    fn batch(&mut self, batch: RecordBatch) -> Result<()>;
+    /// A rejected row.
+    fn reject(&mut self, reject: &Reject) -> Result<()>;
+    /// Bytes of input consumed since the last call (for a progress bar).
+    fn progress(&mut self, _bytes: u64) {}
+}
+
+/// Expands `--input` arguments for a mapped source: files are kept, directories are walked
+/// for `.csv`, `.tsv` and `.parquet` files, globs are matched. Sorted and free of duplicates.
+pub fn expand_source_inputs(args: &[String]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for arg in args {
+        let p = Path::new(arg);
+        if p.is_dir() {
+            let before = out.len();
+            walk(p, &mut out)?;
+            if out.len() == before {
+                return Err(Error::NoInput(format!(
+                    "{arg} (no .csv, .tsv or .parquet files in it)"
+                )));
+            }
+        } else {
+            out.extend(crate::expand_inputs(std::slice::from_ref(arg))?);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let path = entry.map_err(io_err(dir))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if is_parquet(&path) || name.ends_with(".csv") || name.ends_with(".tsv") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn is_parquet(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// Compares header text loosely: no BOM, trimmed, runs of blanks as one space, any case.
+fn normalise(h: &str) -> String {
+    h.trim_start_matches('\u{feff}')
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Finds each mapped source column in a header: an exact match, else the one header equal
+/// after [`normalise`]; by position for `{ index = N }`. Errors list the header.
+pub(crate) fn resolve(
+    headers: &[String],
+    sources: &[ColumnRef],
+) -> std::result::Result<Vec<usize>, String> {
+    let listing = || {
+        let shown: Vec<String> = headers.iter().map(|h| format!("{h:?}")).collect();
+        format!("the header is {}", shown.join(", "))
+    };
+    sources
+        .iter()
+        .map(|s| match s {
+            ColumnRef::Index { index } => {
+                if *index >= 1 && *index <= headers.len() {
+                    Ok(index - 1)
+                } else {
+                    Err(format!(
+                        "column #{index} does not exist: the file has {} columns",
+                        headers.len()
+                    ))
+                }
+            }
+            ColumnRef::Name(name) => {
+                let exact: Vec<usize> = (0..headers.len())
+                    .filter(|&i| headers[i] == *name)
+                    .collect();
+                let hits = if exact.is_empty() {
+                    let n = normalise(name);
+                    (0..headers.len())
+                        .filter(|&i| normalise(&headers[i]) == n)
+                        .collect()
+                } else {
+                    exact
+                };
+                match hits.as_slice() {
+                    [i] => Ok(*i),
+                    [] => Err(format!("no column {name:?}; {}", listing())),
+                    _ => Err(format!(
+                        "column {name:?} appears {} times; map it by position with {{ index = N }}",
+                        hits.len()
+                    )),
+                }
+            }
+        })
+        .collect()
+}
+
+/// Joins the rows of one incident (`[incident] key`) in bounded memory.
+///
+/// The rule: an incident is complete, and written, once `window_rows` input rows have passed
+/// since its most recent row. Memory is therefore bounded by the incidents seen in the last
+/// `window_rows` rows, whatever the file's size. A row whose incident was already written is
+/// rejected ("incident already written") as long as the id is among the last `window_rows`
+/// written incidents; a straggler further away than that cannot be recognised without
+/// unbounded memory and becomes a second record with the same `incident_id`, which
+/// `slate validate` reports as a duplicate id. Sort the export by the key to rule both out.
+pub(crate) struct Grouper {
+    window: u64,
+    open: HashMap<String, (Record, u64)>,
+    /// (row sequence, key) of every row pushed, oldest first; stale entries are skipped.
+    queue: VecDeque<(u64, String)>,
+    written: HashSet<String>,
+    written_order: VecDeque<String>,
+}
+
+impl Grouper {
+    pub(crate) fn new(window: u64) -> Self {
+        Grouper {
+            window,
+            open: HashMap::new(),
+            queue: VecDeque::new(),
+            written: HashSet::new(),
+            written_order: VecDeque::new(),
+        }
+    }
+
+    /// Adds the row with sequence number `seq`; completed incidents go to `out`. The inner
+    /// error rejects this row; the outer one is a failure of `out`.
+    pub(crate) fn push(
+        &mut self,
+        seq: u64,
+        rec: Record,
+        mapping: &Mapping,
+        out: &mut dyn FnMut(Record) -> Result<()>,
+    ) -> Result<std::result::Result<(), Problem>> {
+        // First write what this row completes: incidents whose last row is `window` rows back.
+        let window = self.window;
+        self.evict(|last| last + window <= seq, out)?;
+        let key = rec.id.clone();
+        if let Some((open, last)) = self.open.get_mut(&key) {
+            open.combine(rec, mapping);
+            *last = seq;
+        } else if self.written.contains(&key) {
+            return Ok(Err(Problem::new(
+                "",
+                &key,
+                "incident already written",
+                format!(
+                    "its earlier rows are more than {} rows before this one; sort the file by the incident key or raise [incident] window-rows",
+                    self.window
+                ),
+            )));
+        } else {
+            self.open.insert(key.clone(), (rec, seq));
+        }
+        self.queue.push_back((seq, key));
+        Ok(Ok(()))
+    }
+
+    fn evict(
+        &mut self,
+        due: impl Fn(u64) -> bool,
+        out: &mut dyn FnMut(Record) -> Result<()>,
+    ) -> Result<()> {
+        while let Some((s, _)) = self.queue.front() {
+            if !due(*s) {
+                break;
+            }
+            let Some((s, key)) = self.queue.pop_front() else {
+                break;
+            };
+            if self.open.get(&key).is_some_and(|(_, last)| *last == s) {
+                if let Some((rec, _)) = self.open.remove(&key) {
+                    out(rec)?;
+                }
+                self.written.insert(key.clone());
+                self.written_order.push_back(key);
+                while self.written_order.len() as u64 > self.window {
+                    if let Some(old) = self.written_order.pop_front() {
+                        self.written.remove(&old);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every incident still open, in the order of their last rows.
+    pub(crate) fn finish(&mut self, out: &mut dyn FnMut(Record) -> Result<()>) -> Result<()> {
+        self.evict(|_| true, out)
+    }
+}
+
+/// State shared across the files of one read.
+struct Reading<'a> {
+    mapping: &'a Mapping,
+    tz: TzRules,
+    builder: BatchBuilder,
+    batch_rows: usize,
+    grouper: Option<Grouper>,
+    summary: ImportSummary,
+    seq: u64,
+}
+
+impl Reading<'_> {
+    fn flush(&mut self, sink: &mut dyn SourceSink) -> Result<()> {
+        if self.builder.len() > 0 {
+            let batch = self.builder.finish().map_err(|source| Error::Arrow {
+                path: PathBuf::from("<import>"),
+                source,
+            })?;
+            sink.batch(batch)?;
+        }
+        Ok(())
+    }
+
+    fn reject(
+        &mut self,
+        sink: &mut dyn SourceSink,
+        file: &Path,
+        row: u64,
+        line: Option<u64>,
+        problem: Problem,
+    ) -> Result<()> {
+        self.summary.rejected_rows += 1;
+        *self
+            .summary
+            .reasons
+            .entry(problem.kind.to_string())
+            .or_default() += 1;
+        sink.reject(&Reject {
+            file: file.display().to_string(),
+            row,
+            line,
+            problem,
+        })
+    }
+
+    /// One row's fields by slot, or the problem that rejects it.
+    fn row(
+        &mut self,
+        conv: &Converter<'_>,
+        fields: std::result::Result<&[Option<&str>], Problem>,
+        sink: &mut dyn SourceSink,
+        file: &Path,
+        row: u64,
+        line: Option<u64>,
+    ) -> Result<()> {
+        self.summary.input_rows += 1;
+        self.seq += 1;
+        let mut local = LocalCounts::default();
+        let rec = match fields.and_then(|f| conv.convert(f, &mut local)) {
+            Ok(r) => r,
+            Err(p) => return self.reject(sink, file, row, line, p),
+        };
+        let (builder, summary, batch_rows) =
+            (&mut self.builder, &mut self.summary, self.batch_rows);
+        let mut emit = |r: Record| -> Result<()> {
+            builder.append(&r);
+            summary.records += 1;
+            if builder.len() >= batch_rows {
+                let batch = builder.finish().map_err(|source| Error::Arrow {
+                    path: PathBuf::from("<import>"),
+                    source,
+                })?;
+                sink.batch(batch)?;
+            }
+            Ok(())
+        };
+        let pushed = match &mut self.grouper {
+            None => emit(rec).map(Ok)?,
+            Some(g) => g.push(self.seq, rec, self.mapping, &mut emit)?,
+        };
+        match pushed {
+            Ok(()) => {
+                self.summary.imported_rows += 1;
+                self.summary.local.add(local);
+                Ok(())
+            }
+            Err(p) => self.reject(sink, file, row, line, p),
+        }
+    }
+}
+
+/// Reads `files` through `mapping`, handing canonical batches and rejects to `sink`.
+/// Fails only on what makes a whole file unreadable (I/O, a mapped column missing from the
+/// header); a bad row is a [`Reject`].
+pub fn read_source(
+    files: &[PathBuf],
+    mapping: &Mapping,
+    batch_rows: usize,
+    sink: &mut dyn SourceSink,
+) -> Result<ImportSummary> {
+    let tz = TzRules::from_name(&mapping.tz).map_err(|e| Error::InvalidMapping {
+        mapping: mapping.name.clone(),
+        field: "tz".into(),
+        reason: e.to_string(),
+    })?;
+    let mut r = Reading {
+        mapping,
+        tz,
+        builder: BatchBuilder::new(output_schema(mapping), mapping.keep.len()),
+        batch_rows: batch_rows.max(1),
+        grouper: mapping
+            .incident
+            .as_ref()
+            .map(|i| Grouper::new(i.window_rows)),
+        summary: ImportSummary::default(),
+        seq: 0,
+    };
+    for f in files {
+        if is_parquet(f) {
+            read_parquet(f, &mut r, sink)?;
+        } else {
+            read_csv(f, &mut r, sink)?;
+        }
+        r.summary.files += 1;
+    }
+    if let Some(mut g) = r.grouper.take() {
+        let (builder, summary, batch_rows) = (&mut r.builder, &mut r.summary, r.batch_rows);
+        g.finish(&mut |rec: Record| {
+            builder.append(&rec);
+            summary.records += 1;
+            if builder.len() >= batch_rows {
+                let batch = builder.finish().map_err(|source| Error::Arrow {
+                    path: PathBuf::from("<import>"),
+                    source,
+                })?;
+                sink.batch(batch)?;
+            }
+            Ok(())
+        })?;
+    }
+    r.flush(sink)?;
+    debug_assert!(r.summary.balances());
+    Ok(r.summary)
+}
+
+fn read_csv(path: &Path, r: &mut Reading<'_>, sink: &mut dyn SourceSink) -> Result<()> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let csv_err = |source| Error::Csv {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(r.mapping.delimiter)
+        // Rows with too few or too many fields are rejects with a reason, not a failed file.
+        .flexible(true)
+        .from_reader(BufReader::with_capacity(1 << 20, file));
+    let headers: Vec<String> = rdr
+        .byte_headers()
+        .map_err(csv_err)?
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect();
+    let idx = resolve(&headers, &r.mapping.sources).map_err(|reason| Error::SourceColumn {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    let names: Vec<String> = idx.iter().map(|&i| headers[i].clone()).collect();
+    let mapping = r.mapping;
+    let tz = r.tz.clone();
+    let conv = Converter::new(mapping, &tz, names.clone());
+    let mut rec = csv::ByteRecord::new();
+    let mut row = 0u64;
+    let mut last_byte = 0u64;
+    let delim = char::from(mapping.delimiter).to_string();
+    loop {
+        if !rdr.read_byte_record(&mut rec).map_err(csv_err)? {
+            break;
+        }
+        row += 1;
+        let line = rec.position().map(|p| p.line());
+        let whole = || {
+            let parts: Vec<String> = rec
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            parts.join(&delim)
+        };
+        let checked: std::result::Result<(), Problem> = if rec.len() < headers.len() {
+            Err(Problem::new(
+                "",
+                &whole(),
+                "too few fields",
+                format!("{} of {}", rec.len(), headers.len()),
+            ))
+        } else if rec.len() > headers.len() {
+            Err(Problem::new(
+                "",
+                &whole(),
+                "too many fields",
+                format!("{} of {}", rec.len(), headers.len()),
+            ))
+        } else {
+            Ok(())
+        };
+        let mut fields: Vec<Option<&str>> = Vec::with_capacity(idx.len());
+        let mut problem = checked.err();
+        if problem.is_none() {
+            for (slot, &i) in idx.iter().enumerate() {
+                match std::str::from_utf8(&rec[i]) {
+                    Ok(s) => fields.push(Some(s.trim())),
+                    Err(_) => {
+                        problem = Some(Problem::new(
+                            &names[slot],
+                            &String::from_utf8_lossy(&rec[i]),
+                            "invalid UTF-8",
+                            "",
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        let input = match problem {
+            Some(p) => Err(p),
+            None => Ok(fields.as_slice()),
+        };
+        r.row(&conv, input, sink, path, row, line)?;
+        if row.is_multiple_of(8192) {
+            let b = rdr.position().byte();
+            sink.progress(b - last_byte);
+            last_byte = b;
+        }
+    }
+    sink.progress(rdr.position().byte().saturating_sub(last_byte));
+    Ok(())
+}
+
+fn read_parquet(path: &Path, r: &mut Reading<'_>, sink: &mut dyn SourceSink) -> Result<()> {
+    let (schema, _) = crate::parquet::read_schema(path)?;
+    let headers: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let idx = resolve(&headers, &r.mapping.sources).map_err(|reason| Error::SourceColumn {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    let names: Vec<String> = idx.iter().map(|&i| headers[i].clone()).collect();
+    let mapping = r.mapping;
+    let tz = r.tz.clone();
+    let conv = Converter::new(mapping, &tz, names);
+    let arrow_err = |source| Error::Arrow {
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(io_err(path))?.len();
+    let mut row = 0u64;
+    for batch in crate::parquet::open(path, 8192)? {
+        let batch = batch.map_err(arrow_err)?;
+        // Every mapped column as text, so one conversion serves CSV and Parquet alike.
+        let cols = idx
+            .iter()
+            .map(|&i| arrow::compute::cast(batch.column(i), &DataType::Utf8))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(arrow_err)?;
+        let texts: Vec<&arrow::array::StringArray> =
+            cols.iter().map(|c| c.as_string::<i32>()).collect();
+        let mut fields: Vec<Option<&str>> = Vec::with_capacity(texts.len());
+        for i in 0..batch.num_rows() {
+            row += 1;
+            fields.clear();
+            fields.extend(
+                texts
+                    .iter()
+                    .map(|t| t.is_valid(i).then(|| t.value(i).trim())),
+            );
+            r.row(&conv, Ok(fields.as_slice()), sink, path, row, None)?;
+        }
+    }
+    sink.progress(size);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_resolve_exactly_then_loosely() {
+        let h: Vec<String> = [
+            "",
+            "Call Number",
+            "Neighborhood  District",
+            "Notional Cost (£)",
+            "\u{feff}Id",
+        ]
+        .map(String::from)
+        .to_vec();
+        let refs = [
+            ColumnRef::Index { index: 1 },
+            ColumnRef::Name("Neighborhood  District".into()),
+            ColumnRef::Name("neighborhood district".into()),
+            ColumnRef::Name("Notional Cost (£)".into()),
+            ColumnRef::Name("Id".into()),
+        ];
+        assert_eq!(resolve(&h, &refs).unwrap(), vec![0, 2, 2, 3, 4]);
+        let e = resolve(&h, &[ColumnRef::Name("Battalion".into())]).unwrap_err();
+        assert!(
+            e.contains("no column \"Battalion\"") && e.contains("\"Call Number\""),
+            "{e}"
+        );
+        let e = resolve(&h, &[ColumnRef::Index { index: 9 }]).unwrap_err();
+        assert!(e.contains("5 columns"), "{e}");
+        let dup: Vec<String> = ["a", "A"].map(String::from).to_vec();
+        assert!(resolve(&dup, &[ColumnRef::Name("a".into())]).is_ok());
+        assert!(
+            resolve(&dup, &[ColumnRef::Name(" a ".into())])
+                .unwrap_err()
+                .contains("2 times")
+        );
+    }
+}
