@@ -281,3 +281,52 @@ fn late_updates_are_dropped_and_counted() {
     );
     let _ = PathBuf::new();
 }
+
+fn emitted_finals(out: &Path) -> (usize, usize) {
+    let Ok(files) = slate_io::expand_inputs(&[out.join("emissions").to_string_lossy().into_owned()]) else {
+        return (0, 0);
+    };
+    let mut fin = (0, 0);
+    for f in files {
+        for b in read(&f) {
+            let c = arrow::array::AsArray::as_boolean(b.column_by_name("final").unwrap()).clone();
+            fin.0 += c.true_count();
+            fin.1 += c.false_count();
+        }
+    }
+    fin
+}
+
+#[test]
+fn an_idle_source_lets_the_wall_clock_advance_the_watermark() {
+    let data = dataset(3_000);
+    // Only January's updates arrive; then the feed goes quiet.
+    let jan: Vec<Update> = updates_of(data.path()).into_iter().filter(|u| u.event_us().unwrap() < 1_643_673_600_000_000).collect();
+    let feed = tempfile::tempdir().unwrap();
+    write_updates(feed.path(), "jan.parquet", &jan);
+    let out = tempfile::tempdir().unwrap();
+    let clock = slate_stream::clock::ManualClock::at(0);
+    let mut s = spec(SourceSpec::Dir { path: feed.path().to_path_buf(), once: false }, out.path());
+    s.idle = Some(Duration::from_millis(100));
+    s.clock = Arc::new(clock.clone());
+    let rt = rt();
+    let task = rt.spawn(run_stream(config(WindowKind::Month, LateMode::Drop), s));
+    let wait_for = |want: &dyn Fn((usize, usize)) -> bool| {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < Duration::from_secs(20) {
+            if want(emitted_finals(out.path())) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    };
+    assert!(wait_for(&|f| f.1 > 0), "no provisional emission");
+    // With the wall clock still, idling moves nothing: January stays provisional.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(emitted_finals(out.path()).0, 0);
+    // 60 days of wall time pass with no updates: the watermark follows, January settles.
+    clock.advance_us(60 * DAY_US);
+    assert!(wait_for(&|f| f.0 > 0), "January never became final");
+    task.abort();
+}
