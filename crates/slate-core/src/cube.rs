@@ -302,7 +302,12 @@ impl Cube {
 
     /// `[first day of the first unit, first day after the last unit)` over windowed cells.
     fn data_span(&self) -> DayRange {
-        let units = self.cells.keys().filter_map(|(u, _)| *u);
+        // Cells emptied by `subtract` do not count: the span is where records are.
+        let units = self
+            .cells
+            .iter()
+            .filter(|(_, cells)| cells.iter().any(|c| c.n_eligible() > 0))
+            .filter_map(|((u, _), _)| *u);
         match (units.clone().min(), units.max()) {
             (Some(lo), Some(hi)) => (self.grain.first_day(lo), self.grain.first_day(hi + 1)),
             _ => (0, 0),

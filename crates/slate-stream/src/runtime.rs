@@ -93,6 +93,11 @@ pub struct Summary {
     pub rejects: Vec<Reject>,
     /// Whether the run resumed from a checkpoint.
     pub resumed: bool,
+    /// Most incidents open at once (sampled after each batch).
+    pub max_open: usize,
+    /// Wall time to compute and write each emission, in milliseconds: the delay from the
+    /// watermark crossing an emission point to the figures being readable.
+    pub emission_ms: Vec<f64>,
 }
 
 const CHECKPOINT: &str = "checkpoint.json";
@@ -355,11 +360,14 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         for u in updates {
             p.apply(u).await?;
         }
+        summary.max_open = summary.max_open.max(p.open_incidents());
         p.advance_watermark();
-        if p.emission_due()
-            && let Some(e) = p.emit().await?
-        {
-            sink.write(&p, &e)?;
+        if p.emission_due() {
+            let t0 = std::time::Instant::now();
+            if let Some(e) = p.emit().await? {
+                sink.write(&p, &e)?;
+                summary.emission_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+            }
         }
         let now = clock.now_us();
         if let Some(dir) = &spec.state_dir

@@ -128,6 +128,9 @@ impl Default for State {
     }
 }
 
+/// One open incident's cells as of the last emission.
+type Contribution = Vec<(Option<i32>, GroupKey, usize, MeasureCell)>;
+
 /// The live processor: state plus the settled cube, decoded.
 pub struct Processor {
     cfg: StreamConfig,
@@ -135,6 +138,11 @@ pub struct Processor {
     pub state: State,
     cube: Cube,
     start_cols: Vec<usize>,
+    /// Cells of the open incidents as of the last emission, and each one's share, so that an
+    /// emission recomputes only the incidents changed since (derived, not checkpointed).
+    open_cube: Cube,
+    contrib: HashMap<String, Contribution>,
+    changed: HashSet<String>,
 }
 
 impl Processor {
@@ -163,11 +171,16 @@ impl Processor {
         start_cols.dedup();
         let mut state = state;
         state.cells.clear();
+        let open_cube = Cube::new(cfg.opts.window.grain(), cfg.opts.group_by.clone(), n);
+        let changed = state.open.keys().cloned().collect();
         Ok(Processor {
             cfg,
             state,
             cube,
             start_cols,
+            open_cube,
+            contrib: HashMap::new(),
+            changed,
         })
     }
 
@@ -281,6 +294,7 @@ impl Processor {
                 }
                 LateMode::Revise => {
                     self.state.open.remove(&rec.id);
+                    self.changed.insert(rec.id.clone());
                     self.settle_records(vec![rec]).await?;
                     self.state.revised += 1;
                     return Ok(());
@@ -289,6 +303,7 @@ impl Processor {
         }
         self.mark_dirty(&rec);
         self.state.deadlines.insert((d, rec.id.clone()));
+        self.changed.insert(rec.id.clone());
         self.state.open.insert(rec.id.clone(), rec);
         Ok(())
     }
@@ -349,6 +364,7 @@ impl Processor {
             if current == Some(d)
                 && let Some(r) = self.state.open.remove(&id)
             {
+                self.changed.insert(id);
                 due.push(r);
             }
         }
@@ -394,11 +410,9 @@ impl Processor {
         self.settle_due().await?;
         self.state.last_emit_wm = Some(self.state.watermark_us);
         // Provisional figures: settled cells plus the open incidents as they stand.
+        self.refresh_open().await?;
         let mut cube = self.cube.clone();
-        if !self.state.open.is_empty() {
-            let open: Vec<Update> = self.state.open.values().cloned().collect();
-            cube.merge(&self.cells_of(&open).await?);
-        }
+        cube.merge(&self.open_cube);
         let kind = self.cfg.opts.window;
         let latest = cube.report(
             &self.cfg.policy,
@@ -452,6 +466,48 @@ impl Processor {
             latest,
             watermark_us: self.state.watermark_us,
         }))
+    }
+
+    /// Brings the open incidents' cells up to date: takes out the shares of incidents changed
+    /// or settled since the last emission and adds those of the changed ones still open, computed
+    /// in one plan grouped also by incident.
+    async fn refresh_open(&mut self) -> Result<()> {
+        let ids: Vec<String> = self.changed.drain().collect();
+        for id in &ids {
+            for (unit, groups, m, c) in self.contrib.remove(id).unwrap_or_default() {
+                if !self.open_cube.subtract(unit, &groups, m, &c) {
+                    return Err(crate::error::Error::Pipeline(format!(
+                        "incident {id}: open cells out of step"
+                    )));
+                }
+            }
+        }
+        let records: Vec<Update> = ids
+            .iter()
+            .filter_map(|id| self.state.open.get(id).cloned())
+            .collect();
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut opts = self.cfg.opts.clone();
+        opts.group_by
+            .push(slate_core::schema::INCIDENT_ID.to_string());
+        let (per_incident, _) =
+            cells_of_batches(vec![to_batch(&records)], &self.cfg.policy, &opts).await?;
+        for (unit, key, cells) in per_incident.cells() {
+            let (groups, id) = key.split_at(key.len() - 1);
+            let id = id[0].clone().unwrap_or_default();
+            for (m, c) in cells.iter().enumerate().filter(|(_, c)| c.n_eligible() > 0) {
+                self.open_cube.add(unit, groups.to_vec(), m, c);
+                self.contrib.entry(id.clone()).or_default().push((
+                    unit,
+                    groups.to_vec(),
+                    m,
+                    c.clone(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Open incidents.

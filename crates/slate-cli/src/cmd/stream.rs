@@ -184,6 +184,18 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
         s.late_dropped,
         s.rejects.len()
     )?;
+    if !s.emission_ms.is_empty() {
+        let mut ms = s.emission_ms.clone();
+        ms.sort_by(f64::total_cmp);
+        writeln!(
+            err,
+            "{:.0} updates/s; most incidents open at once {}; emission compute+write ms: median {:.1}, max {:.1}",
+            s.updates as f64 / secs.max(1e-9),
+            s.max_open,
+            ms[ms.len() / 2],
+            ms[ms.len() - 1]
+        )?;
+    }
     for r in s.rejects.iter().take(20) {
         writeln!(err, "  rejected {}:{}: {}", r.file, r.row, r.reason)?;
     }

@@ -283,7 +283,9 @@ fn late_updates_are_dropped_and_counted() {
 }
 
 fn emitted_finals(out: &Path) -> (usize, usize) {
-    let Ok(files) = slate_io::expand_inputs(&[out.join("emissions").to_string_lossy().into_owned()]) else {
+    let Ok(files) =
+        slate_io::expand_inputs(&[out.join("emissions").to_string_lossy().into_owned()])
+    else {
         return (0, 0);
     };
     let mut fin = (0, 0);
@@ -301,12 +303,21 @@ fn emitted_finals(out: &Path) -> (usize, usize) {
 fn an_idle_source_lets_the_wall_clock_advance_the_watermark() {
     let data = dataset(3_000);
     // Only January's updates arrive; then the feed goes quiet.
-    let jan: Vec<Update> = updates_of(data.path()).into_iter().filter(|u| u.event_us().unwrap() < 1_643_673_600_000_000).collect();
+    let jan: Vec<Update> = updates_of(data.path())
+        .into_iter()
+        .filter(|u| u.event_us().unwrap() < 1_643_673_600_000_000)
+        .collect();
     let feed = tempfile::tempdir().unwrap();
     write_updates(feed.path(), "jan.parquet", &jan);
     let out = tempfile::tempdir().unwrap();
     let clock = slate_stream::clock::ManualClock::at(0);
-    let mut s = spec(SourceSpec::Dir { path: feed.path().to_path_buf(), once: false }, out.path());
+    let mut s = spec(
+        SourceSpec::Dir {
+            path: feed.path().to_path_buf(),
+            once: false,
+        },
+        out.path(),
+    );
     s.idle = Some(Duration::from_millis(100));
     s.clock = Arc::new(clock.clone());
     let rt = rt();
