@@ -81,7 +81,12 @@ fn main() {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no .slt files in {}", dir.display());
-    let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+    let name = |p: &Path| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string()
+    };
     // The libtest protocol that cargo-nextest speaks: `--list` names the tests, one per file;
     // a positional argument runs just that file.
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -95,9 +100,18 @@ fn main() {
     }
     if let Some(filter) = args.iter().find(|a| !a.starts_with("--")) {
         let exact = args.iter().any(|a| a == "--exact");
-        files.retain(|f| if exact { name(f) == *filter } else { name(f).contains(filter.as_str()) });
+        files.retain(|f| {
+            if exact {
+                name(f) == *filter
+            } else {
+                name(f).contains(filter.as_str())
+            }
+        });
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let mut failed = 0;
     for f in &files {
         let mut runner = sqllogictest::Runner::new(|| async {
