@@ -155,3 +155,61 @@ fn sigkill_at_random_points_then_restart_gives_the_batch_figures() {
     .unwrap();
     assert_eq!(read_all(&full_files), all, "seed {seed}");
 }
+
+#[test]
+fn emissions_stream_as_arrow_ipc_on_stdout() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/canonical-small"
+    );
+    let o = slate()
+        .args([
+            "stream",
+            "--replay",
+            fixture,
+            "--out",
+            "-",
+            "--settle",
+            "20d",
+            "--emit-every",
+            "7d",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reader =
+        datafusion::arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(o.stdout), None)
+            .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    assert!(batches.len() > 5, "{} emissions", batches.len());
+    let all = concat_batches(&batches[0].schema(), &batches).unwrap();
+    let fin = all.column_by_name("final").unwrap().as_boolean().clone();
+    assert!(fin.true_count() > 0 && fin.false_count() > 0);
+    // The final rows are `slate run`'s rows for the same records.
+    let t = tempfile::tempdir().unwrap();
+    let reference = t.path().join("run.parquet");
+    let r = slate()
+        .args(["run", "-i", fixture, "--out", reference.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    let want = read_all(&[reference]);
+    let finals = filter_record_batch(&all, &fin).unwrap();
+    let finals = finals
+        .project(&(0..want.num_columns()).collect::<Vec<_>>())
+        .unwrap();
+    let key = |b: &RecordBatch| {
+        let mut rows: Vec<String> = (0..b.num_rows())
+            .map(|i| {
+                b.columns()
+                    .iter()
+                    .map(|c| datafusion::arrow::util::display::array_value_to_string(c, i).unwrap())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(key(&finals), key(&want));
+}
