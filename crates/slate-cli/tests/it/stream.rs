@@ -158,10 +158,26 @@ fn sigkill_at_random_points_then_restart_gives_the_batch_figures() {
 
 #[test]
 fn emissions_stream_as_arrow_ipc_on_stdout() {
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/canonical-small"
-    );
+    // Clean data: the stream merges updates by incident_id, so duplicate ids (which the dirty
+    // fixture has on purpose) would be one incident to the stream and two rows to batch.
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let g = slate()
+        .args([
+            "gen",
+            "--rows",
+            "2000",
+            "--years",
+            "1",
+            "--from",
+            "2023-01-01",
+            "--out",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(g.status.success());
+    let fixture = data.to_str().unwrap();
     let o = slate()
         .args([
             "stream",
@@ -173,6 +189,8 @@ fn emissions_stream_as_arrow_ipc_on_stdout() {
             "20d",
             "--emit-every",
             "7d",
+            "--batch-size",
+            "200",
         ])
         .output()
         .unwrap();
@@ -186,7 +204,6 @@ fn emissions_stream_as_arrow_ipc_on_stdout() {
     let fin = all.column_by_name("final").unwrap().as_boolean().clone();
     assert!(fin.true_count() > 0 && fin.false_count() > 0);
     // The final rows are `slate run`'s rows for the same records.
-    let t = tempfile::tempdir().unwrap();
     let reference = t.path().join("run.parquet");
     let r = slate()
         .args(["run", "-i", fixture, "--out", reference.to_str().unwrap()])
