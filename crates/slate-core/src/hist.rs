@@ -3,7 +3,7 @@
 //! A [`Histogram`] holds every value it was given as `(value, count)` pairs, so every order
 //! statistic can be read back exactly while memory grows with the number of *distinct*
 //! durations, not with rows. Adds go to a small unsorted buffer that is folded into the sorted
-//! pairs once it is as long as they are (at least [`MIN_PENDING`]), which keeps an add amortised
+//! pairs once it is as long as they are (at least `MIN_PENDING`), which keeps an add amortised
 //! O(log n) and a day cell with a handful of records tiny.
 
 use std::borrow::Cow;
