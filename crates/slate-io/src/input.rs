@@ -49,16 +49,25 @@ pub fn expand_inputs(args: &[String]) -> Result<Vec<PathBuf>> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    walk_files(dir, &|name| name.ends_with(".parquet"), out)
+}
+
+/// Walks a directory tree for the files whose name `keep` accepts, skipping hidden and
+/// temporary files (`.x`, `._x`, `.x.tmp`, `_x`): writers' leftovers, not data.
+pub(crate) fn walk_files(
+    dir: &Path,
+    keep: &dyn Fn(&str) -> bool,
+    out: &mut Vec<PathBuf>,
+) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
         let path = entry.map_err(io_err(dir))?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        // Hidden and temporary files (._x, .x.tmp) are writers' leftovers, not data.
         if name.starts_with('.') || name.starts_with('_') {
             continue;
         }
         if path.is_dir() {
-            walk(&path, out)?;
-        } else if name.ends_with(".parquet") {
+            walk_files(&path, keep, out)?;
+        } else if keep(name) {
             out.push(path);
         }
     }

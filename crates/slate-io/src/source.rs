@@ -105,19 +105,10 @@ pub fn expand_source_inputs(args: &[String]) -> Result<Vec<PathBuf>> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let path = entry.map_err(io_err(dir))?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if is_parquet(&path) || name.ends_with(".csv") || name.ends_with(".tsv") {
-            out.push(path);
-        }
-    }
-    Ok(())
+    let keep = |name: &str| {
+        is_parquet(Path::new(name)) || name.ends_with(".csv") || name.ends_with(".tsv")
+    };
+    crate::input::walk_files(dir, &keep, out)
 }
 
 fn is_parquet(p: &Path) -> bool {
