@@ -334,18 +334,7 @@ impl Reading<'_> {
         };
         let (builder, summary, batch_rows) =
             (&mut self.builder, &mut self.summary, self.batch_rows);
-        let mut emit = |r: Record| -> Result<()> {
-            builder.append(&r);
-            summary.records += 1;
-            if builder.len() >= batch_rows {
-                let batch = builder.finish().map_err(|source| Error::Arrow {
-                    path: PathBuf::from("<import>"),
-                    source,
-                })?;
-                sink.batch(batch)?;
-            }
-            Ok(())
-        };
+        let mut emit = |r: Record| emit_record(builder, summary, batch_rows, sink, &r);
         let pushed = match &mut self.grouper {
             None => emit(rec).map(Ok)?,
             Some(g) => g.push(self.seq, rec, self.mapping, &mut emit)?,
@@ -359,6 +348,27 @@ impl Reading<'_> {
             Err(p) => self.reject(sink, file, row, line, p),
         }
     }
+}
+
+/// Appends one finished record, handing a batch to `sink` each time `batch_rows` are buffered:
+/// the one path by which records leave the reader, whether grouped into incidents or not.
+fn emit_record(
+    builder: &mut BatchBuilder,
+    summary: &mut ImportSummary,
+    batch_rows: usize,
+    sink: &mut dyn SourceSink,
+    r: &Record,
+) -> Result<()> {
+    builder.append(r);
+    summary.records += 1;
+    if builder.len() >= batch_rows {
+        let batch = builder.finish().map_err(|source| Error::Arrow {
+            path: PathBuf::from("<import>"),
+            source,
+        })?;
+        sink.batch(batch)?;
+    }
+    Ok(())
 }
 
 /// Reads `files` through `mapping`, handing canonical batches and rejects to `sink`.
@@ -397,18 +407,7 @@ pub fn read_source(
     }
     if let Some(mut g) = r.grouper.take() {
         let (builder, summary, batch_rows) = (&mut r.builder, &mut r.summary, r.batch_rows);
-        g.finish(&mut |rec: Record| {
-            builder.append(&rec);
-            summary.records += 1;
-            if builder.len() >= batch_rows {
-                let batch = builder.finish().map_err(|source| Error::Arrow {
-                    path: PathBuf::from("<import>"),
-                    source,
-                })?;
-                sink.batch(batch)?;
-            }
-            Ok(())
-        })?;
+        g.finish(&mut |rec: Record| emit_record(builder, summary, batch_rows, sink, &rec))?;
     }
     r.flush(sink)?;
     debug_assert!(r.summary.balances());

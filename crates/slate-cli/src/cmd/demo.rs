@@ -74,27 +74,14 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         },
         source: Default::default(),
     };
-    run::run(monthly)?;
     // The yearly view of the whole force fits a screen: same run, year windows, no groups.
     let yearly = RunArgs {
         window: WindowKind::Year,
         by: vec![],
         out: None,
-        input: vec![data.to_string_lossy().into_owned()],
-        policy: "builtin:mps-promise-2008".into(),
-        from: None,
-        to: None,
-        percentile_method: Method::Linear,
-        no_rollups: false,
-        ledger: None,
-        max_rows: 0,
-        explain: false,
-        threads: None,
-        tz: TzArgs {
-            tz: slate_core::schema::DEFAULT_TZ.into(),
-        },
-        source: Default::default(),
+        ..monthly.clone()
     };
+    run::run(monthly)?;
     let policy = SlaPolicy::load(&yearly.policy)?;
     if let Some((card, _)) = run::compute(&yearly, &policy)? {
         let batch = scorecard_batch(&card.report, &policy)?;

@@ -27,7 +27,7 @@ pub(crate) enum Method {
 }
 
 /// Arguments of `slate run`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct RunArgs {
     /// Parquet files, directories or globs (CSV too with --source).
     #[arg(long, short, required = true, num_args = 1..)]
