@@ -32,7 +32,7 @@ fn main() -> Result<()> {
         bail!("usage: scan-floor --input DIR [--threads N]");
     }
     let t0 = Instant::now();
-    let rt = tokio::runtime::Runtime::new()?;
+    let rt = slate_engine::runtime(threads)?;
     let rows = rt.block_on(slate_bench::scan_floor(&inputs, threads))?;
     let secs = t0.elapsed().as_secs_f64();
     writeln!(

@@ -1,10 +1,12 @@
 //! The histogram cube: one [`MeasureCell`] per grain unit x group x measure, and the
 //! scorecard read off it by merging cells into windows and rollups.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::calendar::{Grain, WindowKind};
-use crate::hist::{Exclusion, MeasureCell};
+use crate::hist::{Exclusion, Histogram, MeasureCell, UnionScratch};
 use crate::policy::SlaPolicy;
 use crate::stats::{PercentileMethod, Summary};
 
@@ -22,6 +24,22 @@ pub struct Cube {
     n_measures: usize,
     /// `None` unit: records with no start clock, which fall in no window.
     cells: HashMap<(Option<i32>, GroupKey), Vec<MeasureCell>>,
+}
+
+/// A measure's record counts over a whole cube (see [`Cube::totals`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    /// Records measured.
+    pub measured: u64,
+    /// Exclusion and naive-clock counts (a cell without durations).
+    pub counts: MeasureCell,
+}
+
+impl Totals {
+    /// Measured plus excluded.
+    pub fn n_eligible(&self) -> u64 {
+        self.measured + self.counts.n_excluded()
+    }
 }
 
 /// One scorecard row before it becomes Arrow.
@@ -113,6 +131,8 @@ pub struct ReportOptions {
     /// The period asked for; rolling windows are emitted only when they lie wholly inside it.
     /// `None`: the span of the data's grain units.
     pub period: Option<DayRange>,
+    /// Windows read in parallel (at least 1).
+    pub threads: usize,
 }
 
 impl Cube {
@@ -157,6 +177,42 @@ impl Cube {
         slot[measure].merge(cell);
     }
 
+    /// [`Cube::add`] for an owned cell: moved in when the cube has none there yet.
+    pub fn absorb(
+        &mut self,
+        unit: Option<i32>,
+        groups: GroupKey,
+        measure: usize,
+        cell: MeasureCell,
+    ) {
+        debug_assert_eq!(groups.len(), self.group_by.len());
+        let n = self.n_measures;
+        self.cells
+            .entry((unit, groups))
+            .or_insert_with(|| vec![MeasureCell::default(); n])[measure]
+            .absorb(cell);
+    }
+
+    /// Merges another cube of the same shape, moving its cells in where this one has none.
+    pub fn absorb_cube(&mut self, other: Cube) {
+        debug_assert_eq!(
+            (self.grain, &self.group_by, self.n_measures),
+            (other.grain, &other.group_by, other.n_measures)
+        );
+        for (key, cells) in other.cells {
+            match self.cells.entry(key) {
+                Entry::Vacant(v) => {
+                    v.insert(cells);
+                }
+                Entry::Occupied(mut o) => {
+                    for (a, b) in o.get_mut().iter_mut().zip(cells) {
+                        a.absorb(b);
+                    }
+                }
+            }
+        }
+    }
+
     /// Takes a measure's cell out of the cube (see [`MeasureCell::subtract`]); false when the
     /// cell was not part of it.
     pub fn subtract(
@@ -189,18 +245,26 @@ impl Cube {
             .map(|((unit, g), c)| (*unit, g, c.as_slice()))
     }
 
-    /// Totals over every cell, per measure (windowed or not).
-    pub fn totals(&self) -> Vec<MeasureCell> {
-        let mut out = vec![MeasureCell::default(); self.n_measures];
+    /// Record counts over every cell, per measure (windowed or not); durations are not
+    /// merged, which would copy every histogram in the cube.
+    pub fn totals(&self) -> Vec<Totals> {
+        let mut out = vec![Totals::default(); self.n_measures];
         for cells in self.cells.values() {
             for (o, c) in out.iter_mut().zip(cells) {
-                o.merge(c);
+                o.measured += c.hist.count();
+                o.counts.merge_counts(c);
             }
         }
         out
     }
 
     /// Reads the scorecard and ledger for a window family.
+    ///
+    /// Windows are independent, so they are read in parallel (`opts.threads`), each from
+    /// the cube's cells without copying them: a window x level x group's figures come from
+    /// the union of its members' histograms ([`Histogram::union_entries`]), which borrows
+    /// a lone member and otherwise lives in a per-thread buffer. Memory beyond the cube is
+    /// the output rows.
     pub fn report(&self, policy: &SlaPolicy, opts: &ReportOptions) -> Report {
         let kind = opts.window;
         assert_eq!(
@@ -220,76 +284,61 @@ impl Cube {
         levels.sort_by_key(|m| (std::cmp::Reverse(m.count_ones()), std::cmp::Reverse(*m)));
 
         let period = opts.period.unwrap_or_else(|| self.data_span());
-        // (window id or None, level, groups) -> per-measure cells.
-        type Key = (Option<i32>, usize, GroupKey);
-        let mut merged: BTreeMap<Key, Vec<MeasureCell>> = BTreeMap::new();
+        // The members of each window (None: records with no start clock), in window order.
+        let mut windows: BTreeMap<Option<i32>, Vec<Member<'_>>> = BTreeMap::new();
         for ((unit, groups), cells) in &self.cells {
-            let windows: Vec<Option<i32>> = match unit {
-                None => vec![None],
-                Some(u) => kind
-                    .windows_of_unit(*u)
-                    .filter(|w| kind != WindowKind::Rolling12m || inside(kind.bounds(*w), period))
-                    .map(Some)
-                    .collect(),
-            };
-            for (li, &mask) in levels.iter().enumerate() {
-                let key: GroupKey = groups
-                    .iter()
-                    .enumerate()
-                    .map(|(i, g)| {
-                        if mask & (1 << i) != 0 {
-                            g.clone()
-                        } else {
-                            None
-                        }
-                    })
-                    .collect();
-                for w in &windows {
-                    let slot = merged
-                        .entry((*w, li, key.clone()))
-                        .or_insert_with(|| vec![MeasureCell::default(); self.n_measures]);
-                    for (s, c) in slot.iter_mut().zip(cells) {
-                        s.merge(c);
+            match unit {
+                None => windows.entry(None).or_default().push((groups, cells)),
+                Some(u) => {
+                    for w in kind.windows_of_unit(*u).filter(|w| {
+                        kind != WindowKind::Rolling12m || inside(kind.bounds(*w), period)
+                    }) {
+                        windows.entry(Some(w)).or_default().push((groups, cells));
                     }
                 }
             }
         }
+        let windows: Vec<(Option<i32>, Vec<Member<'_>>)> = windows.into_iter().collect();
+        let reader = WindowReader {
+            kind,
+            levels: &levels,
+            policy,
+            method: opts.method,
+        };
 
+        // Workers take windows in turn; each result keeps its window's index, so the output
+        // is in window order whatever the scheduling.
+        let threads = opts.threads.max(1).min(windows.len().max(1));
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut buf = UnionScratch::default();
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((w, members)) = windows.get(i) else {
+                    break;
+                };
+                done.push((i, reader.read(*w, members, &mut buf)));
+            }
+            done
+        };
+        let mut parts: Vec<(usize, WindowRows)> = if threads == 1 {
+            work()
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            })
+        };
+        parts.sort_unstable_by_key(|p| p.0);
         let mut rows = Vec::new();
         let mut ledger = Vec::new();
-        for ((w, level, groups), cells) in merged {
-            let window = w.map(|w| kind.bounds(w));
-            for (mi, (cell, measure)) in cells.iter().zip(&policy.measures).enumerate() {
-                for (reason, count) in cell.exclusions() {
-                    ledger.push(LedgerRow {
-                        window,
-                        level,
-                        groups: groups.clone(),
-                        measure: mi,
-                        reason,
-                        count,
-                    });
-                }
-                let (Some(window), true) = (window, cell.n_eligible() > 0) else {
-                    continue;
-                };
-                rows.push(ScoreRow {
-                    window,
-                    level,
-                    groups: groups.clone(),
-                    measure: mi,
-                    n_eligible: cell.n_eligible(),
-                    n_excluded: cell.n_excluded(),
-                    summary: Summary::of(
-                        &cell.hist,
-                        measure.threshold_secs,
-                        &measure.percentiles,
-                        opts.method,
-                    ),
-                    ambiguous_local: cell.ambiguous_local,
-                    skipped_local: cell.skipped_local,
-                });
-            }
+        for (_, (r, l)) in parts {
+            rows.extend(r);
+            ledger.extend(l);
         }
         Report {
             window: kind,
@@ -319,11 +368,95 @@ fn inside(window: DayRange, period: DayRange) -> bool {
     window.0 >= period.0 && window.1 <= period.1
 }
 
+/// A cube cell that falls in a window: its group and its per-measure cells.
+type Member<'a> = (&'a GroupKey, &'a Vec<MeasureCell>);
+
+/// A window's scorecard and ledger rows.
+type WindowRows = (Vec<ScoreRow>, Vec<LedgerRow>);
+
+/// What [`Cube::report`] needs to read one window.
+struct WindowReader<'a> {
+    kind: WindowKind,
+    levels: &'a [u32],
+    policy: &'a SlaPolicy,
+    method: PercentileMethod,
+}
+
+impl WindowReader<'_> {
+    /// The rows of one window, by level, then group, then measure.
+    fn read(&self, w: Option<i32>, members: &[Member<'_>], buf: &mut UnionScratch) -> WindowRows {
+        let window = w.map(|w| self.kind.bounds(w));
+        let mut rows = Vec::new();
+        let mut ledger = Vec::new();
+        for (level, &mask) in self.levels.iter().enumerate() {
+            let mut groups: BTreeMap<GroupKey, Vec<&[MeasureCell]>> = BTreeMap::new();
+            for (g, cells) in members {
+                let key: GroupKey = g
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        if mask & (1 << i) != 0 {
+                            v.clone()
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                groups.entry(key).or_default().push(cells.as_slice());
+            }
+            for (groups, parts) in groups {
+                for (mi, measure) in self.policy.measures.iter().enumerate() {
+                    let mut counts = MeasureCell::default();
+                    let mut hists = Vec::with_capacity(parts.len());
+                    for p in &parts {
+                        counts.merge_counts(&p[mi]);
+                        hists.push(&p[mi].hist);
+                    }
+                    for (reason, count) in counts.exclusions() {
+                        ledger.push(LedgerRow {
+                            window,
+                            level,
+                            groups: groups.clone(),
+                            measure: mi,
+                            reason,
+                            count,
+                        });
+                    }
+                    let n_measured: u64 = hists.iter().map(|h| h.count()).sum();
+                    let n_excluded = counts.n_excluded();
+                    let Some(window) = window else { continue };
+                    if n_measured + n_excluded == 0 {
+                        continue;
+                    }
+                    let entries = Histogram::union_entries(&hists, buf);
+                    rows.push(ScoreRow {
+                        window,
+                        level,
+                        groups: groups.clone(),
+                        measure: mi,
+                        n_eligible: n_measured + n_excluded,
+                        n_excluded,
+                        summary: Summary::of_entries(
+                            &entries,
+                            n_measured,
+                            measure.threshold_secs,
+                            &measure.percentiles,
+                            self.method,
+                        ),
+                        ambiguous_local: counts.ambiguous_local,
+                        skipped_local: counts.skipped_local,
+                    });
+                }
+            }
+        }
+        (rows, ledger)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::calendar::day_of_ymd;
-    use crate::hist::Histogram;
 
     fn policy() -> SlaPolicy {
         SlaPolicy::from_toml(
@@ -356,6 +489,7 @@ mod tests {
             method: PercentileMethod::Linear,
             rollups: true,
             period: None,
+            threads: 2,
         };
         let r = cube.report(&policy(), &opts);
         assert_eq!(
@@ -398,6 +532,7 @@ mod tests {
             method: PercentileMethod::Linear,
             rollups: true,
             period: None,
+            threads: 2,
         };
         let r = cube.report(&policy(), &opts);
         // 14 months of data hold 3 whole rolling years: ending Dec, Jan, Feb.

@@ -29,9 +29,9 @@ pub mod stats;
 pub mod tz;
 
 pub use calendar::{Grain, WindowKind};
-pub use cube::{Cube, GroupKey, Report, ReportOptions};
+pub use cube::{Cube, GroupKey, Report, ReportOptions, Totals};
 pub use error::{Error, Result};
-pub use hist::{Exclusion, Histogram, MeasureCell};
+pub use hist::{Exclusion, Histogram, MeasureCell, UnionScratch};
 pub use policy::{Measure, SlaPolicy};
 pub use stats::{PercentileMethod, Summary};
 pub use tz::{LocalResolution, TzRules};

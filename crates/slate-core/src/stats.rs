@@ -103,8 +103,19 @@ pub struct Summary {
 impl Summary {
     /// Computes every figure in one walk of the histogram.
     pub fn of(hist: &Histogram, threshold_s: i64, ps: &[f64], method: PercentileMethod) -> Self {
-        let entries = hist.entries();
-        let n = hist.count();
+        Self::of_entries(&hist.entries(), hist.count(), threshold_s, ps, method)
+    }
+
+    /// The figures of sorted, unique-valued `(value, count)` entries whose counts sum to `n`
+    /// (a histogram's [`Histogram::entries`], or a union of several, see
+    /// [`Histogram::union_entries`]).
+    pub fn of_entries(
+        entries: &[(i64, u64)],
+        n: u64,
+        threshold_s: i64,
+        ps: &[f64],
+        method: PercentileMethod,
+    ) -> Self {
         let mut n_within = 0u64;
         // i128: a sum of billions of large durations must not overflow.
         let mut sum: i128 = 0;
@@ -121,7 +132,7 @@ impl Summary {
             ci: wilson_95(n_within, n),
             percentiles: ps
                 .iter()
-                .map(|&p| percentile(&entries, n, p, method))
+                .map(|&p| percentile(entries, n, p, method))
                 .collect(),
             mean_s: (n > 0).then(|| sum as f64 / n as f64),
             min_s: entries.first().map(|e| e.0),

@@ -103,6 +103,24 @@ impl TzRules {
         }
     }
 
+    /// The UTC offset at instant `t` (seconds) and the span `[from, until)` of instants
+    /// around `t` that share it, for callers that cache per span. Outside the table the
+    /// span is `t` alone.
+    pub fn offset_span(&self, t: i64) -> (i32, i64, i64) {
+        if (TABLE_FROM..TABLE_TO).contains(&t) {
+            let i = self.transitions.partition_point(|&x| x <= t);
+            let from = if i == 0 {
+                TABLE_FROM
+            } else {
+                self.transitions[i - 1]
+            };
+            let until = self.transitions.get(i).copied().unwrap_or(TABLE_TO);
+            (self.offsets[i], from, until)
+        } else {
+            (chrono_offset(self.tz, t), t, t + 1)
+        }
+    }
+
     /// The local calendar day (days since 1970-01-01) of UTC instant `t` (seconds).
     #[inline]
     pub fn local_day(&self, t: i64) -> i32 {
@@ -196,6 +214,12 @@ mod tests {
             let mut t = TABLE_FROM - 86_400 * 400;
             while t < TABLE_TO + 86_400 * 400 {
                 assert_eq!(r.offset_at(t), chrono_offset(tz, t), "{name} at {t}");
+                // The span holds t, keeps the offset throughout, and ends at a change.
+                let (o, from, until) = r.offset_span(t);
+                assert!(from <= t && t < until, "{name} at {t}: [{from}, {until})");
+                assert_eq!(o, chrono_offset(tz, t));
+                assert_eq!(chrono_offset(tz, from), o, "{name} span start {from}");
+                assert_eq!(chrono_offset(tz, until - 1), o, "{name} span end {until}");
                 let local = t + 7_919;
                 let (inst, res) = r.local_to_instant(local);
                 let naive = DateTime::from_timestamp(local, 0).unwrap().naive_utc();

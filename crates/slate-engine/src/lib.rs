@@ -17,5 +17,6 @@ pub mod validate;
 
 pub use error::{Error, Result};
 pub use scorecard::{
-    MeasureAccount, Plan, Scorecard, ScorecardOptions, cells_of_batches, run_scorecard, session,
+    MeasureAccount, Plan, Scorecard, ScorecardOptions, cells_of_batches, run_scorecard, runtime,
+    session,
 };

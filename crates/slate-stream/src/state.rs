@@ -421,6 +421,11 @@ impl Processor {
                 method: self.cfg.opts.method,
                 rollups: self.cfg.opts.rollups,
                 period: None,
+                threads: self
+                    .cfg
+                    .opts
+                    .threads
+                    .unwrap_or_else(slate_engine::scorecard::cores),
             },
         );
         let dirty: BTreeSet<WindowId> = self

@@ -105,7 +105,7 @@ impl RunArgs {
 /// Plans and runs with a progress bar; returns the scorecard and the elapsed time.
 pub(crate) fn compute(a: &RunArgs, policy: &SlaPolicy) -> Result<Option<(Scorecard, Duration)>> {
     let opts = a.options()?;
-    let rt = tokio::runtime::Runtime::new()?;
+    let rt = slate_engine::runtime(opts.threads)?;
     rt.block_on(async {
         let plan = Plan::new(&a.input, policy, &opts).await?;
         if a.explain {

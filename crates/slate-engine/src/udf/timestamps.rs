@@ -66,17 +66,25 @@ impl Clock {
         Some((i128::from(inst) * NANOS + sub, res))
     }
 
-    /// The local day of a reading: its own date when naive, else the zone's.
+    /// `floor((stop - start) s)` from raw readings when both clocks are zoned and of one
+    /// unit, in i64; `None` when it would overflow (the i128 path then decides).
     #[inline]
-    pub(crate) fn local_day(&self, i: usize, tz: &TzRules) -> Option<i32> {
-        if self.raw.is_null(i) {
-            return None;
-        }
-        let secs = self.raw.value(i).div_euclid(self.per_sec as i64);
-        Some(if self.naive {
-            secs.div_euclid(86_400) as i32
-        } else {
-            tz.local_day(secs)
-        })
+    pub(crate) fn fast_secs(start: i64, stop: i64, per_sec: i64) -> Option<i64> {
+        stop.checked_sub(start).map(|d| d.div_euclid(per_sec))
+    }
+
+    /// The readings in the column's own unit.
+    pub(crate) fn raw(&self) -> &Int64Array {
+        &self.raw
+    }
+
+    /// Readings per second (1, 1e3, 1e6 or 1e9).
+    pub(crate) fn per_sec(&self) -> i64 {
+        self.per_sec as i64
+    }
+
+    /// Whether readings are naive local wall time (no zone in the type).
+    pub(crate) fn is_naive(&self) -> bool {
+        self.naive
     }
 }
