@@ -164,7 +164,7 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
         channel_capacity: 8,
         clock: Arc::new(SystemClock),
     };
-    let rt = tokio::runtime::Runtime::new()?;
+    let rt = slate_engine::runtime(None)?;
     let t0 = std::time::Instant::now();
     let s = rt.block_on(run_stream(cfg, spec))?;
     let secs = t0.elapsed().as_secs_f64();

@@ -33,7 +33,7 @@ pub(crate) fn run(a: ValidateArgs) -> Result<Outcome> {
         Some(s) => vec![s.data.clone()],
         None => a.input.clone(),
     };
-    let rt = tokio::runtime::Runtime::new()?;
+    let rt = slate_engine::runtime(None)?;
     let report = rt.block_on(validate(&inputs))?;
     let mut out = std::io::stdout().lock();
     if let Some(s) = &staged {
