@@ -266,6 +266,30 @@ impl Cube {
     /// a lone member and otherwise lives in a per-thread buffer. Memory beyond the cube is
     /// the output rows.
     pub fn report(&self, policy: &SlaPolicy, opts: &ReportOptions) -> Report {
+        self.report_with(&[], policy, opts)
+    }
+
+    /// [`Cube::report`] of this cube and `others` together, as if they were merged into one
+    /// (the stream's settled and open cells), without merging them.
+    pub fn report_with(
+        &self,
+        others: &[&Cube],
+        policy: &SlaPolicy,
+        opts: &ReportOptions,
+    ) -> Report {
+        self.report_windows(others, policy, opts, &|_| true)
+    }
+
+    /// [`Cube::report_with`] restricted to the windows `keep` accepts (window ids of the
+    /// family; `None` is the ledger of records with no start clock). Rows of the kept
+    /// windows are exactly those of the whole report.
+    pub fn report_windows(
+        &self,
+        others: &[&Cube],
+        policy: &SlaPolicy,
+        opts: &ReportOptions,
+        keep: &dyn Fn(Option<i32>) -> bool,
+    ) -> Report {
         let kind = opts.window;
         assert_eq!(
             kind.grain(),
@@ -273,6 +297,16 @@ impl Cube {
             "window {kind} needs a {:?} cube",
             kind.grain()
         );
+        let cubes: Vec<&Cube> = std::iter::once(self)
+            .chain(others.iter().copied())
+            .collect();
+        for c in others {
+            assert_eq!(
+                (c.grain, &c.group_by, c.n_measures),
+                (self.grain, &self.group_by, self.n_measures),
+                "cubes of one report must have one shape"
+            );
+        }
         let k = self.group_by.len();
         let full: u32 = (1u32 << k) - 1;
         let mut levels: Vec<u32> = if opts.rollups {
@@ -283,15 +317,19 @@ impl Cube {
         // Most detailed first: more kept columns first, then by mask for a stable order.
         levels.sort_by_key(|m| (std::cmp::Reverse(m.count_ones()), std::cmp::Reverse(*m)));
 
-        let period = opts.period.unwrap_or_else(|| self.data_span());
+        let period = opts
+            .period
+            .unwrap_or_else(|| Cube::span_of(&cubes).unwrap_or((0, 0)));
         // The members of each window (None: records with no start clock), in window order.
         let mut windows: BTreeMap<Option<i32>, Vec<Member<'_>>> = BTreeMap::new();
-        for ((unit, groups), cells) in &self.cells {
+        for ((unit, groups), cells) in cubes.iter().flat_map(|c| &c.cells) {
             match unit {
-                None => windows.entry(None).or_default().push((groups, cells)),
+                None if keep(None) => windows.entry(None).or_default().push((groups, cells)),
+                None => {}
                 Some(u) => {
                     for w in kind.windows_of_unit(*u).filter(|w| {
-                        kind != WindowKind::Rolling12m || inside(kind.bounds(*w), period)
+                        keep(Some(*w))
+                            && (kind != WindowKind::Rolling12m || inside(kind.bounds(*w), period))
                     }) {
                         windows.entry(Some(w)).or_default().push((groups, cells));
                     }
@@ -349,18 +387,22 @@ impl Cube {
         }
     }
 
+    /// The days the records of several cubes span (see [`Cube::report`]'s `period`).
+    pub fn span_of(cubes: &[&Cube]) -> Option<DayRange> {
+        let spans = cubes.iter().filter_map(|c| c.data_span());
+        Some((spans.clone().map(|s| s.0).min()?, spans.map(|s| s.1).max()?))
+    }
+
     /// `[first day of the first unit, first day after the last unit)` over windowed cells.
-    fn data_span(&self) -> DayRange {
+    fn data_span(&self) -> Option<DayRange> {
         // Cells emptied by `subtract` do not count: the span is where records are.
         let units = self
             .cells
             .iter()
             .filter(|(_, cells)| cells.iter().any(|c| c.n_eligible() > 0))
             .filter_map(|((u, _), _)| *u);
-        match (units.clone().min(), units.max()) {
-            (Some(lo), Some(hi)) => (self.grain.first_day(lo), self.grain.first_day(hi + 1)),
-            _ => (0, 0),
-        }
+        let (lo, hi) = (units.clone().min()?, units.max()?);
+        Some((self.grain.first_day(lo), self.grain.first_day(hi + 1)))
     }
 }
 

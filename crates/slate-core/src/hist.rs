@@ -150,27 +150,48 @@ impl Histogram {
     pub fn subtract(&mut self, other: &Histogram) -> bool {
         self.fold();
         let theirs = other.entries();
-        let mut out = Vec::with_capacity(self.sorted.len());
-        let mut j = 0;
-        for &(v, c) in &self.sorted {
-            let mut c = c;
-            if j < theirs.len() && theirs[j].0 == v {
-                if theirs[j].1 > c {
+        // A few values (one open incident's share) are found by binary search; more are
+        // matched in one walk. Either way nothing changes until the whole of `other` is found.
+        if theirs.len() <= 8 {
+            let mut at = Vec::with_capacity(theirs.len());
+            for &(v, c) in theirs.iter() {
+                match self.sorted.binary_search_by_key(&v, |e| e.0) {
+                    Ok(i) if self.sorted[i].1 >= c => at.push(i),
+                    _ => return false,
+                }
+            }
+            // Descending, so that removing an emptied entry leaves the others' indexes valid.
+            for (&i, &(_, c)) in at.iter().zip(theirs.iter()).rev() {
+                self.sorted[i].1 -= c;
+                if self.sorted[i].1 == 0 {
+                    self.sorted.remove(i);
+                }
+            }
+        } else {
+            let mut j = 0;
+            for &(v, c) in &self.sorted {
+                if j < theirs.len() && theirs[j].0 < v {
                     return false;
                 }
-                c -= theirs[j].1;
-                j += 1;
-            } else if j < theirs.len() && theirs[j].0 < v {
+                if j < theirs.len() && theirs[j].0 == v {
+                    if theirs[j].1 > c {
+                        return false;
+                    }
+                    j += 1;
+                }
+            }
+            if j < theirs.len() {
                 return false;
             }
-            if c > 0 {
-                out.push((v, c));
-            }
+            let mut j = 0;
+            self.sorted.retain_mut(|e| {
+                if j < theirs.len() && theirs[j].0 == e.0 {
+                    e.1 -= theirs[j].1;
+                    j += 1;
+                }
+                e.1 > 0
+            });
         }
-        if j < theirs.len() {
-            return false;
-        }
-        self.sorted = out;
         self.count -= other.count;
         true
     }
@@ -693,6 +714,22 @@ mod tests {
             let extra = Histogram::from_values([1000]);
             prop_assert!(!h.subtract(&extra));
             prop_assert_eq!(h, ha);
+        }
+
+        #[test]
+        fn subtracting_values_one_at_a_time_empties_the_histogram(
+            values in proptest::collection::vec(0i64..40, 0..120),
+        ) {
+            // One value at a time takes the binary-search path; the walk path is covered above.
+            let mut h = Histogram::from_values(values.iter().copied());
+            prop_assert!(!h.subtract(&Histogram::from_values([40])));
+            let mut rest = values.clone();
+            while let Some(v) = rest.pop() {
+                prop_assert!(h.subtract(&Histogram::from_values([v])));
+                prop_assert_eq!(&h, &Histogram::from_values(rest.iter().copied()));
+            }
+            prop_assert!(h.is_empty() && h.entries().is_empty());
+            prop_assert!(!h.subtract(&Histogram::from_values([0])));
         }
 
         #[test]

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
-use slate_core::{Cube, GroupKey, MeasureCell, Report, ReportOptions, SlaPolicy};
+use slate_core::cube::DayRange;
+use slate_core::{Cube, GroupKey, MeasureCell, Report, ReportOptions, SlaPolicy, WindowKind};
 use slate_engine::{ScorecardOptions, cells_of_batches};
 
 use crate::error::Result;
@@ -143,6 +144,8 @@ pub struct Processor {
     open_cube: Cube,
     contrib: HashMap<String, Contribution>,
     changed: HashSet<String>,
+    /// The last emission's whole report and the days its data spanned (derived).
+    latest: Option<(Report, Option<DayRange>)>,
 }
 
 impl Processor {
@@ -181,6 +184,7 @@ impl Processor {
             open_cube,
             contrib: HashMap::new(),
             changed,
+            latest: None,
         })
     }
 
@@ -411,29 +415,41 @@ impl Processor {
         self.state.last_emit_wm = Some(self.state.watermark_us);
         // Provisional figures: settled cells plus the open incidents as they stand.
         self.refresh_open().await?;
-        let mut cube = self.cube.clone();
-        cube.merge(&self.open_cube);
         let kind = self.cfg.opts.window;
-        let latest = cube.report(
-            &self.cfg.policy,
-            &ReportOptions {
-                window: kind,
-                method: self.cfg.opts.method,
-                rollups: self.cfg.opts.rollups,
-                period: None,
-                threads: self
-                    .cfg
-                    .opts
-                    .threads
-                    .unwrap_or_else(slate_engine::scorecard::cores),
-            },
-        );
-        let dirty: BTreeSet<WindowId> = self
-            .state
-            .dirty_units
-            .iter()
-            .flat_map(|&u| kind.windows_of_unit(u).map(move |w| kind.bounds(w)))
+        let opts = ReportOptions {
+            window: kind,
+            method: self.cfg.opts.method,
+            rollups: self.cfg.opts.rollups,
+            period: None,
+            threads: self
+                .cfg
+                .opts
+                .threads
+                .unwrap_or_else(slate_engine::scorecard::cores),
+        };
+        let dirty_ids: BTreeSet<i32> = (self.state.dirty_units.iter())
+            .flat_map(|&u| kind.windows_of_unit(u))
             .collect();
+        let dirty: BTreeSet<WindowId> = dirty_ids.iter().map(|&w| kind.bounds(w)).collect();
+        let span = Cube::span_of(&[&self.cube, &self.open_cube]);
+        let (policy, open) = (&self.cfg.policy, &self.open_cube);
+        // Only the changed windows (and the no-start ledger) are read again; the rest of the
+        // last report stands. Rolling windows, and any change of the data's span (which
+        // decides the rolling windows shown), read everything.
+        let latest = match self.latest.take() {
+            Some((prev, prev_span)) if prev_span == span && kind != WindowKind::Rolling12m => {
+                let keep = |w: Option<i32>| w.is_none_or(|w| dirty_ids.contains(&w));
+                splice(
+                    prev,
+                    self.cube.report_windows(&[open], policy, &opts, &keep),
+                    &dirty,
+                )
+            }
+            _ => self.cube.report_with(&[open], policy, &opts),
+        };
+        #[cfg(debug_assertions)]
+        self.check_latest(&latest, &opts).await?;
+        self.latest = Some((latest.clone(), span));
         let mut chosen: BTreeSet<WindowId> = BTreeSet::new();
         for r in &latest.rows {
             let w = r.window;
@@ -457,11 +473,19 @@ impl Processor {
                 self.state.announced_final.insert(w);
             }
         }
-        let mut report = latest.clone();
-        report.rows.retain(|r| chosen.contains(&r.window));
-        report
-            .ledger
-            .retain(|l| l.window.is_some_and(|w| chosen.contains(&w)));
+        let report = Report {
+            rows: (latest.rows.iter())
+                .filter(|r| chosen.contains(&r.window))
+                .cloned()
+                .collect(),
+            ledger: (latest.ledger.iter())
+                .filter(|l| l.window.is_some_and(|w| chosen.contains(&w)))
+                .cloned()
+                .collect(),
+            window: latest.window,
+            group_by: latest.group_by.clone(),
+            levels: latest.levels.clone(),
+        };
         let flags = report.rows.iter().map(|r| revs[&r.window]).collect();
         self.state.seq += 1;
         Ok(Some(Emission {
@@ -473,6 +497,21 @@ impl Processor {
         }))
     }
 
+    /// Debug builds: the incrementally kept report equals one computed from scratch, with the
+    /// open incidents' cells recomputed by one plan over all of them.
+    #[cfg(debug_assertions)]
+    async fn check_latest(&self, latest: &Report, opts: &ReportOptions) -> Result<()> {
+        let all_open: Vec<Update> = self.state.open.values().cloned().collect();
+        let open = self.cells_of(&all_open).await?;
+        let fresh = self.cube.report_with(&[&open], &self.cfg.policy, opts);
+        assert!(
+            *latest == fresh,
+            "incremental stream report differs from a recomputation at seq {}",
+            self.state.seq
+        );
+        Ok(())
+    }
+
     /// Brings the open incidents' cells up to date: takes out the shares of incidents changed
     /// or settled since the last emission and adds those of the changed ones still open, computed
     /// in one plan grouped also by incident.
@@ -480,6 +519,10 @@ impl Processor {
         let ids: Vec<String> = self.changed.drain().collect();
         for id in &ids {
             for (unit, groups, m, c) in self.contrib.remove(id).unwrap_or_default() {
+                // The incident's cells leave these units (its start clock may have moved).
+                if let Some(u) = unit {
+                    self.state.dirty_units.insert(u);
+                }
                 if !self.open_cube.subtract(unit, &groups, m, &c) {
                     return Err(crate::error::Error::Pipeline(format!(
                         "incident {id}: open cells out of step"
@@ -487,29 +530,24 @@ impl Processor {
                 }
             }
         }
-        let records: Vec<Update> = ids
-            .iter()
-            .filter_map(|id| self.state.open.get(id).cloned())
-            .collect();
-        if records.is_empty() {
+        let open = &self.state.open;
+        if !ids.iter().any(|id| open.contains_key(id)) {
             return Ok(());
         }
+        let batch = to_batch(ids.iter().filter_map(|id| open.get(id)));
         let mut opts = self.cfg.opts.clone();
         opts.group_by
             .push(slate_core::schema::INCIDENT_ID.to_string());
-        let (per_incident, _) =
-            cells_of_batches(vec![to_batch(&records)], &self.cfg.policy, &opts).await?;
+        let (per_incident, _) = cells_of_batches(vec![batch], &self.cfg.policy, &opts).await?;
         for (unit, key, cells) in per_incident.cells() {
             let (groups, id) = key.split_at(key.len() - 1);
-            let id = id[0].clone().unwrap_or_default();
+            let share = self
+                .contrib
+                .entry(id[0].clone().unwrap_or_default())
+                .or_default();
             for (m, c) in cells.iter().enumerate().filter(|(_, c)| c.n_eligible() > 0) {
                 self.open_cube.add(unit, groups.to_vec(), m, c);
-                self.contrib.entry(id.clone()).or_default().push((
-                    unit,
-                    groups.to_vec(),
-                    m,
-                    c.clone(),
-                ));
+                share.push((unit, groups.to_vec(), m, c.clone()));
             }
         }
         Ok(())
@@ -523,6 +561,27 @@ impl Processor {
     /// The configuration.
     pub fn config(&self) -> &StreamConfig {
         &self.cfg
+    }
+}
+
+/// `prev` with the rows of the windows in `dirty` (and the no-start ledger) replaced by
+/// `part`'s, in report order.
+fn splice(prev: Report, part: Report, dirty: &BTreeSet<WindowId>) -> Report {
+    let mut rows: Vec<_> = (prev.rows.into_iter())
+        .filter(|r| !dirty.contains(&r.window))
+        .chain(part.rows)
+        .collect();
+    // Stable: each window's rows keep their order, whichever report they came from.
+    rows.sort_by_key(|r| r.window);
+    let mut ledger: Vec<_> = (prev.ledger.into_iter())
+        .filter(|l| l.window.is_some_and(|w| !dirty.contains(&w)))
+        .chain(part.ledger)
+        .collect();
+    ledger.sort_by_key(|l| l.window);
+    Report {
+        rows,
+        ledger,
+        ..part
     }
 }
 

@@ -341,3 +341,82 @@ fn an_idle_source_lets_the_wall_clock_advance_the_watermark() {
     assert!(wait_for(&|f| f.0 > 0), "January never became final");
     task.abort();
 }
+
+/// A correction that moves an open incident's start clock into another month changes both
+/// months' provisional figures, so the next emission carries both (and the figures equal a
+/// recomputation: debug builds check every emission).
+#[test]
+fn a_start_clock_moved_to_another_month_re_emits_the_month_it_left() {
+    use slate_stream::state::{Emission, Processor, State};
+    let us = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_micros()
+    };
+    let update = |id: &str, received: &str, arrived: &str| Update {
+        id: id.into(),
+        borough: Some("Camden".into()),
+        grade: Some("I".into()),
+        channel: Some("999".into()),
+        clocks: [
+            Some(us(received)),
+            None,
+            None,
+            None,
+            Some(us(arrived)),
+            None,
+        ],
+        cancelled: Some(false),
+    };
+    let months = |e: &Emission| -> Vec<i32> {
+        let mut m: Vec<i32> = e.report.rows.iter().map(|r| r.window.0).collect();
+        m.dedup();
+        m
+    };
+    // Incidents attended in the month of `day`, over every row of the emission's report.
+    let attended_in = |e: &Emission, day: i32| -> u64 {
+        (e.report.rows.iter())
+            .filter(|r| r.window.0 == day && r.level == 0 && r.measure == 2)
+            .map(|r| r.n_eligible)
+            .sum()
+    };
+    let jan = slate_core::calendar::day_of_ymd(2024, 1, 1);
+    let feb = slate_core::calendar::day_of_ymd(2024, 2, 1);
+    rt().block_on(async {
+        let mut p =
+            Processor::new(config(WindowKind::Month, LateMode::Drop), State::default()).unwrap();
+        p.apply(update(
+            "stays",
+            "2024-01-31T22:00:00Z",
+            "2024-01-31T22:09:00Z",
+        ))
+        .await
+        .unwrap();
+        p.apply(update(
+            "moves",
+            "2024-01-31T23:50:00Z",
+            "2024-01-31T23:59:00Z",
+        ))
+        .await
+        .unwrap();
+        p.advance_watermark();
+        let first = p.emit().await.unwrap().unwrap();
+        assert_eq!(months(&first), vec![jan]);
+        assert_eq!(attended_in(&first, jan), 2);
+        // The call was in fact received after midnight: the incident moves to February.
+        p.apply(update(
+            "moves",
+            "2024-02-01T00:05:00Z",
+            "2024-02-01T00:14:00Z",
+        ))
+        .await
+        .unwrap();
+        p.advance_watermark();
+        let second = p.emit().await.unwrap().unwrap();
+        assert_eq!(months(&second), vec![jan, feb]);
+        assert_eq!(
+            (attended_in(&second, jan), attended_in(&second, feb)),
+            (1, 1)
+        );
+    });
+}
