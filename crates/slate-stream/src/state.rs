@@ -231,8 +231,13 @@ impl Processor {
     /// of its earliest clock) plus the settle time. Every clock of an incident is expected
     /// within `settle` of the end of that unit.
     fn deadline(&self, r: &Update) -> i64 {
-        let starts = self.start_cols.iter().filter_map(|&k| r.clocks[k]).min();
-        match starts.or_else(|| r.clocks.iter().flatten().copied().min()) {
+        self.deadline_of(&r.clocks)
+    }
+
+    /// [`Processor::deadline`] of a record with these clocks.
+    fn deadline_of(&self, clocks: &[Option<i64>; 6]) -> i64 {
+        let starts = self.start_cols.iter().filter_map(|&k| clocks[k]).min();
+        match starts.or_else(|| clocks.iter().flatten().copied().min()) {
             Some(t) => self
                 .unit_end_us(self.unit_of_us(t))
                 .saturating_add(self.cfg.settle_us),
@@ -240,9 +245,9 @@ impl Processor {
         }
     }
 
-    fn mark_dirty(&mut self, r: &Update) {
+    fn mark_dirty(&mut self, clocks: &[Option<i64>; 6]) {
         for &k in &self.start_cols {
-            if let Some(t) = r.clocks[k] {
+            if let Some(t) = clocks[k] {
                 let u = self.unit_of_us(t);
                 self.state.dirty_units.insert(u);
             }
@@ -275,17 +280,17 @@ impl Processor {
             self.state.revised += 1;
             return Ok(());
         }
-        let mut rec = self
-            .state
-            .open
-            .get(&u.id)
-            .cloned()
-            .unwrap_or_else(|| Update {
-                id: u.id.clone(),
-                ..Default::default()
-            });
-        rec.merge(&u);
-        let d = self.deadline(&rec);
+        // The merged record's clocks decide its deadline; the record itself is merged in
+        // place only once the update is known not to be late (no clone per update).
+        let prev = self.state.open.get(&u.id);
+        let prev_deadline = prev.map(|r| self.deadline(r));
+        let mut clocks = prev.map_or([None; 6], |r| r.clocks);
+        for (a, b) in clocks.iter_mut().zip(u.clocks) {
+            if b.is_some() {
+                *a = b;
+            }
+        }
+        let d = self.deadline_of(&clocks);
         if d <= wm {
             match self.cfg.late {
                 LateMode::Drop => {
@@ -297,7 +302,11 @@ impl Processor {
                     return Ok(());
                 }
                 LateMode::Revise => {
-                    self.state.open.remove(&rec.id);
+                    let mut rec = self.state.open.remove(&u.id).unwrap_or_else(|| Update {
+                        id: u.id.clone(),
+                        ..Default::default()
+                    });
+                    rec.merge(&u);
                     self.changed.insert(rec.id.clone());
                     self.settle_records(vec![rec]).await?;
                     self.state.revised += 1;
@@ -305,10 +314,25 @@ impl Processor {
                 }
             }
         }
-        self.mark_dirty(&rec);
-        self.state.deadlines.insert((d, rec.id.clone()));
-        self.changed.insert(rec.id.clone());
-        self.state.open.insert(rec.id.clone(), rec);
+        self.mark_dirty(&clocks);
+        if prev_deadline != Some(d) {
+            // An unchanged deadline's entry is still queued.
+            self.state.deadlines.insert((d, u.id.clone()));
+        }
+        if !self.changed.contains(&u.id) {
+            self.changed.insert(u.id.clone());
+        }
+        match self.state.open.get_mut(&u.id) {
+            Some(rec) => rec.merge(&u),
+            None => {
+                let mut rec = Update {
+                    id: u.id.clone(),
+                    ..Default::default()
+                };
+                rec.merge(&u);
+                self.state.open.insert(u.id, rec);
+            }
+        }
         Ok(())
     }
 
@@ -330,7 +354,7 @@ impl Processor {
                 }
             }
         }
-        self.mark_dirty(old);
+        self.mark_dirty(&old.clocks);
         Ok(())
     }
 
@@ -342,7 +366,7 @@ impl Processor {
         let cube = self.cells_of(&records).await?;
         self.cube.merge(&cube);
         for r in records {
-            self.mark_dirty(&r);
+            self.mark_dirty(&r.clocks);
             match self.cfg.late {
                 LateMode::Drop => {
                     self.state.settled_ids.insert(id_hash(&r.id));
