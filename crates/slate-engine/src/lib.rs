@@ -17,6 +17,6 @@ pub mod validate;
 
 pub use error::{Error, Result};
 pub use scorecard::{
-    MeasureAccount, Plan, Scorecard, ScorecardOptions, cells_of_batches, run_scorecard, runtime,
-    session,
+    MeasureAccount, Plan, RowCells, Scorecard, ScorecardOptions, cells_of_batches, cells_of_rows,
+    run_scorecard, runtime, session,
 };

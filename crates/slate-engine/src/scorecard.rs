@@ -21,7 +21,8 @@ use futures::StreamExt;
 use slate_core::calendar::day_of_ymd;
 use slate_core::report::RESERVED_COLUMNS;
 use slate_core::{
-    Cube, MeasureCell, PercentileMethod, Report, ReportOptions, SlaPolicy, TzRules, WindowKind,
+    Cube, GroupKey, MeasureCell, PercentileMethod, Report, ReportOptions, SlaPolicy, TzRules,
+    WindowKind,
 };
 
 use crate::error::{Error, Result};
@@ -85,6 +86,8 @@ pub struct Scorecard {
 /// A planned scorecard run: policy checked against the input's schema, nothing read yet.
 pub struct Plan {
     df: DataFrame,
+    /// The aggregation's inputs, one row per record.
+    per_row: DataFrame,
     policy: SlaPolicy,
     opts: ScorecardOptions,
     /// Distinct start columns; measure m's start is `starts[start_of[m]]`.
@@ -281,16 +284,25 @@ impl Plan {
         let aggs: Vec<Expr> = policy
             .measures
             .iter()
-            .zip(statuses)
+            .zip(&statuses)
             .enumerate()
             .map(|(mi, (m, status))| {
-                hist.call(vec![col_of(&m.start), col_of(&m.stop), status])
+                hist.call(vec![col_of(&m.start), col_of(&m.stop), status.clone()])
                     .alias(format!("__m{mi}"))
             })
             .collect();
+        // The same expressions, per row: what each record would add (see `row_cells`).
+        let mut per_row = group_exprs.clone();
+        for (mi, (m, status)) in policy.measures.iter().zip(statuses).enumerate() {
+            per_row.push(col_of(&m.start).alias(format!("__s{mi}")));
+            per_row.push(col_of(&m.stop).alias(format!("__e{mi}")));
+            per_row.push(status.alias(format!("__t{mi}")));
+        }
+        let per_row = df.clone().select(per_row)?;
         let df = df.aggregate(group_exprs, aggs)?;
         Ok(Plan {
             df,
+            per_row,
             policy: policy.clone(),
             opts: opts.clone(),
             start_of,
@@ -355,6 +367,53 @@ impl Plan {
             Cube::new(self.opts.window.grain(), self.opts.group_by.clone(), n),
             vec![MeasureCell::default(); n],
         )
+    }
+
+    /// Every input row's own cells, in input order (one partition keeps it): for each measure
+    /// the row is eligible for, inside the period, its start's grain unit, its group values and
+    /// its one-record cell, computed by `sla_hist`'s own update. Merged by (unit, group), they
+    /// are the cube [`Plan::cells`] gives; the stream keeps them per open incident.
+    pub async fn row_cells(&self) -> Result<Vec<RowCells>> {
+        let k = self.opts.group_by.len();
+        let mut out = Vec::new();
+        for batch in self.per_row.clone().collect().await? {
+            let buckets: Vec<&datafusion::arrow::array::PrimitiveArray<Int32Type>> = (0..self
+                .n_starts)
+                .map(|j| batch.column(j).as_primitive::<Int32Type>())
+                .collect();
+            let groups = utf8_columns(&batch, self.n_starts, k)?;
+            let groups: Vec<&datafusion::arrow::array::StringArray> =
+                groups.iter().map(|a| a.as_string::<i32>()).collect();
+            let base = self.n_starts + k;
+            let mut cells: Vec<std::vec::IntoIter<MeasureCell>> = (0..self.start_of.len())
+                .map(|m| {
+                    let c = |i: usize| batch.column(base + 3 * m + i).clone();
+                    crate::udf::row_cells(&self.opts.tz, &c(0), &c(1), &c(2)).map(|v| v.into_iter())
+                })
+                .collect::<datafusion::error::Result<_>>()?;
+            for row in 0..batch.num_rows() {
+                let key: GroupKey = groups
+                    .iter()
+                    .map(|g| g.is_valid(row).then(|| g.value(row).to_string()))
+                    .collect();
+                let mut mine = Vec::new();
+                for (m, &s) in self.start_of.iter().enumerate() {
+                    let Some(cell) = cells[m].next() else {
+                        return Err(datafusion::error::DataFusionError::Internal(
+                            "sla_hist gave fewer row cells than rows".into(),
+                        )
+                        .into());
+                    };
+                    let b = buckets[s];
+                    let unit = b.is_valid(row).then(|| b.value(row));
+                    if cell.n_eligible() > 0 && unit != Some(OUTSIDE_PERIOD) {
+                        mine.push((m, unit, key.clone(), cell));
+                    }
+                }
+                out.push(mine);
+            }
+        }
+        Ok(out)
     }
 
     /// Input rows, from the Parquet footers.
@@ -437,6 +496,24 @@ pub async fn cells_of_batches(
         .await
 }
 
+/// What one record adds to a cube: `(measure, grain unit, group values, cell)` for each
+/// measure it is eligible for (see [`Plan::row_cells`]).
+pub type RowCells = Vec<(usize, Option<i32>, GroupKey, MeasureCell)>;
+
+/// The cells of each of `batch`'s rows, in order, by the plan `slate run` uses.
+pub async fn cells_of_rows(
+    batch: RecordBatch,
+    policy: &SlaPolicy,
+    opts: &ScorecardOptions,
+) -> Result<Vec<RowCells>> {
+    let rows = batch.num_rows() as u64;
+    let ctx = session(opts.tz.clone(), Some(1));
+    let df = ctx.read_batch(batch)?;
+    Plan::from_dataframe(df, policy, opts, rows, 0)?
+        .row_cells()
+        .await
+}
+
 /// Runs a scorecard over Parquet inputs in one call.
 pub async fn run_scorecard(
     inputs: &[String],
@@ -490,6 +567,14 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
+/// Columns `from..from + k` of a batch as Utf8 (group values of any type read as text).
+fn utf8_columns(batch: &RecordBatch, from: usize, k: usize) -> Result<Vec<ArrayRef>> {
+    (0..k)
+        .map(|i| cast(batch.column(from + i), &DataType::Utf8))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| datafusion::error::DataFusionError::from(e).into())
+}
+
 fn add_batch(
     batch: &RecordBatch,
     n_starts: usize,
@@ -501,10 +586,7 @@ fn add_batch(
     let buckets: Vec<&datafusion::arrow::array::PrimitiveArray<Int32Type>> = (0..n_starts)
         .map(|j| batch.column(j).as_primitive::<Int32Type>())
         .collect();
-    let groups: Vec<ArrayRef> = (0..k)
-        .map(|i| cast(batch.column(n_starts + i), &DataType::Utf8))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(datafusion::error::DataFusionError::from)?;
+    let groups = utf8_columns(batch, n_starts, k)?;
     let groups: Vec<&datafusion::arrow::array::StringArray> =
         groups.iter().map(|a| a.as_string::<i32>()).collect();
     let cells: Vec<&datafusion::arrow::array::BinaryArray> = (0..start_of.len())

@@ -53,6 +53,11 @@ pub fn parquet_properties() -> WriterProperties {
         .build()
 }
 
+/// Below this many bytes of Arrow data a Parquet file is written with Snappy, not zstd: each
+/// zstd column chunk allocates and zeroes a fresh compression context, which made writing the
+/// stream's few-thousand-row emissions (three files every emission) cost milliseconds each.
+const SMALL_PARQUET_BYTES: usize = 4 << 20;
+
 /// Writes batches sharing `schema` to `path` in the format its extension names.
 pub fn write_batches(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
     let format = Format::from_path(path)?;
@@ -64,7 +69,15 @@ pub fn write_batches(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) ->
     };
     match format {
         Format::Parquet => {
-            let mut w = ArrowWriter::try_new(file, schema, Some(parquet_properties()))
+            let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
+            let props = if bytes < SMALL_PARQUET_BYTES {
+                WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .build()
+            } else {
+                parquet_properties()
+            };
+            let mut w = ArrowWriter::try_new(file, schema, Some(props))
                 .map_err(|source| parquet_err(path, source))?;
             for b in batches {
                 w.write(b).map_err(|source| parquet_err(path, source))?;

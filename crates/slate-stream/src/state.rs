@@ -9,7 +9,7 @@ use std::hash::{Hash, Hasher};
 use serde::{Deserialize, Serialize};
 use slate_core::cube::DayRange;
 use slate_core::{Cube, GroupKey, MeasureCell, Report, ReportOptions, SlaPolicy, WindowKind};
-use slate_engine::{ScorecardOptions, cells_of_batches};
+use slate_engine::{ScorecardOptions, cells_of_batches, cells_of_rows};
 
 use crate::error::Result;
 use crate::update::{Update, to_batch};
@@ -537,8 +537,8 @@ impl Processor {
     }
 
     /// Brings the open incidents' cells up to date: takes out the shares of incidents changed
-    /// or settled since the last emission and adds those of the changed ones still open, computed
-    /// in one plan grouped also by incident.
+    /// or settled since the last emission and adds those of the changed ones still open, each
+    /// record's cells computed by one projection of the batch plan (`cells_of_rows`).
     async fn refresh_open(&mut self) -> Result<()> {
         let ids: Vec<String> = self.changed.drain().collect();
         for id in &ids {
@@ -555,23 +555,22 @@ impl Processor {
             }
         }
         let open = &self.state.open;
-        if !ids.iter().any(|id| open.contains_key(id)) {
+        let records: Vec<&Update> = ids.iter().filter_map(|id| open.get(id)).collect();
+        if records.is_empty() {
             return Ok(());
         }
-        let batch = to_batch(ids.iter().filter_map(|id| open.get(id)));
-        let mut opts = self.cfg.opts.clone();
-        opts.group_by
-            .push(slate_core::schema::INCIDENT_ID.to_string());
-        let (per_incident, _) = cells_of_batches(vec![batch], &self.cfg.policy, &opts).await?;
-        for (unit, key, cells) in per_incident.cells() {
-            let (groups, id) = key.split_at(key.len() - 1);
-            let share = self
-                .contrib
-                .entry(id[0].clone().unwrap_or_default())
-                .or_default();
-            for (m, c) in cells.iter().enumerate().filter(|(_, c)| c.n_eligible() > 0) {
-                self.open_cube.add(unit, groups.to_vec(), m, c);
-                share.push((unit, groups.to_vec(), m, c.clone()));
+        // Each record's own cells (no aggregation by incident id), in record order.
+        let per_row = cells_of_rows(
+            to_batch(records.iter().copied()),
+            &self.cfg.policy,
+            &self.cfg.opts,
+        )
+        .await?;
+        for (r, cells) in records.iter().zip(per_row) {
+            let share = self.contrib.entry(r.id.clone()).or_default();
+            for (m, unit, groups, c) in cells {
+                self.open_cube.add(unit, groups.clone(), m, &c);
+                share.push((unit, groups, m, c));
             }
         }
         Ok(())

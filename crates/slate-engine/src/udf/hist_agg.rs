@@ -294,6 +294,20 @@ impl GroupsAccumulator for HistGroups {
     }
 }
 
+/// Each row's own cell (`sla_hist` of that row alone), computed by the same update as the
+/// aggregate: what the row adds to its group.
+pub(crate) fn row_cells(
+    tz: &Arc<TzRules>,
+    start: &ArrayRef,
+    stop: &ArrayRef,
+    status: &ArrayRef,
+) -> Result<Vec<MeasureCell>> {
+    let mut single = HistGroups::new(tz.clone());
+    single.cells.resize_with(status.len(), MeasureCell::default);
+    single.update(&[start.clone(), stop.clone(), status.clone()], |i| i, None)?;
+    Ok(single.cells)
+}
+
 /// The row-at-a-time accumulator, for `sla_hist` without GROUP BY.
 #[derive(Debug)]
 struct SingleHist(HistGroups);

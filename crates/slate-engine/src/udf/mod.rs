@@ -19,6 +19,7 @@ use slate_core::TzRules;
 
 pub use bucket::{BucketUdf, OUTSIDE_PERIOD};
 pub use hist_agg::SlaHist;
+pub(crate) use hist_agg::row_cells;
 pub use hist_stats::hist_stat_udfs;
 
 /// Every scalar function, for a zone and grain (the bucket function is parameterised).

@@ -98,11 +98,8 @@ fn data() -> &'static Data {
     })
 }
 
-fn run_case(case: &Case, input: &Path, records: &[Rec]) {
-    let toml = case.policy_toml();
-    let policy = SlaPolicy::from_toml(&toml, "random")
-        .unwrap_or_else(|e| panic!("seed {}: {e}\n{toml}", case.seed));
-    let opts = ScorecardOptions {
+fn options_of(case: &Case) -> ScorecardOptions {
+    ScorecardOptions {
         window: case.window,
         group_by: case.group_by.iter().map(|s| s.to_string()).collect(),
         tz: Arc::new(TzRules::new(case.tz)),
@@ -115,7 +112,14 @@ fn run_case(case: &Case, input: &Path, records: &[Rec]) {
         },
         rollups: true,
         threads: Some(2),
-    };
+    }
+}
+
+fn run_case(case: &Case, input: &Path, records: &[Rec]) {
+    let toml = case.policy_toml();
+    let policy = SlaPolicy::from_toml(&toml, "random")
+        .unwrap_or_else(|e| panic!("seed {}: {e}\n{toml}", case.seed));
+    let opts = options_of(case);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -183,6 +187,69 @@ fn scorecard_equals_oracle_on_random_questions() {
     let d = data();
     for seed in 0..40 {
         run_case(&random_case(seed), &d.instants, &d.records);
+    }
+}
+
+/// The stream keeps each open record's own cells (`cells_of_rows`); merged, they must be the
+/// cube of the aggregation (`cells_of_batches`), zoned and naive clocks alike.
+#[test]
+fn row_cells_merge_into_the_aggregated_cube() {
+    let d = data();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for seed in 200..210 {
+        let mut case = random_case(seed);
+        case.naive = seed % 2 == 1;
+        let input = if case.naive { &d.naive } else { &d.instants };
+        let policy = SlaPolicy::from_toml(&case.policy_toml(), "random").unwrap();
+        let opts = options_of(&case);
+        let files = slate_io::expand_inputs(&[input.to_string_lossy().into_owned()]).unwrap();
+        let batches: Vec<RecordBatch> = files
+            .iter()
+            .flat_map(|f| slate_io::parquet::read_file(f).unwrap())
+            .collect();
+        let batch =
+            datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let (want, _) = rt
+            .block_on(slate_engine::cells_of_batches(
+                vec![batch.clone()],
+                &policy,
+                &opts,
+            ))
+            .unwrap();
+        let rows = rt
+            .block_on(slate_engine::cells_of_rows(batch.clone(), &policy, &opts))
+            .unwrap();
+        assert_eq!(
+            rows.len(),
+            batch.num_rows(),
+            "seed {seed}: one entry per row"
+        );
+        let mut got = slate_core::Cube::new(
+            case.window.grain(),
+            opts.group_by.clone(),
+            policy.measures.len(),
+        );
+        for cells in rows {
+            for (m, unit, groups, cell) in cells {
+                got.add(unit, groups, m, &cell);
+            }
+        }
+        let ropts = slate_core::ReportOptions {
+            window: case.window,
+            method: opts.method,
+            rollups: true,
+            period: None,
+            threads: 1,
+        };
+        assert!(!want.is_empty(), "seed {seed}: nothing to compare");
+        assert_eq!(
+            got.report(&policy, &ropts),
+            want.report(&policy, &ropts),
+            "seed {seed}"
+        );
     }
 }
 
