@@ -366,17 +366,22 @@ impl Processor {
         let cube = self.cells_of(&records).await?;
         self.cube.merge(&cube);
         for r in records {
-            self.mark_dirty(&r.clocks);
-            match self.cfg.late {
-                LateMode::Drop => {
-                    self.state.settled_ids.insert(id_hash(&r.id));
-                }
-                LateMode::Revise => {
-                    self.state.settled.insert(r.id.clone(), r);
-                }
-            }
+            self.note_settled(r);
         }
         Ok(())
+    }
+
+    /// Bookkeeping of a record whose cells joined the settled cube.
+    fn note_settled(&mut self, r: Update) {
+        self.mark_dirty(&r.clocks);
+        match self.cfg.late {
+            LateMode::Drop => {
+                self.state.settled_ids.insert(id_hash(&r.id));
+            }
+            LateMode::Revise => {
+                self.state.settled.insert(r.id.clone(), r);
+            }
+        }
     }
 
     /// Settles every open record whose deadline the watermark has passed.
@@ -389,11 +394,33 @@ impl Processor {
             }
             self.state.deadlines.pop_first();
             let current = self.state.open.get(&id).map(|r| self.deadline(r));
-            if current == Some(d)
-                && let Some(r) = self.state.open.remove(&id)
-            {
-                self.changed.insert(id);
-                due.push(r);
+            if current != Some(d) {
+                continue;
+            }
+            let Some(r) = self.state.open.remove(&id) else {
+                continue;
+            };
+            // Unchanged since its cells were last computed: they move from the open cube to
+            // the settled one as they are. Otherwise they are computed with the others.
+            match self.contrib.remove(&id) {
+                Some(share) if !self.changed.contains(&id) => {
+                    for (unit, groups, m, c) in share {
+                        if !self.open_cube.subtract(unit, &groups, m, &c) {
+                            return Err(crate::error::Error::Pipeline(format!(
+                                "incident {id}: open cells out of step"
+                            )));
+                        }
+                        self.cube.absorb(unit, groups, m, c);
+                    }
+                    self.note_settled(r);
+                }
+                share => {
+                    if let Some(share) = share {
+                        self.contrib.insert(id.clone(), share);
+                    }
+                    self.changed.insert(id);
+                    due.push(r);
+                }
             }
         }
         self.settle_records(due).await
