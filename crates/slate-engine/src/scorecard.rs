@@ -320,8 +320,9 @@ impl Plan {
     /// read on its own task into its own cube, and the cubes are merged (mostly moves, as
     /// partitions hold different files). DataFusion's final stage would repartition the
     /// partial states by hash, decode and merge them, and encode them once more, only for
-    /// the cube to decode and merge them again: skipping it saved a fifth of a 10M-row run
-    /// and one copy of every histogram. Plans of another shape run whole.
+    /// the cube to decode and merge them again: skipping it saves that work (about 3% of a
+    /// 10M-row run, measured) and one live copy of every histogram. Plans of another shape
+    /// run whole.
     pub async fn cells(&self) -> Result<(Cube, Vec<MeasureCell>)> {
         let plan = self.df.clone().create_physical_plan().await?;
         let width = self.n_starts + self.opts.group_by.len() + self.policy.measures.len();
