@@ -1,6 +1,6 @@
 //! Writing a generated dataset as hive-partitioned Parquet, months in parallel.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -12,9 +12,6 @@ use crate::generate::{GenConfig, MonthPlan, generate_month, plan};
 /// A generator failure.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The output directory is not empty.
-    #[error("{}: directory is not empty (pass --force to replace its year=*/ partitions)", .0.display())]
-    NotEmpty(PathBuf),
     /// Writing failed.
     #[error(transparent)]
     Io(#[from] slate_io::Error),
@@ -39,7 +36,7 @@ pub fn write_dataset(
     force: bool,
     on_month: &(dyn Fn(u64) + Sync),
 ) -> Result<Written, Error> {
-    prepare_dir(out, force)?;
+    slate_io::prepare_output_dir(out, force, &[])?;
     let months: Vec<MonthPlan> = plan(config).into_iter().filter(|p| p.rows > 0).collect();
     let next = AtomicUsize::new(0);
     let result = Mutex::new(Ok(Written::default()));
@@ -82,33 +79,4 @@ pub fn write_dataset(
         }
     });
     Ok(result.into_inner().expect("threads joined")?)
-}
-
-fn prepare_dir(out: &Path, force: bool) -> Result<(), Error> {
-    let io = |source| slate_io::Error::Io {
-        path: out.to_path_buf(),
-        source,
-    };
-    if !out.exists() {
-        std::fs::create_dir_all(out).map_err(io)?;
-        return Ok(());
-    }
-    let entries: Vec<_> = std::fs::read_dir(out)
-        .map_err(io)?
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
-    if entries.is_empty() {
-        return Ok(());
-    }
-    if !force {
-        return Err(Error::NotEmpty(out.to_path_buf()));
-    }
-    for e in entries {
-        let name = e.file_name();
-        // Only our own partitions are removed; anything else in the folder is left alone.
-        if name.to_string_lossy().starts_with("year=") {
-            std::fs::remove_dir_all(e.path()).map_err(io)?;
-        }
-    }
-    Ok(())
 }

@@ -76,8 +76,8 @@ pub enum Error {
         source: csv::Error,
     },
     /// An output directory already holds files.
-    #[error("{}: directory is not empty (pass --force to replace its year=*/ partitions and rejects.csv)", .0.display())]
-    NotEmpty(PathBuf),
+    #[error("{}: directory is not empty (pass --force to replace its year=*/ partitions{})", .0.display(), .1)]
+    NotEmpty(PathBuf, String),
     /// A bad glob pattern.
     #[error("bad glob {pattern:?}: {reason}")]
     Glob {

@@ -24,9 +24,12 @@ use slate_core::{TzRules, schema};
 
 use crate::error::{Error, Result, io_err};
 use crate::mapping::Mapping;
-use crate::output::{parquet_properties, temp_path};
+use crate::output::{parquet_properties, prepare_output_dir, temp_path};
 use crate::record::output_schema;
 use crate::source::{ImportSummary, Reject, SourceSink, read_source};
+
+/// The rejects file's default name in the output directory (replaced by `--force`).
+const REJECTS_FILE: &str = "rejects.csv";
 
 /// In-progress row-group bytes after which a partition's writer flushes.
 pub const FLUSH_BYTES: usize = 16 << 20;
@@ -64,7 +67,7 @@ pub fn import(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport> {
-    prepare_dir(&opts.out_dir, opts.force)?;
+    prepare_output_dir(&opts.out_dir, opts.force, &[REJECTS_FILE])?;
     let tz = TzRules::from_name(&mapping.tz).map_err(|e| Error::InvalidMapping {
         mapping: mapping.name.clone(),
         field: "tz".into(),
@@ -73,7 +76,7 @@ pub fn import(
     let rejects_path = opts
         .rejects
         .clone()
-        .unwrap_or_else(|| opts.out_dir.join("rejects.csv"));
+        .unwrap_or_else(|| opts.out_dir.join(REJECTS_FILE));
     let mut sink = ImportSink {
         parts: Partitions::new(opts.out_dir.clone(), output_schema(mapping), tz),
         rejects: RejectsWriter::create(&rejects_path)?,
@@ -107,33 +110,6 @@ impl SourceSink for ImportSink<'_> {
     fn progress(&mut self, bytes: u64) {
         (self.progress)(bytes);
     }
-}
-
-fn prepare_dir(out: &Path, force: bool) -> Result<()> {
-    if !out.exists() {
-        return std::fs::create_dir_all(out).map_err(io_err(out));
-    }
-    let entries: Vec<_> = std::fs::read_dir(out)
-        .map_err(io_err(out))?
-        .collect::<std::result::Result<_, _>>()
-        .map_err(io_err(out))?;
-    if entries.is_empty() {
-        return Ok(());
-    }
-    if !force {
-        return Err(Error::NotEmpty(out.to_path_buf()));
-    }
-    for e in entries {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        // Only our own output is removed; anything else in the folder is left alone.
-        if name.starts_with("year=") {
-            std::fs::remove_dir_all(e.path()).map_err(io_err(e.path()))?;
-        } else if name == "rejects.csv" {
-            std::fs::remove_file(e.path()).map_err(io_err(e.path()))?;
-        }
-    }
-    Ok(())
 }
 
 /// The rejects CSV, written as rows are rejected (never held in memory).
@@ -339,9 +315,11 @@ mod tests {
         std::fs::create_dir_all(d.path().join("year=2020/month=01")).unwrap();
         std::fs::write(d.path().join("rejects.csv"), "x").unwrap();
         std::fs::write(d.path().join("notes.txt"), "keep me").unwrap();
-        let e = prepare_dir(d.path(), false).unwrap_err().to_string();
+        let e = prepare_output_dir(d.path(), false, &[REJECTS_FILE])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not empty"), "{e}");
-        prepare_dir(d.path(), true).unwrap();
+        prepare_output_dir(d.path(), true, &[REJECTS_FILE]).unwrap();
         assert!(!d.path().join("year=2020").exists());
         assert!(!d.path().join("rejects.csv").exists());
         assert!(d.path().join("notes.txt").exists());

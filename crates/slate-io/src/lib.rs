@@ -25,5 +25,5 @@ pub use error::{Error, Result};
 pub use import::{ImportOptions, ImportReport, import};
 pub use input::expand_inputs;
 pub use mapping::Mapping;
-pub use output::{Format, write_batches};
+pub use output::{Format, prepare_output_dir, write_batches};
 pub use source::{ImportSummary, Reject, SourceSink, expand_source_inputs, read_source};

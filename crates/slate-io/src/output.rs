@@ -53,6 +53,36 @@ pub fn parquet_properties() -> WriterProperties {
         .build()
 }
 
+/// Readies a directory for partitioned output (`slate gen`, `slate import`): creates it, or,
+/// when it holds anything, refuses unless `force` and then removes only slate's own output,
+/// the `year=*/` partitions and the files named in `ours`. Anything else is left alone.
+pub fn prepare_output_dir(out: &Path, force: bool, ours: &[&str]) -> Result<()> {
+    if !out.exists() {
+        return std::fs::create_dir_all(out).map_err(io_err(out));
+    }
+    let entries: Vec<_> = std::fs::read_dir(out)
+        .map_err(io_err(out))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(io_err(out))?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if !force {
+        let also: String = ours.iter().map(|f| format!(" and {f}")).collect();
+        return Err(Error::NotEmpty(out.to_path_buf(), also));
+    }
+    for e in entries {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("year=") {
+            std::fs::remove_dir_all(e.path()).map_err(io_err(e.path()))?;
+        } else if ours.contains(&name.as_ref()) {
+            std::fs::remove_file(e.path()).map_err(io_err(e.path()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Below this many bytes of Arrow data a Parquet file is written with Snappy, not zstd: each
 /// zstd column chunk allocates and zeroes a fresh compression context, which made writing the
 /// stream's few-thousand-row emissions (three files every emission) cost milliseconds each.
