@@ -86,8 +86,10 @@ pub struct Scorecard {
 /// A planned scorecard run: policy checked against the input's schema, nothing read yet.
 pub struct Plan {
     df: DataFrame,
-    /// The aggregation's inputs, one row per record.
-    per_row: DataFrame,
+    /// The input, and the aggregation's arguments per row (for `row_cells` only: planned
+    /// when asked, so `slate run` does not build a plan it never runs).
+    input: DataFrame,
+    per_row: Vec<Expr>,
     policy: SlaPolicy,
     opts: ScorecardOptions,
     /// Distinct start columns; measure m's start is `starts[start_of[m]]`.
@@ -298,10 +300,11 @@ impl Plan {
             per_row.push(col_of(&m.stop).alias(format!("__e{mi}")));
             per_row.push(status.alias(format!("__t{mi}")));
         }
-        let per_row = df.clone().select(per_row)?;
+        let input = df.clone();
         let df = df.aggregate(group_exprs, aggs)?;
         Ok(Plan {
             df,
+            input,
             per_row,
             policy: policy.clone(),
             opts: opts.clone(),
@@ -377,7 +380,8 @@ impl Plan {
     pub async fn row_cells(&self) -> Result<Vec<RowCells>> {
         let k = self.opts.group_by.len();
         let mut out = Vec::new();
-        for batch in self.per_row.clone().collect().await? {
+        let per_row = self.input.clone().select(self.per_row.clone())?;
+        for batch in per_row.collect().await? {
             let buckets: Vec<&datafusion::arrow::array::PrimitiveArray<Int32Type>> = (0..self
                 .n_starts)
                 .map(|j| batch.column(j).as_primitive::<Int32Type>())
@@ -393,10 +397,7 @@ impl Plan {
                 })
                 .collect::<datafusion::error::Result<_>>()?;
             for row in 0..batch.num_rows() {
-                let key: GroupKey = groups
-                    .iter()
-                    .map(|g| g.is_valid(row).then(|| g.value(row).to_string()))
-                    .collect();
+                let key = group_key(&groups, row);
                 let mut mine = Vec::new();
                 for (m, &s) in self.start_of.iter().enumerate() {
                     let Some(cell) = cells[m].next() else {
@@ -576,6 +577,14 @@ fn utf8_columns(batch: &RecordBatch, from: usize, k: usize) -> Result<Vec<ArrayR
         .map_err(|e| datafusion::error::DataFusionError::from(e).into())
 }
 
+/// A row's group values (null stays null).
+fn group_key(groups: &[&datafusion::arrow::array::StringArray], row: usize) -> GroupKey {
+    groups
+        .iter()
+        .map(|g| g.is_valid(row).then(|| g.value(row).to_string()))
+        .collect()
+}
+
 fn add_batch(
     batch: &RecordBatch,
     n_starts: usize,
@@ -594,10 +603,7 @@ fn add_batch(
         .map(|m| batch.column(n_starts + k + m).as_binary::<i32>())
         .collect();
     for row in 0..batch.num_rows() {
-        let key: Vec<Option<String>> = groups
-            .iter()
-            .map(|g| g.is_valid(row).then(|| g.value(row).to_string()))
-            .collect();
+        let key = group_key(&groups, row);
         for (m, &s) in start_of.iter().enumerate() {
             let cell = MeasureCell::decode(cells[m].value(row))?;
             if cell.n_eligible() == 0 && cell.ambiguous_local == 0 {

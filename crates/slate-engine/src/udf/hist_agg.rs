@@ -196,6 +196,19 @@ impl HistGroups {
         Ok(())
     }
 
+    /// Each row in a group of its own: the cell every row adds on its own.
+    fn per_row(
+        tz: &Arc<TzRules>,
+        values: &[ArrayRef],
+        filter: Option<&BooleanArray>,
+    ) -> Result<Self> {
+        let n = values.first().map_or(0, |v| v.len());
+        let mut single = HistGroups::new(tz.clone());
+        single.cells.resize_with(n, MeasureCell::default);
+        single.update(values, |i| i, filter)?;
+        Ok(single)
+    }
+
     fn merge(&mut self, values: &[ArrayRef], group_of: impl Fn(usize) -> usize) -> Result<()> {
         let cells: &BinaryArray = values
             .first()
@@ -280,11 +293,9 @@ impl GroupsAccumulator for HistGroups {
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
         // One group per row: the state of each row on its own.
-        let n = values.first().map_or(0, |v| v.len());
-        let mut single = HistGroups::new(self.tz.clone());
-        single.cells.resize_with(n, MeasureCell::default);
-        single.update(values, |i| i, opt_filter)?;
-        Ok(vec![single.emit(EmitTo::All)])
+        Ok(vec![
+            HistGroups::per_row(&self.tz, values, opt_filter)?.emit(EmitTo::All),
+        ])
     }
 
     fn size(&self) -> usize {
@@ -302,10 +313,8 @@ pub(crate) fn row_cells(
     stop: &ArrayRef,
     status: &ArrayRef,
 ) -> Result<Vec<MeasureCell>> {
-    let mut single = HistGroups::new(tz.clone());
-    single.cells.resize_with(status.len(), MeasureCell::default);
-    single.update(&[start.clone(), stop.clone(), status.clone()], |i| i, None)?;
-    Ok(single.cells)
+    let values = [start.clone(), stop.clone(), status.clone()];
+    Ok(HistGroups::per_row(tz, &values, None)?.cells)
 }
 
 /// The row-at-a-time accumulator, for `sla_hist` without GROUP BY.
