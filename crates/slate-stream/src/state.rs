@@ -404,12 +404,8 @@ impl Processor {
             // the settled one as they are. Otherwise they are computed with the others.
             match self.contrib.remove(&id) {
                 Some(share) if !self.changed.contains(&id) => {
+                    self.withdraw(&id, &share)?;
                     for (unit, groups, m, c) in share {
-                        if !self.open_cube.subtract(unit, &groups, m, &c) {
-                            return Err(crate::error::Error::Pipeline(format!(
-                                "incident {id}: open cells out of step"
-                            )));
-                        }
                         self.cube.absorb(unit, groups, m, c);
                     }
                     self.note_settled(r);
@@ -563,23 +559,30 @@ impl Processor {
         Ok(())
     }
 
+    /// Takes an open incident's share out of the open cube.
+    fn withdraw(&mut self, id: &str, share: &Contribution) -> Result<()> {
+        for (unit, groups, m, c) in share {
+            if !self.open_cube.subtract(*unit, groups, *m, c) {
+                return Err(crate::error::Error::Pipeline(format!(
+                    "incident {id}: open cells out of step"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Brings the open incidents' cells up to date: takes out the shares of incidents changed
     /// or settled since the last emission and adds those of the changed ones still open, each
     /// record's cells computed by one projection of the batch plan (`cells_of_rows`).
     async fn refresh_open(&mut self) -> Result<()> {
         let ids: Vec<String> = self.changed.drain().collect();
         for id in &ids {
-            for (unit, groups, m, c) in self.contrib.remove(id).unwrap_or_default() {
-                // The incident's cells leave these units (its start clock may have moved).
-                if let Some(u) = unit {
-                    self.state.dirty_units.insert(u);
-                }
-                if !self.open_cube.subtract(unit, &groups, m, &c) {
-                    return Err(crate::error::Error::Pipeline(format!(
-                        "incident {id}: open cells out of step"
-                    )));
-                }
-            }
+            let share = self.contrib.remove(id).unwrap_or_default();
+            self.withdraw(id, &share)?;
+            // The incident's cells leave these units (its start clock may have moved).
+            self.state
+                .dirty_units
+                .extend(share.iter().filter_map(|(unit, ..)| *unit));
         }
         let open = &self.state.open;
         let records: Vec<&Update> = ids.iter().filter_map(|id| open.get(id)).collect();
