@@ -27,7 +27,7 @@ fn options(window: WindowKind, threads: Option<usize>) -> ScorecardOptions {
 }
 
 fn scorecard(c: &mut Criterion) {
-    let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let rt = slate_engine::runtime(None).expect("a tokio runtime");
     let policy = SlaPolicy::load("builtin:mps-promise-2008").expect("built-in policy");
     let mut g = c.benchmark_group("engine");
     g.sample_size(10);
@@ -56,7 +56,7 @@ fn scorecard(c: &mut Criterion) {
 }
 
 fn sla_hist(c: &mut Criterion) {
-    let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let rt = slate_engine::runtime(None).expect("a tokio runtime");
     let mut g = c.benchmark_group("engine");
     g.sample_size(10);
     let rows = 1_000_000u64;

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn scan(c: &mut Criterion) {
-    let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let rt = slate_engine::runtime(None).expect("a tokio runtime");
     let mut g = c.benchmark_group("io");
     g.sample_size(10);
     for rows in [10_000u64, 1_000_000] {

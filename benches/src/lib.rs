@@ -7,7 +7,7 @@
 //! ```no_run
 //! let dir = tempfile::tempdir()?;
 //! slate_bench::write_sample(dir.path(), 10_000)?;
-//! let rt = tokio::runtime::Runtime::new()?;
+//! let rt = slate_engine::runtime(None)?;
 //! let rows = rt.block_on(slate_bench::scan_floor(&[dir.path().display().to_string()], None))?;
 //! assert_eq!(rows, 10_000);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
