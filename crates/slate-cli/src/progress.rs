@@ -4,15 +4,18 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A bar counting rows, with rate and ETA; invisible when stderr is not a terminal.
-pub(crate) fn rows_bar(total: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+/// A bar counting rows, with rate and ETA (a spinner with the rate when the total is not
+/// known before reading, as for a mapped CSV source); invisible when stderr is not a terminal.
+pub(crate) fn rows_bar(total: Option<u64>, what: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+    let template = match total {
+        Some(_) => "{msg} [{bar:30}] {human_pos}/{human_len} rows ({per_sec}, {eta} left)",
+        None => "{msg} {spinner} {human_pos} rows ({per_sec})",
+    };
     bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {human_pos}/{human_len} rows ({per_sec}, {eta} left)",
-        )
-        .expect("static template is valid")
-        .progress_chars("=> "),
+        ProgressStyle::with_template(template)
+            .expect("static template is valid")
+            .progress_chars("=> "),
     );
     bar.set_message(what.to_string());
     bar.enable_steady_tick(Duration::from_millis(200));

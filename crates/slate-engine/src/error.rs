@@ -35,9 +35,26 @@ pub enum Error {
     /// Domain failures (bad zone, corrupt cell).
     #[error(transparent)]
     Core(#[from] slate_core::Error),
+    /// A mapped source failed while DataFusion scanned it (a file unreadable, a mapped
+    /// column missing): slate-io's message, which names the file, without DataFusion's wrapping.
+    #[error("{0}")]
+    Source(String),
     /// DataFusion failed while reading or aggregating.
     #[error(transparent)]
-    DataFusion(#[from] DataFusionError),
+    DataFusion(DataFusionError),
+}
+
+impl From<DataFusionError> for Error {
+    fn from(e: DataFusionError) -> Self {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<slate_io::Error>() {
+                return Error::Source(io.to_string());
+            }
+            cause = c.source();
+        }
+        Error::DataFusion(e)
+    }
 }
 
 /// Result with the engine [`Error`].

@@ -7,15 +7,18 @@
 //!
 //! - [`udf`]: `sla_hist`, `sla_bucket` and the `hist_*` readers, usable from your own
 //!   `SessionContext` via [`udf::register_all`].
+//! - [`input`]: what a run reads: a Parquet dataset, or a CAD export through a source mapping.
 //! - [`scorecard`]: planning (policy checked against the schema before reading) and running.
 //! - [`validate`]: the `slate validate` checks.
 
 pub mod error;
+pub mod input;
 pub mod scorecard;
 pub mod udf;
 pub mod validate;
 
 pub use error::{Error, Result};
+pub use input::Input;
 pub use scorecard::{
     MeasureAccount, Plan, RowCells, Scorecard, ScorecardOptions, cells_of_batches, cells_of_rows,
     run_scorecard, runtime, session,

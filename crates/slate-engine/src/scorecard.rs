@@ -16,7 +16,7 @@ use datafusion::execution::config::SessionConfig;
 use datafusion::logical_expr::{AggregateUDF, ExprSchemable, ScalarUDF};
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::{ExecutionPlan, execute_stream_partitioned};
-use datafusion::prelude::{DataFrame, Expr, ParquetReadOptions, SessionContext, col, lit, when};
+use datafusion::prelude::{DataFrame, Expr, SessionContext, col, lit, when};
 use futures::StreamExt;
 use slate_core::calendar::day_of_ymd;
 use slate_core::report::RESERVED_COLUMNS;
@@ -24,8 +24,10 @@ use slate_core::{
     Cube, GroupKey, MeasureCell, PercentileMethod, Report, ReportOptions, SlaPolicy, TzRules,
     WindowKind,
 };
+use slate_io::ImportSummary;
 
 use crate::error::{Error, Result};
+use crate::input::{Input, SummarySlot};
 use crate::udf::{BucketUdf, OUTSIDE_PERIOD, SlaHist};
 
 /// What to compute.
@@ -81,6 +83,11 @@ pub struct Scorecard {
     pub files: usize,
     /// Per-measure accounting, in policy order.
     pub accounts: Vec<MeasureAccount>,
+    /// Input files lacking columns the run reads, with those columns (read as null).
+    pub missing_columns: Vec<(PathBuf, Vec<String>)>,
+    /// A mapped source's accounting: `input rows = imported + rejected`; `rows` above counts
+    /// the canonical records the imported rows made.
+    pub source: Option<ImportSummary>,
 }
 
 /// A planned scorecard run: policy checked against the input's schema, nothing read yet.
@@ -98,6 +105,10 @@ pub struct Plan {
     rows: u64,
     files: usize,
     rows_seen: Arc<AtomicU64>,
+    /// Input files lacking columns the plan reads (they read as null there).
+    missing: Vec<(PathBuf, Vec<String>)>,
+    /// A mapped source's accounting, filled in by its scan.
+    source: Option<SummarySlot>,
 }
 
 fn local_day(d: NaiveDate) -> i32 {
@@ -116,27 +127,21 @@ pub fn session(tz: Arc<TzRules>, threads: Option<usize>) -> SessionContext {
 }
 
 impl Plan {
-    /// Lists the input, reads Parquet footers and checks the policy and group-by against the
-    /// schema. Fails with an error naming the measure and field before any data is read.
-    pub async fn new(
-        inputs: &[String],
-        policy: &SlaPolicy,
-        opts: &ScorecardOptions,
-    ) -> Result<Plan> {
-        let files = slate_io::expand_inputs(inputs)?;
-        let mut rows = 0u64;
-        for f in &files {
-            rows += slate_io::parquet::read_schema(f)?.1;
-        }
+    /// Checks the policy and group-by against the input's schema and plans the aggregation.
+    /// Fails with an error naming the measure and field before any data is read.
+    pub async fn new(input: &Input, policy: &SlaPolicy, opts: &ScorecardOptions) -> Result<Plan> {
         let ctx = session(opts.tz.clone(), opts.threads);
-        let paths: Vec<String> = files
-            .iter()
-            .map(|p: &PathBuf| p.to_string_lossy().into_owned())
-            .collect();
-        let df = ctx
-            .read_parquet(paths, ParquetReadOptions::default().file_extension(""))
-            .await?;
-        Self::from_dataframe(df, policy, opts, rows, files.len())
+        let df = input.dataframe(&ctx).await?;
+        let mut plan = Self::from_dataframe(
+            df,
+            policy,
+            opts,
+            input.rows().unwrap_or(0),
+            input.files().len(),
+        )?;
+        plan.missing = input.missing_columns(&plan.used_columns());
+        plan.source = input.summary_slot();
+        Ok(plan)
     }
 
     /// Plans over any DataFrame (tests, other sources); `rows` is for progress only.
@@ -313,7 +318,29 @@ impl Plan {
             rows,
             files,
             rows_seen,
+            missing: Vec::new(),
+            source: None,
         })
+    }
+
+    /// Every input column the plan reads: clocks, predicates' columns, group columns.
+    pub fn used_columns(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for e in &self.per_row {
+            for c in e.column_refs() {
+                if !out.contains(&c.name) {
+                    out.push(c.name.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Input files lacking some column the plan reads, with those columns: every record of
+    /// such a file reads them as null (a missing `grade` makes every record of the file "not
+    /// applicable" to a grade measure), so a run says so.
+    pub fn missing_columns(&self) -> &[(PathBuf, Vec<String>)] {
+        &self.missing
     }
 
     /// Runs the aggregation only: the cube of cells, and per measure the cell of records whose
@@ -441,6 +468,8 @@ impl Plan {
     /// Runs the aggregation and reads the scorecard off the cube.
     pub async fn run(self) -> Result<Scorecard> {
         let (cube, outside) = self.cells().await?;
+        let source = self.source.as_ref().and_then(|s| s.lock().ok()?.clone());
+        let rows = source.as_ref().map_or(self.rows, |s| s.records);
         let period = match (self.opts.from, self.opts.to) {
             (Some(f), Some(t)) => Some((local_day(f), local_day(t))),
             _ => None,
@@ -467,7 +496,7 @@ impl Plan {
                     measured: t.measured,
                     excluded: t.counts.n_excluded(),
                     outside_period,
-                    not_applicable: self.rows.saturating_sub(eligible + outside_period),
+                    not_applicable: rows.saturating_sub(eligible + outside_period),
                     ambiguous_local: t.counts.ambiguous_local + o.ambiguous_local,
                     skipped_local: t.counts.skipped_local + o.skipped_local,
                 }
@@ -476,9 +505,11 @@ impl Plan {
         Ok(Scorecard {
             cube,
             report,
-            rows: self.rows,
+            rows,
             files: self.files,
             accounts,
+            missing_columns: self.missing,
+            source,
         })
     }
 }
@@ -516,13 +547,14 @@ pub async fn cells_of_rows(
         .await
 }
 
-/// Runs a scorecard over Parquet inputs in one call.
+/// Runs a scorecard over a canonical Parquet dataset (files, directories, globs) in one call.
 pub async fn run_scorecard(
     inputs: &[String],
     policy: &SlaPolicy,
     opts: &ScorecardOptions,
 ) -> Result<Scorecard> {
-    Plan::new(inputs, policy, opts).await?.run().await
+    let input = Input::open(inputs, None, None)?;
+    Plan::new(&input, policy, opts).await?.run().await
 }
 
 /// The machine's cores (1 when unknown).

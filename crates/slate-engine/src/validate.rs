@@ -5,10 +5,13 @@ use std::path::PathBuf;
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use slate_core::schema::{self, COLUMNS, ColumnKind};
+use datafusion::prelude::{DataFrame, SessionContext};
+use slate_core::schema::{self, COLUMNS};
+
+use slate_io::ImportSummary;
 
 use crate::error::Result;
+use crate::input::Input;
 
 /// A problem that makes a file unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,12 +64,15 @@ pub struct ValidationReport {
     pub order_violations: Vec<(String, u64)>,
     /// Rows whose `incident_id` repeats an earlier row's.
     pub duplicate_ids: u64,
+    /// A mapped source's accounting (`input rows = imported + rejected`).
+    pub source: Option<ImportSummary>,
 }
 
 impl ValidationReport {
     /// Whether anything was found that a scorecard would exclude or miscount.
     pub fn has_findings(&self) -> bool {
         self.duplicate_ids > 0
+            || self.source.as_ref().is_some_and(|s| s.rejected_rows > 0)
             || self.order_violations.iter().any(|v| v.1 > 0)
             || self
                 .nulls
@@ -75,17 +81,17 @@ impl ValidationReport {
     }
 }
 
-/// Validates Parquet inputs. Unreadable files are errors naming the file; schema problems are
-/// collected (every file, every column) and returned without scanning data.
-pub async fn validate(inputs: &[String]) -> Result<ValidationReport> {
-    let files = slate_io::expand_inputs(inputs)?;
+/// Validates an input. For Parquet, unreadable files are errors naming the file, and schema
+/// problems are collected (every file, every column) and returned without scanning data. A
+/// mapped source has the canonical schema by construction; its rows are scanned through the
+/// mapping, and its accounting is in [`ValidationReport::source`].
+pub async fn validate(input: &Input) -> Result<ValidationReport> {
+    let files = input.files();
     let mut report = ValidationReport {
         files: files.len(),
         ..Default::default()
     };
-    for f in &files {
-        let (s, rows) = slate_io::parquet::read_schema(f)?;
-        report.rows += rows;
+    for (f, s) in files.iter().zip(input.parquet_schemas()) {
         for spec in COLUMNS {
             match s.field_with_name(spec.name) {
                 Err(_) => report.schema_problems.push(SchemaProblem {
@@ -114,23 +120,27 @@ pub async fn validate(inputs: &[String]) -> Result<ValidationReport> {
             }
         }
     }
+    if let Some(m) = input.mapping() {
+        report.extra_columns = m.keep_names().iter().map(|s| s.to_string()).collect();
+    }
     if !report.schema_problems.is_empty() {
+        report.rows = input.rows().unwrap_or(0);
         return Ok(report);
     }
     let ctx = SessionContext::new();
-    let paths: Vec<String> = files
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    match scan(&ctx, paths.clone(), &mut report).await {
+    let result = scan(&ctx, input.dataframe(&ctx).await?, &mut report).await;
+    report.source = input.summary();
+    match result {
         Ok(()) => Ok(report),
+        Err(e) if input.mapping().is_some() => Err(e),
         // DataFusion's error may not say which file is damaged: find it by reading each alone.
         Err(e) => {
-            for p in paths {
+            for f in files {
                 let mut scratch = ValidationReport::default();
-                if let Err(fe) = scan(&ctx, vec![p.clone()], &mut scratch).await {
+                let one = Input::open(&[f.to_string_lossy().into_owned()], None, None)?;
+                if let Err(fe) = scan(&ctx, one.dataframe(&ctx).await?, &mut scratch).await {
                     return Err(crate::Error::Io(slate_io::Error::Io {
-                        path: p.into(),
+                        path: f.clone(),
                         source: std::io::Error::other(fe.to_string()),
                     }));
                 }
@@ -140,14 +150,7 @@ pub async fn validate(inputs: &[String]) -> Result<ValidationReport> {
     }
 }
 
-async fn scan(
-    ctx: &SessionContext,
-    paths: Vec<String>,
-    report: &mut ValidationReport,
-) -> Result<()> {
-    let df = ctx
-        .read_parquet(paths, ParquetReadOptions::default().file_extension(""))
-        .await?;
+async fn scan(ctx: &SessionContext, df: DataFrame, report: &mut ValidationReport) -> Result<()> {
     ctx.register_table("input", df.into_view())?;
     let q = |s: &str| format!("\"{s}\"");
     let mut select: Vec<String> = vec!["count(*)".into()];
@@ -196,6 +199,7 @@ async fn scan(
             _ => 0,
         }
     };
+    report.rows = int(0);
     let mut i = 1;
     report.nulls = COLUMNS
         .iter()
@@ -232,6 +236,5 @@ async fn scan(
         })
         .collect();
     report.duplicate_ids = int(i);
-    let _ = ColumnKind::Text;
     Ok(())
 }

@@ -33,8 +33,15 @@ pub enum Error {
     #[error("{0}: no such file, directory or matching glob")]
     NoInput(String),
     /// An input directory held no file of a readable kind.
-    #[error("{}: no .parquet files found", .0.display())]
-    EmptyDir(PathBuf),
+    #[error("{}: no {looked_for} files found{hint}", dir.display())]
+    EmptyDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The extensions looked for.
+        looked_for: &'static str,
+        /// What else is there and how to read it, or empty.
+        hint: String,
+    },
     /// The output extension is not one slate writes.
     #[error("{}: unknown output format; use .parquet, .arrow (IPC) or .csv", .0.display())]
     UnknownFormat(PathBuf),

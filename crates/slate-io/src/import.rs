@@ -2,7 +2,8 @@
 //!
 //! Output layout: `DIR/year=YYYY/month=MM/part-N.parquet`, partitioned by the local month of
 //! `call_received` in the mapping's zone (`year=unknown/month=unknown` when it is null), and a
-//! rejects CSV with the columns `file,row,line,column,value,reason`.
+//! rejects CSV (`DIR/_rejects.csv` by default) with the columns
+//! `file,row,line,column,value,reason`.
 //!
 //! Memory stays bounded whatever the input's size: records arrive in batches, each partition
 //! has one open Parquet writer whose row group is flushed to disk once it holds
@@ -28,8 +29,12 @@ use crate::output::{parquet_properties, prepare_output_dir, temp_path};
 use crate::record::output_schema;
 use crate::source::{ImportSummary, Reject, SourceSink, read_source};
 
-/// The rejects file's default name in the output directory (replaced by `--force`).
-const REJECTS_FILE: &str = "rejects.csv";
+/// The rejects file's default name in the output directory (replaced by `--force`). The
+/// leading `_` marks it as not data, to slate and to every reader that follows the Spark/pyarrow
+/// convention, so the directory stays a Parquet dataset (see [`crate::input`]).
+pub const REJECTS_FILE: &str = "_rejects.csv";
+/// The name before 0.2, still replaced by `--force`.
+const OLD_REJECTS_FILE: &str = "rejects.csv";
 
 /// In-progress row-group bytes after which a partition's writer flushes.
 pub const FLUSH_BYTES: usize = 16 << 20;
@@ -41,9 +46,9 @@ pub const MAX_OPEN: usize = 24;
 pub struct ImportOptions {
     /// Output directory.
     pub out_dir: PathBuf,
-    /// Rejects file; `None`: `out_dir/rejects.csv`.
+    /// Rejects file; `None`: `out_dir/_rejects.csv`.
     pub rejects: Option<PathBuf>,
-    /// Replace earlier `year=*` partitions and `rejects.csv` in a non-empty `out_dir`.
+    /// Replace earlier `year=*` partitions and `_rejects.csv` in a non-empty `out_dir`.
     pub force: bool,
     /// Records per batch.
     pub batch_rows: usize,
@@ -67,7 +72,7 @@ pub fn import(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport> {
-    prepare_output_dir(&opts.out_dir, opts.force, &[REJECTS_FILE])?;
+    prepare_output_dir(&opts.out_dir, opts.force, &[REJECTS_FILE, OLD_REJECTS_FILE])?;
     let tz = TzRules::from_name(&mapping.tz).map_err(|e| Error::InvalidMapping {
         mapping: mapping.name.clone(),
         field: "tz".into(),
@@ -112,15 +117,17 @@ impl SourceSink for ImportSink<'_> {
     }
 }
 
-/// The rejects CSV, written as rows are rejected (never held in memory).
-struct RejectsWriter {
+/// The rejects CSV, written as rows are rejected (never held in memory), under a temporary
+/// name until [`RejectsWriter::finish`].
+pub struct RejectsWriter {
     path: PathBuf,
     tmp: PathBuf,
     w: csv::Writer<BufWriter<File>>,
 }
 
 impl RejectsWriter {
-    fn create(path: &Path) -> Result<Self> {
+    /// Starts the file at `path` (its directory is created).
+    pub fn create(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
@@ -139,7 +146,8 @@ impl RejectsWriter {
         })
     }
 
-    fn write(&mut self, r: &Reject) -> Result<()> {
+    /// Appends one rejected row.
+    pub fn write(&mut self, r: &Reject) -> Result<()> {
         let line = r.line.map(|l| l.to_string()).unwrap_or_default();
         self.w
             .write_record([
@@ -156,7 +164,8 @@ impl RejectsWriter {
             })
     }
 
-    fn finish(mut self) -> Result<()> {
+    /// Flushes and renames the file into place.
+    pub fn finish(mut self) -> Result<()> {
         self.w.flush().map_err(io_err(&self.tmp))?;
         drop(self.w);
         std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))
@@ -313,14 +322,17 @@ mod tests {
     fn refuses_a_non_empty_dir_unless_forced_and_keeps_foreign_files() {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("year=2020/month=01")).unwrap();
+        std::fs::write(d.path().join("_rejects.csv"), "x").unwrap();
         std::fs::write(d.path().join("rejects.csv"), "x").unwrap();
         std::fs::write(d.path().join("notes.txt"), "keep me").unwrap();
-        let e = prepare_output_dir(d.path(), false, &[REJECTS_FILE])
+        let ours = [REJECTS_FILE, OLD_REJECTS_FILE];
+        let e = prepare_output_dir(d.path(), false, &ours)
             .unwrap_err()
             .to_string();
         assert!(e.contains("not empty"), "{e}");
-        prepare_output_dir(d.path(), true, &[REJECTS_FILE]).unwrap();
+        prepare_output_dir(d.path(), true, &ours).unwrap();
         assert!(!d.path().join("year=2020").exists());
+        assert!(!d.path().join("_rejects.csv").exists());
         assert!(!d.path().join("rejects.csv").exists());
         assert!(d.path().join("notes.txt").exists());
     }

@@ -1,22 +1,58 @@
-//! Expanding `--input` arguments (files, directories, globs) into a sorted list of files.
+//! Expanding `--input` arguments (files, directories, globs) into a sorted list of data files.
+//!
+//! There is one rule for what is data, whichever command reads:
+//! - a file named on the command line (or matched by a glob) is always read;
+//! - a directory (or a glob that matches one) is walked, hive folders such as
+//!   `year=2020/month=01/` included, for the files of the kind being read ([`DataKind`]):
+//!   `.parquet` for a canonical dataset, also `.csv`/`.tsv` for a mapped source (`--source`);
+//! - in a walk, names starting with `.` or `_` are never data: writers' temporary files and
+//!   checksums (`.part-0.parquet.tmp`, `.part-0.parquet.crc`), job markers and metadata
+//!   (`_SUCCESS`, `_metadata`, `_delta_log/`), and slate's own `_rejects.csv`. This is the
+//!   convention Spark, Hive and pyarrow's datasets follow, so a directory one of them reads as
+//!   a dataset is the same dataset to slate. Other files (README.md, notes.csv in a Parquet
+//!   dataset) are skipped because of their extension.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, io_err};
 
-/// Expands paths: a file is kept, a directory is walked for `.parquet` files (hive-style
-/// `year=YYYY/month=MM/` partitions included), a glob is matched. The result is sorted and
-/// free of duplicates, so runs are reproducible.
-pub fn expand_inputs(args: &[String]) -> Result<Vec<PathBuf>> {
+/// Which files a directory walk takes as data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// Canonical records: Parquet only.
+    Parquet,
+    /// A CAD export read through a mapping: CSV, TSV or Parquet.
+    Source,
+}
+
+impl DataKind {
+    fn accepts(self, name: &str) -> bool {
+        let ext = Path::new(name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        matches!(
+            (self, ext.as_deref()),
+            (_, Some("parquet")) | (DataKind::Source, Some("csv" | "tsv"))
+        )
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            DataKind::Parquet => ".parquet",
+            DataKind::Source => ".csv, .tsv or .parquet",
+        }
+    }
+}
+
+/// Expands `--input` arguments into data files of `kind` (see the module docs for the rule).
+/// The result is sorted and free of duplicates, so runs are reproducible.
+pub fn expand(args: &[String], kind: DataKind) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for arg in args {
         let p = Path::new(arg);
         if p.is_dir() {
-            let before = out.len();
-            walk(p, &mut out)?;
-            if out.len() == before {
-                return Err(Error::EmptyDir(p.to_path_buf()));
-            }
+            walk_dir(p, kind, &mut out)?;
         } else if p.exists() {
             out.push(p.to_path_buf());
         } else if arg.contains(['*', '?', '[']) {
@@ -31,7 +67,7 @@ pub fn expand_inputs(args: &[String]) -> Result<Vec<PathBuf>> {
                     source: std::io::Error::other(e.error().to_string()),
                 })?;
                 if path.is_dir() {
-                    walk(&path, &mut out)?;
+                    walk(&path, kind, &mut out)?;
                 } else {
                     out.push(path);
                 }
@@ -48,26 +84,59 @@ pub fn expand_inputs(args: &[String]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    walk_files(dir, &|name| name.ends_with(".parquet"), out)
+/// [`expand`] for canonical Parquet datasets.
+pub fn expand_inputs(args: &[String]) -> Result<Vec<PathBuf>> {
+    expand(args, DataKind::Parquet)
 }
 
-/// Walks a directory tree for the files whose name `keep` accepts, skipping hidden and
-/// temporary files (`.x`, `._x`, `.x.tmp`, `_x`): writers' leftovers, not data.
-pub(crate) fn walk_files(
-    dir: &Path,
-    keep: &dyn Fn(&str) -> bool,
-    out: &mut Vec<PathBuf>,
-) -> Result<()> {
+/// Walks a directory named on the command line; finding no data in it is an error that says
+/// what was looked for and, for a Parquet walk over CSV files, how to read them.
+fn walk_dir(dir: &Path, kind: DataKind, out: &mut Vec<PathBuf>) -> Result<()> {
+    let before = out.len();
+    walk(dir, kind, out)?;
+    if out.len() > before {
+        return Ok(());
+    }
+    let mut hint = String::new();
+    if kind == DataKind::Parquet {
+        let mut other = Vec::new();
+        walk(dir, DataKind::Source, &mut other)?;
+        if !other.is_empty() {
+            hint = format!(
+                "; it holds {} CSV/TSV file(s): read them with --source NAME|FILE.toml (see `slate import --help`)",
+                other.len()
+            );
+        }
+    }
+    Err(Error::EmptyDir {
+        dir: dir.to_path_buf(),
+        looked_for: kind.describe(),
+        hint,
+    })
+}
+
+/// Whether a path names a Parquet file (by extension, any case).
+pub fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// Whether a file or folder name is never data: it starts with `.` or `_` (see the module docs).
+pub fn is_not_data(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with('_')
+}
+
+fn walk(dir: &Path, kind: DataKind, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
         let path = entry.map_err(io_err(dir))?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') || name.starts_with('_') {
+        if is_not_data(name) {
             continue;
         }
         if path.is_dir() {
-            walk_files(&path, keep, out)?;
-        } else if keep(name) {
+            walk(&path, kind, out)?;
+        } else if kind.accepts(name) {
             out.push(path);
         }
     }
@@ -78,23 +147,70 @@ pub(crate) fn walk_files(
 mod tests {
     use super::*;
 
+    fn touch(p: &Path) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"x").unwrap();
+    }
+
     #[test]
-    fn expands_dirs_globs_and_files() {
+    fn a_dataset_directory_holds_only_its_data_files() {
         let d = tempfile::tempdir().unwrap();
-        let sub = d.path().join("year=2020/month=01");
-        std::fs::create_dir_all(&sub).unwrap();
-        std::fs::write(sub.join("part-0.parquet"), b"x").unwrap();
-        std::fs::write(sub.join(".part-1.parquet.tmp"), b"x").unwrap();
-        std::fs::write(d.path().join("notes.txt"), b"x").unwrap();
-        let root = d.path().to_string_lossy().to_string();
-        let files = expand_inputs(std::slice::from_ref(&root)).unwrap();
-        assert_eq!(files, vec![sub.join("part-0.parquet")]);
-        let g = format!("{root}/year=*/month=*/*.parquet");
-        assert_eq!(expand_inputs(&[g]).unwrap().len(), 1);
-        let err = expand_inputs(&[format!("{root}/nope")]).unwrap_err();
+        let root = d.path();
+        let part = root.join("year=2020/month=01/part-0.parquet");
+        let upper = root.join("year=2020/month=02/PART-1.PARQUET");
+        let export = root.join("exports/calls.csv");
+        for junk in [
+            "year=2020/month=01/.part-1.parquet.tmp",
+            "year=2020/month=01/.part-0.parquet.crc",
+            "_SUCCESS",
+            "_metadata",
+            "_delta_log/000.json",
+            "_rejects.csv",
+            "README.md",
+            "notes.txt",
+        ] {
+            touch(&root.join(junk));
+        }
+        for f in [&part, &upper, &export] {
+            touch(f);
+        }
+        let arg = root.to_string_lossy().to_string();
+        let parquet = expand(std::slice::from_ref(&arg), DataKind::Parquet).unwrap();
+        assert_eq!(parquet, vec![part.clone(), upper.clone()]);
+        let source = expand(std::slice::from_ref(&arg), DataKind::Source).unwrap();
+        assert_eq!(source, vec![export.clone(), part.clone(), upper.clone()]);
+        // A glob matching directories walks them by the same rule; one matching files keeps them.
+        let g = format!("{arg}/year=*");
+        assert_eq!(expand(&[g], DataKind::Parquet).unwrap().len(), 2);
+        let g = format!("{arg}/year=*/month=*/*.parquet");
+        assert_eq!(expand(&[g], DataKind::Parquet).unwrap(), vec![part]);
+        // A file named on the command line is read whatever its name.
+        let named = export.to_string_lossy().to_string();
+        assert_eq!(expand(&[named], DataKind::Parquet).unwrap(), vec![export]);
+    }
+
+    #[test]
+    fn empty_and_missing_inputs_say_what_was_looked_for() {
+        let d = tempfile::tempdir().unwrap();
+        let err = expand_inputs(&[format!("{}/nope", d.path().display())]).unwrap_err();
         assert!(err.to_string().contains("no such file"), "{err}");
+        touch(&d.path().join("calls.csv"));
+        let arg = d.path().to_string_lossy().to_string();
+        let err = expand_inputs(std::slice::from_ref(&arg))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no .parquet files") && err.contains("--source"),
+            "{err}"
+        );
+        assert_eq!(expand(&[arg], DataKind::Source).unwrap().len(), 1);
         let empty = tempfile::tempdir().unwrap();
-        let err = expand_inputs(&[empty.path().to_string_lossy().to_string()]).unwrap_err();
-        assert!(err.to_string().contains("no .parquet"), "{err}");
+        let err = expand(
+            &[empty.path().to_string_lossy().to_string()],
+            DataKind::Source,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("no .csv, .tsv or .parquet files"), "{err}");
     }
 }

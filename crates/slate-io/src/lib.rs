@@ -1,6 +1,6 @@
 //! slate's readers and writers between files and Arrow record batches.
 //!
-//! - [`input`]: expanding `--input` files, directories and globs.
+//! - [`input`]: expanding `--input` files, directories and globs: the one rule for what is data.
 //! - [`output`]: writing Parquet (zstd), Arrow IPC and CSV atomically, chosen by extension.
 //! - [`parquet`]: reading Parquet schemas and batches outside DataFusion.
 //! - [`mapping`]: source mappings (TOML) from a CAD export's columns to canonical ones, and
@@ -9,8 +9,8 @@
 //!   imported or rejected with a reason.
 //! - [`mod@import`]: writing a mapped source as partitioned canonical Parquet plus `rejects.csv`.
 //!
-//! The batch engine reads through DataFusion's own listing tables; this crate serves the
-//! generator, the CLI and the stream runtime.
+//! The batch engine scans Parquet with DataFusion and mapped sources through [`read_source`];
+//! this crate also serves the generator, the CLI and the stream runtime.
 
 pub mod error;
 pub mod import;
@@ -22,8 +22,8 @@ pub mod record;
 pub mod source;
 
 pub use error::{Error, Result};
-pub use import::{ImportOptions, ImportReport, import};
-pub use input::expand_inputs;
+pub use import::{ImportOptions, ImportReport, REJECTS_FILE, RejectsWriter, import};
+pub use input::{DataKind, expand, expand_inputs};
 pub use mapping::Mapping;
 pub use output::{Format, prepare_output_dir, write_batches};
-pub use source::{ImportSummary, Reject, SourceSink, expand_source_inputs, read_source};
+pub use source::{ImportSummary, Reject, SourceSink, read_source};

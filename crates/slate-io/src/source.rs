@@ -18,6 +18,7 @@ use arrow::datatypes::DataType;
 use slate_core::TzRules;
 
 use crate::error::{Error, Result, io_err};
+use crate::input::is_parquet;
 use crate::mapping::{ColumnRef, Mapping};
 use crate::record::{BatchBuilder, Converter, LocalCounts, Problem, Record, output_schema};
 
@@ -65,6 +66,31 @@ impl ImportSummary {
         )
     }
 
+    /// The accounting line, then how rows were joined, why rows were rejected, and how local
+    /// times in `tz` were resolved: what `import`, `run --source` and `validate --source` print.
+    pub fn describe(&self, tz: &str) -> Vec<String> {
+        let mut lines = vec![self.accounting()];
+        if self.records != self.imported_rows {
+            lines.push(format!(
+                "  {} rows joined into {} incidents ([incident] key)",
+                self.imported_rows, self.records
+            ));
+        }
+        if self.rejected_rows > 0 {
+            let reasons: Vec<String> = self
+                .reasons
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            lines.push(format!("  rejected by reason: {}", reasons.join(", ")));
+        }
+        lines.push(format!(
+            "  local times ({tz}): {} ambiguous (read as the earlier instant), {} skipped (moved forward by the gap)",
+            self.local.ambiguous, self.local.skipped
+        ));
+        lines
+    }
+
     /// Whether the accounting identity holds.
     pub fn balances(&self) -> bool {
         self.input_rows == self.imported_rows + self.rejected_rows
@@ -79,42 +105,6 @@ pub trait SourceSink {
     fn reject(&mut self, reject: &Reject) -> Result<()>;
     /// Bytes of input consumed since the last call (for a progress bar).
     fn progress(&mut self, _bytes: u64) {}
-}
-
-/// Expands `--input` arguments for a mapped source: files are kept, directories are walked
-/// for `.csv`, `.tsv` and `.parquet` files, globs are matched. Sorted and free of duplicates.
-pub fn expand_source_inputs(args: &[String]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for arg in args {
-        let p = Path::new(arg);
-        if p.is_dir() {
-            let before = out.len();
-            walk(p, &mut out)?;
-            if out.len() == before {
-                return Err(Error::NoInput(format!(
-                    "{arg} (no .csv, .tsv or .parquet files in it)"
-                )));
-            }
-        } else {
-            out.extend(crate::expand_inputs(std::slice::from_ref(arg))?);
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let keep = |name: &str| {
-        is_parquet(Path::new(name)) || name.ends_with(".csv") || name.ends_with(".tsv")
-    };
-    crate::input::walk_files(dir, &keep, out)
-}
-
-fn is_parquet(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
 /// Compares header text loosely: no BOM, trimmed, runs of blanks as one space, any case.

@@ -340,10 +340,11 @@ pub fn read_update_file(path: &Path, tz: &TzRules) -> Result<(Vec<Update>, Vec<R
     Ok((ups, rejects))
 }
 
-/// Whether a directory entry is an update file the directory source reads.
+/// Whether a directory entry is an update file the directory source reads: by extension, and
+/// never a name slate's input rule calls not data (`.x` being written, `_x` metadata).
 pub fn is_update_file(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    !name.starts_with('.')
+    !slate_io::input::is_not_data(name)
         && matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("ndjson" | "jsonl" | "csv" | "parquet")

@@ -83,7 +83,8 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
     };
     run::run(monthly)?;
     let policy = SlaPolicy::load(&yearly.policy)?;
-    if let Some((card, _)) = run::compute(&yearly, &policy)? {
+    let input = yearly.source.open(&yearly.input)?;
+    if let Some((card, _)) = run::compute(&yearly, &input, &policy)? {
         let batch = scorecard_batch(&card.report, &policy)?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "\nmps-promise-2008, whole force, by year:")?;

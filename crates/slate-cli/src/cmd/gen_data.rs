@@ -59,7 +59,7 @@ pub(crate) fn run(a: GenArgs) -> Result<Outcome> {
         years: a.years,
         dirty_rate: a.dirty_rate,
     };
-    let bar = rows_bar(a.rows, "generating");
+    let bar = rows_bar(Some(a.rows), "generating");
     let t0 = Instant::now();
     let written = write_dataset(&config, &rules, &a.out, threads(a.threads), a.force, &|n| {
         bar.inc(n)

@@ -10,11 +10,11 @@ use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use slate_core::report::{ledger_batch, scorecard_batch};
 use slate_core::{PercentileMethod, SlaPolicy, WindowKind};
-use slate_engine::{Plan, Scorecard, ScorecardOptions};
+use slate_engine::{Input, Plan, Scorecard, ScorecardOptions};
 
 use crate::Outcome;
 use crate::args::{TzArgs, ensure_parent, parse_date};
-use crate::cmd::import::{SourceArgs, stage};
+use crate::cmd::import::{SourceArgs, write_summary};
 use crate::progress::rows_bar;
 
 /// Percentile definitions on the command line.
@@ -29,7 +29,8 @@ pub(crate) enum Method {
 /// Arguments of `slate run`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct RunArgs {
-    /// Parquet files, directories or globs (CSV too with --source).
+    /// Parquet files, directories (datasets: only .parquet files in them are data) or globs;
+    /// CSV files when named, or anything a mapping reads with --source.
     #[arg(long, short, required = true, num_args = 1..)]
     pub(crate) input: Vec<String>,
     /// Policy: builtin:NAME or a TOML file (see `slate policy list`).
@@ -103,18 +104,22 @@ impl RunArgs {
 }
 
 /// Plans and runs with a progress bar; returns the scorecard and the elapsed time.
-pub(crate) fn compute(a: &RunArgs, policy: &SlaPolicy) -> Result<Option<(Scorecard, Duration)>> {
+pub(crate) fn compute(
+    a: &RunArgs,
+    input: &Input,
+    policy: &SlaPolicy,
+) -> Result<Option<(Scorecard, Duration)>> {
     let opts = a.options()?;
     let rt = slate_engine::runtime(opts.threads)?;
     rt.block_on(async {
-        let plan = Plan::new(&a.input, policy, &opts).await?;
+        let plan = Plan::new(input, policy, &opts).await?;
         if a.explain {
             let text = plan.explain().await?;
             writeln!(std::io::stdout().lock(), "{text}")?;
             return Ok(None);
         }
         let t0 = Instant::now();
-        let bar = rows_bar(plan.rows(), "scoring");
+        let bar = rows_bar(input.rows(), "scoring");
         let seen = plan.rows_seen();
         let ticker = {
             let bar = bar.clone();
@@ -132,14 +137,10 @@ pub(crate) fn compute(a: &RunArgs, policy: &SlaPolicy) -> Result<Option<(Scoreca
     })
 }
 
-pub(crate) fn run(mut a: RunArgs) -> Result<Outcome> {
+pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     let policy = SlaPolicy::load(&a.policy)?;
-    // A mapped source is imported to a temporary directory, which lives until the run ends.
-    let staged = stage(&a.source, &a.input)?;
-    if let Some(s) = &staged {
-        a.input = vec![s.data.clone()];
-    }
-    let Some((card, elapsed)) = compute(&a, &policy)? else {
+    let input = a.source.open(&a.input)?;
+    let Some((card, elapsed)) = compute(&a, &input, &policy)? else {
         return Ok(Outcome::Ok);
     };
     let scorecard = scorecard_batch(&card.report, &policy)?;
@@ -155,15 +156,33 @@ pub(crate) fn run(mut a: RunArgs) -> Result<Outcome> {
         scorecard.num_rows(),
         ledger.num_rows()
     )?;
-    if let Some(s) = &staged {
-        s.write_summary(&mut err)?;
-        if s.mapping.tz != a.tz.tz {
+    if let (Some(m), Some(s)) = (input.mapping(), &card.source) {
+        write!(err, "source {}: ", m.name)?;
+        write_summary(&mut err, &m.tz, s)?;
+        if s.rejected_rows > 0 {
+            match input.rejects_path() {
+                Some(p) => writeln!(err, "  rejects written to {}", p.display())?,
+                None => writeln!(
+                    err,
+                    "  pass --rejects FILE (or use `slate import`) to keep the rejected rows"
+                )?,
+            }
+        }
+        if m.tz != a.tz.tz {
             writeln!(
                 err,
                 "  note: source times were read in {}; windows use --tz {}",
-                s.mapping.tz, a.tz.tz
+                m.tz, a.tz.tz
             )?;
         }
+    }
+    for (file, cols) in &card.missing_columns {
+        writeln!(
+            err,
+            "  warning: {} has no column {}: read as null for its records",
+            file.display(),
+            cols.join(", ")
+        )?;
     }
     for (m, acc) in policy.measures.iter().zip(&card.accounts) {
         let mut line = format!(

@@ -30,14 +30,17 @@ pub(crate) enum Late {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["replay", "stdin", "watch"])))]
 pub(crate) struct StreamArgs {
-    /// Replay historical Parquet (files, directories, globs) in event-time order.
+    /// Replay historical Parquet (files, directories, globs) in event-time order. A directory is
+    /// a dataset: only its .parquet files are read, and names starting with `.` or `_` are not
+    /// data (as for `run`).
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub(crate) replay: Vec<String>,
     /// Read NDJSON updates from standard input.
     #[arg(long)]
     pub(crate) stdin: bool,
     /// Poll a directory for new .ndjson, .csv and .parquet update files (read in name order;
-    /// writers should create them under a hidden name and rename).
+    /// writers should create them under a hidden name and rename; names starting with `.` or
+    /// `_` are never read).
     #[arg(long, value_name = "DIR")]
     pub(crate) watch: Option<PathBuf>,
     /// With --watch: stop after the files already there.

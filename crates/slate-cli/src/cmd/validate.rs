@@ -7,12 +7,13 @@ use clap::Args;
 use slate_engine::validate::validate;
 
 use crate::Outcome;
-use crate::cmd::import::{SourceArgs, stage};
+use crate::cmd::import::{SourceArgs, write_summary};
 
 /// Arguments of `slate validate`.
 #[derive(Debug, Args)]
 pub(crate) struct ValidateArgs {
-    /// Parquet files, directories or globs (CSV too with --source).
+    /// Parquet files, directories (datasets: only .parquet files in them are data) or globs;
+    /// CSV files when named, or anything a mapping reads with --source.
     #[arg(long, short, required = true, num_args = 1..)]
     pub(crate) input: Vec<String>,
     #[command(flatten)]
@@ -27,17 +28,16 @@ fn fmt_ts(us: i64) -> String {
 }
 
 pub(crate) fn run(a: ValidateArgs) -> Result<Outcome> {
-    // A mapped source is imported to a temporary directory and the canonical result validated.
-    let staged = stage(&a.source, &a.input)?;
-    let inputs = match &staged {
-        Some(s) => vec![s.data.clone()],
-        None => a.input.clone(),
-    };
+    let input = a.source.open(&a.input)?;
     let rt = slate_engine::runtime(None)?;
-    let report = rt.block_on(validate(&inputs))?;
+    let report = rt.block_on(validate(&input))?;
     let mut out = std::io::stdout().lock();
-    if let Some(s) = &staged {
-        s.write_summary(&mut out)?;
+    if let (Some(m), Some(s)) = (input.mapping(), &report.source) {
+        write!(out, "source {}: ", m.name)?;
+        write_summary(&mut out, &m.tz, s)?;
+        if let Some(p) = input.rejects_path() {
+            writeln!(out, "  rejects written to {}", p.display())?;
+        }
     }
     writeln!(out, "files: {}\nrows:  {}", report.files, report.rows)?;
     if !report.schema_problems.is_empty() {
@@ -74,10 +74,8 @@ pub(crate) fn run(a: ValidateArgs) -> Result<Outcome> {
         writeln!(out, "  {c:<18} {n:>12}")?;
     }
     writeln!(out, "duplicate incident_id rows: {}", report.duplicate_ids)?;
-    let rejected = staged
-        .as_ref()
-        .map_or(0, |s| s.report.summary.rejected_rows);
-    if report.has_findings() || rejected > 0 {
+    let rejected = report.source.as_ref().map_or(0, |s| s.rejected_rows);
+    if report.has_findings() {
         if rejected > 0 {
             writeln!(out, "rejected rows: {rejected} (see the reasons above)")?;
         }

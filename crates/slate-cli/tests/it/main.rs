@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is the failure report
 
 mod cli;
+mod datasets;
+mod docs;
 mod oddities;
 mod realdata;
 mod stream;

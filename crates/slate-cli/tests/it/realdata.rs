@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use slate_core::cube::GroupKey;
 use slate_core::{MeasureCell, PercentileMethod, SlaPolicy, Summary, TzRules, WindowKind};
-use slate_engine::{Plan, ScorecardOptions};
+use slate_engine::{ScorecardOptions, run_scorecard};
 use slate_io::source::DEFAULT_BATCH_ROWS;
 use slate_io::{ImportOptions, ImportSummary, Mapping};
 
@@ -228,10 +228,7 @@ fn check_sample(s: &Sample) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let card = rt
         .block_on(async {
-            Plan::new(&[dir.path().to_string_lossy().into_owned()], &policy, &opts)
-                .await?
-                .run()
-                .await
+            run_scorecard(&[dir.path().to_string_lossy().into_owned()], &policy, &opts).await
         })
         .unwrap();
     let cells = merged_cells(&card.cube, policy.measures.len());
@@ -345,7 +342,7 @@ fn import_run_and_validate_with_a_source_from_the_command_line() {
         stdout.contains("2 ambiguous"),
         "SOURCE.md lists two calls in the repeated hour:\n{stdout}"
     );
-    assert!(out.join("year=2023/month=10").is_dir() && out.join("rejects.csv").is_file());
+    assert!(out.join("year=2023/month=10").is_dir() && out.join("_rejects.csv").is_file());
     // A second import into the same directory needs --force.
     let again = slate()
         .args(["import", "--source", "lfb", "--input"])

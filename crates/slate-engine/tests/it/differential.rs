@@ -12,7 +12,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit, TimestampM
 use slate_core::report::{ledger_batch, scorecard_batch};
 use slate_core::{PercentileMethod, SlaPolicy, TzRules};
 use slate_datagen::{GenConfig, generate_all, write_dataset};
-use slate_engine::{Plan, ScorecardOptions};
+use slate_engine::{ScorecardOptions, run_scorecard};
 use slate_testkit::compare::{differences, ledger_rows, scorecard_rows};
 use slate_testkit::{Case, Rec, expected, random_case, records_of};
 
@@ -126,10 +126,7 @@ fn run_case(case: &Case, input: &Path, records: &[Rec]) {
         .unwrap();
     let card = rt
         .block_on(async {
-            Plan::new(&[input.to_string_lossy().into_owned()], &policy, &opts)
-                .await?
-                .run()
-                .await
+            run_scorecard(&[input.to_string_lossy().into_owned()], &policy, &opts).await
         })
         .unwrap_or_else(|e| panic!("seed {}: {e}\n{toml}", case.seed));
     let score = scorecard_batch(&card.report, &policy).unwrap();
@@ -304,10 +301,7 @@ fn the_ledger_balances_every_row() {
         .unwrap();
     let card = rt
         .block_on(async {
-            Plan::new(&[d.instants.to_string_lossy().into_owned()], &policy, &opts)
-                .await?
-                .run()
-                .await
+            run_scorecard(&[d.instants.to_string_lossy().into_owned()], &policy, &opts).await
         })
         .unwrap();
     let ledger = ledger_batch(&card.report, &policy).unwrap();

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use slate_core::{PercentileMethod, SlaPolicy, TzRules, WindowKind};
 use slate_datagen::{GenConfig, write_dataset};
-use slate_engine::validate::validate;
-use slate_engine::{Plan, ScorecardOptions};
+use slate_engine::validate::{ValidationReport, validate};
+use slate_engine::{Input, Plan, ScorecardOptions};
 
 fn opts() -> ScorecardOptions {
     ScorecardOptions {
@@ -36,6 +36,24 @@ fn small_dataset(dirty: f64) -> tempfile::TempDir {
     d
 }
 
+async fn plan_of(
+    dir: &std::path::Path,
+    policy: &SlaPolicy,
+    opts: &ScorecardOptions,
+) -> slate_engine::Result<Plan> {
+    let input = Input::open(&[dir.to_string_lossy().into_owned()], None, None)?;
+    Plan::new(&input, policy, opts).await
+}
+
+async fn validate_of(path: &std::path::Path) -> slate_engine::Result<ValidationReport> {
+    validate(&Input::open(
+        &[path.to_string_lossy().into_owned()],
+        None,
+        None,
+    )?)
+    .await
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -45,11 +63,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 fn plan_err(dir: &std::path::Path, policy: &str, opts: &ScorecardOptions) -> String {
     let policy = SlaPolicy::from_toml(policy, "test").unwrap();
-    match rt().block_on(Plan::new(
-        &[dir.to_string_lossy().into_owned()],
-        &policy,
-        opts,
-    )) {
+    match rt().block_on(plan_of(dir, &policy, opts)) {
         Ok(_) => panic!("plan accepted a bad policy"),
         Err(e) => e.to_string(),
     }
@@ -140,11 +154,7 @@ fn damaged_files_are_named() {
     std::fs::write(victim, &bytes[..bytes.len() / 2]).unwrap();
     let policy = SlaPolicy::builtin("mps-promise-2008").unwrap();
     let err = rt()
-        .block_on(Plan::new(
-            &[d.path().to_string_lossy().into_owned()],
-            &policy,
-            &opts(),
-        ))
+        .block_on(plan_of(d.path(), &policy, &opts()))
         .err()
         .expect("a truncated file is an error")
         .to_string();
@@ -153,17 +163,14 @@ fn damaged_files_are_named() {
         "{err}"
     );
     let err = rt()
-        .block_on(validate(&[d.path().to_string_lossy().into_owned()]))
+        .block_on(validate_of(d.path()))
         .unwrap_err()
         .to_string();
     assert!(err.contains(&victim.display().to_string()), "{err}");
     // Not Parquet at all.
     let junk = d.path().join("junk.parquet");
     std::fs::write(&junk, b"incident_id,borough\n1,x\n").unwrap();
-    let err = rt()
-        .block_on(validate(&[junk.to_string_lossy().into_owned()]))
-        .unwrap_err()
-        .to_string();
+    let err = rt().block_on(validate_of(&junk)).unwrap_err().to_string();
     assert!(err.contains("junk.parquet"), "{err}");
 }
 
@@ -188,9 +195,7 @@ fn validate_reports_missing_columns_and_wrong_types_per_file() {
     .unwrap();
     let f = d.path().join("odd.parquet");
     slate_io::write_batches(&f, schema, &[batch]).unwrap();
-    let r = rt()
-        .block_on(validate(&[f.to_string_lossy().into_owned()]))
-        .unwrap();
+    let r = rt().block_on(validate_of(&f)).unwrap();
     let problems: Vec<String> = r.schema_problems.iter().map(|p| p.to_string()).collect();
     assert!(
         problems
@@ -209,9 +214,7 @@ fn validate_reports_missing_columns_and_wrong_types_per_file() {
 #[test]
 fn validate_counts_clean_and_dirty_data() {
     let clean = small_dataset(0.0);
-    let r = rt()
-        .block_on(validate(&[clean.path().to_string_lossy().into_owned()]))
-        .unwrap();
+    let r = rt().block_on(validate_of(clean.path())).unwrap();
     assert_eq!(r.rows, 3000);
     assert_eq!(r.files, 12);
     assert!(r.schema_problems.is_empty());
@@ -226,9 +229,7 @@ fn validate_counts_clean_and_dirty_data() {
     assert_eq!(borough_nulls, 0);
 
     let dirty = small_dataset(0.06);
-    let r = rt()
-        .block_on(validate(&[dirty.path().to_string_lossy().into_owned()]))
-        .unwrap();
+    let r = rt().block_on(validate_of(dirty.path())).unwrap();
     assert!(r.has_findings());
     // Independent count of the same defects from the records themselves.
     let files = slate_io::expand_inputs(&[dirty.path().to_string_lossy().into_owned()]).unwrap();

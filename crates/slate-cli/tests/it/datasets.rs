@@ -1,0 +1,161 @@
+//! What is data in a directory, and mapped sources scanned directly: the rules of
+//! `slate_io::input` and `slate_engine::Input`, as a user meets them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
+use slate_io::parquet::read_file;
+
+use crate::cli::slate;
+use crate::realdata::realdata;
+
+fn ok(args: &[&str]) -> String {
+    let o = slate().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        o.status.success(),
+        "slate {} failed:\n{stderr}",
+        args.join(" ")
+    );
+    stderr
+}
+
+fn batch(path: &Path) -> RecordBatch {
+    let (schema, _) = slate_io::parquet::read_schema(path).unwrap();
+    concat_batches(&schema, &read_file(path).unwrap()).unwrap()
+}
+
+fn lfb_csv() -> String {
+    realdata()
+        .join("lfb-incidents-2023-sample/lfb_incidents_2023_sample10k.csv")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The report, literally: import, then run on the import's directory. The rejects file
+/// and any stray file in the dataset are not data, and the scorecard equals the one read
+/// straight from the CSV with `--source` (the engine's scan of the mapped source).
+#[test]
+fn an_imported_directory_is_a_dataset_and_equals_the_direct_scan() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("lfb");
+    let d = data.to_str().unwrap();
+    ok(&[
+        "import",
+        "--source",
+        "lfb",
+        "--input",
+        &lfb_csv(),
+        "--out",
+        d,
+    ]);
+    assert!(data.join("_rejects.csv").is_file());
+    // What other tools and people leave in datasets.
+    std::fs::write(data.join("notes.csv"), "who,what\nme,a note\n").unwrap();
+    std::fs::write(data.join("README.md"), "# LFB sample\n").unwrap();
+    std::fs::write(data.join("_SUCCESS"), "").unwrap();
+    std::fs::write(data.join("year=2023/.part-0.parquet.crc"), "crc").unwrap();
+
+    let via_import = t.path().join("a.parquet");
+    let via_scan = t.path().join("b.parquet");
+    let policy = t.path().join("p.toml");
+    std::fs::write(
+        &policy,
+        "[[measure]]\nid = \"arrive_6m\"\nstart = \"call_received\"\nstop = \"arrived\"\nthreshold = \"6m\"\n",
+    )
+    .unwrap();
+    let common = [
+        "--window",
+        "month",
+        "--by",
+        "borough,grade",
+        "--policy",
+        policy.to_str().unwrap(),
+    ];
+    let mut a = vec!["run", "--input", d, "--out", via_import.to_str().unwrap()];
+    a.extend(common);
+    let stderr = ok(&a);
+    assert!(stderr.contains("read 10000 rows"), "{stderr}");
+    let csv = lfb_csv();
+    let mut b = vec!["run", "--source", "lfb", "--input", &csv];
+    b.extend(["--out", via_scan.to_str().unwrap()]);
+    b.extend(common);
+    let stderr = ok(&b);
+    assert!(
+        stderr.contains("10000 input rows = 10000 imported + 0 rejected"),
+        "{stderr}"
+    );
+    assert!(batch(&via_import).num_rows() > 0);
+    assert_eq!(batch(&via_import), batch(&via_scan));
+    let ledger = |p: &Path| batch(&slate_io::output::sibling_path(p, "exclusions"));
+    assert_eq!(ledger(&via_import), ledger(&via_scan));
+}
+
+#[test]
+fn a_directory_of_csv_needs_source_and_says_so() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::copy(lfb_csv(), t.path().join("lfb.csv")).unwrap();
+    let o = slate()
+        .args(["run", "--input", t.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no .parquet files") && stderr.contains("--source"),
+        "{stderr}"
+    );
+    // With --source the directory is walked for CSV too; rejects go where asked.
+    let rejects = t.path().join("out/rejects.csv");
+    let stderr = ok(&[
+        "run",
+        "--source",
+        "lfb",
+        "--input",
+        t.path().to_str().unwrap(),
+        "--rejects",
+        rejects.to_str().unwrap(),
+        "--window",
+        "year",
+        "--by",
+        "",
+    ]);
+    assert!(stderr.contains("source lfb: 10000 input rows"), "{stderr}");
+    assert!(rejects.is_file());
+}
+
+/// A file without a column the run reads is named in the summary, with the column: its
+/// records read it as null, which a reader of the scorecard alone could not tell.
+#[test]
+fn a_file_lacking_a_column_is_named_in_the_summary() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let o = slate()
+        .args([
+            "gen",
+            "--rows",
+            "3000",
+            "--years",
+            "1",
+            "--from",
+            "2023-01-01",
+        ])
+        .args(["--out", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let files = slate_io::expand_inputs(&[data.to_string_lossy().into_owned()]).unwrap();
+    let victim = &files[2];
+    let b = batch(victim);
+    let keep: Vec<usize> = (0..b.num_columns())
+        .filter(|&i| b.schema().field(i).name() != "grade")
+        .collect();
+    let without = b.project(&keep).unwrap();
+    slate_io::write_batches(victim, Arc::clone(&without.schema()), &[without]).unwrap();
+    let stderr = ok(&["run", "--input", data.to_str().unwrap(), "--window", "year"]);
+    let expected = format!("{} has no column grade", victim.display());
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert_eq!(stderr.matches("has no column").count(), 1, "{stderr}");
+}

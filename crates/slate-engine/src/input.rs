@@ -1,0 +1,257 @@
+//! What a run reads: a canonical Parquet dataset, or a CAD export read through a source
+//! mapping, scanned directly (no staging copy).
+//!
+//! Canonical Parquet is scanned by DataFusion itself (projection, parallel row groups). A
+//! mapped source (`--source lfb`, a mapping file, or CSV named on the command line) is read by
+//! [`slate_io::read_source`] on a blocking thread and handed to DataFusion as a streaming
+//! table, so the aggregation runs while the CSV is parsed and nothing is written to disk.
+//! Every row is imported or rejected with a reason; the reader's [`ImportSummary`] is
+//! available once the scan has finished ([`Input::summary`]).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
+use slate_io::source::DEFAULT_BATCH_ROWS;
+use slate_io::{DataKind, ImportSummary, Mapping, Reject, RejectsWriter, SourceSink};
+
+use crate::error::Result;
+
+/// The input of a run or a validation.
+#[derive(Debug)]
+pub struct Input {
+    files: Vec<PathBuf>,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// Canonical Parquet, with per-file schemas and the rows from the footers.
+    Parquet { schemas: Vec<SchemaRef>, rows: u64 },
+    /// Read through a mapping.
+    Mapped(Arc<MappedSource>),
+}
+
+impl Input {
+    /// Resolves `--input` arguments. Without `source`, a directory is a Parquet dataset and
+    /// only `.parquet` files in it are read (see [`slate_io::input`]); a CSV file named
+    /// directly is read with the `canonical` mapping. With `source` (a built-in mapping name or
+    /// a TOML file), directories are walked for CSV, TSV and Parquet files, all read through
+    /// the mapping. `rejects` keeps the rejected rows of a mapped read as CSV.
+    pub fn open(args: &[String], source: Option<&str>, rejects: Option<PathBuf>) -> Result<Self> {
+        let kind = if source.is_some() {
+            DataKind::Source
+        } else {
+            DataKind::Parquet
+        };
+        let files = slate_io::expand(args, kind)?;
+        let mapping = Mapping::load(source.unwrap_or("canonical"))?;
+        if mapping.is_canonical() && files.iter().all(|f| slate_io::input::is_parquet(f)) {
+            let mut schemas = Vec::with_capacity(files.len());
+            let mut rows = 0;
+            for f in &files {
+                let (s, n) = slate_io::parquet::read_schema(f)?;
+                schemas.push(s);
+                rows += n;
+            }
+            return Ok(Input {
+                files,
+                kind: Kind::Parquet { schemas, rows },
+            });
+        }
+        Ok(Input {
+            kind: Kind::Mapped(Arc::new(MappedSource {
+                files: files.clone(),
+                schema: slate_io::record::output_schema(&mapping),
+                mapping,
+                rejects,
+                summary: Arc::new(Mutex::new(None)),
+            })),
+            files,
+        })
+    }
+
+    /// The data files, sorted.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Input rows when known before reading (Parquet footers); `None` for a mapped source.
+    pub fn rows(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Parquet { rows, .. } => Some(*rows),
+            Kind::Mapped(_) => None,
+        }
+    }
+
+    /// The mapping of a mapped source.
+    pub fn mapping(&self) -> Option<&Mapping> {
+        match &self.kind {
+            Kind::Parquet { .. } => None,
+            Kind::Mapped(m) => Some(&m.mapping),
+        }
+    }
+
+    /// Where a mapped source's rejected rows were written, if asked.
+    pub fn rejects_path(&self) -> Option<&PathBuf> {
+        match &self.kind {
+            Kind::Parquet { .. } => None,
+            Kind::Mapped(m) => m.rejects.as_ref(),
+        }
+    }
+
+    /// A mapped source's accounting (`input rows = imported + rejected`), once scanned.
+    pub fn summary(&self) -> Option<ImportSummary> {
+        match &self.kind {
+            Kind::Parquet { .. } => None,
+            Kind::Mapped(m) => m.summary.lock().ok().and_then(|s| s.clone()),
+        }
+    }
+
+    /// Where a mapped source's scan leaves its accounting.
+    pub(crate) fn summary_slot(&self) -> Option<SummarySlot> {
+        match &self.kind {
+            Kind::Parquet { .. } => None,
+            Kind::Mapped(m) => Some(m.summary.clone()),
+        }
+    }
+
+    /// Each Parquet file's schema, in file order (empty for a mapped source, whose schema is
+    /// the mapping's).
+    pub(crate) fn parquet_schemas(&self) -> &[SchemaRef] {
+        match &self.kind {
+            Kind::Parquet { schemas, .. } => schemas,
+            Kind::Mapped(_) => &[],
+        }
+    }
+
+    /// The input as a DataFrame of `ctx`. Files of a Parquet dataset with different columns
+    /// are read under their merged schema (a column a file lacks reads as null; see
+    /// [`Input::missing_columns`]).
+    pub async fn dataframe(&self, ctx: &SessionContext) -> Result<DataFrame> {
+        Ok(match &self.kind {
+            Kind::Parquet { .. } => {
+                let paths: Vec<String> = self
+                    .files
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                ctx.read_parquet(paths, ParquetReadOptions::default().file_extension(""))
+                    .await?
+            }
+            Kind::Mapped(m) => {
+                let table = StreamingTable::try_new(
+                    m.schema.clone(),
+                    vec![m.clone() as Arc<dyn PartitionStream>],
+                )?;
+                ctx.read_table(Arc::new(table))?
+            }
+        })
+    }
+
+    /// For each Parquet file lacking some of `columns` (which the merged schema has), the
+    /// file and the columns it lacks: they read as null there.
+    pub fn missing_columns(&self, columns: &[String]) -> Vec<(PathBuf, Vec<String>)> {
+        self.files
+            .iter()
+            .zip(self.parquet_schemas())
+            .filter_map(|(f, s)| {
+                let lacks: Vec<String> = columns
+                    .iter()
+                    .filter(|c| s.field_with_name(c).is_err())
+                    .cloned()
+                    .collect();
+                (!lacks.is_empty()).then(|| (f.clone(), lacks))
+            })
+            .collect()
+    }
+}
+
+/// A mapped scan's accounting, set when it has read every file.
+pub(crate) type SummarySlot = Arc<Mutex<Option<ImportSummary>>>;
+
+/// A mapped source as one DataFusion partition: each execution reads the files again.
+#[derive(Debug)]
+struct MappedSource {
+    files: Vec<PathBuf>,
+    mapping: Mapping,
+    schema: SchemaRef,
+    rejects: Option<PathBuf>,
+    summary: SummarySlot,
+}
+
+impl PartitionStream for MappedSource {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        // Two batches in flight: the parser runs ahead of the aggregation by at most that.
+        let mut builder = RecordBatchReceiverStreamBuilder::new(self.schema.clone(), 2);
+        let mut sink = ChannelSink {
+            tx: builder.tx(),
+            rejects: None,
+        };
+        let files = self.files.clone();
+        let mapping = self.mapping.clone();
+        let rejects = self.rejects.clone();
+        let summary = self.summary.clone();
+        builder.spawn_blocking(move || {
+            let io = |e: slate_io::Error| DataFusionError::External(Box::new(e));
+            sink.rejects = rejects
+                .as_deref()
+                .map(RejectsWriter::create)
+                .transpose()
+                .map_err(io)?;
+            let s = slate_io::read_source(&files, &mapping, DEFAULT_BATCH_ROWS, &mut sink)
+                .map_err(|e| match e {
+                    // The aggregation stopped reading (an error elsewhere, or a cancelled run).
+                    slate_io::Error::Io { source, .. }
+                        if source.kind() == std::io::ErrorKind::BrokenPipe =>
+                    {
+                        DataFusionError::Execution("the scan was stopped".into())
+                    }
+                    e => io(e),
+                })?;
+            if let Some(w) = sink.rejects.take() {
+                w.finish().map_err(io)?;
+            }
+            if let Ok(mut slot) = summary.lock() {
+                *slot = Some(s);
+            }
+            Ok(())
+        });
+        builder.build()
+    }
+}
+
+/// Hands a mapped read's batches to the scan and its rejects to the rejects file.
+struct ChannelSink {
+    tx: tokio::sync::mpsc::Sender<datafusion::error::Result<RecordBatch>>,
+    rejects: Option<RejectsWriter>,
+}
+
+impl SourceSink for ChannelSink {
+    fn batch(&mut self, batch: RecordBatch) -> slate_io::Result<()> {
+        self.tx
+            .blocking_send(Ok(batch))
+            .map_err(|_| slate_io::Error::Io {
+                path: PathBuf::from("<scan>"),
+                source: std::io::ErrorKind::BrokenPipe.into(),
+            })
+    }
+
+    fn reject(&mut self, reject: &Reject) -> slate_io::Result<()> {
+        match &mut self.rejects {
+            Some(w) => w.write(reject),
+            None => Ok(()),
+        }
+    }
+}
