@@ -37,6 +37,27 @@ pub enum Error {
     /// The time zone name is not in the IANA database.
     #[error("unknown time zone {0:?} (use an IANA name such as Europe/London)")]
     UnknownTimeZone(String),
+    /// No built-in working-day calendar has that name and no such file exists.
+    #[error(
+        "unknown calendar {0:?}: use england-and-wales, scotland, northern-ireland or a calendar .toml file"
+    )]
+    UnknownCalendar(String),
+    /// A calendar file is unreadable or holds a bad field.
+    #[error("calendar {origin}: {reason}")]
+    InvalidCalendar {
+        /// The file.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A date outside the years a calendar covers.
+    #[error("calendar {calendar}: {date} is outside the years it covers (2000-2035)")]
+    OutsideCalendar {
+        /// The calendar.
+        calendar: String,
+        /// The date.
+        date: String,
+    },
     /// An encoded histogram cell is corrupt.
     #[error("corrupt histogram cell: {0}")]
     CorruptCell(String),

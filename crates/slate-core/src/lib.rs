@@ -5,6 +5,7 @@
 //! - [`hist`]: exact, mergeable duration histograms, one [`MeasureCell`] per measure and cell.
 //! - [`stats`]: compliance, Wilson intervals and exact percentiles read off a histogram.
 //! - [`tz`] and [`calendar`]: local days, grains and reporting windows.
+//! - [`workdays`]: UK bank-holiday calendars and working-day counts.
 //! - [`cube`] and [`report`]: cells merged into windows and rollups, and their Arrow form.
 //!
 //! The batch engine and the stream runtime both fill a [`Cube`]; the figures therefore come
@@ -27,6 +28,7 @@ pub mod report;
 pub mod schema;
 pub mod stats;
 pub mod tz;
+pub mod workdays;
 
 pub use calendar::{Grain, WindowKind};
 pub use cube::{Cube, GroupKey, Report, ReportOptions, Totals};
