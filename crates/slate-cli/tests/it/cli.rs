@@ -31,7 +31,8 @@ fn run(args: &[&str]) -> Out {
     }
 }
 
-fn generate(dir: &std::path::Path, rows: &str, dirty: &str) {
+/// `slate gen` of one year (2023) into `dir`, checked to have written every row.
+pub(crate) fn generate(dir: &std::path::Path, rows: &str, dirty: &str) {
     let d = dir.to_str().unwrap();
     let o = run(&[
         "gen",

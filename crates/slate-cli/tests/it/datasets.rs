@@ -132,20 +132,7 @@ fn a_directory_of_csv_needs_source_and_says_so() {
 fn a_file_lacking_a_column_is_named_in_the_summary() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("data");
-    let o = slate()
-        .args([
-            "gen",
-            "--rows",
-            "3000",
-            "--years",
-            "1",
-            "--from",
-            "2023-01-01",
-        ])
-        .args(["--out", data.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    crate::cli::generate(&data, "3000", "0");
     let files = slate_io::expand_inputs(&[data.to_string_lossy().into_owned()]).unwrap();
     let victim = &files[2];
     let b = batch(victim);
