@@ -5,4 +5,5 @@
 mod cli;
 mod oddities;
 mod realdata;
+mod report;
 mod stream;
