@@ -8,6 +8,14 @@ export CARGO_INCREMENTAL=0 # CI builds once; incremental state only costs disk a
 
 step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
+step "chromium (the report's browser test)"
+# The report test opens the HTML in headless Chromium; install Debian's package when missing.
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium
+fi
+export SLATE_REQUIRE_BROWSER=1 # the browser test fails, rather than skips, without it
+
 step "rustfmt"
 cargo fmt --all --check
 

@@ -42,6 +42,9 @@ enum Command {
     /// Compute scorecards over a live feed of updates (or a replay), with watermarks, late data
     /// and crash recovery.
     Stream(cmd::stream::StreamArgs),
+    /// Write the HTML report of a scorecard (and its ledger): one self-contained file with the
+    /// headline, trends, funnel plots, exclusions and provenance.
+    Report(cmd::report::ReportArgs),
     /// List or print SLA policies.
     Policy(cmd::policy::PolicyArgs),
     /// Generate a small dataset and show a scorecard: the two-minute tour.
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Import(a) => cmd::import::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Stream(a) => cmd::stream::run(a),
+        Command::Report(a) => cmd::report::run(a),
         Command::Policy(a) => cmd::policy::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };

@@ -61,6 +61,17 @@ pub enum Error {
     /// An encoded histogram cell is corrupt.
     #[error("corrupt histogram cell: {0}")]
     CorruptCell(String),
+    /// A batch read back as a scorecard or ledger lacks a column or has a bad value.
+    #[error("not a slate {what}: {reason}")]
+    BadScorecard {
+        /// `scorecard` or `ledger`.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The ledger given with a scorecard is not that scorecard's ledger.
+    #[error("the ledger does not belong to this scorecard (is it from another run?): {0}")]
+    LedgerMismatch(String),
     /// Arrow failed while building an output batch.
     #[error(transparent)]
     Arrow(#[from] arrow_schema::ArrowError),

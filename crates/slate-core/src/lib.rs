@@ -6,7 +6,10 @@
 //! - [`stats`]: compliance, Wilson intervals and exact percentiles read off a histogram.
 //! - [`tz`] and [`calendar`]: local days, grains and reporting windows.
 //! - [`workdays`]: UK bank-holiday calendars and working-day counts.
-//! - [`cube`] and [`report`]: cells merged into windows and rollups, and their Arrow form.
+//! - [`cube`] and [`report`]: cells merged into windows and rollups, and their Arrow form;
+//!   [`card`] reads that form back (for front ends that start from files).
+//! - [`disparity`]: groups against the rest of the force: two-proportion z, Holm, funnel
+//!   limits and over-dispersion.
 //!
 //! The batch engine and the stream runtime both fill a [`Cube`]; the figures therefore come
 //! from one implementation of the statistics.
@@ -19,7 +22,9 @@
 //! ```
 
 pub mod calendar;
+pub mod card;
 pub mod cube;
+pub mod disparity;
 pub mod duration;
 pub mod error;
 pub mod hist;

@@ -12,6 +12,7 @@ use slate_core::{SlaPolicy, WindowKind};
 use crate::Outcome;
 use crate::args::TzArgs;
 use crate::cmd::gen_data::{self, GenArgs};
+use crate::cmd::report::OdArg;
 use crate::cmd::run::{self, Method, RunArgs};
 
 /// Arguments of `slate demo`.
@@ -49,11 +50,13 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         },
     })?;
     let out = a.dir.join("scorecard-monthly.parquet");
+    let report = a.dir.join("report.html");
     writeln!(
         std::io::stderr(),
-        "2/2 slate run --input {} --policy builtin:mps-promise-2008 --window month --out {}",
+        "2/2 slate run --input {} --policy builtin:mps-promise-2008 --window month --out {} --report {}",
         data.display(),
-        out.display()
+        out.display(),
+        report.display()
     )?;
     let monthly = RunArgs {
         input: vec![data.to_string_lossy().into_owned()],
@@ -66,6 +69,9 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         no_rollups: false,
         out: Some(out),
         ledger: None,
+        report: Some(report.clone()),
+        disparity: None,
+        overdispersion: OdArg::None,
         max_rows: 0,
         explain: false,
         threads: None,
@@ -79,6 +85,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         window: WindowKind::Year,
         by: vec![],
         out: None,
+        report: None,
         ..monthly.clone()
     };
     run::run(monthly)?;
@@ -97,5 +104,11 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
             data.display()
         )?;
     }
+    // Last, so it is the line a newcomer sees: the page to open.
+    writeln!(
+        std::io::stdout(),
+        "\nThe report (open it in a browser, or print it): {}",
+        std::path::absolute(&report).unwrap_or(report).display()
+    )?;
     Ok(Outcome::Ok)
 }

@@ -4,6 +4,7 @@ pub(crate) mod demo;
 pub(crate) mod gen_data;
 pub(crate) mod import;
 pub(crate) mod policy;
+pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod stream;
 pub(crate) mod validate;

@@ -8,13 +8,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
+use slate_core::card::{Card, Ledger};
 use slate_core::report::{ledger_batch, scorecard_batch};
 use slate_core::{PercentileMethod, SlaPolicy, WindowKind};
 use slate_engine::{Input, Plan, Scorecard, ScorecardOptions};
+use slate_report::InputFile;
 
 use crate::Outcome;
 use crate::args::{TzArgs, ensure_parent, parse_date};
 use crate::cmd::import::{SourceArgs, write_summary};
+use crate::cmd::report::{OdArg, policy_text, provenance, write_disparity, write_html};
 use crate::progress::rows_bar;
 
 /// Percentile definitions on the command line.
@@ -61,6 +64,16 @@ pub(crate) struct RunArgs {
     /// Write the exclusions ledger here instead.
     #[arg(long)]
     pub(crate) ledger: Option<PathBuf>,
+    /// Also write the HTML report here (one self-contained file).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report: Option<PathBuf>,
+    /// Also write the disparity table here (Parquet, Arrow IPC or CSV by extension): each
+    /// group against the rest of the force, with z, p, Holm p and funnel position.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) disparity: Option<PathBuf>,
+    /// Allowance for over-dispersion in the disparity table.
+    #[arg(long, value_enum, default_value = "none")]
+    pub(crate) overdispersion: OdArg,
     /// Rows of the terminal table (0: all).
     #[arg(long, default_value_t = 40)]
     pub(crate) max_rows: usize,
@@ -144,6 +157,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
         return Ok(Outcome::Ok);
     };
     let scorecard = scorecard_batch(&card.report, &policy)?;
+    let card_rows = card.rows;
     let ledger = ledger_batch(&card.report, &policy)?;
     let mut err = std::io::stderr().lock();
     let secs = elapsed.as_secs_f64();
@@ -201,6 +215,38 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
         writeln!(err, "{line}")?;
     }
     drop(err);
+    if a.report.is_some() || a.disparity.is_some() {
+        let card = Card::from_batches(&scorecard.schema(), std::slice::from_ref(&scorecard))?;
+        let mut err = std::io::stderr().lock();
+        if let Some(path) = &a.disparity {
+            let n = write_disparity(path, &card, a.overdispersion.into())?;
+            writeln!(err, "wrote {} ({n} rows)", path.display())?;
+        }
+        if let Some(path) = &a.report {
+            let ledger = Ledger::from_batches(&ledger.schema(), std::slice::from_ref(&ledger))?;
+            let mut prov = provenance();
+            prov.inputs = input
+                .files()
+                .iter()
+                .map(|p| InputFile {
+                    path: p.display().to_string(),
+                    rows: None,
+                })
+                .collect();
+            prov.rows_read = Some(card_rows);
+            prov.policy = Some(a.policy.clone());
+            prov.policy_text = policy_text(&a.policy);
+            prov.tz = Some(a.tz.tz.clone());
+            let html = slate_report::render(&card, Some(&ledger), &prov)?;
+            write_html(path, &html)?;
+            writeln!(
+                err,
+                "wrote {} ({} KB)",
+                path.display(),
+                html.len().div_ceil(1024)
+            )?;
+        }
+    }
     match &a.out {
         Some(path) => {
             ensure_parent(path)?;

@@ -7,4 +7,5 @@ mod datasets;
 mod docs;
 mod oddities;
 mod realdata;
+mod report;
 mod stream;

@@ -1,0 +1,172 @@
+//! `slate report`, and the report and disparity outputs of `slate run` and `slate demo`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use slate_core::card::Card;
+use slate_core::disparity::{Overdispersion, disparity_batch};
+use slate_core::policy::builtin_text;
+use slate_report::{InputFile, Provenance};
+
+use crate::Outcome;
+use crate::args::ensure_parent;
+
+/// Over-dispersion options on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub(crate) enum OdArg {
+    /// Plain binomial limits.
+    #[default]
+    None,
+    /// Multiplicative phi from Winsorised z-scores.
+    Phi,
+    /// Additive between-group variance tau-squared.
+    Tau2,
+}
+
+impl From<OdArg> for Overdispersion {
+    fn from(a: OdArg) -> Self {
+        match a {
+            OdArg::None => Overdispersion::None,
+            OdArg::Phi => Overdispersion::Multiplicative,
+            OdArg::Tau2 => Overdispersion::Additive,
+        }
+    }
+}
+
+/// Arguments of `slate report`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ReportArgs {
+    /// The scorecard (Parquet, as `slate run --out` writes it).
+    #[arg(long, required = true)]
+    pub(crate) scorecard: PathBuf,
+    /// Its exclusions ledger (default: NAME.exclusions.parquet beside the scorecard, when it
+    /// exists). A ledger from another run is an error.
+    #[arg(long)]
+    pub(crate) ledger: Option<PathBuf>,
+    /// The HTML file to write.
+    #[arg(long, short, required = true)]
+    pub(crate) out: PathBuf,
+    /// The policy the scorecard was computed with, to print in the provenance section.
+    #[arg(long)]
+    pub(crate) policy: Option<String>,
+    /// Also write the disparity table (Parquet, Arrow IPC or CSV by extension).
+    #[arg(long)]
+    pub(crate) disparity: Option<PathBuf>,
+    /// Allowance for over-dispersion in the disparity table.
+    #[arg(long, value_enum, default_value = "none")]
+    pub(crate) overdispersion: OdArg,
+}
+
+/// A Parquet file's schema and batches.
+fn read_parquet(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    if slate_io::Format::from_path(path).ok() != Some(slate_io::Format::Parquet) {
+        bail!("{} is not a .parquet file", path.display());
+    }
+    let (schema, _) = slate_io::parquet::read_schema(path)?;
+    let batches = slate_io::parquet::read_file(path)?;
+    Ok((schema, batches))
+}
+
+/// The text of a policy spec, for the provenance section.
+pub(crate) fn policy_text(spec: &str) -> Option<String> {
+    match spec.strip_prefix("builtin:") {
+        Some(name) => builtin_text(name).map(str::to_string),
+        None => std::fs::read_to_string(spec).ok(),
+    }
+}
+
+/// Provenance with the version, the time and the command line filled in.
+pub(crate) fn provenance() -> Provenance {
+    Provenance {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        generated_at: chrono::Utc::now()
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string(),
+        command: Some(
+            std::env::args()
+                .enumerate()
+                .map(|(i, a)| if i == 0 { "slate".to_string() } else { a })
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        ..Provenance::default()
+    }
+}
+
+/// Writes `text` to `path` under a temporary name and renames it, like every slate output.
+pub(crate) fn write_html(path: &Path, text: &str) -> Result<()> {
+    ensure_parent(path)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes the disparity table of a scorecard.
+pub(crate) fn write_disparity(path: &Path, card: &Card, od: Overdispersion) -> Result<usize> {
+    ensure_parent(path)?;
+    let batch = disparity_batch(card, od)?;
+    slate_io::write_batches(path, batch.schema(), std::slice::from_ref(&batch))
+        .with_context(|| format!("writing the disparity table to {}", path.display()))?;
+    Ok(batch.num_rows())
+}
+
+pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
+    let (schema, batches) = read_parquet(&a.scorecard)
+        .with_context(|| format!("reading the scorecard {}", a.scorecard.display()))?;
+    let ledger_path = a.ledger.clone().or_else(|| {
+        let p = slate_io::output::sibling_path(&a.scorecard, "exclusions");
+        p.exists().then_some(p)
+    });
+    let ledger = ledger_path
+        .as_ref()
+        .map(|p| read_parquet(p).with_context(|| format!("reading the ledger {}", p.display())))
+        .transpose()?;
+    let rows = |b: &[RecordBatch]| b.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+    let mut prov = provenance();
+    prov.inputs.push(InputFile {
+        path: a.scorecard.display().to_string(),
+        rows: Some(rows(&batches)),
+    });
+    if let (Some(p), Some((_, b))) = (&ledger_path, &ledger) {
+        prov.inputs.push(InputFile {
+            path: p.display().to_string(),
+            rows: Some(rows(b)),
+        });
+    }
+    if let Some(p) = &a.policy {
+        prov.policy = Some(p.clone());
+        prov.policy_text = policy_text(p);
+    }
+    let card = Card::from_batches(&schema, &batches)
+        .with_context(|| format!("reading the scorecard {}", a.scorecard.display()))?;
+    let ledger = ledger
+        .map(|(s, b)| slate_core::card::Ledger::from_batches(&s, &b))
+        .transpose()
+        .context("reading the ledger")?;
+    let html = slate_report::render(&card, ledger.as_ref(), &prov)?;
+    write_html(&a.out, &html)?;
+    let mut err = std::io::stderr().lock();
+    if let Some(p) = &a.disparity {
+        let n = write_disparity(p, &card, a.overdispersion.into())?;
+        writeln!(err, "wrote {} ({n} rows)", p.display())?;
+    }
+    writeln!(
+        err,
+        "wrote {} ({} KB){}",
+        a.out.display(),
+        html.len().div_ceil(1024),
+        if card.rows.is_empty() {
+            "; the scorecard has no rows: the report says so"
+        } else {
+            ""
+        }
+    )?;
+    Ok(Outcome::Ok)
+}
