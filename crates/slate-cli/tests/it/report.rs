@@ -204,9 +204,13 @@ fn headless(chrome: &Path, profile: &Path, page: &Path, extra: &[String]) -> (St
     ])
     .arg(format!("--user-data-dir={}", profile.display()))
     .args(extra)
-    .arg(format!("file://{}", page.display()))
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped());
+    .arg(format!("file://{}", page.display()));
+    // Output goes to files, not pipes: a page's DOM is larger than a pipe's buffer, and
+    // Chromium blocks writing it while this loop waits for it to exit.
+    let out_path = profile.with_extension("stdout");
+    let err_path = profile.with_extension("stderr");
+    cmd.stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
     let mut child = cmd.spawn().unwrap();
     let t0 = Instant::now();
     while child.try_wait().unwrap().is_none() {
@@ -216,11 +220,8 @@ fn headless(chrome: &Path, profile: &Path, page: &Path, extra: &[String]) -> (St
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let o = child.wait_with_output().unwrap();
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+    (read(&out_path), read(&err_path))
 }
 
 /// The value of attribute `name` in the first tag at or after `from`.
