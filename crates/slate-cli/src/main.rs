@@ -42,6 +42,9 @@ enum Command {
     /// Compute scorecards over a live feed of updates (or a replay), with watermarks, late data
     /// and crash recovery.
     Stream(cmd::stream::StreamArgs),
+    /// Capacity planning: demand per interval from history, call handlers needed (Erlang C and
+    /// A), a roster's predicted service level, what-if, and a simulation check.
+    Capacity(cmd::capacity::CapacityArgs),
     /// List or print SLA policies.
     Policy(cmd::policy::PolicyArgs),
     /// Generate a small dataset and show a scorecard: the two-minute tour.
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Import(a) => cmd::import::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Stream(a) => cmd::stream::run(a),
+        Command::Capacity(a) => cmd::capacity::run(a),
         Command::Policy(a) => cmd::policy::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };
