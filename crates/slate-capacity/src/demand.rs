@@ -161,8 +161,14 @@ impl ScalarUDFImpl for SlotUdf {
         args: ScalarFunctionArgs,
     ) -> datafusion::error::Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let naive = matches!(arrays[0].data_type(), DataType::Timestamp(_, None));
-        let secs = cast(&arrays[0], &DataType::Timestamp(TimeUnit::Second, None))?;
+        let zone = match arrays[0].data_type() {
+            DataType::Timestamp(_, z) => z.clone(),
+            _ => None,
+        };
+        let naive = zone.is_none();
+        // Same zone, coarser unit: the raw values stay instants (dropping the zone would make
+        // arrow shift them to wall time).
+        let secs = cast(&arrays[0], &DataType::Timestamp(TimeUnit::Second, zone))?;
         let secs = cast(&secs, &DataType::Int64)?;
         let secs = secs.as_primitive::<Int64Type>();
         let values: Vec<i64> = secs
@@ -405,7 +411,7 @@ pub async fn handling_sample(
     ctx.register_table("input", df.into_view())?;
     let us = |c: &str| {
         format!(
-            "CAST(arrow_cast({}, 'Timestamp(Microsecond, None)') AS BIGINT)",
+            "CAST(arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))') AS BIGINT)",
             quote(c)
         )
     };
