@@ -45,6 +45,9 @@ enum Command {
     /// Write the HTML report of a scorecard (and its ledger): one self-contained file with the
     /// headline, trends, funnel plots, exclusions and provenance.
     Report(cmd::report::ReportArgs),
+    /// Capacity planning: demand per interval from history, call handlers needed (Erlang C and
+    /// A), a roster's predicted service level, what-if, and a simulation check.
+    Capacity(cmd::capacity::CapacityArgs),
     /// List or print SLA policies.
     Policy(cmd::policy::PolicyArgs),
     /// Generate a small dataset and show a scorecard: the two-minute tour.
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Stream(a) => cmd::stream::run(a),
         Command::Report(a) => cmd::report::run(a),
+        Command::Capacity(a) => cmd::capacity::run(a),
         Command::Policy(a) => cmd::policy::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };

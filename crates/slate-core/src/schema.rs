@@ -30,6 +30,12 @@ pub const CLOSED: &str = "closed";
 /// Incident cancelled before attendance.
 pub const CANCELLED: &str = "cancelled";
 
+/// Optional: call handling ended (the handler's wrap-up done, or the caller hung up while
+/// waiting). With `call_answered` it gives the handling time capacity planning needs.
+pub const CALL_ENDED: &str = "call_ended";
+/// Optional: the caller hung up before the call was answered.
+pub const ABANDONED: &str = "abandoned";
+
 /// The lifecycle clocks, in lifecycle order.
 pub const CLOCKS: [&str; 6] = [
     CALL_RECEIVED,
@@ -132,6 +138,42 @@ pub const COLUMNS: [ColumnSpec; 11] = [
     },
 ];
 
+/// Optional canonical columns: checked by type when present, never required, so data without
+/// them still validates. Few real exports have them (none of the built-in mappings); capacity
+/// planning uses them when they are there.
+pub const OPTIONAL_COLUMNS: [ColumnSpec; 2] = [
+    ColumnSpec {
+        name: CALL_ENDED,
+        kind: ColumnKind::Clock,
+        meaning: "call handling ended, or the caller hung up unanswered (optional)",
+    },
+    ColumnSpec {
+        name: ABANDONED,
+        kind: ColumnKind::Flag,
+        meaning: "caller hung up before an answer (optional)",
+    },
+];
+
+/// The optional column of this name, if it is one.
+pub fn optional_column(name: &str) -> Option<&'static ColumnSpec> {
+    OPTIONAL_COLUMNS.iter().find(|c| c.name == name)
+}
+
+/// The canonical schema followed by the optional columns (what `slate gen --call-queue` writes).
+pub fn extended_schema() -> SchemaRef {
+    let mut fields: Vec<Field> = canonical_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.extend(OPTIONAL_COLUMNS.iter().map(|c| match c.kind {
+        ColumnKind::Clock => Field::new(c.name, clock_type(), true),
+        ColumnKind::Flag => Field::new(c.name, DataType::Boolean, true),
+        ColumnKind::Text => Field::new(c.name, DataType::Utf8, true),
+    }));
+    Arc::new(Schema::new(fields))
+}
+
 /// The canonical schema as slate writes it (every column nullable but `incident_id`).
 pub fn canonical_schema() -> SchemaRef {
     let fields: Vec<Field> = COLUMNS
@@ -193,5 +235,18 @@ mod tests {
         ));
         assert!(!kind_accepts(ColumnKind::Text, BOROUGH, &DataType::Int64));
         assert!(!kind_accepts(ColumnKind::Clock, ARRIVED, &DataType::Utf8));
+    }
+
+    #[test]
+    fn optional_columns_extend_the_schema() {
+        let e = extended_schema();
+        assert_eq!(e.fields().len(), COLUMNS.len() + OPTIONAL_COLUMNS.len());
+        for c in OPTIONAL_COLUMNS {
+            assert!(!COLUMNS.iter().any(|r| r.name == c.name));
+            let f = e.field_with_name(c.name).expect("present");
+            assert!(f.is_nullable() && kind_accepts(c.kind, c.name, f.data_type()));
+            assert!(optional_column(c.name).is_some());
+        }
+        assert!(optional_column(ARRIVED).is_none());
     }
 }

@@ -1,6 +1,8 @@
 //! The generator: one month of records at a time, each month from its own seeded stream, so
 //! the output is the same whatever the number of threads.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -9,10 +11,10 @@ use arrow::array::{
 use chrono::{Datelike, NaiveDate};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use rand_distr::{Distribution, LogNormal};
+use rand_distr::{Distribution, Exp, LogNormal};
 use slate_core::TzRules;
 use slate_core::calendar::{day_of_ymd, ymd_of_day};
-use slate_core::schema::canonical_schema;
+use slate_core::schema::{canonical_schema, extended_schema};
 
 use crate::profile::{self, Delay};
 
@@ -41,6 +43,36 @@ impl Default for GenConfig {
             dirty_rate: 0.0,
         }
     }
+}
+
+/// Calls answered by a pool of call handlers instead of a drawn ring-to-answer delay: with it,
+/// answer times, abandonment and handling times come from a first-come-first-served queue per
+/// channel (999, 101 and other each have their own pool), and the records get the optional
+/// `call_ended` and `abandoned` columns.
+///
+/// Arrivals follow the generator's hour-of-week profile (weekday x hour weights, uniform within
+/// the hour, so Poisson within each hour). Each local hour is staffed by the square-root rule
+/// `agents = ceil(a + beta sqrt(a))` on its expected offered load `a` (at least 1 agent), the
+/// rule Erlang C staffing approximates, so the data behaves as the capacity model expects.
+/// Handling times are log-normal (`profile::HANDLING`), patience exponential
+/// (`profile::PATIENCE`). When staffing falls at the end of an hour, the agents who free up
+/// first leave (a call in progress is finished).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallQueue {
+    /// Safety staffing factor: 0 staffs at the load (long waits), 1 to 2 gives 80% to 99%
+    /// answered within 10 s at moderate loads.
+    pub beta: f64,
+}
+
+impl Default for CallQueue {
+    fn default() -> Self {
+        CallQueue { beta: 1.0 }
+    }
+}
+
+/// Agents for offered load `a` under the square-root rule.
+pub fn sqrt_staffing(a: f64, beta: f64) -> u32 {
+    ((a + beta * a.sqrt()).ceil() as u32).max(1)
 }
 
 /// One month's share of the work.
@@ -135,6 +167,46 @@ fn lognormal(delay: Delay) -> LogNormal<f64> {
 
 /// Generates one month, sorted by `call_received`.
 pub fn generate_month(config: &GenConfig, plan: &MonthPlan, rules: &TzRules) -> RecordBatch {
+    generate(config, plan, rules, None)
+}
+
+/// Generates one month with calls answered by a [`CallQueue`] (see there).
+pub fn generate_month_queued(
+    config: &GenConfig,
+    plan: &MonthPlan,
+    rules: &TzRules,
+    queue: &CallQueue,
+) -> RecordBatch {
+    generate(config, plan, rules, Some(queue))
+}
+
+/// Per channel: the pool's agents' free times (instants, microseconds) and the staffing of
+/// each (day index, hour).
+struct Pool {
+    free: BinaryHeap<Reverse<i64>>,
+    agents: Vec<[u32; 24]>,
+    handling: LogNormal<f64>,
+    patience: Exp<f64>,
+}
+
+impl Pool {
+    /// Brings the pool to `want` agents at instant `t`.
+    fn staff(&mut self, want: u32, t: i64) {
+        while self.free.len() < want as usize {
+            self.free.push(Reverse(t));
+        }
+        while self.free.len() > want as usize {
+            self.free.pop();
+        }
+    }
+}
+
+fn generate(
+    config: &GenConfig,
+    plan: &MonthPlan,
+    rules: &TzRules,
+    queue: Option<&CallQueue>,
+) -> RecordBatch {
     let mut rng = SmallRng::seed_from_u64(splitmix(config.seed ^ splitmix(plan.index)));
     let n = plan.rows as usize;
     let days: Vec<i32> = (plan.first_day..plan.end_day).collect();
@@ -156,17 +228,28 @@ pub fn generate_month(config: &GenConfig, plan: &MonthPlan, rules: &TzRules) -> 
     let travel: Vec<_> = profile::TRAVEL.iter().map(|&d| lognormal(d)).collect();
     let close = lognormal(profile::CLOSE);
 
-    // Receipt instants first, so records can be emitted in time order.
-    let mut received: Vec<i64> = (0..n)
+    // Receipt instants first, so records can be emitted in time order; with each, its local
+    // (day index, hour) for the queue's staffing.
+    let mut received: Vec<(i64, u32)> = (0..n)
         .map(|_| {
-            let day = days[day_pick.sample(&mut rng)];
+            let di = day_pick.sample(&mut rng);
+            let day = days[di];
             let hour = hour_pick.sample(&mut rng) as i64;
             let local = i64::from(day) * 86_400 + hour * 3600 + rng.random_range(0..3600);
             let (instant, _) = rules.local_to_instant(local);
-            instant * 1_000_000 + rng.random_range(0..1_000_000)
+            (
+                instant * 1_000_000 + rng.random_range(0..1_000_000),
+                (di * 24) as u32 + hour as u32,
+            )
         })
         .collect();
     received.sort_unstable();
+    let mut pools: Vec<Option<Pool>> = match queue {
+        None => Vec::new(),
+        Some(q) => pools(q, n, &days, &day_pick, &hour_pick, &channel_pick),
+    };
+    let mut ended = TimestampMicrosecondBuilder::with_capacity(if queue.is_some() { n } else { 0 });
+    let mut abandoned = BooleanBuilder::with_capacity(if queue.is_some() { n } else { 0 });
 
     let us = |s: f64| (s * 1e6) as i64;
     let mut id = StringBuilder::with_capacity(n, n * 14);
@@ -178,18 +261,42 @@ pub fn generate_month(config: &GenConfig, plan: &MonthPlan, rules: &TzRules) -> 
         .collect();
     let mut cancelled = BooleanBuilder::with_capacity(n);
     let mut prev_id = String::new();
-    for (i, &rcv) in received.iter().enumerate() {
+    for (i, &(rcv, day_hour)) in received.iter().enumerate() {
         let g = grade_pick.sample(&mut rng);
         let c = channel_pick[g].sample(&mut rng);
         let b = borough_pick.sample(&mut rng);
         let mut this_id = format!("{:04}{:02}-{:07}", plan.year, plan.month, i);
         let mut borough_v = Some(profile::BOROUGHS[b].0);
 
-        let answered = match &answer[c] {
-            Some(dist) if rng.random::<f64>() >= profile::ANSWER_MISSING => {
-                Some(rcv + us(dist.sample(&mut rng)))
+        let answered = if queue.is_some() {
+            let (answered, end, gave_up) = match pools.get_mut(c).and_then(Option::as_mut) {
+                Some(pool) => {
+                    let want = pool.agents[(day_hour / 24) as usize][(day_hour % 24) as usize];
+                    pool.staff(want, rcv);
+                    let handle = us(pool.handling.sample(&mut rng));
+                    let patience = us(pool.patience.sample(&mut rng));
+                    let Reverse(earliest) = pool.free.peek().copied().unwrap_or(Reverse(rcv));
+                    let wait = (earliest - rcv).max(0);
+                    if wait > patience {
+                        (None, Some(rcv + patience), Some(true))
+                    } else {
+                        pool.free.pop();
+                        pool.free.push(Reverse(rcv + wait + handle));
+                        (Some(rcv + wait), Some(rcv + wait + handle), Some(false))
+                    }
+                }
+                None => (None, None, None),
+            };
+            ended.append_option(end);
+            abandoned.append_option(gave_up);
+            answered
+        } else {
+            match &answer[c] {
+                Some(dist) if rng.random::<f64>() >= profile::ANSWER_MISSING => {
+                    Some(rcv + us(dist.sample(&mut rng)))
+                }
+                _ => None,
             }
-            _ => None,
         };
         let created = answered.unwrap_or(rcv) + us(create.sample(&mut rng));
         let is_cancelled = rng.random::<f64>() < profile::CANCELLED[g];
@@ -243,7 +350,52 @@ pub fn generate_month(config: &GenConfig, plan: &MonthPlan, rules: &TzRules) -> 
             .map(|b| Arc::new(b.finish().with_timezone("UTC")) as ArrayRef),
     );
     cols.push(Arc::new(cancelled.finish()));
+    if queue.is_some() {
+        cols.push(Arc::new(ended.finish().with_timezone("UTC")));
+        cols.push(Arc::new(abandoned.finish()));
+        return RecordBatch::try_new(extended_schema(), cols)
+            .expect("columns match the extended schema");
+    }
     RecordBatch::try_new(canonical_schema(), cols).expect("columns match the canonical schema")
+}
+
+/// A pool per channel that has calls to answer, staffed per (day, hour) on its expected load.
+fn pools(
+    q: &CallQueue,
+    n: usize,
+    days: &[i32],
+    day_pick: &Weighted,
+    hour_pick: &Weighted,
+    channel_pick: &[Weighted],
+) -> Vec<Option<Pool>> {
+    let share = |w: &Weighted, i: usize| w.0[i] - if i == 0 { 0.0 } else { w.0[i - 1] };
+    (0..profile::CHANNELS.len())
+        .map(|c| {
+            let handling = profile::HANDLING[c]?;
+            let channel_share: f64 = (0..profile::GRADES.len())
+                .map(|g| profile::GRADES[g].1 * share(&channel_pick[g], c))
+                .sum::<f64>()
+                / profile::GRADES.iter().map(|g| g.1).sum::<f64>();
+            let mean_handle = handling.median_s * (handling.sigma * handling.sigma / 2.0).exp();
+            let agents = (0..days.len())
+                .map(|d| {
+                    let mut row = [0u32; 24];
+                    for (h, slot) in row.iter_mut().enumerate() {
+                        let calls =
+                            n as f64 * share(day_pick, d) * share(hour_pick, h) * channel_share;
+                        *slot = sqrt_staffing(calls / 3600.0 * mean_handle, q.beta);
+                    }
+                    row
+                })
+                .collect();
+            Some(Pool {
+                free: BinaryHeap::new(),
+                agents,
+                handling: lognormal(handling),
+                patience: Exp::new(1.0 / profile::PATIENCE_S[c]).expect("patience is positive"),
+            })
+        })
+        .collect()
 }
 
 /// Generates every month in memory (for tests and small runs).
@@ -252,5 +404,18 @@ pub fn generate_all(config: &GenConfig, rules: &TzRules) -> Vec<RecordBatch> {
         .iter()
         .filter(|p| p.rows > 0)
         .map(|p| generate_month(config, p, rules))
+        .collect()
+}
+
+/// Generates every month in memory with calls answered by a [`CallQueue`].
+pub fn generate_all_queued(
+    config: &GenConfig,
+    rules: &TzRules,
+    queue: &CallQueue,
+) -> Vec<RecordBatch> {
+    plan(config)
+        .iter()
+        .filter(|p| p.rows > 0)
+        .map(|p| generate_month_queued(config, p, rules, queue))
         .collect()
 }

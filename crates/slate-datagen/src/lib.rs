@@ -19,5 +19,8 @@ mod generate;
 pub mod profile;
 mod write;
 
-pub use generate::{GenConfig, MonthPlan, generate_all, generate_month, plan};
-pub use write::{Error, Written, write_dataset};
+pub use generate::{
+    CallQueue, GenConfig, MonthPlan, generate_all, generate_all_queued, generate_month,
+    generate_month_queued, plan, sqrt_staffing,
+};
+pub use write::{Error, Written, write_dataset, write_dataset_with};

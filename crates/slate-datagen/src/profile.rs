@@ -81,6 +81,17 @@ pub const ANSWER: [Option<Delay>; 4] = [
     None,
     Some(d(20.0, 0.9)),
 ];
+/// Handling time (answer to end of the call) by channel, for `slate gen --call-queue`.
+pub const HANDLING: [Option<Delay>; 4] = [
+    Some(d(180.0, 0.5)),
+    Some(d(300.0, 0.6)),
+    None,
+    Some(d(240.0, 0.6)),
+];
+
+/// Mean caller patience (seconds, exponential) by channel, for `slate gen --call-queue`.
+pub const PATIENCE_S: [f64; 4] = [60.0, 180.0, 1.0, 120.0];
+
 /// Answer (or receipt) to incident record created.
 pub const CREATE: Delay = d(75.0, 0.6);
 /// Created to first dispatch, by grade (`None`: Referred incidents are rarely dispatched).

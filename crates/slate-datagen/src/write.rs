@@ -5,9 +5,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use slate_core::TzRules;
-use slate_core::schema::canonical_schema;
+use slate_core::schema::{canonical_schema, extended_schema};
 
-use crate::generate::{GenConfig, MonthPlan, generate_month, plan};
+use crate::generate::{
+    CallQueue, GenConfig, MonthPlan, generate_month, generate_month_queued, plan,
+};
 
 /// A generator failure.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,19 @@ pub fn write_dataset(
     force: bool,
     on_month: &(dyn Fn(u64) + Sync),
 ) -> Result<Written, Error> {
+    write_dataset_with(config, None, rules, out, threads, force, on_month)
+}
+
+/// [`write_dataset`], with calls answered by a [`CallQueue`] when one is given.
+pub fn write_dataset_with(
+    config: &GenConfig,
+    queue: Option<&CallQueue>,
+    rules: &TzRules,
+    out: &Path,
+    threads: usize,
+    force: bool,
+    on_month: &(dyn Fn(u64) + Sync),
+) -> Result<Written, Error> {
     slate_io::prepare_output_dir(out, force, &[])?;
     let months: Vec<MonthPlan> = plan(config).into_iter().filter(|p| p.rows > 0).collect();
     let next = AtomicUsize::new(0);
@@ -46,7 +61,10 @@ pub fn write_dataset(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(p) = months.get(i) else { break };
-                    let batch = generate_month(config, p, rules);
+                    let batch = match queue {
+                        Some(q) => generate_month_queued(config, p, rules, q),
+                        None => generate_month(config, p, rules),
+                    };
                     let dir = out.join(format!("year={:04}/month={:02}", p.year, p.month));
                     let written = std::fs::create_dir_all(&dir)
                         .map_err(|source| slate_io::Error::Io {
@@ -56,7 +74,11 @@ pub fn write_dataset(
                         .and_then(|()| {
                             slate_io::write_batches(
                                 &dir.join("part-0.parquet"),
-                                canonical_schema(),
+                                if queue.is_some() {
+                                    extended_schema()
+                                } else {
+                                    canonical_schema()
+                                },
                                 &[batch],
                             )
                         });

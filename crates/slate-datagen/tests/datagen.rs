@@ -191,3 +191,53 @@ fn refuses_a_non_empty_directory_without_force() {
         "--force only replaces year=*/ partitions"
     );
 }
+
+#[test]
+fn call_queue_mode_is_deterministic_and_consistent() {
+    use slate_core::schema::extended_schema;
+    use slate_datagen::{CallQueue, generate_all_queued};
+    let c = config(30_000, 5);
+    let q = CallQueue::default();
+    let a = generate_all_queued(&c, &london(), &q);
+    assert_eq!(a, generate_all_queued(&c, &london(), &q));
+    let (mut answered, mut abandoned, mut within10) = (0u64, 0u64, 0u64);
+    for b in &a {
+        assert_eq!(b.schema().fields(), extended_schema().fields());
+        let ch = b.column_by_name("channel").unwrap().as_string::<i32>();
+        let rcv = b
+            .column_by_name("call_received")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
+        let ans = b
+            .column_by_name("call_answered")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
+        let end = b
+            .column_by_name("call_ended")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
+        let ab = b.column_by_name("abandoned").unwrap().as_boolean();
+        for i in 0..b.num_rows() {
+            if ch.value(i) == "online" {
+                assert!(ab.is_null(i) && end.is_null(i) && ans.is_null(i));
+                continue;
+            }
+            assert!(ab.is_valid(i) && end.is_valid(i));
+            if ab.value(i) {
+                assert!(ans.is_null(i));
+                assert!(end.value(i) >= rcv.value(i));
+                abandoned += 1;
+            } else {
+                assert!(ans.value(i) >= rcv.value(i) && end.value(i) >= ans.value(i));
+                answered += 1;
+                within10 += u64::from(ans.value(i) - rcv.value(i) <= 10_000_000);
+            }
+        }
+    }
+    // Square-root staffing (beta 1) at these small loads answers most calls at once and
+    // loses few.
+    let share = within10 as f64 / answered as f64;
+    assert!(share > 0.8 && share < 1.0, "{share}");
+    let lost = abandoned as f64 / (answered + abandoned) as f64;
+    assert!(lost > 0.0 && lost < 0.1, "{lost}");
+}

@@ -115,6 +115,21 @@ pub async fn validate(input: &Input) -> Result<ValidationReport> {
         }
         for field in s.fields() {
             let name = field.name();
+            // Optional canonical columns (call_ended, abandoned) are checked only when present.
+            if let Some(spec) = schema::optional_column(name) {
+                if !schema::kind_accepts(spec.kind, spec.name, field.data_type()) {
+                    report.schema_problems.push(SchemaProblem {
+                        file: f.clone(),
+                        column: spec.name.to_string(),
+                        reason: format!(
+                            "is {}, expected {}",
+                            field.data_type(),
+                            schema::kind_name(spec.kind)
+                        ),
+                    });
+                }
+                continue;
+            }
             if !COLUMNS.iter().any(|c| c.name == name) && !report.extra_columns.contains(name) {
                 report.extra_columns.push(name.clone());
             }

@@ -44,6 +44,8 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         years: 3,
         dirty_rate: 0.002,
         force: true,
+        call_queue: false,
+        staffing_beta: 1.0,
         threads: None,
         tz: TzArgs {
             tz: slate_core::schema::DEFAULT_TZ.into(),

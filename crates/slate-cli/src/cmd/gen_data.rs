@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
-use slate_datagen::{GenConfig, write_dataset};
+use slate_datagen::{CallQueue, GenConfig, write_dataset_with};
 
 use crate::Outcome;
 use crate::args::{TzArgs, parse_date, threads};
@@ -37,6 +37,20 @@ pub(crate) struct GenArgs {
     /// Replace the year=*/ partitions of a non-empty output directory.
     #[arg(long)]
     pub(crate) force: bool,
+    /// Answer calls from a queue of call handlers (hour-of-week arrivals, square-root staffing
+    /// per hour, log-normal handling, exponential patience) and write the optional `call_ended`
+    /// and `abandoned` columns; without it, answer times are drawn independently.
+    #[arg(long)]
+    pub(crate) call_queue: bool,
+    /// Staffing safety factor for --call-queue: agents = ceil(a + BETA sqrt(a)) for offered
+    /// load a; lower means longer waits and more abandonment.
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "BETA",
+        requires = "call_queue"
+    )]
+    pub(crate) staffing_beta: f64,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
@@ -51,6 +65,14 @@ pub(crate) fn run(a: GenArgs) -> Result<Outcome> {
         a.dirty_rate
     );
     anyhow::ensure!(a.years >= 1, "--years must be at least 1");
+    anyhow::ensure!(
+        a.staffing_beta.is_finite() && a.staffing_beta >= 0.0,
+        "--staffing-beta {} must be a number >= 0",
+        a.staffing_beta
+    );
+    let queue = a.call_queue.then_some(CallQueue {
+        beta: a.staffing_beta,
+    });
     let rules = a.tz.rules()?;
     let config = GenConfig {
         rows: a.rows,
@@ -61,9 +83,15 @@ pub(crate) fn run(a: GenArgs) -> Result<Outcome> {
     };
     let bar = rows_bar(Some(a.rows), "generating");
     let t0 = Instant::now();
-    let written = write_dataset(&config, &rules, &a.out, threads(a.threads), a.force, &|n| {
-        bar.inc(n)
-    })?;
+    let written = write_dataset_with(
+        &config,
+        queue.as_ref(),
+        &rules,
+        &a.out,
+        threads(a.threads),
+        a.force,
+        &|n| bar.inc(n),
+    )?;
     bar.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     writeln!(

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod capacity;
 pub(crate) mod demo;
 pub(crate) mod gen_data;
 pub(crate) mod import;

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is the failure report
 
+mod capacity;
 mod cli;
 mod datasets;
 mod docs;

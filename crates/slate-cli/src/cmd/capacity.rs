@@ -1,0 +1,654 @@
+//! `slate capacity`: demand from history, staffing by Erlang C and A, roster checks, what-if
+//! and a simulation check.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use clap::{Args, ValueEnum};
+use slate_capacity::demand::{self, DemandOptions, DemandRow, Profile};
+use slate_capacity::output::{roster_batch, staffing_batch};
+use slate_capacity::queue::{Load, Model, Target};
+use slate_capacity::sim::{Arrivals, Handling, SimConfig, SimResult, simulate};
+use slate_capacity::staffing::{
+    self, IntervalDemand, Plan, RosterRow, StaffingRow, Totals, WhatIf, evaluate_roster,
+};
+use slate_core::SlaPolicy;
+use slate_core::duration::parse_duration_secs;
+
+use crate::Outcome;
+use crate::args::{TzArgs, ensure_parent, parse_date};
+
+/// Interval layouts on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ProfileArg {
+    /// A typical week (Monday 00:00 first), averaged over the weeks of the period.
+    HourOfWeek,
+    /// Every interval as it happened.
+    Calendar,
+}
+
+/// Arguments of `slate capacity`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CapacityArgs {
+    /// Parquet files, directories or globs of CAD history.
+    #[arg(long, short, required = true, num_args = 1..)]
+    pub(crate) input: Vec<String>,
+    /// Policy whose answer measure gives the target and the threshold.
+    #[arg(long, short, default_value = "builtin:mps-promise-2008")]
+    pub(crate) policy: String,
+    /// The policy's answer measure.
+    #[arg(long, default_value = "answer_999_10s")]
+    pub(crate) measure: String,
+    /// Channel to staff for.
+    #[arg(long, default_value = "999")]
+    pub(crate) channel: String,
+    /// Planning interval: 15m, 30m or 1h.
+    #[arg(long, default_value = "1h", value_parser = parse_interval)]
+    pub(crate) interval: i64,
+    /// Interval layout.
+    #[arg(long, value_enum, default_value = "hour-of-week")]
+    pub(crate) profile: ProfileArg,
+    /// First local day (inclusive), YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date)]
+    pub(crate) from: Option<NaiveDate>,
+    /// Last local day (exclusive), YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date)]
+    pub(crate) to: Option<NaiveDate>,
+    /// Write the demand profile (Parquet, Arrow or CSV by extension).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Write the staffing table (Parquet, Arrow or CSV by extension).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) staffing: Option<PathBuf>,
+    /// Share of paid time not on the phones (breaks, training, absence), e.g. 0.3.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    pub(crate) shrinkage: f64,
+    /// Mean handling time when the data has no `call_ended` (e.g. 240s, 4m).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) handling_time: Option<String>,
+    /// Mean caller patience for Erlang A (default: estimated from abandoned calls).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) patience: Option<String>,
+    /// What-if: offered calls times a factor (x1.10, +10%).
+    #[arg(long, value_name = "FACTOR")]
+    pub(crate) demand: Option<String>,
+    /// What-if: change in mean handling time (+20s, -15s, +1m).
+    #[arg(long, value_name = "CHANGE", allow_hyphen_values = true)]
+    pub(crate) aht: Option<String>,
+    /// What-if: another service-level target (the policy's is the base), e.g. 0.95.
+    #[arg(long, value_name = "SHARE")]
+    pub(crate) target: Option<f64>,
+    /// Evaluate a roster: CSV `interval,agents` (rostered staff, before shrinkage) with the
+    /// profile's interval labels (`Mon 08:00` or `2024-03-01 08:00`).
+    #[arg(long, value_name = "CSV")]
+    pub(crate) roster: Option<PathBuf>,
+    /// Write the roster's predicted figures (Parquet, Arrow or CSV by extension).
+    #[arg(long, value_name = "FILE", requires = "roster")]
+    pub(crate) roster_out: Option<PathBuf>,
+    /// Check the Erlang C staffing with a seeded queue simulation (observed handling times,
+    /// exponential patience) and report both.
+    #[arg(long)]
+    pub(crate) simulate: bool,
+    /// Simulation seed.
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// DataFusion partitions (default: all cores).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    #[command(flatten)]
+    pub(crate) tz: TzArgs,
+}
+
+fn parse_interval(s: &str) -> Result<i64, String> {
+    match s {
+        "15m" => Ok(900),
+        "30m" => Ok(1800),
+        "1h" | "60m" => Ok(3600),
+        _ => Err(format!("{s:?}: expected 15m, 30m or 1h")),
+    }
+}
+
+fn seconds(flag: &str, s: &str) -> Result<f64> {
+    let v = parse_duration_secs(s).with_context(|| format!("{flag} {s:?}"))?;
+    anyhow::ensure!(v > 0, "{flag} {s:?} must be longer than 0 s");
+    Ok(v as f64)
+}
+
+pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
+    anyhow::ensure!(
+        (0.0..1.0).contains(&a.shrinkage),
+        "--shrinkage {} is not a share in [0, 1)",
+        a.shrinkage
+    );
+    if let Some(t) = a.target {
+        anyhow::ensure!(
+            t > 0.0 && t < 1.0,
+            "--target {t} is not a share between 0 and 1"
+        );
+    }
+    let policy = SlaPolicy::load(&a.policy)?;
+    let Some(measure) = policy.measures.iter().find(|m| m.id == a.measure).cloned() else {
+        let ids: Vec<&str> = policy.measures.iter().map(|m| m.id.as_str()).collect();
+        bail!(
+            "--measure {:?}: policy {:?} has no such measure (it has {})",
+            a.measure,
+            policy.name,
+            ids.join(", ")
+        );
+    };
+    let Some(base_share) = measure.target else {
+        bail!(
+            "measure {:?} has no target; give one in the policy",
+            measure.id
+        );
+    };
+    let handling_time = a
+        .handling_time
+        .as_deref()
+        .map(|s| seconds("--handling-time", s))
+        .transpose()?;
+    let patience_flag = a
+        .patience
+        .as_deref()
+        .map(|s| seconds("--patience", s))
+        .transpose()?;
+    let what_if = WhatIf {
+        demand_factor: a
+            .demand
+            .as_deref()
+            .map(staffing::parse_demand_factor)
+            .transpose()?
+            .unwrap_or(1.0),
+        aht_delta: a
+            .aht
+            .as_deref()
+            .map(staffing::parse_aht_delta)
+            .transpose()?
+            .unwrap_or(0.0),
+        target_share: a.target,
+    };
+    let profile = match a.profile {
+        ProfileArg::HourOfWeek => Profile::HourOfWeek,
+        ProfileArg::Calendar => Profile::Calendar,
+    };
+    let opts = DemandOptions {
+        interval_s: a.interval,
+        profile,
+        tz: a.tz.rules()?,
+        from: a.from,
+        to: a.to,
+        measure: measure.clone(),
+        threads: a.threads,
+    };
+    let rt = slate_engine::runtime(a.threads)?;
+    let t0 = std::time::Instant::now();
+    let rows = rt.block_on(demand::demand_profile(&a.input, &opts))?;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "demand profile: {} intervals x channels in {elapsed:.2} s",
+        rows.len()
+    )?;
+    if let Some(path) = &a.out {
+        ensure_parent(path)?;
+        let batch = demand::to_batch(&rows, profile)?;
+        slate_io::write_batches(path, batch.schema(), std::slice::from_ref(&batch))
+            .with_context(|| format!("writing the demand profile to {}", path.display()))?;
+        writeln!(err, "wrote {}", path.display())?;
+    }
+    let mine: Vec<&DemandRow> = rows
+        .iter()
+        .filter(|r| r.channel.as_deref() == Some(a.channel.as_str()))
+        .collect();
+    if mine.is_empty() {
+        let mut channels: Vec<&str> = rows.iter().filter_map(|r| r.channel.as_deref()).collect();
+        channels.dedup();
+        bail!(
+            "--channel {:?}: no calls on that channel in the input (channels: {})",
+            a.channel,
+            channels.join(", ")
+        );
+    }
+    let summary = demand::summarise(&mine);
+    let aht = match (handling_time, summary.aht_mean_s) {
+        (Some(h), _) => h,
+        (None, Some(h)) => h,
+        (None, None) => bail!(
+            "the input has no call_ended column, so handling time is unknown: give --handling-time (e.g. 240s)"
+        ),
+    };
+    let patience = patience_flag.or(summary.patience_s);
+    let period_calls = summary.offered_total;
+    writeln!(
+        err,
+        "channel {}: {} calls; mean handling time {:.0} s{}; patience {}; observed {} {}",
+        a.channel,
+        period_calls,
+        aht,
+        if handling_time.is_some() {
+            " (--handling-time)"
+        } else {
+            ""
+        },
+        match (patience, patience_flag) {
+            (Some(p), Some(_)) => format!("{p:.0} s (--patience)"),
+            (Some(p), None) => format!("{p:.0} s (estimated from abandoned calls)"),
+            (None, _) =>
+                "unknown (no abandoned column; Erlang A skipped; --patience sets it)".into(),
+        },
+        measure.id,
+        summary
+            .observed_sl
+            .map_or("n/a".into(), |s| format!("{:.1}%", 100.0 * s)),
+    )?;
+    let demand = demand::interval_demand(&mine, profile, a.interval, aht);
+    // A handling-time flag replaces the data's per-interval means.
+    let demand: Vec<IntervalDemand> = match handling_time {
+        Some(h) => demand
+            .into_iter()
+            .map(|d| IntervalDemand { aht: h, ..d })
+            .collect(),
+        None => demand,
+    };
+    let plan = Plan {
+        interval_s: a.interval as f64,
+        target: Target {
+            share: base_share,
+            within: measure.threshold_secs as f64,
+            max_asa: None,
+        },
+        patience,
+        shrinkage: a.shrinkage,
+    };
+    let t1 = std::time::Instant::now();
+    let table = staffing::staffing(&demand, &plan)?;
+    writeln!(
+        err,
+        "staffing: {} intervals in {:.3} s",
+        table.len(),
+        t1.elapsed().as_secs_f64()
+    )?;
+    let scenario = if what_if.is_identity() {
+        None
+    } else {
+        let (d2, p2) = what_if.apply(&demand, &plan);
+        Some(staffing::staffing(&d2, &p2)?)
+    };
+    let sims = if a.simulate {
+        let sample = rt.block_on(demand::handling_sample(
+            &a.input, &a.channel, &opts, 200_000,
+        ))?;
+        Some(simulate_table(&table, &demand, &plan, sample, a.seed)?)
+    } else {
+        None
+    };
+    if let Some(path) = &a.staffing {
+        ensure_parent(path)?;
+        let batch = staffing_batch(&table, scenario.as_deref(), sims.as_deref())?;
+        slate_io::write_batches(path, batch.schema(), std::slice::from_ref(&batch))
+            .with_context(|| format!("writing the staffing table to {}", path.display()))?;
+        writeln!(err, "wrote {}", path.display())?;
+    }
+    drop(err);
+    let mut out = std::io::stdout().lock();
+    print_staffing(
+        &mut out,
+        &table,
+        scenario.as_deref(),
+        sims.as_deref(),
+        &plan,
+        &what_if,
+        profile,
+    )?;
+    if let Some(path) = &a.roster {
+        let agents = staffing::read_roster(path, &demand)?;
+        let model = match patience {
+            Some(p) => Model::A { patience: p },
+            None => Model::C,
+        };
+        let (rrows, totals) = evaluate_roster(&demand, &agents, &plan, model)?;
+        print_roster(&mut out, &rrows, &totals, &plan, model, profile)?;
+        if let Some(p) = &a.roster_out {
+            ensure_parent(p)?;
+            let batch = roster_batch(&rrows)?;
+            slate_io::write_batches(p, batch.schema(), std::slice::from_ref(&batch))
+                .with_context(|| format!("writing the roster figures to {}", p.display()))?;
+            writeln!(std::io::stderr(), "wrote {}", p.display())?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Simulates each interval at its Erlang C staffing: Poisson arrivals at the interval's rate,
+/// handling times drawn from the data (exponential with the interval's mean without them),
+/// exponential patience when known.
+fn simulate_table(
+    table: &[StaffingRow],
+    demand: &[IntervalDemand],
+    plan: &Plan,
+    sample: Vec<f64>,
+    seed: u64,
+) -> Result<Vec<Option<SimResult>>> {
+    table
+        .iter()
+        .zip(demand)
+        .enumerate()
+        .map(|(i, (row, d))| {
+            if d.offered <= 0.0 {
+                return Ok(None);
+            }
+            let handling = if sample.is_empty() {
+                Handling::Exponential { mean: d.aht }
+            } else {
+                Handling::Empirical(sample.clone())
+            };
+            let load = Load::per(d.offered, plan.interval_s, d.aht)?;
+            // About 2,000 calls per replication, at least 10 intervals' worth.
+            let horizon = (2000.0 / load.rate).max(10.0 * plan.interval_s);
+            Ok(Some(simulate(&SimConfig {
+                agents: row.erlang_c.agents,
+                arrivals: Arrivals::Poisson { rate: load.rate },
+                handling,
+                patience: plan.patience,
+                within: plan.target.within,
+                horizon,
+                warmup: horizon / 10.0,
+                replications: 10,
+                seed: seed ^ i as u64,
+            })?))
+        })
+        .collect()
+}
+
+/// The day part of an interval label (`Mon` of `Mon 08:00`, the date of a calendar label).
+fn day_of(label: &str, _profile: Profile) -> String {
+    label.split(' ').next().unwrap_or("").to_string()
+}
+
+fn print_staffing(
+    out: &mut impl Write,
+    table: &[StaffingRow],
+    scenario: Option<&[StaffingRow]>,
+    sims: Option<&[Option<SimResult>]>,
+    plan: &Plan,
+    what_if: &WhatIf,
+    profile: Profile,
+) -> Result<()> {
+    let hours = plan.interval_s / 3600.0;
+    writeln!(
+        out,
+        "Staffing for {:.0}% answered within {:.0} s ({}), shrinkage {:.0}%:",
+        100.0 * plan.target.share,
+        plan.target.within,
+        if plan.patience.is_some() {
+            "Erlang C and Erlang A"
+        } else {
+            "Erlang C"
+        },
+        100.0 * plan.shrinkage
+    )?;
+    writeln!(
+        out,
+        "{:<12} {:>9} {:>8} {:>8} {:>10} {:>8} {:>10} {:>8} {:>8} {:>9}",
+        "day",
+        "calls",
+        "peak C",
+        "peak A",
+        "agent-h C",
+        "SL C",
+        "agent-h A",
+        "SL A",
+        "aband A",
+        "rostered"
+    )?;
+    let mut days: Vec<String> = Vec::new();
+    for r in table {
+        let d = day_of(&r.label, profile);
+        if days.last() != Some(&d) {
+            days.push(d);
+        }
+    }
+    let mut week = (0.0, 0.0, 0.0, 0.0);
+    for d in &days {
+        let rows: Vec<&StaffingRow> = table
+            .iter()
+            .filter(|r| &day_of(&r.label, profile) == d)
+            .collect();
+        let calls: f64 = rows.iter().map(|r| r.offered).sum();
+        let peak_c = rows.iter().map(|r| r.erlang_c.agents).max().unwrap_or(0);
+        let peak_a = rows
+            .iter()
+            .filter_map(|r| r.erlang_a.map(|p| p.agents))
+            .max();
+        let h_c: f64 = rows
+            .iter()
+            .map(|r| f64::from(r.erlang_c.agents) * hours)
+            .sum();
+        let h_a: f64 = rows
+            .iter()
+            .filter_map(|r| r.erlang_a.map(|p| f64::from(p.agents) * hours))
+            .sum();
+        let rost: f64 = rows
+            .iter()
+            .map(|r| f64::from(r.rostered_a.unwrap_or(r.rostered_c)) * hours)
+            .sum();
+        let wsum = |f: &dyn Fn(&StaffingRow) -> Option<f64>| -> Option<f64> {
+            let mut num = 0.0;
+            let mut den = 0.0;
+            for r in &rows {
+                num += f(r)? * r.offered;
+                den += r.offered;
+            }
+            (den > 0.0).then(|| num / den)
+        };
+        let sl_c = wsum(&|r| Some(r.erlang_c.service_level));
+        let sl_a = wsum(&|r| r.erlang_a.map(|p| p.service_level));
+        let ab_a = wsum(&|r| r.erlang_a.map(|p| p.p_abandon));
+        let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v));
+        writeln!(
+            out,
+            "{:<12} {:>9.1} {:>8} {:>8} {:>10.1} {:>8} {:>10} {:>8} {:>8} {:>9.1}",
+            d,
+            calls,
+            peak_c,
+            peak_a.map_or("-".into(), |p| p.to_string()),
+            h_c,
+            pct(sl_c),
+            if peak_a.is_some() {
+                format!("{h_a:.1}")
+            } else {
+                "-".into()
+            },
+            pct(sl_a),
+            pct(ab_a),
+            rost
+        )?;
+        week.0 += calls;
+        week.1 += h_c;
+        week.2 += h_a;
+        week.3 += rost;
+    }
+    writeln!(
+        out,
+        "{:<12} {:>9.1} {:>8} {:>8} {:>10.1} {:>8} {:>10} {:>8} {:>8} {:>9.1}",
+        "total",
+        week.0,
+        "",
+        "",
+        week.1,
+        "",
+        if plan.patience.is_some() {
+            format!("{:.1}", week.2)
+        } else {
+            "-".into()
+        },
+        "",
+        "",
+        week.3
+    )?;
+    if let Some(s) = scenario {
+        let h = |rows: &[StaffingRow], a: bool| -> f64 {
+            rows.iter()
+                .map(|r| {
+                    let n = if a {
+                        r.erlang_a.map_or(0, |p| p.agents)
+                    } else {
+                        r.erlang_c.agents
+                    };
+                    f64::from(n) * hours
+                })
+                .sum()
+        };
+        let mut what = Vec::new();
+        if what_if.demand_factor != 1.0 {
+            what.push(format!("demand x{:.2}", what_if.demand_factor));
+        }
+        if what_if.aht_delta != 0.0 {
+            what.push(format!("handling time {:+.0} s", what_if.aht_delta));
+        }
+        if let Some(t) = what_if.target_share {
+            what.push(format!("target {:.0}%", 100.0 * t));
+        }
+        let (bc, sc) = (h(table, false), h(s, false));
+        write!(
+            out,
+            "What-if ({}): Erlang C agent-hours {:.1} -> {:.1} ({:+.1}, {:+.1}%)",
+            what.join(", "),
+            bc,
+            sc,
+            sc - bc,
+            100.0 * (sc - bc) / bc.max(1e-9)
+        )?;
+        if plan.patience.is_some() {
+            let (ba, sa) = (h(table, true), h(s, true));
+            write!(
+                out,
+                "; Erlang A {:.1} -> {:.1} ({:+.1}, {:+.1}%)",
+                ba,
+                sa,
+                sa - ba,
+                100.0 * (sa - ba) / ba.max(1e-9)
+            )?;
+        }
+        let peak = |rows: &[StaffingRow]| rows.iter().map(|r| r.erlang_c.agents).max().unwrap_or(0);
+        writeln!(out, "; peak Erlang C agents {} -> {}", peak(table), peak(s))?;
+    }
+    if let Some(sims) = sims {
+        let mut n = 0;
+        let mut covered = 0;
+        let mut worst: Option<(f64, &str, f64, f64)> = None;
+        let mut num = (0.0, 0.0, 0.0);
+        for (r, s) in table.iter().zip(sims) {
+            let Some(s) = s else { continue };
+            n += 1;
+            let model = r.erlang_a.unwrap_or(r.erlang_c);
+            if s.service_level.covers(model.service_level) {
+                covered += 1;
+            }
+            let gap = model.service_level - s.service_level.mean;
+            if worst.is_none_or(|w| gap.abs() > w.0.abs()) {
+                worst = Some((gap, &r.label, model.service_level, s.service_level.mean));
+            }
+            num.0 += r.offered * s.service_level.mean;
+            num.1 += r.offered * model.service_level;
+            num.2 += r.offered;
+        }
+        writeln!(
+            out,
+            "Simulation at the Erlang C staffing ({} intervals, 10 replications each): service level {:.1}% simulated vs {:.1}% by the model ({}); the model's figure is inside the simulation's 95% interval in {covered} of {n} intervals",
+            n,
+            100.0 * num.0 / num.2.max(1e-9),
+            100.0 * num.1 / num.2.max(1e-9),
+            if plan.patience.is_some() {
+                "Erlang A"
+            } else {
+                "Erlang C"
+            }
+        )?;
+        if let Some((gap, label, m, s)) = worst {
+            writeln!(
+                out,
+                "  largest gap: {label}: model {:.1}%, simulated {:.1}% ({:+.1} points)",
+                100.0 * m,
+                100.0 * s,
+                -100.0 * gap
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn print_roster(
+    out: &mut impl Write,
+    rows: &[RosterRow],
+    totals: &Totals,
+    plan: &Plan,
+    model: Model,
+    profile: Profile,
+) -> Result<()> {
+    writeln!(
+        out,
+        "Roster ({}, shrinkage {:.0}%):",
+        match model {
+            Model::C => "Erlang C".to_string(),
+            Model::A { patience } => format!("Erlang A, patience {patience:.0} s"),
+        },
+        100.0 * plan.shrinkage
+    )?;
+    writeln!(
+        out,
+        "{:<12} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "day", "calls", "agent-h", "SL", "ASA s", "aband", "worst"
+    )?;
+    let mut days: Vec<String> = Vec::new();
+    for r in rows {
+        let d = day_of(&r.label, profile);
+        if days.last() != Some(&d) {
+            days.push(d);
+        }
+    }
+    for d in &days {
+        let part: Vec<RosterRow> = rows
+            .iter()
+            .filter(|r| &day_of(&r.label, profile) == d)
+            .cloned()
+            .collect();
+        let t = staffing::totals(&part, plan.interval_s);
+        let worst = part
+            .iter()
+            .filter(|r| r.offered > 0.0)
+            .min_by(|a, b| {
+                a.prediction
+                    .service_level
+                    .total_cmp(&b.prediction.service_level)
+            })
+            .map_or("-".into(), |r| {
+                format!("{:.0}%", 100.0 * r.prediction.service_level)
+            });
+        writeln!(
+            out,
+            "{:<12} {:>9.1} {:>10.1} {:>7.1}% {:>8.1} {:>7.2}% {:>8}",
+            d,
+            t.offered,
+            t.agent_hours,
+            100.0 * t.service_level,
+            t.asa,
+            100.0 * t.p_abandon,
+            worst
+        )?;
+    }
+    writeln!(
+        out,
+        "{:<12} {:>9.1} {:>10.1} {:>7.1}% {:>8.1} {:>7.2}%",
+        "total",
+        totals.offered,
+        totals.agent_hours,
+        100.0 * totals.service_level,
+        totals.asa,
+        100.0 * totals.p_abandon
+    )?;
+    Ok(())
+}
