@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Date32Type, Float64Type, Int64Type};
@@ -204,19 +203,9 @@ fn headless(chrome: &Path, profile: &Path, page: &Path, extra: &[String]) -> (St
     ])
     .arg(format!("--user-data-dir={}", profile.display()))
     .args(extra)
-    .arg(format!("file://{}", page.display()))
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > Duration::from_secs(180) {
-            child.kill().unwrap();
-            panic!("chromium took more than 180 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let o = child.wait_with_output().unwrap();
+    .arg(format!("file://{}", page.display()));
+    // `output` reads both pipes while waiting: the DOM is larger than a pipe's buffer.
+    let o = cmd.output().unwrap();
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
