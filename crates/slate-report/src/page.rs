@@ -359,7 +359,7 @@ impl<'a> Page<'a> {
             svg::open(&mut self.out, &id);
             let yt: Vec<(f64, String)> = svg::ticks(frame.y0, frame.y1)
                 .into_iter()
-                .map(|v| (v, format!("{:.0}%", v * 100.0)))
+                .map(|v| (v, tick_pct(v)))
                 .collect();
             let xt = self.window_ticks();
             svg::axes(&mut self.out, &frame, &yt, &xt);
@@ -556,7 +556,7 @@ impl<'a> Page<'a> {
             svg::open(&mut self.out, &id);
             let yt: Vec<(f64, String)> = svg::ticks(frame.y0, frame.y1)
                 .into_iter()
-                .map(|v| (v, format!("{:.0}%", v * 100.0)))
+                .map(|v| (v, tick_pct(v)))
                 .collect();
             let xt: Vec<(f64, String)> = svg::ticks(0.0, frame.x1)
                 .into_iter()
@@ -982,4 +982,10 @@ fn capital(s: &str) -> String {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
+}
+
+/// A tick label in percent: `90%`, `92.5%` (ticks are round, so one decimal is enough).
+fn tick_pct(v: f64) -> String {
+    let s = format!("{:.1}", v * 100.0);
+    format!("{}%", s.strip_suffix(".0").unwrap_or(&s))
 }
