@@ -2,9 +2,12 @@
 """slate against DuckDB and Polars on the same scorecard question (driven by scripts/bench).
 
 Subcommands:
-  engine NAME   run one engine once in this process (duckdb, polars, pyarrow-scan); writes the
-                scorecard and ledger normalised to slate's schema and prints {"secs": ...}
+  engine NAME   run one engine once in this process (duckdb, duckdb-plain, polars, pyarrow-scan);
+                writes the scorecard and ledger normalised to slate's schema and prints {"secs": ...}
   compare       check that the engines agree, then time them and write docs/bench/*
+  matrix        the same question over data of several shapes (slate gen's, and other writers'
+                from scripts/gen_other_writers.py): check, time slate against DuckDB with and
+                without rollups and against the scan floor, write docs/bench/matrix.{csv,md}
 
 The question is the one `slate run --policy builtin:mps-promise-2008 --window month
 --by borough,grade` answers: the policy is read from slate's own TOML file, so the three
@@ -91,7 +94,19 @@ def reasons_of(policy: list[dict]) -> list[str]:
 # DuckDB: one SQL statement, GROUPING SETS for the rollups, quantile_cont and filtered counts
 
 
-def duckdb_sql(data: str, policy: list[dict], window: str) -> str:
+def naive_clocks(data: str) -> bool:
+    """Whether the data's clocks are naive timestamps (no zone in the Parquet type)."""
+    import pyarrow.parquet as pq
+
+    first = next(iter(sorted(Path(data).rglob("*.parquet"))))
+    return pq.read_schema(first).field("call_received").type.tz is None
+
+
+def duckdb_sql(data: str, policy: list[dict], window: str, tz: str = TZ, rollups: bool = True,
+               naive: bool = False) -> str:
+    """The question in DuckDB SQL. `rollups=False` is the query an analyst would write: one
+    GROUP BY at the most detailed level. Naive clocks are read as wall time in `tz`, as
+    `slate run --tz` reads them: `timezone(tz, ts)` turns each into an instant first."""
     reasons = reasons_of(policy)
     branches = []
     for i, m in enumerate(policy):
@@ -107,14 +122,23 @@ def duckdb_sql(data: str, policy: list[dict], window: str) -> str:
         # (integer // floors, and negative durations are excluded before it is read).
         branches.append(
             f"SELECT {i} AS measure_idx, borough, grade, {m['threshold_s']} AS thr,\n"
-            f"  date_trunc('{window}', timezone('{TZ}', {s}))::DATE AS window_start,\n"
+            f"  date_trunc('{window}', timezone('{tz}', {s}))::DATE AS window_start,\n"
             f"  CASE {' '.join(whens)} END AS reason,\n"
             f"  (epoch_us({e}) - epoch_us({s})) // 1000000 AS dur\n"
             f"FROM src {where}"
         )
     counts = ",\n  ".join(f"count(*) FILTER (WHERE reason = '{r}') AS \"x_{r}\"" for r in reasons)
     union = "\nUNION ALL\n".join(branches)
-    cols = ", ".join(NEEDED)
+    clocks = {m["start"] for m in policy} | {m["stop"] for m in policy}
+    cols = ", ".join(f"timezone('{tz}', {c}) AS {c}" if naive and c in clocks else c for c in NEEDED)
+    if rollups:
+        level = "GROUPING(borough, grade)"
+        group_by = """GROUPING SETS (
+  (measure_idx, window_start, borough, grade), (measure_idx, window_start, borough),
+  (measure_idx, window_start, grade), (measure_idx, window_start))"""
+    else:
+        level = "0"
+        group_by = "measure_idx, window_start, borough, grade"
     return f"""
 WITH src AS (
   SELECT {cols} FROM read_parquet('{data}/**/*.parquet', hive_partitioning = false)
@@ -122,7 +146,7 @@ WITH src AS (
 long AS (
 {union}
 )
-SELECT measure_idx, GROUPING(borough, grade) AS lvl, window_start, borough, grade,
+SELECT measure_idx, {level} AS lvl, window_start, borough, grade,
   count(*) AS n_eligible,
   count(*) FILTER (WHERE reason IS NULL) AS n_measured,
   count(*) FILTER (WHERE reason IS NULL AND dur <= thr) AS n_within,
@@ -132,19 +156,19 @@ SELECT measure_idx, GROUPING(borough, grade) AS lvl, window_start, borough, grad
   min(dur) FILTER (WHERE reason IS NULL) AS min_s,
   max(dur) FILTER (WHERE reason IS NULL) AS max_s
 FROM long
-GROUP BY GROUPING SETS (
-  (measure_idx, window_start, borough, grade), (measure_idx, window_start, borough),
-  (measure_idx, window_start, grade), (measure_idx, window_start))
+GROUP BY {group_by}
 """
 
 
-def run_duckdb(data: str, policy: list[dict], window: str, threads: int) -> list[dict]:
+def run_duckdb(data: str, policy: list[dict], window: str, threads: int, tz: str = TZ,
+               rollups: bool = True) -> list[dict]:
     import duckdb
 
+    naive = naive_clocks(data)
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
-    con.execute(f"SET TimeZone = '{TZ}'")
-    t = con.sql(duckdb_sql(data, policy, window)).to_arrow_table()
+    con.execute(f"SET TimeZone = '{tz}'")
+    t = con.sql(duckdb_sql(data, policy, window, tz=tz, rollups=rollups, naive=naive)).to_arrow_table()
     rows = t.to_pylist()
     for r in rows:
         q = r.pop("q")
@@ -304,8 +328,8 @@ def cmd_engine(a) -> None:
         secs = time.perf_counter() - t0
         print(json.dumps({"secs": secs, "rows": t.num_rows}))
         return
-    if a.name == "duckdb":
-        raw = run_duckdb(a.data, policy, a.window, a.threads)
+    if a.name in ("duckdb", "duckdb-plain"):
+        raw = run_duckdb(a.data, policy, a.window, a.threads, tz=a.tz, rollups=a.name == "duckdb")
     elif a.name in ("polars", "polars-streaming"):
         raw = run_polars(a.data, policy, a.window, streaming=a.name == "polars-streaming")
     else:
@@ -765,11 +789,132 @@ def chart(results: list[dict], path: Path, m: dict) -> None:
     fig.savefig(path)
 
 
+# ---------------------------------------------------------------------------------------------
+# The matrix: one question over data of several shapes (scripts/bench --matrix)
+
+MATRIX_ENGINES = ["slate", "slate-no-rollups", "duckdb", "duckdb-plain", "scan-floor"]
+MATRIX_BEGIN, MATRIX_END = "<!-- matrix:begin (scripts/bench --matrix) -->", "<!-- matrix:end -->"
+
+
+def matrix_cmd(a, engine: str, data: str, tz: str, out: Path) -> list[str]:
+    me = str(Path(__file__).resolve())
+    if engine in ("slate", "slate-no-rollups"):
+        c = [a.slate, "run", "--input", data, "--policy", "builtin:mps-promise-2008", "--window", "month",
+             "--by", "borough,grade", "--tz", tz, "--threads", str(a.threads), "--out", str(out)]
+        return c + (["--no-rollups"] if engine == "slate-no-rollups" else [])
+    if engine == "scan-floor":
+        return [a.scan_floor, "--input", data, "--threads", str(a.threads)]
+    return [sys.executable, me, "engine", engine, "--data", data, "--window", "month", "--tz", tz,
+            "--threads", str(a.threads), "--out", str(out)]
+
+
+def cmd_matrix(a) -> None:
+    """Per shape: slate == DuckDB row by row (with rollups, and without them against the plain
+    GROUP BY), then interleaved timed runs of every engine, then docs/bench/matrix.{csv,md}."""
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for spec in a.shape:
+        name, data, tz = spec.split(":", 2)
+        rows = parquet_rows(data)
+        files = len(list(Path(data).rglob("*.parquet")))
+        outs = {e: work / f"{e}-{name}.parquet" for e in MATRIX_ENGINES}
+        # 1. Equal figures before any timing.
+        for mine, theirs in (("slate", "duckdb"), ("slate-no-rollups", "duckdb-plain")):
+            for e in (mine, theirs):
+                measure_rss(matrix_cmd(a, e, data, tz, outs[e]))
+            n_card, n_led = check_equal(outs[mine], outs[theirs], f"{theirs} on shape {name}")
+            print(f"[check] shape {name}: {mine} == {theirs}: {n_card} scorecard rows, {n_led} ledger rows",
+                  flush=True)
+        # 2. Timed runs, interleaved.
+        samples = {e: [] for e in MATRIX_ENGINES}
+        for i in range(a.runs):
+            for e in MATRIX_ENGINES:
+                res = measure_rss(matrix_cmd(a, e, data, tz, outs[e]))
+                samples[e].append(res)
+                print(f"[time] shape {name} {e} run {i + 1}/{a.runs}: {res['wall']:.3f} s, {res['rss_mb']:.0f} MB",
+                      flush=True)
+        med = {e: statistics.median(s["wall"] for s in samples[e]) for e in MATRIX_ENGINES}
+        peak = {e: max(s["rss_mb"] for s in samples[e]) for e in MATRIX_ENGINES}
+        results.append({
+            "shape": name, "data": Path(data).name, "tz": tz, "rows": rows, "files": files,
+            **{f"{e}_s": med[e] for e in MATRIX_ENGINES},
+            **{f"{e}_mb": peak[e] for e in MATRIX_ENGINES},
+            "time_x_duckdb": med["slate"] / med["duckdb"],
+            "rss_x_duckdb": peak["slate"] / peak["duckdb"],
+            "time_x_duckdb_plain": med["slate"] / med["duckdb-plain"],
+            "rss_x_duckdb_plain": peak["slate"] / peak["duckdb-plain"],
+            "no_rollups_time_x_duckdb_plain": med["slate-no-rollups"] / med["duckdb-plain"],
+            "no_rollups_rss_x_duckdb_plain": peak["slate-no-rollups"] / peak["duckdb-plain"],
+            "x_scan_floor": med["slate"] / med["scan-floor"],
+            "no_rollups_x_scan_floor": med["slate-no-rollups"] / med["scan-floor"],
+        })
+    write_matrix(a, results)
+
+
+def write_matrix(a, results: list[dict]) -> None:
+    out = Path(a.results)
+    out.mkdir(parents=True, exist_ok=True)
+    fields = list(results[0])
+    with open(out / "matrix.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        for r in results:
+            w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()})
+
+    def f(x, p=2):
+        return f"{x:.{p}f}"
+
+    m = machine()
+    table = [
+        MATRIX_BEGIN,
+        f"Machine: {m['cpus']} CPUs ({m['cpu']}), {m['ram']} RAM; {m['date']}; DuckDB {m['duckdb']}. "
+        f"Median of {a.runs} interleaved runs (whole process), peak RSS of the process. Every shape was "
+        "checked first: slate == DuckDB row by row, with rollups and without.",
+        "",
+        "| shape | rows / files | --tz | slate s / MB | DuckDB rollups s / MB | x time | x RSS "
+        "| slate --no-rollups s / MB | DuckDB plain s / MB | x time | x RSS | slate x plain DuckDB (time / RSS) "
+        "| scan floor s | slate x floor | --no-rollups x floor |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        table.append(
+            f"| {r['shape']} | {fmt_rows(r['rows'])} / {r['files']} | {r['tz']} "
+            f"| {f(r['slate_s'])} / {r['slate_mb']:.0f} | {f(r['duckdb_s'])} / {r['duckdb_mb']:.0f} "
+            f"| **{f(r['time_x_duckdb'])}** | **{f(r['rss_x_duckdb'])}** "
+            f"| {f(r['slate-no-rollups_s'])} / {r['slate-no-rollups_mb']:.0f} "
+            f"| {f(r['duckdb-plain_s'])} / {r['duckdb-plain_mb']:.0f} "
+            f"| **{f(r['no_rollups_time_x_duckdb_plain'])}** | **{f(r['no_rollups_rss_x_duckdb_plain'])}** "
+            f"| {f(r['time_x_duckdb_plain'])} / {f(r['rss_x_duckdb_plain'])} "
+            f"| {f(r['scan-floor_s'])} | {f(r['x_scan_floor'], 1)} | {f(r['no_rollups_x_scan_floor'], 1)} |"
+        )
+    worst = max(results, key=lambda r: r["time_x_duckdb_plain"])
+    best = min(results, key=lambda r: r["time_x_duckdb_plain"])
+    table += [
+        "",
+        f"Worst case (slate with rollups against DuckDB's plain GROUP BY): shape {worst['shape']}, "
+        f"{f(worst['time_x_duckdb_plain'])}x time, {f(worst['rss_x_duckdb_plain'])}x RSS. Best: shape "
+        f"{best['shape']}, {f(best['time_x_duckdb_plain'])}x time, {f(best['rss_x_duckdb_plain'])}x RSS.",
+        MATRIX_END,
+    ]
+    md = out / "matrix.md"
+    block = "\n".join(table)
+    if md.exists() and MATRIX_BEGIN in md.read_text():
+        text = md.read_text()
+        head, rest = text.split(MATRIX_BEGIN, 1)
+        tail = rest.split(MATRIX_END, 1)[1] if MATRIX_END in rest else ""
+        md.write_text(head + block + tail)
+    else:
+        md.write_text("# Benchmark matrix: slate on Parquet of several shapes\n\n" + block + "\n")
+    print(f"wrote {out / 'matrix.csv'} and {md}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("engine")
-    e.add_argument("name", choices=["duckdb", "polars", "polars-streaming", "pyarrow-scan"])
+    e.add_argument("name", choices=["duckdb", "duckdb-plain", "polars", "polars-streaming", "pyarrow-scan"])
+    e.add_argument("--tz", default=TZ, help="zone of windows and of naive clocks (slate's --tz)")
     e.add_argument("--data", required=True)
     e.add_argument("--out", required=True)
     e.add_argument("--window", default="month", choices=["month", "day", "week"])
@@ -788,9 +933,20 @@ def main() -> None:
     c.add_argument("--big-mem-limit-gb", type=float, default=16.0,
                    help="address-space cap for DuckDB and Polars at the big size")
     c.add_argument("--scaling-data", help="directory for thread scaling and cost growth runs")
+    x = sub.add_parser("matrix")
+    x.add_argument("--shape", action="append", required=True, metavar="NAME:DIR:TZ",
+                   help="a shape: its name, data directory and slate's --tz (repeat)")
+    x.add_argument("--slate", required=True)
+    x.add_argument("--scan-floor", required=True)
+    x.add_argument("--work", required=True, help="scratch directory for outputs")
+    x.add_argument("--results", default=str(ROOT / "docs/bench"))
+    x.add_argument("--threads", type=int, default=os.cpu_count())
+    x.add_argument("--runs", type=int, default=5)
     a = p.parse_args()
     if a.cmd == "engine":
         cmd_engine(a)
+    elif a.cmd == "matrix":
+        cmd_matrix(a)
     else:
         cmd_compare(a)
 
