@@ -146,6 +146,59 @@ impl TzRules {
     }
 }
 
+impl TzRules {
+    /// The span of naive local readings around `local` (seconds, local wall time) that all
+    /// resolve [`LocalResolution::Exact`] with one UTC offset, as `(offset, from, until)`:
+    /// every `x` in `[from, until)` has `local_to_instant(x) == (x - offset, Exact)`. For
+    /// callers that cache per span, so that naive clocks cost two comparisons a row instead
+    /// of three table searches. `None` when `local` is ambiguous or skipped, when the
+    /// offsets around it change within 3 days (the reasoning below needs longer spans), or
+    /// near and outside the table's ends (there chrono-tz decides, row by row).
+    ///
+    /// Why the span is exact: let the offset `o` be in force on the instants `[a, b)`, with
+    /// `p` before `a` and `n` from `b` on, each of the three spans at least 3 days long.
+    /// A local `x` with `a + max(o, p) <= x < b + min(o, n)` has `x - o` in `[a, b)`, so `o`
+    /// is valid for it; `p` is not (`x - p` lies in `[a, b)` whenever `local_to_instant`
+    /// looks at `p`, i.e. `x - 1 day < a`), nor is `n`, symmetrically; and the offsets a
+    /// day either side are `{p, o}` and `{o, n}`, not both the neighbours. So exactly one
+    /// reading exists and it is `x - o`.
+    pub fn local_span(&self, local: i64) -> Option<(i32, i64, i64)> {
+        const MIN_SPAN: i64 = 3 * SECS_PER_DAY;
+        const MARGIN: i64 = 2 * SECS_PER_DAY;
+        let (lo_ok, hi_ok) = (TABLE_FROM + MARGIN, TABLE_TO - MARGIN);
+        if !(lo_ok..hi_ok).contains(&local) {
+            return None;
+        }
+        let (inst, res) = self.local_to_instant(local);
+        if res != LocalResolution::Exact {
+            return None;
+        }
+        let i = self.transitions.partition_point(|&x| x <= inst);
+        let o = self.offsets[i];
+        if i64::from(o) != local - inst {
+            return None;
+        }
+        // Instants [from, until) of offset o, and the spans either side.
+        let bound = |k: usize| -> i64 {
+            match k {
+                0 => TABLE_FROM,
+                k if k > self.transitions.len() => TABLE_TO,
+                k => self.transitions[k - 1],
+            }
+        };
+        let (from, until) = (bound(i), bound(i + 1));
+        let long = |k: usize| bound(k + 1) - bound(k) >= MIN_SPAN;
+        if !long(i) || (i > 0 && !long(i - 1)) || (i + 1 < self.offsets.len() && !long(i + 1)) {
+            return None;
+        }
+        let prev = if i > 0 { self.offsets[i - 1] } else { o };
+        let next = self.offsets.get(i + 1).copied().unwrap_or(o);
+        let lo = (from + i64::from(o.max(prev))).max(lo_ok);
+        let hi = (until + i64::from(o.min(next))).min(hi_ok);
+        (lo <= local && local < hi).then_some((o, lo, hi))
+    }
+}
+
 fn chrono_offset(tz: Tz, t: i64) -> i32 {
     let utc = DateTime::from_timestamp(t, 0)
         .unwrap_or(DateTime::UNIX_EPOCH)
@@ -242,6 +295,81 @@ mod tests {
                 t += 86_400 * 3 + 3_607;
             }
         }
+    }
+
+    /// Every reading of a local span resolves exactly with the span's offset, the span ends
+    /// next to a reading that does not (or at a limit), and readings that are not exact get
+    /// no span; around DST changes (London, Lord Howe's 30 minutes, Sao Paulo at midnight,
+    /// Samoa skipping a day), for fixed zones and near the table's ends.
+    #[test]
+    fn local_spans_agree_with_local_to_instant() {
+        let mut seed = 0x5eed_u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            seed >> 33
+        };
+        for name in [
+            "Europe/London",
+            "Australia/Lord_Howe",
+            "America/Sao_Paulo",
+            "Pacific/Apia",
+            "Asia/Kolkata",
+            "UTC",
+            "Etc/GMT+5",
+        ] {
+            let r = TzRules::from_name(name).unwrap();
+            // Transitions (and table ends) give the edges; random readings near each.
+            let mut centres: Vec<i64> = r.transitions.clone();
+            centres.extend([TABLE_FROM, TABLE_TO, 0, 1_700_000_000]);
+            for &c in &centres {
+                for _ in 0..8 {
+                    let local = c + (next() % (6 * 86_400)) as i64 - 3 * 86_400;
+                    let exact = r.local_to_instant(local);
+                    let Some((o, lo, hi)) = r.local_span(local) else {
+                        continue;
+                    };
+                    assert!(lo <= local && local < hi, "{name} {local}: [{lo}, {hi})");
+                    assert_eq!(exact, (local - i64::from(o), LocalResolution::Exact));
+                    let width = (hi - lo) as u64;
+                    for x in [
+                        lo,
+                        hi - 1,
+                        lo + (next() % width) as i64,
+                        lo + (next() % width) as i64,
+                    ] {
+                        assert_eq!(
+                            r.local_to_instant(x),
+                            (x - i64::from(o), LocalResolution::Exact),
+                            "{name}: {x} in [{lo}, {hi}) offset {o}"
+                        );
+                    }
+                    // Every second next to the ends, where the offsets change.
+                    for x in (lo..(lo + 60).min(hi)).chain((hi - 60).max(lo)..hi) {
+                        assert_eq!(
+                            r.local_to_instant(x),
+                            (x - i64::from(o), LocalResolution::Exact),
+                            "{name}: {x} in [{lo}, {hi}) offset {o}"
+                        );
+                    }
+                }
+            }
+            // Ambiguous and skipped readings never get a span.
+            for &t in &r.transitions {
+                for d in [-5_400i64, -1_800, -1, 0, 1, 1_800, 5_400] {
+                    let local = t + d + i64::from(r.offset_at(t));
+                    if r.local_to_instant(local).1 != LocalResolution::Exact {
+                        assert!(r.local_span(local).is_none(), "{name} {local}");
+                    }
+                }
+            }
+        }
+        // A fixed zone is one span over the table.
+        let utc = TzRules::from_name("UTC").unwrap();
+        let (o, lo, hi) = utc.local_span(1_700_000_000).unwrap();
+        assert_eq!(o, 0);
+        assert!(lo < -2_000_000_000 && hi > 4_000_000_000);
     }
 
     #[test]

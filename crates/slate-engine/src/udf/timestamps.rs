@@ -66,11 +66,19 @@ impl Clock {
         Some((i128::from(inst) * NANOS + sub, res))
     }
 
-    /// `floor((stop - start) s)` from raw readings when both clocks are zoned and of one
-    /// unit, in i64; `None` when it would overflow (the i128 path then decides).
+    /// `floor((stop - start) s)` from two instants in one unit (zoned readings, or naive
+    /// ones shifted by [`LocalShift`]), in i64; `None` when it would overflow (the i128
+    /// path then decides).
     #[inline]
     pub(crate) fn fast_secs(start: i64, stop: i64, per_sec: i64) -> Option<i64> {
-        stop.checked_sub(start).map(|d| d.div_euclid(per_sec))
+        let d = stop.checked_sub(start)?;
+        // A constant divisor compiles to a multiply and shifts; a variable one to a divide.
+        Some(match per_sec {
+            1_000_000 => d.div_euclid(1_000_000),
+            1_000 => d.div_euclid(1_000),
+            1_000_000_000 => d.div_euclid(1_000_000_000),
+            _ => d.div_euclid(per_sec),
+        })
     }
 
     /// The readings in the column's own unit.
@@ -86,5 +94,67 @@ impl Clock {
     /// Whether readings are naive local wall time (no zone in the type).
     pub(crate) fn is_naive(&self) -> bool {
         self.naive
+    }
+
+    /// A per-span cache that turns this clock's raw readings into instants in its own unit.
+    pub(crate) fn shifter(&self) -> LocalShift {
+        if self.naive {
+            LocalShift {
+                from: 0,
+                until: 0,
+                shift: 0,
+                naive: true,
+            }
+        } else {
+            LocalShift {
+                from: i64::MIN,
+                until: i64::MAX,
+                shift: 0,
+                naive: false,
+            }
+        }
+    }
+}
+
+/// Raw readings `[from, until)` of a clock that are instants once `shift` is taken off:
+/// for a zoned clock every reading with no shift, for a naive one a span of local wall time
+/// under one UTC offset ([`TzRules::local_span`]), so that a naive reading costs two
+/// comparisons instead of three zone-table searches and i128 arithmetic.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LocalShift {
+    from: i64,
+    until: i64,
+    shift: i64,
+    naive: bool,
+}
+
+impl LocalShift {
+    /// Reading `v` (in units of `per_sec` a second) as an instant in the same unit, or
+    /// `None` when it does not resolve exactly (ambiguous, skipped, outside the zone table):
+    /// the caller then takes the general path, which counts such readings.
+    #[inline]
+    pub(crate) fn instant(&mut self, v: i64, per_sec: i64, tz: &TzRules) -> Option<i64> {
+        if v >= self.from && v < self.until {
+            return Some(v - self.shift);
+        }
+        self.refill(v, per_sec, tz)
+    }
+
+    #[cold]
+    fn refill(&mut self, v: i64, per_sec: i64, tz: &TzRules) -> Option<i64> {
+        if !self.naive {
+            return Some(v);
+        }
+        let (offset, lo, hi) = tz.local_span(v.div_euclid(per_sec))?;
+        let from = lo.checked_mul(per_sec)?;
+        let until = hi.checked_mul(per_sec)?;
+        let shift = i64::from(offset).checked_mul(per_sec)?;
+        *self = LocalShift {
+            from,
+            until,
+            shift,
+            naive: true,
+        };
+        Some(v - shift)
     }
 }
