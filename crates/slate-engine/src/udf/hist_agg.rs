@@ -464,7 +464,7 @@ mod tests {
                 })
                 .collect();
             let (naive_a, naive_b) = [(true, true), (true, false), (false, true)][case % 3];
-            let zone_of = |naive: bool| (!naive).then(|| "UTC".into());
+            let zone_of = |naive: bool| (!naive).then_some("UTC");
             let start: ArrayRef = Arc::new(
                 TimestampMicrosecondArray::from(a.clone()).with_timezone_opt(zone_of(naive_a)),
             );
