@@ -210,7 +210,7 @@ impl ErlangA {
     }
 
     fn check(&self) -> Result<()> {
-        if !(self.patience > 0.0) {
+        if self.patience.is_nan() || self.patience <= 0.0 {
             return Err(CapacityError::Invalid(format!(
                 "mean patience must be > 0 s (got {})",
                 self.patience

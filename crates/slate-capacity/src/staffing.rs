@@ -67,7 +67,7 @@ fn check_plan(plan: &Plan) -> Result<()> {
             plan.shrinkage
         )));
     }
-    if !(plan.interval_s > 0.0) {
+    if plan.interval_s.is_nan() || plan.interval_s <= 0.0 {
         return Err(CapacityError::Invalid(format!(
             "interval must be > 0 s (got {})",
             plan.interval_s
