@@ -99,35 +99,14 @@ pub async fn validate(input: &Input) -> Result<ValidationReport> {
                     column: spec.name.to_string(),
                     reason: "missing".into(),
                 }),
-                Ok(field) if !schema::kind_accepts(spec.kind, spec.name, field.data_type()) => {
-                    report.schema_problems.push(SchemaProblem {
-                        file: f.clone(),
-                        column: spec.name.to_string(),
-                        reason: format!(
-                            "is {}, expected {}",
-                            field.data_type(),
-                            schema::kind_name(spec.kind)
-                        ),
-                    })
-                }
-                Ok(_) => {}
+                Ok(field) => report.schema_problems.extend(wrong_type(f, &spec, field)),
             }
         }
         for field in s.fields() {
             let name = field.name();
             // Optional canonical columns (call_ended, abandoned) are checked only when present.
             if let Some(spec) = schema::optional_column(name) {
-                if !schema::kind_accepts(spec.kind, spec.name, field.data_type()) {
-                    report.schema_problems.push(SchemaProblem {
-                        file: f.clone(),
-                        column: spec.name.to_string(),
-                        reason: format!(
-                            "is {}, expected {}",
-                            field.data_type(),
-                            schema::kind_name(spec.kind)
-                        ),
-                    });
-                }
+                report.schema_problems.extend(wrong_type(f, spec, field));
                 continue;
             }
             if !COLUMNS.iter().any(|c| c.name == name) && !report.extra_columns.contains(name) {
@@ -163,6 +142,23 @@ pub async fn validate(input: &Input) -> Result<ValidationReport> {
             Err(e)
         }
     }
+}
+
+/// The problem of a column whose type is not of its canonical kind, if it is not.
+fn wrong_type(
+    file: &std::path::Path,
+    spec: &schema::ColumnSpec,
+    field: &datafusion::arrow::datatypes::Field,
+) -> Option<SchemaProblem> {
+    (!schema::kind_accepts(spec.kind, spec.name, field.data_type())).then(|| SchemaProblem {
+        file: file.to_path_buf(),
+        column: spec.name.to_string(),
+        reason: format!(
+            "is {}, expected {}",
+            field.data_type(),
+            schema::kind_name(spec.kind)
+        ),
+    })
 }
 
 async fn scan(ctx: &SessionContext, df: DataFrame, report: &mut ValidationReport) -> Result<()> {
