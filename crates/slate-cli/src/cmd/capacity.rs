@@ -544,7 +544,16 @@ fn print_staffing(
         for (r, s) in table.iter().zip(sims) {
             let Some(s) = s else { continue };
             n += 1;
-            let model = r.erlang_a.unwrap_or(r.erlang_c);
+            // The model at the staffing that was simulated (Erlang C's agents), with the
+            // simulation's own assumptions: Erlang A when callers abandon, else Erlang C.
+            let model = match plan.patience {
+                Some(patience) => Model::A { patience }.predict(
+                    Load::per(r.offered, plan.interval_s, r.aht)?,
+                    r.erlang_c.agents,
+                    plan.target.within,
+                )?,
+                None => r.erlang_c,
+            };
             if s.service_level.covers(model.service_level) {
                 covered += 1;
             }

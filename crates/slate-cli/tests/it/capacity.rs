@@ -117,6 +117,19 @@ fn capacity_from_generated_history() {
     ]);
     assert!(out.contains("Roster (Erlang A"), "{out}");
     assert!(out.contains("Simulation at the Erlang C staffing"), "{out}");
+    // The model is read at the staffing that was simulated: the two agree closely (they once
+    // compared the simulation at Erlang C's staffing with Erlang A at its own, 5 points apart).
+    let pct = |after: &str| -> f64 {
+        let tail = &out[out.find(after).unwrap() + after.len()..];
+        let end = tail.find('%').unwrap();
+        tail[..end].trim().parse().unwrap()
+    };
+    let simulated = pct("each): service level ");
+    let model = pct("simulated vs ");
+    assert!(
+        (simulated - model).abs() < 2.0,
+        "{simulated} vs {model}: {out}"
+    );
 
     // Errors name the option.
     let bad = slate()
