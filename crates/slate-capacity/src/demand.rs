@@ -17,7 +17,6 @@ use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::prelude::ParquetReadOptions;
 use slate_core::TzRules;
 use slate_core::calendar::{day_of_ymd, ymd_of_day};
 use slate_core::policy::Measure;
@@ -207,7 +206,7 @@ pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<V
             "--from {a} must be before --to {b}"
         )));
     }
-    let files = slate_io::expand_inputs(inputs).map_err(slate_engine::Error::from)?;
+    let input = slate_engine::Input::open(inputs, None, None)?;
     let ctx = slate_engine::session(opts.tz.clone(), opts.threads);
     ctx.register_udf(ScalarUDF::new_from_impl(SlotUdf {
         tz: opts.tz.clone(),
@@ -215,13 +214,7 @@ pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<V
         profile: opts.profile,
         signature: Signature::any(1, Volatility::Immutable),
     }));
-    let paths: Vec<String> = files
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    let df = ctx
-        .read_parquet(paths, ParquetReadOptions::default().file_extension(""))
-        .await?;
+    let df = input.dataframe(&ctx).await?;
     let in_schema = df.schema().clone();
     let has = |c: &str, want: fn(&DataType) -> bool| -> Result<bool> {
         match in_schema.field_with_unqualified_name(c) {
@@ -392,15 +385,9 @@ pub async fn handling_sample(
     opts: &DemandOptions,
     limit: usize,
 ) -> Result<Vec<f64>> {
-    let files = slate_io::expand_inputs(inputs).map_err(slate_engine::Error::from)?;
+    let input = slate_engine::Input::open(inputs, None, None)?;
     let ctx = slate_engine::session(opts.tz.clone(), opts.threads);
-    let paths: Vec<String> = files
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    let df = ctx
-        .read_parquet(paths, ParquetReadOptions::default().file_extension(""))
-        .await?;
+    let df = input.dataframe(&ctx).await?;
     if df
         .schema()
         .field_with_unqualified_name(schema::CALL_ENDED)
