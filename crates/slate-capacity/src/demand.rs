@@ -316,7 +316,7 @@ pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<V
         ch = quote(schema::CHANNEL),
         start = quote(&m.start),
         stop = quote(&m.stop),
-        threshold = m.threshold_secs,
+        threshold = m.threshold,
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
     let mut rows = Vec::new();

@@ -35,8 +35,10 @@ pub struct CardRow {
     pub groups: GroupKey,
     /// Measure id.
     pub measure: String,
-    /// The measure's threshold in seconds.
-    pub threshold_s: i64,
+    /// The measure's threshold in seconds (none for working-day measures and shares).
+    pub threshold_s: Option<i64>,
+    /// The threshold of a working-day measure (the `threshold_wd` column).
+    pub threshold_wd: Option<i64>,
     /// The measure's target, if it has one.
     pub target: Option<f64>,
     /// Records the measure applied to.
@@ -110,6 +112,10 @@ struct Cols<'a> {
 }
 
 impl<'a> Cols<'a> {
+    fn has(&self, name: &str) -> bool {
+        self.batch.column_by_name(name).is_some()
+    }
+
     fn col(&self, name: &str) -> Result<&'a dyn Array> {
         self.batch
             .column_by_name(name)
@@ -268,6 +274,12 @@ impl Card {
                 .collect::<Result<_>>()?;
             let measure = c.required_strings("measure")?;
             let threshold = c.ints("threshold_s")?;
+            // Only a policy with a working-day measure has this column.
+            let threshold_wd = if c.has("threshold_wd") {
+                c.ints("threshold_wd")?
+            } else {
+                vec![None; threshold.len()]
+            };
             let target = c.floats("target")?;
             let n_eligible = c.counts("n_eligible")?;
             let n_measured = c.counts("n_measured")?;
@@ -297,7 +309,8 @@ impl Card {
                     level,
                     groups: groups.iter().map(|g| g[i].clone()).collect(),
                     measure,
-                    threshold_s: threshold[i].unwrap_or(0),
+                    threshold_s: threshold[i],
+                    threshold_wd: threshold_wd[i],
                     target: target[i],
                     n_eligible: n_eligible[i],
                     n_measured: n_measured[i],

@@ -481,7 +481,7 @@ impl WindowReader<'_> {
                         summary: Summary::of_entries(
                             &entries,
                             n_measured,
-                            measure.threshold_secs,
+                            measure.threshold,
                             &measure.percentiles,
                             self.method,
                         ),

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::policy::SlaPolicy;
 
 /// Output columns that a group-by column may not be named.
-pub const RESERVED_COLUMNS: [&str; 19] = [
+pub const RESERVED_COLUMNS: [&str; 23] = [
     "window",
     "window_start",
     "window_end",
@@ -33,20 +33,45 @@ pub const RESERVED_COLUMNS: [&str; 19] = [
     "min_s",
     "max_s",
     "reason",
+    "threshold_wd",
+    "mean_wd",
+    "min_wd",
+    "max_wd",
 ];
 
 /// Column name of a percentile: 0.5 -> `p50_s`, 0.999 -> `p99_9_s`.
 pub fn percentile_column(p: f64) -> String {
-    let s = format!("{:.6}", p * 100.0);
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("p{}_s", s.replace('.', "_"))
+    percentile_column_in(p, "s")
 }
 
-/// Every percentile any measure of the policy reports, ascending.
+/// Column name of a percentile in a unit: `s` (seconds) or `wd` (working days).
+pub fn percentile_column_in(p: f64, unit: &str) -> String {
+    let s = format!("{:.6}", p * 100.0);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("p{}_{unit}", s.replace('.', "_"))
+}
+
+/// Every percentile a measure counted in seconds reports (durations and deadlines),
+/// ascending: the scorecard's `p.._s` columns.
 pub fn policy_percentiles(policy: &SlaPolicy) -> Vec<f64> {
+    percentiles_where(policy, false)
+}
+
+/// Every percentile a working-day measure reports, ascending: the `p.._wd` columns.
+pub fn policy_wd_percentiles(policy: &SlaPolicy) -> Vec<f64> {
+    percentiles_where(policy, true)
+}
+
+/// Whether any measure counts working days: the scorecard then has `_wd` columns.
+pub fn has_working_days(policy: &SlaPolicy) -> bool {
+    policy.measures.iter().any(|m| m.kind.is_working_days())
+}
+
+fn percentiles_where(policy: &SlaPolicy, wd: bool) -> Vec<f64> {
     let mut ps: Vec<f64> = policy
         .measures
         .iter()
+        .filter(|m| m.kind.is_working_days() == wd)
         .flat_map(|m| m.percentiles.iter().copied())
         .collect();
     ps.sort_by(f64::total_cmp);
@@ -54,7 +79,9 @@ pub fn policy_percentiles(policy: &SlaPolicy) -> Vec<f64> {
     ps
 }
 
-/// The scorecard's schema for a policy and group-by.
+/// The scorecard's schema for a policy and group-by. Values are in seconds (`_s` columns);
+/// a working-day measure's are in the `_wd` columns, present only when the policy has one,
+/// with its `_s` columns null; a share has a compliance and no threshold or percentiles.
 pub fn scorecard_schema(policy: &SlaPolicy, group_by: &[String]) -> SchemaRef {
     let mut f = vec![
         Field::new("window", DataType::Utf8, false),
@@ -65,7 +92,13 @@ pub fn scorecard_schema(policy: &SlaPolicy, group_by: &[String]) -> SchemaRef {
     f.extend(group_by.iter().map(|g| Field::new(g, DataType::Utf8, true)));
     f.extend([
         Field::new("measure", DataType::Utf8, false),
-        Field::new("threshold_s", DataType::Int64, false),
+        Field::new("threshold_s", DataType::Int64, true),
+    ]);
+    let wd = has_working_days(policy);
+    if wd {
+        f.push(Field::new("threshold_wd", DataType::Int64, true));
+    }
+    f.extend([
         Field::new("target", DataType::Float64, true),
         Field::new("n_eligible", DataType::Int64, false),
         Field::new("n_measured", DataType::Int64, false),
@@ -86,6 +119,18 @@ pub fn scorecard_schema(policy: &SlaPolicy, group_by: &[String]) -> SchemaRef {
         Field::new("min_s", DataType::Int64, true),
         Field::new("max_s", DataType::Int64, true),
     ]);
+    if wd {
+        f.extend(
+            policy_wd_percentiles(policy)
+                .into_iter()
+                .map(|p| Field::new(percentile_column_in(p, "wd"), DataType::Float64, true)),
+        );
+        f.extend([
+            Field::new("mean_wd", DataType::Float64, true),
+            Field::new("min_wd", DataType::Int64, true),
+            Field::new("max_wd", DataType::Int64, true),
+        ]);
+    }
     Arc::new(Schema::new(f))
 }
 
@@ -115,6 +160,8 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
     let schema = scorecard_schema(policy, &report.group_by);
     let n = report.rows.len();
     let all_ps = policy_percentiles(policy);
+    let wd_ps = policy_wd_percentiles(policy);
+    let wd = has_working_days(policy);
     let mut window = StringBuilder::new();
     let mut start = Date32Builder::with_capacity(n);
     let mut end = Date32Builder::with_capacity(n);
@@ -126,6 +173,7 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
         .collect();
     let mut measure = StringBuilder::new();
     let mut threshold = Int64Builder::with_capacity(n);
+    let mut threshold_wd = Int64Builder::with_capacity(n);
     let mut target = Float64Builder::with_capacity(n);
     let mut n_eligible = Int64Builder::with_capacity(n);
     let mut n_measured = Int64Builder::with_capacity(n);
@@ -142,6 +190,13 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
     let mut mean = Float64Builder::with_capacity(n);
     let mut min = Int64Builder::with_capacity(n);
     let mut max = Int64Builder::with_capacity(n);
+    let mut wd_pcols: Vec<Float64Builder> = wd_ps
+        .iter()
+        .map(|_| Float64Builder::with_capacity(n))
+        .collect();
+    let mut mean_wd = Float64Builder::with_capacity(n);
+    let mut min_wd = Int64Builder::with_capacity(n);
+    let mut max_wd = Int64Builder::with_capacity(n);
     let level_names: Vec<String> = (0..report.levels.len())
         .map(|l| report.level_name(l))
         .collect();
@@ -156,7 +211,11 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
             b.append_option(g.as_deref());
         }
         measure.append_value(&m.id);
-        threshold.append_value(m.threshold_secs);
+        let unit = m.unit();
+        let in_s = unit == "s";
+        let in_wd = unit == "wd";
+        threshold.append_option(in_s.then_some(m.threshold));
+        threshold_wd.append_option(in_wd.then_some(m.threshold));
         target.append_option(m.target);
         n_eligible.append_value(i64_of(r.n_eligible));
         n_measured.append_value(i64_of(s.n_measured));
@@ -166,17 +225,24 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
         met.append_option(m.target.zip(s.compliance).map(|(t, c)| c >= t));
         ci_low.append_option(s.ci.map(|c| c.0));
         ci_high.append_option(s.ci.map(|c| c.1));
-        for (b, p) in pcols.iter_mut().zip(&all_ps) {
-            let v = m
-                .percentiles
+        let pick = |p: &f64| {
+            m.percentiles
                 .iter()
                 .position(|q| q == p)
-                .and_then(|i| s.percentiles[i]);
-            b.append_option(v);
+                .and_then(|i| s.percentiles[i])
+        };
+        for (b, p) in pcols.iter_mut().zip(&all_ps) {
+            b.append_option(pick(p).filter(|_| in_s));
         }
-        mean.append_option(s.mean_s);
-        min.append_option(s.min_s);
-        max.append_option(s.max_s);
+        mean.append_option(s.mean_s.filter(|_| in_s));
+        min.append_option(s.min_s.filter(|_| in_s));
+        max.append_option(s.max_s.filter(|_| in_s));
+        for (b, p) in wd_pcols.iter_mut().zip(&wd_ps) {
+            b.append_option(pick(p).filter(|_| in_wd));
+        }
+        mean_wd.append_option(s.mean_s.filter(|_| in_wd));
+        min_wd.append_option(s.min_s.filter(|_| in_wd));
+        max_wd.append_option(s.max_s.filter(|_| in_wd));
     }
     let mut cols: Vec<ArrayRef> = vec![
         Arc::new(window.finish()),
@@ -188,7 +254,12 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
     cols.extend([
         Arc::new(measure.finish()) as ArrayRef,
         Arc::new(threshold.finish()),
-        Arc::new(target.finish()),
+    ]);
+    if wd {
+        cols.push(Arc::new(threshold_wd.finish()));
+    }
+    cols.extend([
+        Arc::new(target.finish()) as ArrayRef,
         Arc::new(n_eligible.finish()),
         Arc::new(n_measured.finish()),
         Arc::new(n_within.finish()),
@@ -204,6 +275,18 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
         Arc::new(min.finish()),
         Arc::new(max.finish()),
     ]);
+    if wd {
+        cols.extend(
+            wd_pcols
+                .iter_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
+        );
+        cols.extend([
+            Arc::new(mean_wd.finish()) as ArrayRef,
+            Arc::new(min_wd.finish()),
+            Arc::new(max_wd.finish()),
+        ]);
+    }
     Ok(RecordBatch::try_new(schema, cols)?)
 }
 

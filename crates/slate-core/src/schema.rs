@@ -35,6 +35,46 @@ pub const CANCELLED: &str = "cancelled";
 pub const CALL_ENDED: &str = "call_ended";
 /// Optional: the caller hung up before the call was answered.
 pub const ABANDONED: &str = "abandoned";
+/// Optional: an appointment time was agreed with the caller.
+pub const APPOINTMENT_AGREED: &str = "appointment_agreed";
+/// Optional: the agreed appointment time.
+pub const APPOINTMENT_DUE: &str = "appointment_due";
+/// Optional: a message about a local issue that needs a reply (call-back or e-mail) came in.
+pub const CALLBACK_REQUESTED: &str = "callback_requested";
+/// Optional: the reply was made.
+pub const CALLBACK_MADE: &str = "callback_made";
+/// Optional: dissatisfaction with the service was reported.
+pub const COMPLAINT_RECEIVED: &str = "complaint_received";
+/// Optional: the dissatisfaction was acknowledged.
+pub const COMPLAINT_ACKNOWLEDGED: &str = "complaint_acknowledged";
+/// Optional: a road-traffic collision was reported.
+pub const COLLISION_REPORTED: &str = "collision_reported";
+/// Optional: the Traffic Criminal Justice Unit contacted the reporter.
+pub const COLLISION_CONTACTED: &str = "collision_contacted";
+/// Optional: a service user answered the satisfaction survey about this incident.
+pub const SURVEYED: &str = "surveyed";
+/// Optional: the respondent was satisfied with the service overall.
+pub const SATISFIED: &str = "satisfied";
+/// Optional: the respondent's group for equality comparisons (e.g. ethnicity as recorded).
+pub const RESPONDENT_GROUP: &str = "respondent_group";
+
+/// The optional columns of a call queue (`slate gen --call-queue`).
+pub const CALL_QUEUE_COLUMNS: [&str; 2] = [CALL_ENDED, ABANDONED];
+
+/// The optional columns of the wider promises (`slate gen --promises`).
+pub const PROMISE_COLUMNS: [&str; 11] = [
+    APPOINTMENT_AGREED,
+    APPOINTMENT_DUE,
+    CALLBACK_REQUESTED,
+    CALLBACK_MADE,
+    COMPLAINT_RECEIVED,
+    COMPLAINT_ACKNOWLEDGED,
+    COLLISION_REPORTED,
+    COLLISION_CONTACTED,
+    SURVEYED,
+    SATISFIED,
+    RESPONDENT_GROUP,
+];
 
 /// The lifecycle clocks, in lifecycle order.
 pub const CLOCKS: [&str; 6] = [
@@ -140,8 +180,8 @@ pub const COLUMNS: [ColumnSpec; 11] = [
 
 /// Optional canonical columns: checked by type when present, never required, so data without
 /// them still validates. Few real exports have them (none of the built-in mappings); capacity
-/// planning uses them when they are there.
-pub const OPTIONAL_COLUMNS: [ColumnSpec; 2] = [
+/// planning and the wider promises (`builtin:*-full` policies) use them when they are there.
+pub const OPTIONAL_COLUMNS: [ColumnSpec; 13] = [
     ColumnSpec {
         name: CALL_ENDED,
         kind: ColumnKind::Clock,
@@ -152,6 +192,61 @@ pub const OPTIONAL_COLUMNS: [ColumnSpec; 2] = [
         kind: ColumnKind::Flag,
         meaning: "caller hung up before an answer (optional)",
     },
+    ColumnSpec {
+        name: APPOINTMENT_AGREED,
+        kind: ColumnKind::Clock,
+        meaning: "an appointment time was agreed with the caller (optional)",
+    },
+    ColumnSpec {
+        name: APPOINTMENT_DUE,
+        kind: ColumnKind::Clock,
+        meaning: "the agreed appointment time (optional)",
+    },
+    ColumnSpec {
+        name: CALLBACK_REQUESTED,
+        kind: ColumnKind::Clock,
+        meaning: "a call or e-mail about a local issue needing a reply came in (optional)",
+    },
+    ColumnSpec {
+        name: CALLBACK_MADE,
+        kind: ColumnKind::Clock,
+        meaning: "the reply was made (optional)",
+    },
+    ColumnSpec {
+        name: COMPLAINT_RECEIVED,
+        kind: ColumnKind::Clock,
+        meaning: "dissatisfaction with the service was reported (optional)",
+    },
+    ColumnSpec {
+        name: COMPLAINT_ACKNOWLEDGED,
+        kind: ColumnKind::Clock,
+        meaning: "the dissatisfaction was acknowledged (optional)",
+    },
+    ColumnSpec {
+        name: COLLISION_REPORTED,
+        kind: ColumnKind::Clock,
+        meaning: "a road-traffic collision was reported (optional)",
+    },
+    ColumnSpec {
+        name: COLLISION_CONTACTED,
+        kind: ColumnKind::Clock,
+        meaning: "the Traffic Criminal Justice Unit contacted the reporter (optional)",
+    },
+    ColumnSpec {
+        name: SURVEYED,
+        kind: ColumnKind::Clock,
+        meaning: "the satisfaction survey about this incident was answered (optional)",
+    },
+    ColumnSpec {
+        name: SATISFIED,
+        kind: ColumnKind::Flag,
+        meaning: "the survey respondent was satisfied overall (optional)",
+    },
+    ColumnSpec {
+        name: RESPONDENT_GROUP,
+        kind: ColumnKind::Text,
+        meaning: "the respondent's group for equality comparisons (optional)",
+    },
 ];
 
 /// The optional column of this name, if it is one.
@@ -159,17 +254,29 @@ pub fn optional_column(name: &str) -> Option<&'static ColumnSpec> {
     OPTIONAL_COLUMNS.iter().find(|c| c.name == name)
 }
 
-/// The canonical schema followed by the optional columns (what `slate gen --call-queue` writes).
+/// The canonical schema followed by the call queue's optional columns (what
+/// `slate gen --call-queue` writes).
 pub fn extended_schema() -> SchemaRef {
+    schema_with(&CALL_QUEUE_COLUMNS)
+}
+
+/// The canonical schema followed by the named optional columns, in the order given.
+///
+/// # Panics
+/// When a name is not an optional column (a programming error).
+pub fn schema_with(optional: &[&str]) -> SchemaRef {
     let mut fields: Vec<Field> = canonical_schema()
         .fields()
         .iter()
         .map(|f| f.as_ref().clone())
         .collect();
-    fields.extend(OPTIONAL_COLUMNS.iter().map(|c| match c.kind {
-        ColumnKind::Clock => Field::new(c.name, clock_type(), true),
-        ColumnKind::Flag => Field::new(c.name, DataType::Boolean, true),
-        ColumnKind::Text => Field::new(c.name, DataType::Utf8, true),
+    fields.extend(optional.iter().map(|name| {
+        let c = optional_column(name).expect("an optional column");
+        match c.kind {
+            ColumnKind::Clock => Field::new(c.name, clock_type(), true),
+            ColumnKind::Flag => Field::new(c.name, DataType::Boolean, true),
+            ColumnKind::Text => Field::new(c.name, DataType::Utf8, true),
+        }
     }));
     Arc::new(Schema::new(fields))
 }
@@ -239,8 +346,16 @@ mod tests {
 
     #[test]
     fn optional_columns_extend_the_schema() {
-        let e = extended_schema();
+        let names: Vec<&str> = OPTIONAL_COLUMNS.iter().map(|c| c.name).collect();
+        let e = schema_with(&names);
         assert_eq!(e.fields().len(), COLUMNS.len() + OPTIONAL_COLUMNS.len());
+        assert_eq!(
+            extended_schema().fields().len(),
+            COLUMNS.len() + CALL_QUEUE_COLUMNS.len()
+        );
+        for c in CALL_QUEUE_COLUMNS.iter().chain(&PROMISE_COLUMNS) {
+            assert!(optional_column(c).is_some(), "{c}");
+        }
         for c in OPTIONAL_COLUMNS {
             assert!(!COLUMNS.iter().any(|r| r.name == c.name));
             let f = e.field_with_name(c.name).expect("present");

@@ -19,6 +19,7 @@ use datafusion::physical_plan::{ExecutionPlan, execute_stream_partitioned};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, col, lit, when};
 use futures::StreamExt;
 use slate_core::calendar::day_of_ymd;
+use slate_core::policy::MeasureKind;
 use slate_core::report::RESERVED_COLUMNS;
 use slate_core::{
     Cube, GroupKey, MeasureCell, PercentileMethod, Report, ReportOptions, SlaPolicy, TzRules,
@@ -161,7 +162,9 @@ impl Plan {
         }
         let schema = df.schema().clone();
         for g in &opts.group_by {
-            if RESERVED_COLUMNS.contains(&g.as_str()) || g.starts_with('p') && g.ends_with("_s") {
+            if RESERVED_COLUMNS.contains(&g.as_str())
+                || g.starts_with('p') && (g.ends_with("_s") || g.ends_with("_wd"))
+            {
                 return Err(Error::BadGroupBy {
                     column: g.clone(),
                     reason: "clashes with a scorecard output column".into(),
@@ -189,7 +192,12 @@ impl Plan {
         let mut start_of = Vec::new();
         let mut statuses = Vec::new();
         for m in &policy.measures {
-            for (field, c) in [("start", &m.start), ("stop", &m.stop)] {
+            let clocks = match m.kind {
+                MeasureKind::Deadline => [("deadline", &m.start), ("stop", &m.stop)],
+                MeasureKind::Share { .. } => [("start", &m.start), ("start", &m.start)],
+                _ => [("start", &m.start), ("stop", &m.stop)],
+            };
+            for (field, c) in clocks {
                 match schema.field_with_unqualified_name(c) {
                     Err(_) => {
                         return Err(mismatch(
@@ -256,9 +264,19 @@ impl Plan {
                     Some(mut c) => c.when(e, code),
                 });
             }
+            // A share's record is measured as its outcome: 0 success, -1 failure, -2 unknown.
+            let measured = match &m.kind {
+                MeasureKind::Share { success_sql } => {
+                    let ok = pred(success_sql, "success")?;
+                    when(ok.clone(), lit(0i32))
+                        .when(ok.is_false(), lit(-1i32))
+                        .otherwise(lit(-2i32))?
+                }
+                _ => lit(0i32),
+            };
             let measured_or_named = match named {
-                None => lit(0i32),
-                Some(mut c) => c.otherwise(lit(0i32))?,
+                None => measured,
+                Some(mut c) => c.otherwise(measured)?,
             };
             let status = match &m.where_sql {
                 None => measured_or_named,
@@ -278,7 +296,6 @@ impl Plan {
         let bucket = BucketUdf::new(opts.tz.clone(), opts.window.grain(), period);
         let rows_seen = bucket.rows_seen();
         let bucket = ScalarUDF::new_from_impl(bucket);
-        let hist = AggregateUDF::new_from_impl(SlaHist::new(opts.tz.clone()));
 
         let mut group_exprs: Vec<Expr> = starts
             .iter()
@@ -294,6 +311,8 @@ impl Plan {
             .zip(&statuses)
             .enumerate()
             .map(|(mi, (m, status))| {
+                let hist =
+                    AggregateUDF::new_from_impl(SlaHist::of_kind(opts.tz.clone(), m.kind.clone()));
                 hist.call(vec![col_of(&m.start), col_of(&m.stop), status.clone()])
                     .alias(format!("__m{mi}"))
             })
@@ -420,7 +439,9 @@ impl Plan {
             let mut cells: Vec<std::vec::IntoIter<MeasureCell>> = (0..self.start_of.len())
                 .map(|m| {
                     let c = |i: usize| batch.column(base + 3 * m + i).clone();
-                    crate::udf::row_cells(&self.opts.tz, &c(0), &c(1), &c(2)).map(|v| v.into_iter())
+                    let kind = &self.policy.measures[m].kind;
+                    crate::udf::row_cells(&self.opts.tz, kind, &c(0), &c(1), &c(2))
+                        .map(|v| v.into_iter())
                 })
                 .collect::<datafusion::error::Result<_>>()?;
             for row in 0..batch.num_rows() {

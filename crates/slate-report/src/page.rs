@@ -24,7 +24,7 @@ struct Force {
     compliance: Option<f64>,
     ci: Option<(f64, f64)>,
     target: Option<f64>,
-    threshold_s: i64,
+    threshold: String,
     /// One per card percentile column (none when summed from a finer level).
     pcts: Vec<Option<f64>>,
 }
@@ -85,7 +85,7 @@ impl<'a> Page<'a> {
                 compliance: None,
                 ci: None,
                 target: r.target,
-                threshold_s: r.threshold_s,
+                threshold: threshold_text(r),
                 pcts: vec![None; card.percentiles.len()],
             });
             f.n_eligible += r.n_eligible;
@@ -282,7 +282,7 @@ impl<'a> Page<'a> {
                  data-value=\"{}\">{}</td><td class=\"ci\" data-low=\"{}\" data-high=\"{}\">{ci}</td>\
                  <td class=\"verdict {class}\">{text}</td><td>{}</td><td>{change}</td>\
                  <td class=\"measured\" data-value=\"{}\">{}</td></tr>",
-                dur(f.threshold_s as f64),
+                f.threshold,
                 opct(f.target),
                 f.compliance.map_or(String::new(), exact),
                 opct(f.compliance),
@@ -435,7 +435,9 @@ impl<'a> Page<'a> {
                  (threshold {})</figcaption>",
                 esc(m),
                 names.join(" and "),
-                dur(series.first().map_or(0, |s| s.2.threshold_s) as f64)
+                series
+                    .first()
+                    .map_or(String::new(), |s| s.2.threshold.clone())
             );
             let vals = series.iter().flat_map(|s| {
                 have.iter()
@@ -988,4 +990,14 @@ fn capital(s: &str) -> String {
 fn tick_pct(v: f64) -> String {
     let s = format!("{:.1}", v * 100.0);
     format!("{}%", s.strip_suffix(".0").unwrap_or(&s))
+}
+
+/// "12 min", "2 working days", or what a share counts.
+fn threshold_text(r: &CardRow) -> String {
+    match (r.threshold_s, r.threshold_wd) {
+        (Some(s), _) => dur(s as f64),
+        (None, Some(1)) => "1 working day".into(),
+        (None, Some(n)) => format!("{n} working days"),
+        (None, None) => "a success (share)".into(),
+    }
 }

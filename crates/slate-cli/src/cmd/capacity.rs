@@ -257,7 +257,7 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
         interval_s: a.interval as f64,
         target: Target {
             share: base_share,
-            within: measure.threshold_secs as f64,
+            within: measure.threshold as f64,
             max_asa: None,
         },
         patience,

@@ -5,7 +5,6 @@ use std::io::Write;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use slate_core::SlaPolicy;
-use slate_core::duration::format_duration_secs;
 use slate_core::policy::{BUILTINS, builtin_text};
 
 use crate::Outcome;
@@ -39,14 +38,7 @@ pub(crate) fn run(a: PolicyArgs) -> Result<Outcome> {
                     let target = m.target.map_or("reported".to_string(), |t| {
                         format!("target {:.0}%", t * 100.0)
                     });
-                    writeln!(
-                        out,
-                        "    - {:<16} {} -> {} within {} ({target})",
-                        m.id,
-                        m.start,
-                        m.stop,
-                        format_duration_secs(m.threshold_secs)
-                    )?;
+                    writeln!(out, "    - {:<16} {} ({target})", m.id, m.rule())?;
                 }
             }
         }

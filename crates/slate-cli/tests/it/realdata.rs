@@ -177,7 +177,7 @@ fn figure(f: Figure, cells: &[MeasureCell], policy: &SlaPolicy) -> Option<f64> {
         let measure = &policy.measures[m];
         Summary::of(
             &cells[m].hist,
-            measure.threshold_secs,
+            measure.threshold,
             &measure.percentiles,
             method,
         )

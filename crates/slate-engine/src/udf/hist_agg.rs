@@ -6,6 +6,12 @@
 //! record is then checked for the built-in reasons (missing start, missing stop, negative
 //! duration) and otherwise its duration in whole seconds, floored, joins the histogram.
 //! The value (and the partial-aggregation state) is the cell's compact binary encoding.
+//!
+//! The measure's kind decides what a measured record adds (see [`MeasureKind`]): whole
+//! seconds (`sla_hist`), working days between the clocks' local dates (`sla_hist_wd`),
+//! lateness after a deadline, negative when early (`sla_hist_deadline`), or a share's 0
+//! (success) / 1 (failure), told by the status: 0 success, -1 failure, -2 unknown
+//! (`sla_hist_share`).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -21,6 +27,8 @@ use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
+use slate_core::hist::floor_secs;
+use slate_core::policy::MeasureKind;
 use slate_core::{Exclusion, LocalResolution, MeasureCell, TzRules};
 
 use super::timestamps::Clock;
@@ -29,14 +37,21 @@ use super::timestamps::Clock;
 #[derive(Debug)]
 pub struct SlaHist {
     tz: Arc<TzRules>,
+    kind: Arc<MeasureKind>,
     signature: Signature,
 }
 
 impl SlaHist {
-    /// The aggregate for a zone.
+    /// The aggregate of durations in seconds, for a zone.
     pub fn new(tz: Arc<TzRules>) -> Self {
+        Self::of_kind(tz, MeasureKind::Duration)
+    }
+
+    /// The aggregate for a measure of this kind.
+    pub fn of_kind(tz: Arc<TzRules>, kind: MeasureKind) -> Self {
         SlaHist {
             tz,
+            kind: Arc::new(kind),
             signature: Signature::any(3, Volatility::Immutable),
         }
     }
@@ -44,13 +59,17 @@ impl SlaHist {
 
 impl PartialEq for SlaHist {
     fn eq(&self, other: &Self) -> bool {
-        self.tz.name() == other.tz.name()
+        self.tz.name() == other.tz.name() && self.kind == other.kind
     }
 }
 impl Eq for SlaHist {}
 impl Hash for SlaHist {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.tz.name().hash(state);
+        self.name().hash(state);
+        if let MeasureKind::WorkingDays(c) = &*self.kind {
+            c.name().hash(state);
+        }
     }
 }
 
@@ -67,7 +86,12 @@ fn check_args(types: &[DataType]) -> Result<()> {
 
 impl AggregateUDFImpl for SlaHist {
     fn name(&self) -> &str {
-        "sla_hist"
+        match &*self.kind {
+            MeasureKind::Duration => "sla_hist",
+            MeasureKind::WorkingDays(_) => "sla_hist_wd",
+            MeasureKind::Deadline => "sla_hist_deadline",
+            MeasureKind::Share { .. } => "sla_hist_share",
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -84,7 +108,10 @@ impl AggregateUDFImpl for SlaHist {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(SingleHist(HistGroups::new(self.tz.clone()))))
+        Ok(Box::new(SingleHist(HistGroups::new(
+            self.tz.clone(),
+            self.kind.clone(),
+        ))))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -103,7 +130,10 @@ impl AggregateUDFImpl for SlaHist {
         &self,
         _args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(HistGroups::new(self.tz.clone())))
+        Ok(Box::new(HistGroups::new(
+            self.tz.clone(),
+            self.kind.clone(),
+        )))
     }
 
     fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
@@ -117,6 +147,7 @@ impl AggregateUDFImpl for SlaHist {
 #[derive(Debug)]
 pub(crate) struct HistGroups {
     tz: Arc<TzRules>,
+    kind: Arc<MeasureKind>,
     cells: Vec<MeasureCell>,
     /// Heap bytes at the last measurement, and rows added since (see `size`).
     heap_bytes: usize,
@@ -124,9 +155,10 @@ pub(crate) struct HistGroups {
 }
 
 impl HistGroups {
-    fn new(tz: Arc<TzRules>) -> Self {
+    fn new(tz: Arc<TzRules>, kind: Arc<MeasureKind>) -> Self {
         HistGroups {
             tz,
+            kind,
             cells: Vec::new(),
             heap_bytes: 0,
             rows_since_measure: 0,
@@ -149,10 +181,13 @@ impl HistGroups {
         let status = cast(status, &DataType::Int32)?;
         let status: &Int32Array = status.as_primitive();
         let tz = &*self.tz;
+        let kind = &*self.kind;
+        let mut failed: Option<slate_core::Error> = None;
         // Clocks of one unit: durations from the raw readings in i64, naive ones shifted to
         // instants through a per-span cache of their UTC offset. The general path below
         // (i128 nanoseconds, a zone lookup per naive reading) takes what that cannot decide.
-        let fast = (start.per_sec() == stop.per_sec()).then(|| start.per_sec());
+        let fast = (start.per_sec() == stop.per_sec() && *kind == MeasureKind::Duration)
+            .then(|| start.per_sec());
         let (mut a_shift, mut b_shift) = (start.shifter(), stop.shifter());
         let (a_raw, b_raw) = (start.raw(), stop.raw());
         let mut one = |i: usize| {
@@ -187,7 +222,11 @@ impl HistGroups {
                 }
             }
             let a = start.instant_nanos(i, tz);
-            let b = stop.instant_nanos(i, tz);
+            // A share's stop is its start again: one reading, counted once.
+            let b = match kind {
+                MeasureKind::Share { .. } => None,
+                _ => stop.instant_nanos(i, tz),
+            };
             for r in [a.map(|x| x.1), b.map(|x| x.1)].into_iter().flatten() {
                 match r {
                     LocalResolution::Exact => {}
@@ -195,13 +234,18 @@ impl HistGroups {
                     LocalResolution::Skipped => cell.skipped_local += 1,
                 }
             }
-            cell.record(a.map(|x| x.0), b.map(|x| x.0));
+            if let Err(e) = record_kind(cell, kind, code, a.map(|x| x.0), b.map(|x| x.0), tz) {
+                failed.get_or_insert(e);
+            }
         };
         // Rows the measure does not apply to (null status) are most rows of most measures:
         // walk the set bits of the validity mask instead of testing every row.
         match status.nulls() {
             Some(nulls) => nulls.valid_indices().for_each(&mut one),
             None => (0..status.len()).for_each(&mut one),
+        }
+        if let Some(e) = failed {
+            return Err(DataFusionError::External(Box::new(e)));
         }
         self.account(status.len());
         Ok(())
@@ -210,11 +254,12 @@ impl HistGroups {
     /// Each row in a group of its own: the cell every row adds on its own.
     fn per_row(
         tz: &Arc<TzRules>,
+        kind: &Arc<MeasureKind>,
         values: &[ArrayRef],
         filter: Option<&BooleanArray>,
     ) -> Result<Self> {
         let n = values.first().map_or(0, |v| v.len());
-        let mut single = HistGroups::new(tz.clone());
+        let mut single = HistGroups::new(tz.clone(), kind.clone());
         single.cells.resize_with(n, MeasureCell::default);
         single.update(values, |i| i, filter)?;
         Ok(single)
@@ -305,7 +350,7 @@ impl GroupsAccumulator for HistGroups {
     ) -> Result<Vec<ArrayRef>> {
         // One group per row: the state of each row on its own.
         Ok(vec![
-            HistGroups::per_row(&self.tz, values, opt_filter)?.emit(EmitTo::All),
+            HistGroups::per_row(&self.tz, &self.kind, values, opt_filter)?.emit(EmitTo::All),
         ])
     }
 
@@ -320,12 +365,52 @@ impl GroupsAccumulator for HistGroups {
 /// aggregate: what the row adds to its group.
 pub(crate) fn row_cells(
     tz: &Arc<TzRules>,
+    kind: &MeasureKind,
     start: &ArrayRef,
     stop: &ArrayRef,
     status: &ArrayRef,
 ) -> Result<Vec<MeasureCell>> {
     let values = [start.clone(), stop.clone(), status.clone()];
-    Ok(HistGroups::per_row(tz, &values, None)?.cells)
+    Ok(HistGroups::per_row(tz, &Arc::new(kind.clone()), &values, None)?.cells)
+}
+
+/// What a record of a measure that is not a plain duration adds, from its clocks as instants
+/// (nanoseconds) and its status (a share's outcome). The built-in reasons keep their order:
+/// missing start (a deadline measure's deadline), missing stop (a share's unknown outcome),
+/// stop before start (not for deadlines, where early is the point).
+fn record_kind(
+    cell: &mut MeasureCell,
+    kind: &MeasureKind,
+    code: i32,
+    a: Option<i128>,
+    b: Option<i128>,
+    tz: &TzRules,
+) -> slate_core::Result<()> {
+    let Some(a) = a else {
+        cell.exclude(Exclusion::MissingStart);
+        return Ok(());
+    };
+    if let MeasureKind::Share { .. } = kind {
+        match code {
+            0 => cell.hist.add(0),
+            -1 => cell.hist.add(1),
+            _ => cell.exclude(Exclusion::MissingStop),
+        }
+        return Ok(());
+    }
+    let Some(b) = b else {
+        cell.exclude(Exclusion::MissingStop);
+        return Ok(());
+    };
+    match kind {
+        MeasureKind::Deadline => cell.hist.add(floor_secs(a, b)),
+        MeasureKind::WorkingDays(cal) if b >= a => {
+            let day = |ns: i128| tz.local_day(ns.div_euclid(1_000_000_000) as i64);
+            cell.hist.add(cal.working_days_between(day(a), day(b))?);
+        }
+        _ => cell.record(Some(a), Some(b)),
+    }
+    Ok(())
 }
 
 /// The row-at-a-time accumulator, for `sla_hist` without GROUP BY.
@@ -371,6 +456,10 @@ mod tests {
     use datafusion::arrow::array::{
         Int32Array, TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
     };
+
+    fn duration() -> Arc<MeasureKind> {
+        Arc::new(MeasureKind::Duration)
+    }
 
     /// The general path alone, row by row: i128 nanoseconds and a zone lookup per naive
     /// reading (what `update` did for every naive clock before the span cache).
@@ -485,7 +574,9 @@ mod tests {
                 );
                 let values = [start, stop, Arc::new(status.clone()) as ArrayRef];
                 let tz = Arc::new(tz);
-                let got = HistGroups::per_row(&tz, &values, None).unwrap().cells;
+                let got = HistGroups::per_row(&tz, &duration(), &values, None)
+                    .unwrap()
+                    .cells;
                 assert_eq!(got, general(&tz, &values), "case {case} {zone} (ms)");
                 continue;
             } else {
@@ -493,7 +584,9 @@ mod tests {
             };
             let values = [start, stop, Arc::new(status) as ArrayRef];
             let tz = Arc::new(tz);
-            let got = HistGroups::per_row(&tz, &values, None).unwrap().cells;
+            let got = HistGroups::per_row(&tz, &duration(), &values, None)
+                .unwrap()
+                .cells;
             let want = general(&tz, &values);
             assert_eq!(got.len(), want.len());
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
