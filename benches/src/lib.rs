@@ -45,6 +45,7 @@ pub fn sample_config(rows: u64) -> GenConfig {
     GenConfig {
         rows,
         dirty_rate: 0.001,
+        promises: false,
         ..GenConfig::default()
     }
 }

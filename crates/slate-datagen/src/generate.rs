@@ -14,7 +14,8 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp, LogNormal};
 use slate_core::TzRules;
 use slate_core::calendar::{day_of_ymd, ymd_of_day};
-use slate_core::schema::{canonical_schema, extended_schema};
+use slate_core::schema::{self, CALL_QUEUE_COLUMNS, PROMISE_COLUMNS};
+use slate_core::workdays::WorkCalendar;
 
 use crate::profile::{self, Delay};
 
@@ -31,6 +32,12 @@ pub struct GenConfig {
     pub years: u32,
     /// Share of rows given a defect (stop before start, duplicate id, null borough).
     pub dirty_rate: f64,
+    /// Also write the wider promises' optional columns ([`schema::PROMISE_COLUMNS`]):
+    /// appointments (E-graded incidents, whose attendance then follows the agreed time),
+    /// replies to local-issue messages, dissatisfaction reports, road-traffic collisions and a
+    /// satisfaction survey sample. Drawn from their own random stream, so every other column
+    /// but `arrived` of appointments is the same as without.
+    pub promises: bool,
 }
 
 impl Default for GenConfig {
@@ -41,6 +48,7 @@ impl Default for GenConfig {
             from: NaiveDate::from_ymd_opt(2015, 1, 1).expect("valid date"),
             years: 10,
             dirty_rate: 0.0,
+            promises: false,
         }
     }
 }
@@ -248,6 +256,7 @@ fn generate(
         None => Vec::new(),
         Some(q) => pools(q, n, &days, &day_pick, &hour_pick, &channel_pick),
     };
+    let mut promises = config.promises.then(|| Promises::new(config, plan, n));
     let mut ended = TimestampMicrosecondBuilder::with_capacity(if queue.is_some() { n } else { 0 });
     let mut abandoned = BooleanBuilder::with_capacity(if queue.is_some() { n } else { 0 });
 
@@ -311,7 +320,20 @@ fn generate(
             }
             _ => None,
         };
+        if let Some(p) = promises.as_mut() {
+            p.before_close(
+                g,
+                c,
+                rcv,
+                answered.unwrap_or(created),
+                is_cancelled,
+                &mut arrived,
+            );
+        }
         let closed = arrived.unwrap_or(created) + us(close.sample(&mut rng));
+        if let Some(p) = promises.as_mut() {
+            p.after_close(rcv, arrived, closed);
+        }
 
         if config.dirty_rate > 0.0 && rng.random::<f64>() < config.dirty_rate {
             match rng.random_range(0..3) {
@@ -353,10 +375,187 @@ fn generate(
     if queue.is_some() {
         cols.push(Arc::new(ended.finish().with_timezone("UTC")));
         cols.push(Arc::new(abandoned.finish()));
-        return RecordBatch::try_new(extended_schema(), cols)
-            .expect("columns match the extended schema");
     }
-    RecordBatch::try_new(canonical_schema(), cols).expect("columns match the canonical schema")
+    if let Some(p) = promises {
+        cols.extend(p.finish());
+    }
+    RecordBatch::try_new(output_schema(config, queue.is_some()), cols)
+        .expect("columns match the output schema")
+}
+
+/// The schema the generator writes: canonical, then the call queue's and the promises'
+/// optional columns when asked for.
+pub fn output_schema(config: &GenConfig, queue: bool) -> arrow::datatypes::SchemaRef {
+    let mut extra: Vec<&str> = Vec::new();
+    if queue {
+        extra.extend(CALL_QUEUE_COLUMNS);
+    }
+    if config.promises {
+        extra.extend(PROMISE_COLUMNS);
+    }
+    schema::schema_with(&extra)
+}
+
+/// The promises' columns of one month, drawn from their own stream.
+struct Promises {
+    rng: SmallRng,
+    calendar: WorkCalendar,
+    london: TzRules,
+    clocks: Vec<TimestampMicrosecondBuilder>,
+    satisfied: BooleanBuilder,
+    group: StringBuilder,
+    group_pick: Weighted,
+}
+
+impl Promises {
+    fn new(config: &GenConfig, plan: &MonthPlan, n: usize) -> Self {
+        use crate::profile::promises::GROUPS;
+        Promises {
+            rng: SmallRng::seed_from_u64(splitmix(
+                config.seed ^ splitmix(plan.index ^ 0x9e37_79b9_7f4a_7c15),
+            )),
+            calendar: WorkCalendar::builtin("england-and-wales").expect("built in"),
+            london: TzRules::from_name("Europe/London").expect("built in"),
+            clocks: (0..9)
+                .map(|_| TimestampMicrosecondBuilder::with_capacity(n))
+                .collect(),
+            satisfied: BooleanBuilder::with_capacity(n),
+            group: StringBuilder::with_capacity(n, n * 8),
+            group_pick: Weighted::new(GROUPS.iter().map(|g| g.1)),
+        }
+    }
+
+    /// Appointments (which set `arrived`), messages, collisions: what follows from the call.
+    fn before_close(
+        &mut self,
+        g: usize,
+        c: usize,
+        rcv: i64,
+        answered: i64,
+        cancelled: bool,
+        arrived: &mut Option<i64>,
+    ) {
+        use crate::profile::promises as p;
+        let us = |s: f64| (s * 1e6) as i64;
+        let rng = &mut self.rng;
+        let grade = profile::GRADES[g].0;
+        let channel = profile::CHANNELS[c];
+        // appointment_agreed, appointment_due
+        let (agreed, due) = if grade == "E" && rng.random::<f64>() < p::APPOINTMENT_SHARE_E {
+            let agreed = answered + us(lognormal(p::APPOINTMENT_AGREE).sample(rng));
+            let due = (rcv + us(lognormal(p::APPOINTMENT_LEAD).sample(rng))).max(agreed);
+            // Attendance follows the agreed time, not the dispatch model.
+            *arrived = if cancelled || rng.random::<f64>() < p::APPOINTMENT_MISSED {
+                None
+            } else if rng.random::<f64>() < p::APPOINTMENT_LATE_SHARE {
+                Some(due + us(lognormal(p::APPOINTMENT_LATE).sample(rng)))
+            } else {
+                let z: f64 = rand_distr::StandardNormal.sample(rng);
+                Some(due + us(p::APPOINTMENT_EARLY_MEAN_S + p::APPOINTMENT_SPREAD_S * z))
+            };
+            (Some(agreed), Some(due))
+        } else {
+            (None, None)
+        };
+        // callback_requested, callback_made
+        let message = (channel == "online" || channel == "other" || grade == "R")
+            && rng.random::<f64>() < p::CALLBACK_SHARE;
+        let (asked, replied) = if message {
+            let made = (rng.random::<f64>() >= p::CALLBACK_MISSING)
+                .then(|| rcv + us(lognormal(p::CALLBACK).sample(rng)));
+            (Some(rcv), made)
+        } else {
+            (None, None)
+        };
+        // collision_reported, collision_contacted
+        let collision = (grade == "I" || grade == "S") && rng.random::<f64>() < p::COLLISION_SHARE;
+        let (reported, contacted) = if collision {
+            let t = rcv + us(lognormal(p::COLLISION_CONTACT).sample(rng));
+            (Some(rcv), Some(self.office_hours(t)))
+        } else {
+            (None, None)
+        };
+        for (i, v) in [
+            (0, agreed),
+            (1, due),
+            (2, asked),
+            (3, replied),
+            (6, reported),
+            (7, contacted),
+        ] {
+            self.clocks[i].append_option(v);
+        }
+    }
+
+    /// Dissatisfaction and the survey: what follows from the close.
+    fn after_close(&mut self, rcv: i64, arrived: Option<i64>, closed: i64) {
+        use crate::profile::promises as p;
+        let us = |s: f64| (s * 1e6) as i64;
+        let (received, acked) = if self.rng.random::<f64>() < p::COMPLAINT_SHARE {
+            let r = closed + us(lognormal(p::COMPLAINT_AFTER).sample(&mut self.rng));
+            let a = r + us(lognormal(p::COMPLAINT_ACK).sample(&mut self.rng));
+            (Some(r), Some(self.office_hours(a)))
+        } else {
+            (None, None)
+        };
+        self.clocks[4].append_option(received);
+        self.clocks[5].append_option(acked);
+        let surveyed = arrived.is_some() && self.rng.random::<f64>() < p::SURVEY_SHARE;
+        if surveyed {
+            let (lo, hi) = p::SURVEY_DAYS;
+            let days = self.rng.random_range(lo..=hi);
+            let at = closed
+                + i64::from(days) * 86_400_000_000
+                + self.rng.random_range(0..86_400_000_000);
+            let gi = self.group_pick.sample(&mut self.rng);
+            let slow = arrived.is_some_and(|a| a - rcv > 3_600_000_000);
+            let chance = p::GROUPS[gi].2 - if slow { p::SLOW_PENALTY } else { 0.0 };
+            let answer = (self.rng.random::<f64>() >= p::SURVEY_NO_ANSWER)
+                .then(|| self.rng.random::<f64>() < chance);
+            self.clocks[8].append_value(at);
+            self.satisfied.append_option(answer);
+            self.group.append_value(p::GROUPS[gi].0);
+        } else {
+            self.clocks[8].append_null();
+            self.satisfied.append_null();
+            self.group.append_null();
+        }
+    }
+
+    /// Moves an instant (UTC microseconds) that falls outside office time (09:00-17:00 UK
+    /// time, on a working day) to 09:00 plus a few minutes on the next working day: replies
+    /// and contacts are made by staff who work office hours.
+    fn office_hours(&mut self, t: i64) -> i64 {
+        let london = &self.london;
+        let secs = t.div_euclid(1_000_000);
+        let local = secs + i64::from(london.offset_at(secs));
+        let (mut day, tod) = (local.div_euclid(86_400) as i32, local.rem_euclid(86_400));
+        let working = |d: i32| self.calendar.is_working_day(d).unwrap_or(true);
+        if working(day) && (9 * 3600..17 * 3600).contains(&tod) {
+            return t;
+        }
+        if tod >= 9 * 3600 || !working(day) {
+            day += 1;
+        }
+        while !working(day) {
+            day += 1;
+        }
+        let minutes = self.rng.random_range(0..120);
+        let local = i64::from(day) * 86_400 + 9 * 3600 + minutes * 60;
+        london.local_to_instant(local).0 * 1_000_000
+    }
+
+    fn finish(mut self) -> Vec<ArrayRef> {
+        let mut clocks: Vec<ArrayRef> = self
+            .clocks
+            .iter_mut()
+            .map(|b| Arc::new(b.finish().with_timezone("UTC")) as ArrayRef)
+            .collect();
+        // PROMISE_COLUMNS order: the eight clocks, surveyed, satisfied, respondent_group.
+        clocks.push(Arc::new(self.satisfied.finish()));
+        clocks.push(Arc::new(self.group.finish()));
+        clocks
+    }
 }
 
 /// A pool per channel that has calls to answer, staffed per (day, hour) on its expected load.

@@ -118,3 +118,61 @@ pub const CANCELLED: [f64; 4] = [0.02, 0.05, 0.08, 0.0];
 pub const ANSWER_MISSING: f64 = 0.01;
 /// Share of attended incidents with no arrival recorded.
 pub const ARRIVAL_MISSING: f64 = 0.01;
+
+/// The wider promises (`--promises`): who gets which follow-up, and how long it takes.
+pub mod promises {
+    use super::{Delay, d};
+
+    /// Share of Extended (E) incidents handled by an appointment.
+    pub const APPOINTMENT_SHARE_E: f64 = 0.6;
+    /// Call to agreed appointment time: most within two days, about 7% later.
+    pub const APPOINTMENT_LEAD: Delay = d(26.0 * 3600.0, 0.45);
+    /// Agreeing the time, after the call is answered.
+    pub const APPOINTMENT_AGREE: Delay = d(600.0, 0.6);
+    /// Attendance around the agreed time: normal with this mean and spread (seconds) ...
+    pub const APPOINTMENT_EARLY_MEAN_S: f64 = -300.0;
+    /// ... and spread.
+    pub const APPOINTMENT_SPREAD_S: f64 = 900.0;
+    /// Share of appointments attended late by a log-normal delay instead.
+    pub const APPOINTMENT_LATE_SHARE: f64 = 0.08;
+    /// That delay.
+    pub const APPOINTMENT_LATE: Delay = d(3600.0, 0.8);
+    /// Share of appointments never attended (no `arrived`).
+    pub const APPOINTMENT_MISSED: f64 = 0.03;
+
+    /// Share of online and other-channel contacts, and of Referred (R) incidents, that are a
+    /// message about a local issue needing a reply.
+    pub const CALLBACK_SHARE: f64 = 0.4;
+    /// Message to reply: median 6 h, about 8% over a day.
+    pub const CALLBACK: Delay = d(6.0 * 3600.0, 1.0);
+    /// Share of messages never answered.
+    pub const CALLBACK_MISSING: f64 = 0.03;
+
+    /// Share of incidents followed by a report of dissatisfaction.
+    pub const COMPLAINT_SHARE: f64 = 0.01;
+    /// Close of the incident to the report.
+    pub const COMPLAINT_AFTER: Delay = d(3.0 * 86_400.0, 1.0);
+    /// Report to acknowledgement, in office time (moved to the next working morning).
+    pub const COMPLAINT_ACK: Delay = d(20.0 * 3600.0, 0.9);
+
+    /// Share of Immediate and Significant incidents that are road-traffic collisions.
+    pub const COLLISION_SHARE: f64 = 0.05;
+    /// Report to the Traffic Criminal Justice Unit's contact (moved to a working day).
+    pub const COLLISION_CONTACT: Delay = d(6.0 * 86_400.0, 0.6);
+
+    /// Share of attended incidents whose caller answers the satisfaction survey.
+    pub const SURVEY_SHARE: f64 = 0.05;
+    /// Survey answered this long after the incident closed (uniform, days).
+    pub const SURVEY_DAYS: (u32, u32) = (42, 84);
+    /// Respondent groups, their shares, and the chance each is satisfied (a gap like the one
+    /// the 2008 Promise's equality assessment describes).
+    pub const GROUPS: [(&str, f64, f64); 3] = [
+        ("White", 0.62, 0.82),
+        ("Black and minority ethnic", 0.30, 0.75),
+        ("Not stated", 0.08, 0.78),
+    ];
+    /// Less satisfied when attendance took longer than an hour.
+    pub const SLOW_PENALTY: f64 = 0.10;
+    /// Share of survey answers with no overall satisfaction given.
+    pub const SURVEY_NO_ANSWER: f64 = 0.02;
+}

@@ -5,10 +5,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use slate_core::TzRules;
-use slate_core::schema::{canonical_schema, extended_schema};
 
 use crate::generate::{
-    CallQueue, GenConfig, MonthPlan, generate_month, generate_month_queued, plan,
+    CallQueue, GenConfig, MonthPlan, generate_month, generate_month_queued, output_schema, plan,
 };
 
 /// A generator failure.
@@ -74,11 +73,7 @@ pub fn write_dataset_with(
                         .and_then(|()| {
                             slate_io::write_batches(
                                 &dir.join("part-0.parquet"),
-                                if queue.is_some() {
-                                    extended_schema()
-                                } else {
-                                    canonical_schema()
-                                },
+                                output_schema(config, queue.is_some()),
                                 &[batch],
                             )
                         });

@@ -18,6 +18,7 @@ fn config(rows: u64, seed: u64) -> GenConfig {
         from: NaiveDate::from_ymd_opt(2018, 1, 1).unwrap(),
         years: 2,
         dirty_rate: 0.0,
+        promises: false,
     }
 }
 

@@ -45,6 +45,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         dirty_rate: 0.002,
         force: true,
         call_queue: false,
+        promises: false,
         staffing_beta: 1.0,
         threads: None,
         tz: TzArgs {

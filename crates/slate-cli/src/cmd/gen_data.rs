@@ -51,6 +51,13 @@ pub(crate) struct GenArgs {
         requires = "call_queue"
     )]
     pub(crate) staffing_beta: f64,
+    /// Also write the wider promises' optional columns: appointments agreed and due (for
+    /// E-graded incidents, whose attendance then follows the agreed time), replies to
+    /// local-issue messages, dissatisfaction reported and acknowledged, road-traffic
+    /// collisions reported and contacted, and a satisfaction survey sample (surveyed,
+    /// satisfied, respondent_group): what builtin:mps-promise-2008-full measures.
+    #[arg(long)]
+    pub(crate) promises: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
@@ -80,6 +87,7 @@ pub(crate) fn run(a: GenArgs) -> Result<Outcome> {
         from: a.from,
         years: a.years,
         dirty_rate: a.dirty_rate,
+        promises: a.promises,
     };
     let bar = rows_bar(Some(a.rows), "generating");
     let t0 = Instant::now();

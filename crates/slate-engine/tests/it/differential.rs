@@ -31,6 +31,7 @@ fn config() -> GenConfig {
         from: NaiveDate::from_ymd_opt(2019, 1, 1).unwrap(),
         years: 3,
         dirty_rate: 0.03,
+        promises: false,
     }
 }
 

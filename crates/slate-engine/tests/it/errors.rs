@@ -30,6 +30,7 @@ fn small_dataset(dirty: f64) -> tempfile::TempDir {
         from: NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
         years: 1,
         dirty_rate: dirty,
+        promises: false,
     };
     let rules = TzRules::from_name("Europe/London").unwrap();
     write_dataset(&config, &rules, d.path(), 1, false, &|_| {}).unwrap();

@@ -51,6 +51,7 @@ fn dataset(rows: u64) -> tempfile::TempDir {
         from: NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
         years: 1,
         dirty_rate: 0.0,
+        promises: false,
     };
     write_dataset(
         &c,
