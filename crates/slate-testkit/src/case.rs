@@ -5,7 +5,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use slate_core::WindowKind;
 
-use crate::oracle::{Case, OMeasure};
+use crate::oracle::{Case, OKind, OMeasure};
 use crate::pred::Pred;
 use crate::records::CLOCKS;
 
@@ -43,12 +43,34 @@ pub fn random_case(seed: u64) -> Case {
             let exclusions = (0..rng.random_range(0..=2))
                 .map(|j| (format!("ex{j}"), Pred::random(&mut rng, 1)))
                 .collect();
+            // Mostly durations; working days, deadlines (lateness of either sign, since any
+            // pair can come out) and shares too.
+            let kind = match rng.random_range(0..20) {
+                0..=11 => OKind::Duration,
+                12..=14 => OKind::WorkingDays,
+                15..=17 => OKind::Deadline,
+                _ => OKind::Share(Pred::random(&mut rng, 1)),
+            };
+            let threshold_s = match kind {
+                OKind::WorkingDays => [0, 1, 2, 5][rng.random_range(0..4)],
+                OKind::Deadline => [0, 60, 900, 3600][rng.random_range(0..4)],
+                OKind::Share(_) => 0,
+                OKind::Duration => [10, 30, 60, 720, 900, 3600, 86_400][rng.random_range(0..7)],
+            };
+            if matches!(kind, OKind::Share(_)) {
+                percentiles.clear();
+            }
             OMeasure {
                 id: format!("m{i}"),
+                stop: if matches!(kind, OKind::Share(_)) {
+                    CLOCKS[a]
+                } else {
+                    CLOCKS[b]
+                },
+                kind,
                 start: CLOCKS[a],
-                stop: CLOCKS[b],
                 where_: rng.random_bool(0.7).then(|| Pred::random(&mut rng, 2)),
-                threshold_s: [10, 30, 60, 720, 900, 3600, 86_400][rng.random_range(0..7)],
+                threshold_s,
                 target: rng
                     .random_bool(0.5)
                     .then(|| [0.75, 0.9, 0.5][rng.random_range(0..3)]),

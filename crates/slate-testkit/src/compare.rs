@@ -38,17 +38,19 @@ fn date(b: &RecordBatch, col: &str, i: usize) -> Option<i32> {
         .then(|| c.as_primitive::<Date32Type>().value(i))
 }
 
-/// Column name of a percentile, written independently of slate's helper.
-fn pcol(p: f64) -> String {
+/// Column name of a percentile in a unit (`s`, `wd`), written independently of slate's helper.
+fn pcol(p: f64, unit: &str) -> String {
     let s = format!("{}", (p * 100_000.0).round() / 1000.0);
-    format!("p{}_s", s.replace('.', "_"))
+    format!("p{}_{unit}", s.replace('.', "_"))
 }
 
-/// Reads a scorecard batch into the oracle's shape.
+/// Reads a scorecard batch into the oracle's shape. `measures` gives each measure's
+/// percentiles and unit: `s` (seconds), `wd` (working days: the `_wd` columns, whose `_s`
+/// columns must be null) or `share` (no percentiles, no mean).
 pub fn scorecard_rows(
     b: &RecordBatch,
     group_by: &[&str],
-    percentiles: &BTreeMap<String, Vec<f64>>,
+    measures: &BTreeMap<String, (Vec<f64>, &'static str)>,
 ) -> BTreeMap<RowKey, Figures> {
     let mut out = BTreeMap::new();
     for i in 0..b.num_rows() {
@@ -62,6 +64,15 @@ pub fn scorecard_rows(
         );
         let ci = float(b, "ci_low", i).zip(float(b, "ci_high", i));
         let met = b.column_by_name("met_target").expect("met_target");
+        let (ps, unit) = &measures[&measure];
+        let col_unit = if *unit == "wd" { "wd" } else { "s" };
+        if *unit != "s" {
+            // The seconds columns say nothing about a working-day measure or a share.
+            assert!(
+                int(b, "threshold_s", i).is_none() && float(b, "mean_s", i).is_none(),
+                "{measure}: threshold_s or mean_s set on a {unit} measure"
+            );
+        }
         let f = Figures {
             n_eligible: int(b, "n_eligible", i).expect("n") as u64,
             n_measured: int(b, "n_measured", i).expect("n") as u64,
@@ -70,13 +81,13 @@ pub fn scorecard_rows(
             compliance: float(b, "compliance", i),
             met_target: met.is_valid(i).then(|| met.as_boolean().value(i)),
             ci,
-            percentiles: percentiles[&measure]
+            percentiles: ps
                 .iter()
-                .map(|&p| (p, float(b, &pcol(p), i)))
+                .map(|&p| (p, float(b, &pcol(p, col_unit), i)))
                 .collect(),
-            mean_s: float(b, "mean_s", i),
-            min_s: int(b, "min_s", i),
-            max_s: int(b, "max_s", i),
+            mean_s: float(b, &format!("mean_{col_unit}"), i),
+            min_s: int(b, &format!("min_{col_unit}"), i),
+            max_s: int(b, &format!("max_{col_unit}"), i),
         };
         assert!(
             out.insert(key.clone(), f).is_none(),

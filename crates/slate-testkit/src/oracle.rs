@@ -10,18 +10,34 @@ use slate_core::WindowKind;
 use crate::pred::Pred;
 use crate::records::Rec;
 
+/// What a measure counts, as the oracle sees it.
+#[derive(Debug, Clone)]
+pub enum OKind {
+    /// Whole seconds from start to stop.
+    Duration,
+    /// Working days of England and Wales from the start's local date to the stop's.
+    WorkingDays,
+    /// Lateness of the stop after the deadline (`start`), in whole seconds, any sign;
+    /// `threshold_s` is the grace.
+    Deadline,
+    /// Share of records where the predicate holds (`start` places them in windows).
+    Share(Pred),
+}
+
 /// A measure as the oracle sees it.
 #[derive(Debug, Clone)]
 pub struct OMeasure {
     /// Id.
     pub id: String,
-    /// Start clock.
+    /// What it counts.
+    pub kind: OKind,
+    /// Start clock (a deadline measure's deadline).
     pub start: &'static str,
     /// Stop clock.
     pub stop: &'static str,
     /// Applicability predicate.
     pub where_: Option<Pred>,
-    /// Threshold in seconds.
+    /// Threshold in the measure's unit (seconds, working days, or a deadline's grace).
     pub threshold_s: i64,
     /// Target share.
     pub target: Option<f64>,
@@ -29,6 +45,17 @@ pub struct OMeasure {
     pub percentiles: Vec<f64>,
     /// Named exclusions in order.
     pub exclusions: Vec<(String, Pred)>,
+}
+
+impl OMeasure {
+    /// The unit of its figures: `s`, `wd` or `share`.
+    pub fn unit(&self) -> &'static str {
+        match self.kind {
+            OKind::Duration | OKind::Deadline => "s",
+            OKind::WorkingDays => "wd",
+            OKind::Share(_) => "share",
+        }
+    }
 }
 
 /// A whole question: policy, window, groups, zone, period.
@@ -59,18 +86,36 @@ impl Case {
     pub fn policy_toml(&self) -> String {
         let mut s = String::from("name = \"random\"\n");
         for m in &self.measures {
-            s += &format!(
-                "[[measure]]\nid = \"{}\"\nstart = \"{}\"\nstop = \"{}\"\nthreshold = \"{}s\"\n",
-                m.id, m.start, m.stop, m.threshold_s
-            );
+            s += &format!("[[measure]]\nid = \"{}\"\n", m.id);
+            s += &match &m.kind {
+                OKind::Duration => format!(
+                    "start = \"{}\"\nstop = \"{}\"\nthreshold = \"{}s\"\n",
+                    m.start, m.stop, m.threshold_s
+                ),
+                OKind::WorkingDays => format!(
+                    "start = \"{}\"\nstop = \"{}\"\nthreshold = \"{}wd\"\ncalendar = \"england-and-wales\"\n",
+                    m.start, m.stop, m.threshold_s
+                ),
+                OKind::Deadline => format!(
+                    "kind = \"deadline\"\ndeadline = \"{}\"\nstop = \"{}\"\ngrace = \"{}s\"\n",
+                    m.start, m.stop, m.threshold_s
+                ),
+                OKind::Share(p) => format!(
+                    "kind = \"share\"\nstart = \"{}\"\nsuccess = \"{}\"\n",
+                    m.start,
+                    p.sql()
+                ),
+            };
             if let Some(w) = &m.where_ {
                 s += &format!("where = \"{}\"\n", w.sql());
             }
             if let Some(t) = m.target {
                 s += &format!("target = {t}\n");
             }
-            let ps: Vec<String> = m.percentiles.iter().map(|p| format!("{p}")).collect();
-            s += &format!("percentiles = [{}]\n", ps.join(", "));
+            if !matches!(m.kind, OKind::Share(_)) {
+                let ps: Vec<String> = m.percentiles.iter().map(|p| format!("{p}")).collect();
+                s += &format!("percentiles = [{}]\n", ps.join(", "));
+            }
             if !m.exclusions.is_empty() {
                 let ex: Vec<String> = m
                     .exclusions
@@ -255,6 +300,83 @@ fn wilson(k: u64, n: u64) -> (f64, f64) {
     (((a - b) / d).max(0.0), ((a + b) / d).min(1.0))
 }
 
+/// England and Wales bank holidays of 2018-2023 as published on gov.uk
+/// (<https://www.gov.uk/bank-holidays>), typed in here rather than derived from rules.
+const EW_BANK_HOLIDAYS: [(i32, u32, u32); 51] = [
+    (2018, 1, 1),
+    (2018, 3, 30),
+    (2018, 4, 2),
+    (2018, 5, 7),
+    (2018, 5, 28),
+    (2018, 8, 27),
+    (2018, 12, 25),
+    (2018, 12, 26),
+    (2019, 1, 1),
+    (2019, 4, 19),
+    (2019, 4, 22),
+    (2019, 5, 6),
+    (2019, 5, 27),
+    (2019, 8, 26),
+    (2019, 12, 25),
+    (2019, 12, 26),
+    (2020, 1, 1),
+    (2020, 4, 10),
+    (2020, 4, 13),
+    (2020, 5, 8),
+    (2020, 5, 25),
+    (2020, 8, 31),
+    (2020, 12, 25),
+    (2020, 12, 28),
+    (2021, 1, 1),
+    (2021, 4, 2),
+    (2021, 4, 5),
+    (2021, 5, 3),
+    (2021, 5, 31),
+    (2021, 8, 30),
+    (2021, 12, 27),
+    (2021, 12, 28),
+    (2022, 1, 3),
+    (2022, 4, 15),
+    (2022, 4, 18),
+    (2022, 5, 2),
+    (2022, 6, 2),
+    (2022, 6, 3),
+    (2022, 8, 29),
+    (2022, 9, 19),
+    (2022, 12, 26),
+    (2022, 12, 27),
+    (2023, 1, 2),
+    (2023, 4, 7),
+    (2023, 4, 10),
+    (2023, 5, 1),
+    (2023, 5, 8),
+    (2023, 5, 29),
+    (2023, 8, 28),
+    (2023, 12, 25),
+    (2023, 12, 26),
+];
+
+/// Working days after `start` up to and including `stop`, counted day by day.
+pub fn england_and_wales_working_days(start: NaiveDate, stop: NaiveDate) -> i64 {
+    assert!(
+        start.year() >= 2018 && stop.year() <= 2023,
+        "the oracle's holiday list covers 2018-2023: {start} .. {stop}"
+    );
+    let mut n = 0;
+    let mut d = start;
+    while d < stop {
+        d = d.succ_opt().expect("in range");
+        let weekend = d.weekday().num_days_from_monday() >= 5;
+        let holiday = EW_BANK_HOLIDAYS
+            .iter()
+            .any(|&(y, m, dd)| (d.year(), d.month(), d.day()) == (y, m, dd));
+        if !weekend && !holiday {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// One measured-or-excluded observation.
 enum Obs {
     Measured(i64),
@@ -300,11 +422,24 @@ pub fn expected(case: &Case, records: &[Rec]) -> Expected {
             {
                 Obs::Excluded(reason.clone())
             } else {
-                match (start, stop) {
-                    (None, _) => Obs::Excluded("missing_start".into()),
-                    (_, None) => Obs::Excluded("missing_stop".into()),
-                    (Some(a), Some(b)) if b.0 < a.0 => Obs::Excluded("negative_duration".into()),
-                    (Some(a), Some(b)) => Obs::Measured((b.0 - a.0).div_euclid(1_000_000)),
+                let ex = |r: &str| Obs::Excluded(r.to_string());
+                match (&m.kind, start, stop) {
+                    (OKind::Deadline, None, _) => ex("missing_deadline"),
+                    (_, None, _) => ex("missing_start"),
+                    (OKind::Share(p), Some(_), _) => match p.eval(r) {
+                        Some(true) => Obs::Measured(0),
+                        Some(false) => Obs::Measured(1),
+                        None => ex("missing_outcome"),
+                    },
+                    (_, _, None) => ex("missing_stop"),
+                    (OKind::Deadline, Some(a), Some(b)) => {
+                        Obs::Measured((b.0 - a.0).div_euclid(1_000_000))
+                    }
+                    (_, Some(a), Some(b)) if b.0 < a.0 => ex("negative_duration"),
+                    (OKind::WorkingDays, Some(a), Some(b)) => {
+                        Obs::Measured(england_and_wales_working_days(a.1, b.1))
+                    }
+                    (_, Some(a), Some(b)) => Obs::Measured((b.0 - a.0).div_euclid(1_000_000)),
                 }
             };
             match &o {
@@ -400,6 +535,7 @@ pub fn expected(case: &Case, records: &[Rec]) -> Expected {
         let n_excluded: u64 = excl.values().sum();
         let n_within = durs.iter().filter(|&&d| d <= m.threshold_s).count() as u64;
         let compliance = (n > 0).then(|| n_within as f64 / n as f64);
+        let share = matches!(m.kind, OKind::Share(_));
         let figures = Figures {
             n_eligible: n + n_excluded,
             n_measured: n,
@@ -418,10 +554,10 @@ pub fn expected(case: &Case, records: &[Rec]) -> Expected {
                     )
                 })
                 .collect(),
-            mean_s: (n > 0)
+            mean_s: (n > 0 && !share)
                 .then(|| durs.iter().map(|&d| i128::from(d)).sum::<i128>() as f64 / n as f64),
-            min_s: durs.first().copied(),
-            max_s: durs.last().copied(),
+            min_s: durs.first().copied().filter(|_| !share),
+            max_s: durs.last().copied().filter(|_| !share),
         };
         out.rows
             .insert((ws, we, level, groups, m.id.clone()), figures);

@@ -133,10 +133,10 @@ fn run_case(case: &Case, input: &Path, records: &[Rec]) {
     let score = scorecard_batch(&card.report, &policy).unwrap();
     let ledger = ledger_batch(&card.report, &policy).unwrap();
     let want = expected(case, records);
-    let ps: BTreeMap<String, Vec<f64>> = case
+    let ps: BTreeMap<String, (Vec<f64>, &'static str)> = case
         .measures
         .iter()
-        .map(|m| (m.id.clone(), m.percentiles.clone()))
+        .map(|m| (m.id.clone(), (m.percentiles.clone(), m.unit())))
         .collect();
     let got_rows = scorecard_rows(&score, &case.group_by, &ps);
     let got_ledger = ledger_rows(&ledger, &case.group_by);
