@@ -94,6 +94,9 @@ pub(crate) struct CapacityArgs {
     /// Simulation seed.
     #[arg(long, default_value_t = 42)]
     pub(crate) seed: u64,
+    /// Write the capacity page (self-contained HTML): demand against staff per interval.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report: Option<PathBuf>,
     /// DataFusion partitions (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
@@ -303,6 +306,7 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
         &what_if,
         profile,
     )?;
+    let mut roster_rows = None;
     if let Some(path) = &a.roster {
         let agents = staffing::read_roster(path, &demand)?;
         let model = match patience {
@@ -318,8 +322,85 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
                 .with_context(|| format!("writing the roster figures to {}", p.display()))?;
             writeln!(std::io::stderr(), "wrote {}", p.display())?;
         }
+        roster_rows = Some(rrows);
+    }
+    if let Some(path) = &a.report {
+        let page = capacity_page(
+            &a,
+            &table,
+            roster_rows.as_deref(),
+            &mine,
+            &plan,
+            &measure.id,
+            patience,
+        );
+        crate::cmd::report::write_html(path, &slate_report::render_capacity(&page))?;
+        writeln!(std::io::stderr(), "wrote {}", path.display())?;
     }
     Ok(Outcome::Ok)
+}
+
+/// The capacity page's figures: the staffing table, the roster's figures and the service
+/// level observed in each interval of the history.
+fn capacity_page(
+    a: &CapacityArgs,
+    table: &[StaffingRow],
+    roster: Option<&[RosterRow]>,
+    observed: &[&DemandRow],
+    plan: &Plan,
+    measure: &str,
+    patience: Option<f64>,
+) -> slate_report::CapacityPage {
+    let seen: std::collections::HashMap<&str, Option<f64>> = observed
+        .iter()
+        .map(|r| (r.label.as_str(), r.observed_sl))
+        .collect();
+    let rows = table
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let rr = roster.and_then(|x| x.get(i));
+            slate_report::CapacityRow {
+                label: r.label.clone(),
+                offered: r.offered,
+                aht_s: r.aht,
+                agents_c: r.erlang_c.agents,
+                agents_a: r.erlang_a.map(|p| p.agents),
+                staff_needed: r.rostered_a.unwrap_or(r.rostered_c),
+                rostered: rr.map(|x| x.agents),
+                on_phones: rr.map(|x| x.prediction.agents),
+                roster_sl: rr.map(|x| x.prediction.service_level),
+                roster_abandon: rr.map(|x| x.prediction.p_abandon),
+                observed_sl: seen.get(r.label.as_str()).copied().flatten(),
+            }
+        })
+        .collect();
+    let mut provenance = crate::cmd::report::provenance();
+    provenance.inputs = a
+        .input
+        .iter()
+        .map(|p| slate_report::InputFile {
+            path: p.clone(),
+            rows: None,
+        })
+        .collect();
+    provenance.policy = Some(a.policy.clone());
+    provenance.tz = Some(a.tz.tz.clone());
+    slate_report::CapacityPage {
+        channel: a.channel.clone(),
+        measure: measure.to_string(),
+        target: plan.target.share,
+        within_s: plan.target.within,
+        interval_s: plan.interval_s,
+        profile: match a.profile {
+            ProfileArg::HourOfWeek => "hour-of-week".into(),
+            ProfileArg::Calendar => "calendar".into(),
+        },
+        shrinkage: plan.shrinkage,
+        patience_s: patience,
+        rows,
+        provenance,
+    }
 }
 
 /// Simulates each interval at its Erlang C staffing: Poisson arrivals at the interval's rate,
