@@ -117,6 +117,15 @@ fn capacity_from_generated_history() {
     ]);
     assert!(out.contains("Roster (Erlang A"), "{out}");
     assert!(out.contains("Simulation at the Erlang C staffing"), "{out}");
+    // The roster over the whole week, the queue carried across hours.
+    assert!(
+        out.contains("Roster simulated over the whole period (queue carried across intervals"),
+        "{out}"
+    );
+    assert!(
+        out.contains("simulated whole period: service level"),
+        "{out}"
+    );
     // The model is read at the staffing that was simulated: the two agree closely (they once
     // compared the simulation at Erlang C's staffing with Erlang A at its own, 5 points apart).
     let pct = |after: &str| -> f64 {
