@@ -612,8 +612,8 @@ mod tests {
     #[test]
     fn erlang_a_staffing_can_cap_abandonment() {
         // 31.7 calls an hour, 204.8 s handling, 59 s patience, 90% of answered calls within
-        // 10 s. Computed independently (a pure-Python birth-death chain with the tagged
-        // caller's queue position by uniformisation; NOTES.md, session 4): 3 agents: answered
+        // 10 s. Computed independently (`scripts/erlang_a_check.py`: the birth-death chain,
+        // and the tagged caller's queue position by uniformisation): 3 agents: answered
         // within 10 s 0.9155642, abandoned 0.1323941, of all offered 0.7943490; 4 agents:
         // abandoned 0.0480482.
         let load = Load::per(31.71698113207547, 3600.0, 204.75980087118856).expect("load");
