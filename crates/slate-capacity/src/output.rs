@@ -6,7 +6,7 @@ use arrow::array::{ArrayRef, Float64Builder, RecordBatch, StringBuilder, UInt32B
 use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::error::Result;
-use crate::sim::SimResult;
+use crate::sim::{IntervalSim, PeriodResult, SimResult};
 use crate::staffing::{RosterRow, StaffingRow};
 
 struct Columns {
@@ -83,6 +83,8 @@ pub fn staffing_batch(
         );
         c.u32("rostered_a", rows.iter().map(|r| r.rostered_a));
         c.f64("sl_a", a(|p| p.service_level));
+        // Of all offered calls (abandoned ones count as not answered in time).
+        c.f64("sl_offered_a", a(|p| p.answered_within_of_offered));
         c.f64("asa_a_s", a(|p| p.asa));
         c.f64("abandon_a", a(|p| p.p_abandon));
         c.f64("occupancy_a", a(|p| p.occupancy));
@@ -121,8 +123,9 @@ pub fn staffing_batch(
     c.finish()
 }
 
-/// A roster's predicted figures per interval.
-pub fn roster_batch(rows: &[RosterRow]) -> Result<RecordBatch> {
+/// A roster's predicted figures per interval; `sim` adds what the whole-period simulation
+/// measured (`sim_sl`, its 95% half-width `sim_sl_ci`, `sim_asa_s`, `sim_abandon`).
+pub fn roster_batch(rows: &[RosterRow], sim: Option<&PeriodResult>) -> Result<RecordBatch> {
     let mut c = Columns::new();
     c.text("interval", rows.iter().map(|r| r.label.clone()));
     c.f64("offered", rows.iter().map(|r| Some(r.offered)));
@@ -135,5 +138,18 @@ pub fn roster_batch(rows: &[RosterRow]) -> Result<RecordBatch> {
         "occupancy",
         rows.iter().map(|r| Some(r.prediction.occupancy)),
     );
+    if let Some(s) = sim {
+        // An interval where no call was answered in any replication has no service level.
+        let col = |f: fn(&IntervalSim) -> f64| {
+            s.intervals
+                .iter()
+                .map(move |i| Some(f(i)).filter(|v| v.is_finite()))
+        };
+        c.f64("sim_offered", col(|i| i.offered));
+        c.f64("sim_sl", col(|i| i.service_level.mean));
+        c.f64("sim_sl_ci", col(|i| i.service_level.half_width));
+        c.f64("sim_asa_s", col(|i| i.asa.mean));
+        c.f64("sim_abandon", col(|i| i.p_abandon.mean));
+    }
     c.finish()
 }

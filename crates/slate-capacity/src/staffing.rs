@@ -348,6 +348,7 @@ mod tests {
                 share,
                 within: 20.0,
                 max_asa: None,
+                max_abandon: None,
             },
             patience: Some(300.0),
             shrinkage: 0.3,

@@ -240,6 +240,17 @@ pub struct FlagRule {
     pub missing: Vec<String>,
 }
 
+/// The rule of an optional canonical column, by the column's kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptionalRule {
+    /// A text column (copied, optionally through codes).
+    Text(TextRule),
+    /// A clock (a timestamp, date and time, or seconds after a canonical clock).
+    Clock(ClockRule),
+    /// A flag (true values as for `cancelled`).
+    Flag(FlagRule),
+}
+
 /// Several rows per incident.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentRule {
@@ -268,6 +279,9 @@ pub struct Mapping {
     pub clocks: [Option<ClockRule>; 6],
     /// `cancelled`.
     pub cancelled: Option<FlagRule>,
+    /// Optional canonical columns ([`schema::OPTIONAL_COLUMNS`]) the mapping fills, in that
+    /// list's order: column name and rule. An optional column no rule targets is not output.
+    pub optional: Vec<(&'static str, OptionalRule)>,
     /// Extra text columns: output name and rule.
     pub keep: Vec<(String, TextRule)>,
     /// Present when rows of one incident are to be joined.
@@ -371,8 +385,11 @@ impl TryFrom<MappingFile> for Mapping {
             }
         };
         let global_missing = file.missing.clone().unwrap_or_else(|| vec![String::new()]);
+        let is_target = |k: &str| {
+            schema::COLUMNS.iter().any(|c| c.name == k) || schema::optional_column(k).is_some()
+        };
         for k in file.keep.keys() {
-            if schema::COLUMNS.iter().any(|c| c.name == k) {
+            if is_target(k) {
                 return Err(bad(
                     &format!("keep.{k}"),
                     "is a canonical column; map it under [columns]".into(),
@@ -380,13 +397,15 @@ impl TryFrom<MappingFile> for Mapping {
             }
         }
         for k in file.columns.keys() {
-            if !schema::COLUMNS.iter().any(|c| c.name == k) {
+            if !is_target(k) {
                 let names: Vec<&str> = schema::COLUMNS.iter().map(|c| c.name).collect();
+                let optional: Vec<&str> = schema::OPTIONAL_COLUMNS.iter().map(|c| c.name).collect();
                 return Err(bad(
                     &format!("columns.{k}"),
                     format!(
-                        "is not a canonical column (one of {}); use [keep] for extra columns",
-                        names.join(", ")
+                        "is not a canonical column (one of {}; optional: {}); use [keep] for extra columns",
+                        names.join(", "),
+                        optional.join(", ")
                     ),
                 ));
             }
@@ -522,11 +541,8 @@ impl TryFrom<MappingFile> for Mapping {
             }
         }
 
-        let mut clocks: [Option<ClockRule>; 6] = Default::default();
-        for (ci, name) in schema::CLOCKS.iter().enumerate() {
-            let Some(c) = file.columns.get(*name) else {
-                continue;
-            };
+        // A clock's rule; required and optional clocks are read alike.
+        let clock_rule = |name: &str, c: &ColumnFile, slots: &mut Slots| -> Result<ClockRule> {
             let field = format!("columns.{name}");
             let source = if let Some(from) = &c.from {
                 only(&field, c, &["from", "format", "combine"])?;
@@ -599,36 +615,64 @@ impl TryFrom<MappingFile> for Mapping {
                     "needs `from`, or `date` and `time`, or `seconds` and `after`".into(),
                 ));
             };
-            clocks[ci] = Some(ClockRule {
+            Ok(ClockRule {
                 source,
                 missing: missing_of(c),
                 combine: combine_of(&field, &c.combine, Combine::Min)?,
-            });
+            })
+        };
+        let mut clocks: [Option<ClockRule>; 6] = Default::default();
+        for (ci, name) in schema::CLOCKS.iter().enumerate() {
+            if let Some(c) = file.columns.get(*name) {
+                clocks[ci] = Some(clock_rule(name, c, &mut slots)?);
+            }
         }
 
+        let flag_rule = |name: &str, c: &ColumnFile, slots: &mut Slots| -> Result<FlagRule> {
+            let field = format!("columns.{name}");
+            only(&field, c, &["from", "true-values"])?;
+            let Some(from) = &c.from else {
+                return Err(bad(
+                    &format!("{field}.from"),
+                    "is required (the source column)".into(),
+                ));
+            };
+            Ok(FlagRule {
+                slot: slots.of(from),
+                true_values: c
+                    .true_values
+                    .clone()
+                    .unwrap_or_else(|| ["true", "yes", "y", "1"].map(String::from).to_vec())
+                    .iter()
+                    .map(|s| s.to_lowercase())
+                    .collect(),
+                missing: missing_of(c),
+            })
+        };
         let cancelled = match file.columns.get(schema::CANCELLED) {
             None => None,
-            Some(c) => {
-                only("columns.cancelled", c, &["from", "true-values"])?;
-                let Some(from) = &c.from else {
-                    return Err(bad(
-                        "columns.cancelled.from",
-                        "is required (the source column)".into(),
-                    ));
-                };
-                Some(FlagRule {
-                    slot: slots.of(from),
-                    true_values: c
-                        .true_values
-                        .clone()
-                        .unwrap_or_else(|| ["true", "yes", "y", "1"].map(String::from).to_vec())
-                        .iter()
-                        .map(|s| s.to_lowercase())
-                        .collect(),
-                    missing: missing_of(c),
-                })
-            }
+            Some(c) => Some(flag_rule(schema::CANCELLED, c, &mut slots)?),
         };
+
+        // Optional columns, by kind, in the list's order (the order of the output columns).
+        let mut optional = Vec::new();
+        for spec in &schema::OPTIONAL_COLUMNS {
+            let Some(c) = file.columns.get(spec.name) else {
+                continue;
+            };
+            let rule = match spec.kind {
+                schema::ColumnKind::Text => {
+                    OptionalRule::Text(text_rule(&format!("columns.{}", spec.name), c, &mut slots)?)
+                }
+                schema::ColumnKind::Clock => {
+                    OptionalRule::Clock(clock_rule(spec.name, c, &mut slots)?)
+                }
+                schema::ColumnKind::Flag => {
+                    OptionalRule::Flag(flag_rule(spec.name, c, &mut slots)?)
+                }
+            };
+            optional.push((spec.name, rule));
+        }
 
         let mut keep = Vec::new();
         for (k, from) in &file.keep {
@@ -652,6 +696,7 @@ impl TryFrom<MappingFile> for Mapping {
             texts,
             clocks,
             cancelled,
+            optional,
             keep,
             incident,
         })

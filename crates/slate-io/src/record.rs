@@ -13,7 +13,10 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 use slate_core::{LocalResolution, TzRules, schema};
 
-use crate::mapping::{ClockSource, Codes, Combine, Mapping, TextRule, TimeFormat, UnknownCode};
+use crate::mapping::{
+    ClockRule, ClockSource, Codes, Combine, Mapping, OptionalRule, TextRule, TimeFormat,
+    UnknownCode,
+};
 
 const MICROS: i64 = 1_000_000;
 
@@ -101,7 +104,18 @@ pub(crate) struct Record {
     /// UTC microseconds, in [`schema::CLOCKS`] order.
     pub(crate) clocks: [Option<i64>; 6],
     pub(crate) cancelled: Option<bool>,
+    /// The mapped optional columns, in [`Mapping::optional`] order.
+    pub(crate) optional: Vec<OptionalValue>,
     pub(crate) keep: Vec<Option<String>>,
+}
+
+/// The value of an optional column, of the column's kind.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OptionalValue {
+    Text(Option<String>),
+    /// UTC microseconds.
+    Clock(Option<i64>),
+    Flag(Option<bool>),
 }
 
 impl Record {
@@ -124,6 +138,28 @@ impl Record {
         }
         if self.cancelled.is_none() {
             self.cancelled = other.cancelled;
+        }
+        for ((mine, theirs), (_, rule)) in self
+            .optional
+            .iter_mut()
+            .zip(other.optional)
+            .zip(&mapping.optional)
+        {
+            match (mine, theirs, rule) {
+                (OptionalValue::Text(a), OptionalValue::Text(b), OptionalRule::Text(r)) => {
+                    combine_text(a, b, r.combine);
+                }
+                (OptionalValue::Clock(a), OptionalValue::Clock(b), OptionalRule::Clock(r)) => {
+                    *a = combine_opt(*a, b, r.combine);
+                }
+                // Flags, like `cancelled`: the first row that says.
+                (OptionalValue::Flag(a), OptionalValue::Flag(b), _) => {
+                    if a.is_none() {
+                        *a = b;
+                    }
+                }
+                _ => unreachable!("values are built from the same rules"),
+            }
         }
         for ((mine, theirs), (_, rule)) in self.keep.iter_mut().zip(other.keep).zip(&mapping.keep) {
             combine_text(mine, theirs, rule.combine);
@@ -267,78 +303,9 @@ impl<'a> Converter<'a> {
         for pass_after in [false, true] {
             for (ci, rule) in m.clocks.iter().enumerate() {
                 let Some(rule) = rule else { continue };
-                let get = |slot: usize| Self::value(fields, slot, &rule.missing);
-                clocks[ci] = match (&rule.source, pass_after) {
-                    (ClockSource::Stamp { slot, format }, false) => match get(*slot) {
-                        None => None,
-                        Some(v) => Some(self.stamp(*slot, format, v, &mut local)?),
-                    },
-                    (
-                        ClockSource::DateTime {
-                            date,
-                            date_format,
-                            time,
-                            time_format,
-                        },
-                        false,
-                    ) => match (get(*date), get(*time)) {
-                        (None, None) => None,
-                        (None, Some(t)) => {
-                            return Err(Problem::new(
-                                &self.names[*time],
-                                t,
-                                "time without date",
-                                format!("{} is missing", self.names[*date]),
-                            ));
-                        }
-                        (Some(d), None) => {
-                            return Err(Problem::new(
-                                &self.names[*date],
-                                d,
-                                "date without time",
-                                format!("{} is missing", self.names[*time]),
-                            ));
-                        }
-                        (Some(d), Some(t)) => {
-                            let day = NaiveDate::parse_from_str(d, date_format).map_err(|_| {
-                                Problem::new(
-                                    &self.names[*date],
-                                    d,
-                                    "bad timestamp",
-                                    format!("expected a date {date_format:?}"),
-                                )
-                            })?;
-                            let tod = NaiveTime::parse_from_str(t, time_format).map_err(|_| {
-                                Problem::new(
-                                    &self.names[*time],
-                                    t,
-                                    "bad timestamp",
-                                    format!("expected a time {time_format:?}"),
-                                )
-                            })?;
-                            Some(self.local(day.and_time(tod), &mut local))
-                        }
-                    },
-                    (ClockSource::After { base, slot }, true) => match get(*slot) {
-                        None => None,
-                        Some(v) => {
-                            let secs: f64 = v
-                                .parse()
-                                .ok()
-                                .filter(|s: &f64| s.is_finite() && s.abs() < 1e12)
-                                .ok_or_else(|| {
-                                    Problem::new(
-                                        &self.names[*slot],
-                                        v,
-                                        "not a number",
-                                        "expected seconds",
-                                    )
-                                })?;
-                            clocks[*base].map(|b| b + (secs * MICROS as f64).round() as i64)
-                        }
-                    },
-                    _ => continue,
-                };
+                if let Some(v) = self.clock(rule, pass_after, fields, &clocks, &mut local)? {
+                    clocks[ci] = v;
+                }
             }
         }
         let cancelled = match &m.cancelled {
@@ -346,6 +313,23 @@ impl<'a> Converter<'a> {
             Some(rule) => Self::value(fields, rule.slot, &rule.missing)
                 .map(|v| rule.true_values.iter().any(|t| t.eq_ignore_ascii_case(v))),
         };
+        // Optional columns after every canonical clock, so a duration may count from any.
+        let mut optional = Vec::with_capacity(m.optional.len());
+        for (_, rule) in &m.optional {
+            optional.push(match rule {
+                OptionalRule::Text(r) => OptionalValue::Text(self.text(r, fields)?),
+                OptionalRule::Clock(r) => {
+                    let after = matches!(r.source, ClockSource::After { .. });
+                    OptionalValue::Clock(
+                        self.clock(r, after, fields, &clocks, &mut local)?.flatten(),
+                    )
+                }
+                OptionalRule::Flag(r) => OptionalValue::Flag(
+                    Self::value(fields, r.slot, &r.missing)
+                        .map(|v| r.true_values.iter().any(|t| t.eq_ignore_ascii_case(v))),
+                ),
+            });
+        }
         let mut keep = Vec::with_capacity(m.keep.len());
         for (_, rule) in &m.keep {
             keep.push(self.text(rule, fields)?);
@@ -356,8 +340,88 @@ impl<'a> Converter<'a> {
             texts,
             clocks,
             cancelled,
+            optional,
             keep,
         })
+    }
+
+    /// One clock of a row: `None` when the rule is not read in this pass (`pass_after`:
+    /// durations, which count from `clocks` already read), else its value or null.
+    fn clock(
+        &self,
+        rule: &ClockRule,
+        pass_after: bool,
+        fields: &[Option<&str>],
+        clocks: &[Option<i64>; 6],
+        local: &mut LocalCounts,
+    ) -> Result<Option<Option<i64>>, Problem> {
+        let get = |slot: usize| Self::value(fields, slot, &rule.missing);
+        Ok(Some(match (&rule.source, pass_after) {
+            (ClockSource::Stamp { slot, format }, false) => match get(*slot) {
+                None => None,
+                Some(v) => Some(self.stamp(*slot, format, v, local)?),
+            },
+            (
+                ClockSource::DateTime {
+                    date,
+                    date_format,
+                    time,
+                    time_format,
+                },
+                false,
+            ) => match (get(*date), get(*time)) {
+                (None, None) => None,
+                (None, Some(t)) => {
+                    return Err(Problem::new(
+                        &self.names[*time],
+                        t,
+                        "time without date",
+                        format!("{} is missing", self.names[*date]),
+                    ));
+                }
+                (Some(d), None) => {
+                    return Err(Problem::new(
+                        &self.names[*date],
+                        d,
+                        "date without time",
+                        format!("{} is missing", self.names[*time]),
+                    ));
+                }
+                (Some(d), Some(t)) => {
+                    let day = NaiveDate::parse_from_str(d, date_format).map_err(|_| {
+                        Problem::new(
+                            &self.names[*date],
+                            d,
+                            "bad timestamp",
+                            format!("expected a date {date_format:?}"),
+                        )
+                    })?;
+                    let tod = NaiveTime::parse_from_str(t, time_format).map_err(|_| {
+                        Problem::new(
+                            &self.names[*time],
+                            t,
+                            "bad timestamp",
+                            format!("expected a time {time_format:?}"),
+                        )
+                    })?;
+                    Some(self.local(day.and_time(tod), local))
+                }
+            },
+            (ClockSource::After { base, slot }, true) => match get(*slot) {
+                None => None,
+                Some(v) => {
+                    let secs: f64 = v
+                        .parse()
+                        .ok()
+                        .filter(|s: &f64| s.is_finite() && s.abs() < 1e12)
+                        .ok_or_else(|| {
+                            Problem::new(&self.names[*slot], v, "not a number", "expected seconds")
+                        })?;
+                    clocks[*base].map(|b| b + (secs * MICROS as f64).round() as i64)
+                }
+            },
+            _ => return Ok(None),
+        }))
     }
 }
 
@@ -430,7 +494,8 @@ pub(crate) fn parse_iso(v: &str) -> Option<(NaiveDateTime, Option<i32>)> {
     Some((ndt, offset))
 }
 
-/// The output schema of a mapping: canonical columns, then the kept ones as text.
+/// The output schema of a mapping: canonical columns, the optional columns it maps (in
+/// [`schema::OPTIONAL_COLUMNS`] order), then the kept ones as text.
 pub fn output_schema(mapping: &Mapping) -> SchemaRef {
     let canonical = schema::canonical_schema();
     let mut fields: Vec<Field> = canonical
@@ -438,6 +503,14 @@ pub fn output_schema(mapping: &Mapping) -> SchemaRef {
         .iter()
         .map(|f| f.as_ref().clone())
         .collect();
+    // Mapped optional columns as `extended_schema` types them (the one place that does).
+    let extended = schema::extended_schema();
+    fields.extend(mapping.optional.iter().map(|(n, _)| {
+        extended
+            .field_with_name(n)
+            .expect("optional columns are in the extended schema")
+            .clone()
+    }));
     fields.extend(
         mapping
             .keep
@@ -454,14 +527,21 @@ pub(crate) struct BatchBuilder {
     texts: [StringBuilder; 3],
     clocks: Vec<TimestampMicrosecondBuilder>,
     cancelled: BooleanBuilder,
+    optional: Vec<OptionalBuilder>,
     keep: Vec<StringBuilder>,
     len: usize,
 }
 
+enum OptionalBuilder {
+    Text(StringBuilder),
+    Clock(TimestampMicrosecondBuilder),
+    Flag(BooleanBuilder),
+}
+
 impl BatchBuilder {
-    pub(crate) fn new(schema: SchemaRef, n_keep: usize) -> Self {
+    pub(crate) fn new(mapping: &Mapping) -> Self {
         BatchBuilder {
-            schema,
+            schema: output_schema(mapping),
             id: StringBuilder::new(),
             texts: [
                 StringBuilder::new(),
@@ -472,7 +552,18 @@ impl BatchBuilder {
                 .map(|_| TimestampMicrosecondBuilder::new().with_timezone("UTC"))
                 .collect(),
             cancelled: BooleanBuilder::new(),
-            keep: (0..n_keep).map(|_| StringBuilder::new()).collect(),
+            optional: mapping
+                .optional
+                .iter()
+                .map(|(_, r)| match r {
+                    OptionalRule::Text(_) => OptionalBuilder::Text(StringBuilder::new()),
+                    OptionalRule::Clock(_) => OptionalBuilder::Clock(
+                        TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+                    ),
+                    OptionalRule::Flag(_) => OptionalBuilder::Flag(BooleanBuilder::new()),
+                })
+                .collect(),
+            keep: mapping.keep.iter().map(|_| StringBuilder::new()).collect(),
             len: 0,
         }
     }
@@ -490,6 +581,14 @@ impl BatchBuilder {
             b.append_option(c);
         }
         self.cancelled.append_option(r.cancelled);
+        for (b, v) in self.optional.iter_mut().zip(&r.optional) {
+            match (b, v) {
+                (OptionalBuilder::Text(b), OptionalValue::Text(v)) => b.append_option(v.as_deref()),
+                (OptionalBuilder::Clock(b), OptionalValue::Clock(v)) => b.append_option(*v),
+                (OptionalBuilder::Flag(b), OptionalValue::Flag(v)) => b.append_option(*v),
+                _ => unreachable!("builders and values come from the same rules"),
+            }
+        }
         for (b, k) in self.keep.iter_mut().zip(&r.keep) {
             b.append_option(k.as_deref());
         }
@@ -510,6 +609,11 @@ impl BatchBuilder {
                 .map(|b| Arc::new(b.finish()) as ArrayRef),
         );
         cols.push(Arc::new(self.cancelled.finish()));
+        cols.extend(self.optional.iter_mut().map(|b| match b {
+            OptionalBuilder::Text(b) => Arc::new(b.finish()) as ArrayRef,
+            OptionalBuilder::Clock(b) => Arc::new(b.finish()) as ArrayRef,
+            OptionalBuilder::Flag(b) => Arc::new(b.finish()) as ArrayRef,
+        }));
         cols.extend(
             self.keep
                 .iter_mut()

@@ -20,7 +20,7 @@ use slate_core::TzRules;
 use crate::error::{Error, Result, io_err};
 use crate::input::is_parquet;
 use crate::mapping::{ColumnRef, Mapping};
-use crate::record::{BatchBuilder, Converter, LocalCounts, Problem, Record, output_schema};
+use crate::record::{BatchBuilder, Converter, LocalCounts, Problem, Record};
 
 /// Records per batch handed to the sink.
 pub const DEFAULT_BATCH_ROWS: usize = 65_536;
@@ -99,7 +99,7 @@ impl ImportSummary {
 
 /// Where the rows and rejects of a read go.
 pub trait SourceSink {
-    /// A batch of canonical records (the mapping's [`output_schema`]).
+    /// A batch of canonical records (the mapping's [`crate::record::output_schema`]).
     fn batch(&mut self, batch: RecordBatch) -> Result<()>;
     /// A rejected row.
     fn reject(&mut self, reject: &Reject) -> Result<()>;
@@ -378,7 +378,7 @@ pub fn read_source(
     let mut r = Reading {
         mapping,
         tz,
-        builder: BatchBuilder::new(output_schema(mapping), mapping.keep.len()),
+        builder: BatchBuilder::new(mapping),
         batch_rows: batch_rows.max(1),
         grouper: mapping
             .incident

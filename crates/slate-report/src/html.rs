@@ -113,6 +113,7 @@ svg .target{stroke:var(--not);stroke-dasharray:6 4;stroke-width:1.5}svg .centre{
 svg .l95{stroke:#6b7a90;stroke-dasharray:4 3;fill:none}svg .l998{stroke:#6b7a90;fill:none}
 svg .dot{fill:var(--accent);opacity:.8}svg .dot.hi{fill:var(--met);opacity:1}svg .dot.lo{fill:var(--not);opacity:1}
 svg .label{font-size:10px;font-weight:600}
+svg .roster{stroke:var(--met);stroke-width:2;stroke-dasharray:5 3;fill:none}
 details{margin:4px 0 8px}summary{color:var(--accent);cursor:pointer}
 .heat td{text-align:center;min-width:56px}.heat td.h-met{background:#d3ecd9}.heat td.h-not{background:#f6d4d1}.heat td.h-unsure{background:#f7e7c1}.heat td.h-none{background:#eef0f4}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dt{font-weight:600}dd{margin:0}

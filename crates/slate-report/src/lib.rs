@@ -18,9 +18,12 @@
 //!
 //! No DataFusion, no I/O: the caller reads the files and writes the string.
 
+mod capacity;
 mod html;
 mod page;
 mod svg;
+
+pub use capacity::{CapacityPage, CapacityRow, render_capacity};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;

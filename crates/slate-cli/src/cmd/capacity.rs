@@ -10,7 +10,10 @@ use clap::{Args, ValueEnum};
 use slate_capacity::demand::{self, DemandOptions, DemandRow, Profile};
 use slate_capacity::output::{roster_batch, staffing_batch};
 use slate_capacity::queue::{Load, Model, Target};
-use slate_capacity::sim::{Arrivals, Handling, SimConfig, SimResult, simulate};
+use slate_capacity::sim::{
+    Arrivals, Handling, PeriodArrivals, PeriodConfig, PeriodResult, SimConfig, SimResult, simulate,
+    simulate_period,
+};
 use slate_capacity::staffing::{
     self, IntervalDemand, Plan, RosterRow, StaffingRow, Totals, WhatIf, evaluate_roster,
 };
@@ -74,6 +77,9 @@ pub(crate) struct CapacityArgs {
     /// What-if: offered calls times a factor (x1.10, +10%).
     #[arg(long, value_name = "FACTOR")]
     pub(crate) demand: Option<String>,
+    /// Erlang A staffing also keeps abandoned calls at or below this share (e.g. 0.05).
+    #[arg(long, value_name = "SHARE")]
+    pub(crate) max_abandon: Option<f64>,
     /// What-if: change in mean handling time (+20s, -15s, +1m).
     #[arg(long, value_name = "CHANGE", allow_hyphen_values = true)]
     pub(crate) aht: Option<String>,
@@ -94,6 +100,9 @@ pub(crate) struct CapacityArgs {
     /// Simulation seed.
     #[arg(long, default_value_t = 42)]
     pub(crate) seed: u64,
+    /// Write the capacity page (self-contained HTML): demand against staff per interval.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report: Option<PathBuf>,
     /// DataFusion partitions (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
@@ -126,6 +135,12 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
         anyhow::ensure!(
             t > 0.0 && t < 1.0,
             "--target {t} is not a share between 0 and 1"
+        );
+    }
+    if let Some(m) = a.max_abandon {
+        anyhow::ensure!(
+            m > 0.0 && m < 1.0,
+            "--max-abandon {m} is not a share between 0 and 1"
         );
     }
     let policy = SlaPolicy::load(&a.policy)?;
@@ -259,6 +274,7 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
             share: base_share,
             within: measure.threshold as f64,
             max_asa: None,
+            max_abandon: a.max_abandon,
         },
         patience,
         shrinkage: a.shrinkage,
@@ -277,11 +293,21 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
         let (d2, p2) = what_if.apply(&demand, &plan);
         Some(staffing::staffing(&d2, &p2)?)
     };
-    let sims = if a.simulate {
-        let sample = rt.block_on(demand::handling_sample(
+    let sample = if a.simulate {
+        rt.block_on(demand::handling_sample(
             &a.input, &a.channel, &opts, 200_000,
-        ))?;
-        Some(simulate_table(&table, &demand, &plan, sample, a.seed)?)
+        ))?
+    } else {
+        Vec::new()
+    };
+    let sims = if a.simulate {
+        Some(simulate_table(
+            &table,
+            &demand,
+            &plan,
+            sample.clone(),
+            a.seed,
+        )?)
     } else {
         None
     };
@@ -303,6 +329,7 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
         &what_if,
         profile,
     )?;
+    let mut roster_rows = None;
     if let Some(path) = &a.roster {
         let agents = staffing::read_roster(path, &demand)?;
         let model = match patience {
@@ -311,15 +338,99 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
         };
         let (rrows, totals) = evaluate_roster(&demand, &agents, &plan, model)?;
         print_roster(&mut out, &rrows, &totals, &plan, model, profile)?;
+        let period = if a.simulate {
+            let sim = simulate_roster(&rrows, &demand, &plan, &sample, profile, a.seed)?;
+            print_period(&mut out, &rrows, &sim, &totals, profile)?;
+            Some(sim)
+        } else {
+            None
+        };
         if let Some(p) = &a.roster_out {
             ensure_parent(p)?;
-            let batch = roster_batch(&rrows)?;
+            let batch = roster_batch(&rrows, period.as_ref())?;
             slate_io::write_batches(p, batch.schema(), std::slice::from_ref(&batch))
                 .with_context(|| format!("writing the roster figures to {}", p.display()))?;
             writeln!(std::io::stderr(), "wrote {}", p.display())?;
         }
+        roster_rows = Some(rrows);
+    }
+    if let Some(path) = &a.report {
+        let page = capacity_page(
+            &a,
+            &table,
+            roster_rows.as_deref(),
+            &mine,
+            &plan,
+            &measure.id,
+            patience,
+        );
+        crate::cmd::report::write_html(path, &slate_report::render_capacity(&page))?;
+        writeln!(std::io::stderr(), "wrote {}", path.display())?;
     }
     Ok(Outcome::Ok)
+}
+
+/// The capacity page's figures: the staffing table, the roster's figures and the service
+/// level observed in each interval of the history.
+fn capacity_page(
+    a: &CapacityArgs,
+    table: &[StaffingRow],
+    roster: Option<&[RosterRow]>,
+    observed: &[&DemandRow],
+    plan: &Plan,
+    measure: &str,
+    patience: Option<f64>,
+) -> slate_report::CapacityPage {
+    let seen: std::collections::HashMap<&str, Option<f64>> = observed
+        .iter()
+        .map(|r| (r.label.as_str(), r.observed_sl))
+        .collect();
+    let rows = table
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let rr = roster.and_then(|x| x.get(i));
+            slate_report::CapacityRow {
+                label: r.label.clone(),
+                offered: r.offered,
+                aht_s: r.aht,
+                agents_c: r.erlang_c.agents,
+                agents_a: r.erlang_a.map(|p| p.agents),
+                staff_needed: r.rostered_a.unwrap_or(r.rostered_c),
+                rostered: rr.map(|x| x.agents),
+                on_phones: rr.map(|x| x.prediction.agents),
+                roster_sl: rr.map(|x| x.prediction.service_level),
+                roster_abandon: rr.map(|x| x.prediction.p_abandon),
+                observed_sl: seen.get(r.label.as_str()).copied().flatten(),
+            }
+        })
+        .collect();
+    let mut provenance = crate::cmd::report::provenance();
+    provenance.inputs = a
+        .input
+        .iter()
+        .map(|p| slate_report::InputFile {
+            path: p.clone(),
+            rows: None,
+        })
+        .collect();
+    provenance.policy = Some(a.policy.clone());
+    provenance.tz = Some(a.tz.tz.clone());
+    slate_report::CapacityPage {
+        channel: a.channel.clone(),
+        measure: measure.to_string(),
+        target: plan.target.share,
+        within_s: plan.target.within,
+        interval_s: plan.interval_s,
+        profile: match a.profile {
+            ProfileArg::HourOfWeek => "hour-of-week".into(),
+            ProfileArg::Calendar => "calendar".into(),
+        },
+        shrinkage: plan.shrinkage,
+        patience_s: patience,
+        rows,
+        provenance,
+    }
 }
 
 /// Simulates each interval at its Erlang C staffing: Poisson arrivals at the interval's rate,
@@ -361,6 +472,125 @@ fn simulate_table(
             })?))
         })
         .collect()
+}
+
+/// Simulates the roster over the whole period with the queue carried across interval
+/// boundaries: Poisson arrivals at each interval's rate, handling times drawn from the data,
+/// exponential patience. A typical week is cyclic, so it is run twice and the second pass
+/// measured (Monday 00:00 starts with Sunday night's queue); a calendar starts empty.
+fn simulate_roster(
+    rows: &[RosterRow],
+    demand: &[IntervalDemand],
+    plan: &Plan,
+    sample: &[f64],
+    profile: Profile,
+    seed: u64,
+) -> Result<PeriodResult> {
+    let handling = if sample.is_empty() {
+        // No handling times in the data: exponential at the call-weighted mean.
+        let calls: f64 = demand.iter().map(|d| d.offered).sum();
+        let mean = demand.iter().map(|d| d.offered * d.aht).sum::<f64>() / calls.max(1e-9);
+        Handling::Exponential { mean }
+    } else {
+        Handling::Empirical(sample.to_vec())
+    };
+    Ok(simulate_period(&PeriodConfig {
+        interval_s: plan.interval_s,
+        agents: rows.iter().map(|r| r.prediction.agents).collect(),
+        arrivals: PeriodArrivals::Rates {
+            step_s: plan.interval_s,
+            rates: demand.iter().map(|d| d.offered / plan.interval_s).collect(),
+        },
+        handling,
+        patience: plan.patience,
+        within: plan.target.within,
+        warmup_periods: u32::from(matches!(profile, Profile::HourOfWeek)),
+        replications: 10,
+        seed,
+    })?)
+}
+
+fn print_period(
+    out: &mut impl Write,
+    rows: &[RosterRow],
+    sim: &PeriodResult,
+    totals: &Totals,
+    profile: Profile,
+) -> Result<()> {
+    writeln!(
+        out,
+        "Roster simulated over the whole period (queue carried across intervals, 10 replications):"
+    )?;
+    writeln!(
+        out,
+        "{:<12} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8}",
+        "day", "calls", "SL model", "SL sim", "ASA model", "ASA sim", "ab model", "ab sim"
+    )?;
+    let mut days: Vec<String> = Vec::new();
+    for r in rows {
+        let d = day_of(&r.label, profile);
+        if days.last() != Some(&d) {
+            days.push(d);
+        }
+    }
+    for d in &days {
+        let idx: Vec<usize> = (0..rows.len())
+            .filter(|&i| &day_of(&rows[i].label, profile) == d)
+            .collect();
+        let part: Vec<RosterRow> = idx.iter().map(|&i| rows[i].clone()).collect();
+        // Agent-hours are not shown here, so the interval length does not matter.
+        let t = staffing::totals(&part, 3600.0);
+        // The simulation's day: its intervals' means weighted by their simulated calls.
+        let (mut calls, mut answered, mut within, mut wait, mut aband) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for &i in &idx {
+            let s = &sim.intervals[i];
+            // NaN figures (nothing measured in the interval) weigh nothing.
+            let fin = |v: f64| if v.is_finite() { v } else { 0.0 };
+            let ans = s.offered * (1.0 - fin(s.p_abandon.mean));
+            calls += s.offered;
+            answered += ans;
+            within += ans * fin(s.service_level.mean);
+            wait += ans * fin(s.asa.mean);
+            aband += s.offered * fin(s.p_abandon.mean);
+        }
+        let r = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        writeln!(
+            out,
+            "{:<12} {:>9.1} {:>7.1}% {:>7.1}% {:>9.1} {:>9.1} {:>7.2}% {:>7.2}%",
+            d,
+            t.offered,
+            100.0 * t.service_level,
+            100.0 * r(within, answered),
+            t.asa,
+            r(wait, answered),
+            100.0 * t.p_abandon,
+            100.0 * r(aband, calls)
+        )?;
+    }
+    let w = &sim.whole;
+    writeln!(
+        out,
+        "{:<12} {:>9.1} {:>7.1}% {:>7.1}% {:>9.1} {:>9.1} {:>7.2}% {:>7.2}%",
+        "total",
+        totals.offered,
+        100.0 * totals.service_level,
+        100.0 * w.service_level.mean,
+        totals.asa,
+        w.asa.mean,
+        100.0 * totals.p_abandon,
+        100.0 * w.p_abandon.mean
+    )?;
+    writeln!(
+        out,
+        "  simulated whole period: service level {:.1}% +- {:.1}, ASA {:.1} s +- {:.1}, abandoned {:.2}% +- {:.2} (95% intervals over the replications)",
+        100.0 * w.service_level.mean,
+        100.0 * w.service_level.half_width,
+        w.asa.mean,
+        w.asa.half_width,
+        100.0 * w.p_abandon.mean,
+        100.0 * w.p_abandon.half_width
+    )?;
+    Ok(())
 }
 
 /// The day part of an interval label (`Mon` of `Mon 08:00`, the date of a calendar label).

@@ -117,6 +117,15 @@ fn capacity_from_generated_history() {
     ]);
     assert!(out.contains("Roster (Erlang A"), "{out}");
     assert!(out.contains("Simulation at the Erlang C staffing"), "{out}");
+    // The roster over the whole week, the queue carried across hours.
+    assert!(
+        out.contains("Roster simulated over the whole period (queue carried across intervals"),
+        "{out}"
+    );
+    assert!(
+        out.contains("simulated whole period: service level"),
+        "{out}"
+    );
     // The model is read at the staffing that was simulated: the two agree closely (they once
     // compared the simulation at Erlang C's staffing with Erlang A at its own, 5 points apart).
     let pct = |after: &str| -> f64 {
@@ -143,4 +152,125 @@ fn capacity_from_generated_history() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&bad.stderr).contains("answer_999_10s"));
+}
+
+/// `--report`: the capacity page, read in headless Chromium when it is installed (else from the
+/// file), shows per interval the figures of the Parquet staffing table and roster output.
+#[test]
+fn capacity_report_page_shows_the_staffing_and_roster_figures() {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{Float64Type, UInt32Type};
+
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    gen_queued(&data);
+    let data = data.to_str().unwrap();
+    let roster = d.path().join("roster.csv");
+    let mut text = String::from("interval,agents\n");
+    for day in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] {
+        for h in 0..24 {
+            text += &format!("{day} {h:02}:00,{}\n", 3 + h % 3);
+        }
+    }
+    std::fs::write(&roster, text).unwrap();
+    let (staffing, roster_out, page) = (
+        d.path().join("staffing.parquet"),
+        d.path().join("roster.parquet"),
+        d.path().join("capacity.html"),
+    );
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    ok(&[
+        "capacity",
+        "--input",
+        data,
+        "--shrinkage",
+        "0.25",
+        "--staffing",
+        &p(&staffing),
+        "--roster",
+        &p(&roster),
+        "--roster-out",
+        &p(&roster_out),
+        "--report",
+        &p(&page),
+    ]);
+    let dom = match crate::report::chromium() {
+        Some(chrome) => {
+            let (dom, log) = crate::report::headless(
+                &chrome,
+                &d.path().join("profile"),
+                &page,
+                &["--dump-dom".into()],
+            );
+            for bad in [
+                "CONSOLE",
+                "Content Security Policy",
+                "net::ERR_",
+                "Refused to",
+            ] {
+                assert!(!log.contains(bad), "chromium logged {bad:?}:\n{log}");
+            }
+            dom
+        }
+        None => std::fs::read_to_string(&page).unwrap(),
+    };
+    assert!(dom.contains("<table id=\"capacity-intervals\">"), "{dom}");
+    let read = |f: &Path| {
+        let b = slate_io::parquet::read_file(f).unwrap();
+        datafusion::arrow::compute::concat_batches(&b[0].schema(), &b).unwrap()
+    };
+    let (st, ro) = (read(&staffing), read(&roster_out));
+    assert_eq!((st.num_rows(), ro.num_rows()), (168, 168));
+    let text = |b: &datafusion::arrow::array::RecordBatch, c: &str, i: usize| {
+        b.column_by_name(c)
+            .unwrap()
+            .as_string::<i32>()
+            .value(i)
+            .to_string()
+    };
+    let f64_of = |b: &datafusion::arrow::array::RecordBatch, c: &str, i: usize| {
+        b.column_by_name(c)
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .value(i)
+    };
+    let u32_of = |b: &datafusion::arrow::array::RecordBatch, c: &str, i: usize| {
+        let a = b.column_by_name(c).unwrap().as_primitive::<UInt32Type>();
+        a.is_valid(i).then(|| a.value(i))
+    };
+    let shown = |row: usize, class: &str| -> String {
+        let end = row + dom[row..].find("</tr>").unwrap();
+        let at = row + dom[row..end].find(&format!("class=\"{class}\"")).unwrap();
+        crate::report::attr(&dom, at, "data-value").to_string()
+    };
+    let mut hours_c = 0.0;
+    for i in 0..168 {
+        let label = text(&st, "interval", i);
+        assert_eq!(text(&ro, "interval", i), label);
+        let row = dom
+            .find(&format!("<tr data-interval=\"{label}\">"))
+            .unwrap_or_else(|| panic!("no row {label}"));
+        let offered: f64 = shown(row, "offered").parse().unwrap();
+        assert_eq!(offered, f64_of(&st, "offered", i), "{label}");
+        let agents_c = u32_of(&st, "agents_c", i).unwrap();
+        assert_eq!(shown(row, "agents_c"), agents_c.to_string(), "{label}");
+        hours_c += f64::from(agents_c);
+        let agents_a = u32_of(&st, "agents_a", i).unwrap();
+        assert_eq!(shown(row, "agents_a"), agents_a.to_string(), "{label}");
+        let staff = u32_of(&st, "rostered_a", i).unwrap();
+        assert_eq!(shown(row, "staff"), staff.to_string(), "{label}");
+        assert_eq!(
+            shown(row, "rostered"),
+            u32_of(&ro, "rostered", i).unwrap().to_string()
+        );
+        let sl: f64 = shown(row, "roster_sl").parse().unwrap();
+        assert_eq!(sl, f64_of(&ro, "sl", i), "{label}");
+    }
+    let at = dom.find("data-figure=\"agent_hours_c\"").unwrap();
+    let total: f64 = crate::report::attr(&dom, at, "data-value").parse().unwrap();
+    assert_eq!(total, hours_c);
+    // One chart per figure, each with a title and a data table.
+    for id in ["fig-demand", "fig-staff", "fig-sl"] {
+        assert!(dom.contains(&format!("aria-labelledby=\"{id}\"")), "{id}");
+    }
 }

@@ -707,3 +707,117 @@ fn a_custom_mapping_reads_a_parquet_export_with_its_own_names() {
     assert_eq!(arr.value(0) - rcv.value(0), 7 * 60 * 1_000_000);
     assert!(arr.is_null(1));
 }
+
+// ---------------------------------------------------------------- optional columns
+
+/// An ACD (telephony) export: one row per call, hang-up time and outcome. None of the real
+/// samples has these fields (see docs/using-your-own-data.md), so the fixture is made up.
+const ACD_MAPPING: &str = "name = \"acd\"\ntz = \"Europe/London\"\n\
+[columns.incident_id]\nfrom = \"Call ID\"\n[columns.channel]\nfrom = \"Line\"\n\
+[columns.call_received]\nfrom = \"Offered\"\n[columns.call_answered]\nfrom = \"Answered\"\n\
+[columns.call_ended]\nfrom = \"Disconnected\"\n\
+[columns.abandoned]\nfrom = \"Outcome\"\ntrue-values = [\"ABANDONED\"]\n";
+
+#[test]
+fn mapping_fills_optional_columns_call_ended_and_abandoned() {
+    let m = Mapping::from_toml(ACD_MAPPING, "test").unwrap();
+    let r = read_with(
+        &m,
+        b"Call ID,Line,Offered,Answered,Disconnected,Outcome\n\
+          c1,999,2024-01-10 09:00:00,2024-01-10 09:00:04,2024-01-10 09:03:30,HANDLED\n\
+          c2,999,2024-01-10 09:01:00,,2024-01-10 09:01:50,ABANDONED\n\
+          c3,101,2024-01-10 09:02:00,2024-01-10 09:02:09,,\n\
+          c4,999,2024-01-10 09:03:00,2024-01-10 09:03:05,soon,HANDLED\n",
+    );
+    // Winter: London is UTC, so the UTC text equals the export's.
+    assert_eq!(
+        r.get("c1", "call_ended").as_deref(),
+        Some("2024-01-10 09:03:30")
+    );
+    assert_eq!(r.get("c1", "abandoned").as_deref(), Some("false"));
+    assert_eq!(
+        r.get("c2", "call_ended").as_deref(),
+        Some("2024-01-10 09:01:50")
+    );
+    assert_eq!(r.get("c2", "abandoned").as_deref(), Some("true"));
+    assert_eq!(r.get("c2", "call_answered"), None);
+    assert_eq!(
+        (r.get("c3", "call_ended"), r.get("c3", "abandoned")),
+        (None, None)
+    );
+    // A bad optional clock rejects the row and names its column, like any clock.
+    assert_eq!(r.rejects.len(), 1);
+    assert_eq!(
+        (
+            r.rejects[0].problem.column.as_str(),
+            r.rejects[0].problem.kind
+        ),
+        ("Disconnected", "bad timestamp")
+    );
+    // Output order: canonical columns, mapped optional columns in the schema's list order.
+    let schema = slate_io::record::output_schema(&m);
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let canonical = slate_core::schema::COLUMNS.len();
+    assert_eq!(&names[canonical..], &["call_ended", "abandoned"]);
+    let ext = slate_core::schema::extended_schema();
+    for n in ["call_ended", "abandoned"] {
+        assert_eq!(
+            schema.field_with_name(n).unwrap().data_type(),
+            ext.field_with_name(n).unwrap().data_type()
+        );
+    }
+}
+
+#[test]
+fn mapping_optional_clock_as_seconds_after_a_canonical_clock_and_absent_when_unmapped() {
+    let m = Mapping::from_toml(
+        "[columns.incident_id]\nfrom = \"id\"\n[columns.call_received]\nfrom = \"in\"\n\
+         [columns.call_answered]\nfrom = \"ans\"\n\
+         [columns.call_ended]\nseconds = \"talk\"\nafter = \"call_answered\"\n",
+        "test",
+    )
+    .unwrap();
+    let r = read_with(
+        &m,
+        b"id,in,ans,talk\na,2024-01-10 09:00:00,2024-01-10 09:00:07,125.4\nb,2024-01-10 09:00:00,,30\n",
+    );
+    assert_eq!(
+        r.get("a", "call_ended").as_deref(),
+        Some(plus_secs("2024-01-10 09:00:07", 125).as_str())
+    );
+    // No answer clock to count from: no end.
+    assert_eq!(r.get("b", "call_ended"), None);
+    // `abandoned` is not mapped: the column is absent, as in Parquet data without it.
+    let schema = slate_io::record::output_schema(&m);
+    assert!(schema.field_with_name("abandoned").is_err());
+    assert!(!r.rows["a"].contains_key("abandoned"));
+    // A built-in mapping of an incident export has neither.
+    let lfb = slate_io::record::output_schema(&Mapping::load("lfb").unwrap());
+    assert!(lfb.field_with_name("call_ended").is_err());
+}
+
+#[test]
+fn mapping_errors_name_optional_columns_and_their_rules() {
+    let e = |toml: &str| {
+        Mapping::from_toml(
+            &format!("[columns.incident_id]\nfrom = \"id\"\n{toml}"),
+            "t",
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    let s = e("[columns.hung_up]\nfrom = \"x\"\n");
+    assert!(
+        s.contains("optional: ") && s.contains("call_ended") && s.contains("abandoned"),
+        "{s}"
+    );
+    let s = e("[columns.abandoned]\nfrom = \"x\"\nformat = \"%Y\"\n");
+    assert!(s.contains("columns.abandoned.format"), "{s}");
+    let s = e("[columns.call_ended]\nseconds = \"x\"\nafter = \"call_answered\"\n");
+    assert!(
+        s.contains("columns.call_ended.after") && s.contains("not mapped"),
+        "{s}"
+    );
+    let s = e("[keep]\ncall_ended = \"x\"\n");
+    assert!(s.contains("keep.call_ended"), "{s}");
+}

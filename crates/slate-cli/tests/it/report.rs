@@ -171,7 +171,7 @@ fn bad_input_gives_a_clear_error_or_an_honest_page() {
 
 /// Chromium, when installed (CI installs it; `SLATE_REQUIRE_BROWSER=1` makes its absence a
 /// failure rather than a skip).
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
         .map(PathBuf::from)
@@ -187,7 +187,12 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Runs headless Chromium on a file with `extra` flags; returns (stdout, stderr).
-fn headless(chrome: &Path, profile: &Path, page: &Path, extra: &[String]) -> (String, String) {
+pub(crate) fn headless(
+    chrome: &Path,
+    profile: &Path,
+    page: &Path,
+    extra: &[String],
+) -> (String, String) {
     let mut cmd = Command::new(chrome);
     cmd.args([
         "--headless",
@@ -225,7 +230,7 @@ fn headless(chrome: &Path, profile: &Path, page: &Path, extra: &[String]) -> (St
 }
 
 /// The value of attribute `name` in the first tag at or after `from`.
-fn attr<'a>(dom: &'a str, from: usize, name: &str) -> &'a str {
+pub(crate) fn attr<'a>(dom: &'a str, from: usize, name: &str) -> &'a str {
     let key = format!("{name}=\"");
     let a = from + dom[from..].find(&key).unwrap() + key.len();
     &dom[a..a + dom[a..].find('"').unwrap()]
