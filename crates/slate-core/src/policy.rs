@@ -648,4 +648,107 @@ mod tests {
         let e = err_of("name = \"x\"\n");
         assert!(e.contains("at least one"), "{e}");
     }
+
+    /// Issue 12's rejections: each names the measure and the field.
+    #[test]
+    fn working_day_deadline_and_share_rejections() {
+        let base = "[[measure]]\nid = \"a\"\nstart = \"call_received\"\nstop = \"closed\"\n";
+        let e = err_of(&format!("{base}threshold = \"2wd\"\n"));
+        assert!(
+            e.contains("\"a\"") && e.contains("`calendar`") && e.contains("needs a calendar"),
+            "{e}"
+        );
+        let e = err_of(&format!(
+            "{base}threshold = \"2wd\"\ncalendar = \"atlantis\"\n"
+        ));
+        assert!(e.contains("`calendar`") && e.contains("atlantis"), "{e}");
+        let e = err_of(&format!(
+            "{base}threshold = \"2wd\"\ncalendar = \"missing-file.toml\"\n"
+        ));
+        assert!(
+            e.contains("`calendar`") && e.contains("missing-file.toml"),
+            "{e}"
+        );
+        let e = err_of(&format!(
+            "{base}threshold = \"1.5wd\"\ncalendar = \"scotland\"\n"
+        ));
+        assert!(
+            e.contains("`threshold`") && e.contains("whole number"),
+            "{e}"
+        );
+        let e = err_of(&format!(
+            "{base}threshold = \"2h\"\ncalendar = \"scotland\"\n"
+        ));
+        assert!(e.contains("`calendar`"), "{e}");
+        let e = err_of(&format!("{base}kind = \"sometimes\"\n"));
+        assert!(e.contains("`kind`") && e.contains("sometimes"), "{e}");
+        let e = err_of(
+            "[[measure]]\nid = \"k\"\nkind = \"deadline\"\nstart = \"call_received\"\ndeadline = \"appointment_due\"\nstop = \"arrived\"\n",
+        );
+        assert!(e.contains("\"k\"") && e.contains("`start`"), "{e}");
+        let e = err_of("[[measure]]\nid = \"k\"\nkind = \"deadline\"\nstop = \"arrived\"\n");
+        assert!(e.contains("`deadline`") && e.contains("required"), "{e}");
+        let e = err_of("[[measure]]\nid = \"s\"\nkind = \"share\"\nstart = \"surveyed\"\n");
+        assert!(e.contains("`success`") && e.contains("required"), "{e}");
+        let e = err_of(
+            "[[measure]]\nid = \"s\"\nkind = \"share\"\nstart = \"surveyed\"\nsuccess = \"satisfied\"\nthreshold = \"1m\"\n",
+        );
+        assert!(e.contains("`threshold`"), "{e}");
+    }
+
+    #[test]
+    fn kinds_parse_with_their_units() {
+        let p = SlaPolicy::builtin("mps-promise-2008-full").unwrap();
+        let by_id = |id: &str| p.measures.iter().find(|m| m.id == id).unwrap();
+        let ack = by_id("acknowledge_dissatisfaction_2wd");
+        assert!(
+            matches!(&ack.kind, MeasureKind::WorkingDays(c) if c.name() == "england-and-wales")
+        );
+        assert_eq!((ack.threshold, ack.unit()), (2, "wd"));
+        let kept = by_id("appointment_kept");
+        assert_eq!(
+            (
+                kept.kind.clone(),
+                kept.start.as_str(),
+                kept.threshold,
+                kept.unit()
+            ),
+            (MeasureKind::Deadline, "appointment_due", 900, "s")
+        );
+        assert_eq!(
+            kept.reason_name(Exclusion::MissingStart),
+            "missing_deadline"
+        );
+        let sat = by_id("satisfied");
+        assert!(
+            matches!(&sat.kind, MeasureKind::Share { success_sql } if success_sql == "satisfied")
+        );
+        assert_eq!(
+            (sat.stop.as_str(), sat.threshold, sat.percentiles.len()),
+            ("surveyed", 0, 0)
+        );
+        assert_eq!(sat.reason_name(Exclusion::MissingStop), "missing_outcome");
+        assert_eq!(
+            by_id("collision_contact_10wd").rule(),
+            "collision_reported -> collision_contacted within 10 working days (england-and-wales)"
+        );
+        // A calendar file beside the policy file is found from there.
+        let dir = std::env::temp_dir().join(format!("slate-policy-cal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("service.toml"),
+            "name = \"service\"\nbase = \"england-and-wales\"\nclosed = [\"2024-12-24\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("policy.toml"),
+            "[[measure]]\nid = \"a\"\nstart = \"complaint_received\"\nstop = \"complaint_acknowledged\"\nthreshold = \"2wd\"\ncalendar = \"service.toml\"\n",
+        )
+        .unwrap();
+        let p = SlaPolicy::load(&dir.join("policy.toml").to_string_lossy()).unwrap();
+        assert!(
+            matches!(&p.measures[0].kind, MeasureKind::WorkingDays(c) if c.name() == "service")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -128,6 +128,41 @@ fn policy_mismatches_name_measure_and_field() {
     assert!(e.contains("exclude[0].where"), "{e}");
 }
 
+/// Issue 12: a deadline column that is not a timestamp and a share's `success` that is not
+/// true/false are refused before any data is read, naming the measure and field.
+#[test]
+fn deadline_and_share_mismatches_name_measure_and_field() {
+    let d = small_dataset(0.0);
+    let o = opts();
+    let e = plan_err(
+        d.path(),
+        "[[measure]]\nid = \"kept\"\nkind = \"deadline\"\ndeadline = \"grade\"\nstop = \"arrived\"\n",
+        &o,
+    );
+    assert!(
+        e.contains("\"kept\"") && e.contains("`deadline`") && e.contains("not a timestamp"),
+        "{e}"
+    );
+    let e = plan_err(
+        d.path(),
+        "[[measure]]\nid = \"kept\"\nkind = \"deadline\"\ndeadline = \"appointment_due\"\nstop = \"arrived\"\n",
+        &o,
+    );
+    assert!(
+        e.contains("`deadline`") && e.contains("appointment_due"),
+        "{e}"
+    );
+    let e = plan_err(
+        d.path(),
+        "[[measure]]\nid = \"happy\"\nkind = \"share\"\nstart = \"closed\"\nsuccess = \"grade\"\n",
+        &o,
+    );
+    assert!(
+        e.contains("\"happy\"") && e.contains("`success`") && e.contains("not a true/false"),
+        "{e}"
+    );
+}
+
 #[test]
 fn group_by_errors_are_clear() {
     let d = small_dataset(0.0);
