@@ -35,6 +35,9 @@ pub struct CardRow {
     pub groups: GroupKey,
     /// Measure id.
     pub measure: String,
+    /// `duration`, `working_days`, `deadline` or `share` (the `kind` column, present when a
+    /// policy has measures of other kinds than durations; `duration` without it).
+    pub kind: String,
     /// The measure's threshold in seconds (none for working-day measures and shares).
     pub threshold_s: Option<i64>,
     /// The threshold of a working-day measure (the `threshold_wd` column).
@@ -274,6 +277,11 @@ impl Card {
                 .collect::<Result<_>>()?;
             let measure = c.required_strings("measure")?;
             let threshold = c.ints("threshold_s")?;
+            let kind = if c.has("kind") {
+                c.required_strings("kind")?
+            } else {
+                vec!["duration".to_string(); threshold.len()]
+            };
             // Only a policy with a working-day measure has this column.
             let threshold_wd = if c.has("threshold_wd") {
                 c.ints("threshold_wd")?
@@ -309,6 +317,7 @@ impl Card {
                     level,
                     groups: groups.iter().map(|g| g[i].clone()).collect(),
                     measure,
+                    kind: kind[i].clone(),
                     threshold_s: threshold[i],
                     threshold_wd: threshold_wd[i],
                     target: target[i],

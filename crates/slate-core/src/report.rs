@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::policy::SlaPolicy;
 
 /// Output columns that a group-by column may not be named.
-pub const RESERVED_COLUMNS: [&str; 23] = [
+pub const RESERVED_COLUMNS: [&str; 24] = [
     "window",
     "window_start",
     "window_end",
@@ -34,6 +34,7 @@ pub const RESERVED_COLUMNS: [&str; 23] = [
     "max_s",
     "reason",
     "threshold_wd",
+    "kind",
     "mean_wd",
     "min_wd",
     "max_wd",
@@ -60,6 +61,23 @@ pub fn policy_percentiles(policy: &SlaPolicy) -> Vec<f64> {
 /// Every percentile a working-day measure reports, ascending: the `p.._wd` columns.
 pub fn policy_wd_percentiles(policy: &SlaPolicy) -> Vec<f64> {
     percentiles_where(policy, true)
+}
+
+/// Whether any measure is not a plain duration in seconds: the scorecard then has a `kind`
+/// column (`duration`, `working_days`, `deadline`, `share`) after `measure`.
+pub fn has_kinds(policy: &SlaPolicy) -> bool {
+    policy
+        .measures
+        .iter()
+        .any(|m| m.kind != crate::policy::MeasureKind::Duration)
+}
+
+/// The `kind` column's word for a measure.
+pub fn kind_column_value(m: &crate::policy::Measure) -> &'static str {
+    match m.kind {
+        crate::policy::MeasureKind::WorkingDays(_) => "working_days",
+        ref k => k.word(),
+    }
 }
 
 /// Whether any measure counts working days: the scorecard then has `_wd` columns.
@@ -90,10 +108,11 @@ pub fn scorecard_schema(policy: &SlaPolicy, group_by: &[String]) -> SchemaRef {
         Field::new("level", DataType::Utf8, false),
     ];
     f.extend(group_by.iter().map(|g| Field::new(g, DataType::Utf8, true)));
-    f.extend([
-        Field::new("measure", DataType::Utf8, false),
-        Field::new("threshold_s", DataType::Int64, true),
-    ]);
+    f.extend([Field::new("measure", DataType::Utf8, false)]);
+    if has_kinds(policy) {
+        f.push(Field::new("kind", DataType::Utf8, false));
+    }
+    f.extend([Field::new("threshold_s", DataType::Int64, true)]);
     let wd = has_working_days(policy);
     if wd {
         f.push(Field::new("threshold_wd", DataType::Int64, true));
@@ -172,6 +191,8 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
         .map(|_| StringBuilder::new())
         .collect();
     let mut measure = StringBuilder::new();
+    let kinds = has_kinds(policy);
+    let mut kind = StringBuilder::new();
     let mut threshold = Int64Builder::with_capacity(n);
     let mut threshold_wd = Int64Builder::with_capacity(n);
     let mut target = Float64Builder::with_capacity(n);
@@ -211,6 +232,7 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
             b.append_option(g.as_deref());
         }
         measure.append_value(&m.id);
+        kind.append_value(kind_column_value(m));
         let unit = m.unit();
         let in_s = unit == "s";
         let in_wd = unit == "wd";
@@ -251,10 +273,11 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
         Arc::new(level.finish()),
     ];
     cols.extend(groups.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    cols.extend([
-        Arc::new(measure.finish()) as ArrayRef,
-        Arc::new(threshold.finish()),
-    ]);
+    cols.extend([Arc::new(measure.finish()) as ArrayRef]);
+    if kinds {
+        cols.push(Arc::new(kind.finish()));
+    }
+    cols.extend([Arc::new(threshold.finish()) as ArrayRef]);
     if wd {
         cols.push(Arc::new(threshold_wd.finish()));
     }

@@ -277,8 +277,7 @@ impl<'a> Page<'a> {
             );
             let _ = writeln!(
                 o,
-                "<tr data-measure=\"{m}\"><th scope=\"row\">{m}<br><span class=\"note\">within \
-                 {}</span></th><td class=\"target\">{}</td><td class=\"compliance\" \
+                "<tr data-measure=\"{m}\"><th scope=\"row\">{m}<br><span class=\"note\">{}</span></th><td class=\"target\">{}</td><td class=\"compliance\" \
                  data-value=\"{}\">{}</td><td class=\"ci\" data-low=\"{}\" data-high=\"{}\">{ci}</td>\
                  <td class=\"verdict {class}\">{text}</td><td>{}</td><td>{change}</td>\
                  <td class=\"measured\" data-value=\"{}\">{}</td></tr>",
@@ -432,7 +431,7 @@ impl<'a> Page<'a> {
             let _ = writeln!(
                 self.out,
                 "<figure><figcaption id=\"{id}\">{}: {} of the measured durations by window \
-                 (threshold {})</figcaption>",
+                 ({})</figcaption>",
                 esc(m),
                 names.join(" and "),
                 series
@@ -992,12 +991,15 @@ fn tick_pct(v: f64) -> String {
     format!("{}%", s.strip_suffix(".0").unwrap_or(&s))
 }
 
-/// "12 min", "2 working days", or what a share counts.
+/// The promise's rule in words: "within 12 min", "within 2 working days", "by the deadline
+/// + 15 min", "share of successes".
 fn threshold_text(r: &CardRow) -> String {
-    match (r.threshold_s, r.threshold_wd) {
-        (Some(s), _) => dur(s as f64),
-        (None, Some(1)) => "1 working day".into(),
-        (None, Some(n)) => format!("{n} working days"),
-        (None, None) => "a success (share)".into(),
+    match (r.kind.as_str(), r.threshold_s, r.threshold_wd) {
+        ("share", _, _) => "share of successes".into(),
+        ("deadline", Some(s), _) => format!("by the deadline + {}", dur(s as f64)),
+        (_, Some(s), _) => format!("within {}", dur(s as f64)),
+        (_, None, Some(1)) => "within 1 working day".into(),
+        (_, None, Some(n)) => format!("within {n} working days"),
+        _ => String::new(),
     }
 }
