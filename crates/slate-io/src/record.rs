@@ -503,14 +503,14 @@ pub fn output_schema(mapping: &Mapping) -> SchemaRef {
         .iter()
         .map(|f| f.as_ref().clone())
         .collect();
-    // Mapped optional columns as `extended_schema` types them (the one place that does).
-    let extended = schema::extended_schema();
-    fields.extend(mapping.optional.iter().map(|(n, _)| {
-        extended
-            .field_with_name(n)
-            .expect("optional columns are in the extended schema")
-            .clone()
-    }));
+    // Mapped optional columns as `schema_with` types them (the one place that does).
+    let names: Vec<&str> = mapping.optional.iter().map(|(n, _)| *n).collect();
+    let typed = schema::schema_with(&names);
+    fields.extend(
+        typed.fields()[canonical.fields().len()..]
+            .iter()
+            .map(|f| f.as_ref().clone()),
+    );
     fields.extend(
         mapping
             .keep

@@ -821,3 +821,41 @@ fn mapping_errors_name_optional_columns_and_their_rules() {
     let s = e("[keep]\ncall_ended = \"x\"\n");
     assert!(s.contains("keep.call_ended"), "{s}");
 }
+
+/// The promise columns (issue 12) map like the call-handling ones: a clock, a flag and a text
+/// column of a survey export, typed as the canonical schema types them.
+#[test]
+fn mapping_fills_promise_columns_of_each_kind() {
+    let m = Mapping::from_toml(
+        "name = \"survey\"\ntz = \"Europe/London\"\n\
+         [columns.incident_id]\nfrom = \"Ref\"\n[columns.call_received]\nfrom = \"Reported\"\n\
+         [columns.surveyed]\nfrom = \"Interviewed\"\n\
+         [columns.satisfied]\nfrom = \"Overall\"\ntrue-values = [\"Satisfied\"]\n\
+         [columns.respondent_group]\nfrom = \"Ethnicity\"\n",
+        "test",
+    )
+    .unwrap();
+    let schema = slate_io::record::output_schema(&m);
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let canonical = slate_core::schema::COLUMNS.len();
+    assert_eq!(
+        &names[canonical..],
+        &["surveyed", "satisfied", "respondent_group"]
+    );
+    let r = read_with(
+        &m,
+        b"Ref,Reported,Interviewed,Overall,Ethnicity\n\
+          s1,2024-01-10 09:00:00,2024-03-01 12:00:00,Satisfied,White\n\
+          s2,2024-01-11 10:00:00,2024-03-02 12:30:00,Dissatisfied,Black and minority ethnic\n",
+    );
+    assert_eq!(
+        r.get("s1", "surveyed").as_deref(),
+        Some("2024-03-01 12:00:00")
+    );
+    assert_eq!(r.get("s1", "satisfied").as_deref(), Some("true"));
+    assert_eq!(r.get("s2", "satisfied").as_deref(), Some("false"));
+    assert_eq!(
+        r.get("s2", "respondent_group").as_deref(),
+        Some("Black and minority ethnic")
+    );
+}
