@@ -20,6 +20,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The policy needs what the stream does not carry.
+    #[error("{0}")]
+    Unsupported(String),
     /// A pipeline task failed.
     #[error("{0}")]
     Pipeline(String),

@@ -151,6 +151,22 @@ pub struct Processor {
 impl Processor {
     /// A processor from a (possibly restored) state.
     pub fn new(cfg: StreamConfig, state: State) -> Result<Self> {
+        // Updates carry the canonical record (six clocks); the optional promise clocks
+        // (appointments, call-backs, complaints, surveys) arrive days or weeks after an incident
+        // settles, which the stream's settling rule does not yet wait for.
+        for m in &cfg.policy.measures {
+            for c in [&m.start, &m.stop] {
+                if !slate_core::schema::CLOCKS.contains(&c.as_str()) {
+                    return Err(crate::Error::Unsupported(format!(
+                        "policy {:?}, measure {:?}: the stream measures the canonical clocks ({}) only, \
+                         not {c:?}; use `slate run` for this measure",
+                        cfg.policy.name,
+                        m.id,
+                        slate_core::schema::CLOCKS.join(", ")
+                    )));
+                }
+            }
+        }
         let n = cfg.policy.measures.len();
         let mut cube = Cube::new(cfg.opts.window.grain(), cfg.opts.group_by.clone(), n);
         for (unit, groups, cells) in &state.cells {

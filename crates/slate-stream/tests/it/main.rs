@@ -95,18 +95,90 @@ fn batch_figures(
     input: &Path,
     window: WindowKind,
 ) -> (arrow::array::RecordBatch, arrow::array::RecordBatch) {
-    let policy = SlaPolicy::builtin("mps-promise-2008").unwrap();
+    batch_figures_of(
+        input,
+        window,
+        &SlaPolicy::builtin("mps-promise-2008").unwrap(),
+    )
+}
+
+fn batch_figures_of(
+    input: &Path,
+    window: WindowKind,
+    policy: &SlaPolicy,
+) -> (arrow::array::RecordBatch, arrow::array::RecordBatch) {
     let card = rt()
         .block_on(run_scorecard(
             &[input.to_string_lossy().into_owned()],
-            &policy,
+            policy,
             &opts(window),
         ))
         .unwrap();
     (
-        scorecard_batch(&card.report, &policy).unwrap(),
-        ledger_batch(&card.report, &policy).unwrap(),
+        scorecard_batch(&card.report, policy).unwrap(),
+        ledger_batch(&card.report, policy).unwrap(),
     )
+}
+
+/// Issue 12's kinds over the canonical clocks: working days, a deadline and a share end with
+/// the batch figures too (the stream computes cells with the same `sla_hist` kinds).
+#[test]
+fn replay_of_working_day_deadline_and_share_measures_ends_with_the_batch_figures() {
+    let policy = SlaPolicy::from_toml(
+        "name = \"kinds\"\n\
+         [[measure]]\nid = \"closed_1wd\"\nstart = \"call_received\"\nstop = \"closed\"\n\
+         threshold = \"1wd\"\ncalendar = \"england-and-wales\"\n\
+         [[measure]]\nid = \"arrived_by_dispatch\"\nkind = \"deadline\"\ndeadline = \"dispatched\"\n\
+         stop = \"arrived\"\ngrace = \"15m\"\n\
+         [[measure]]\nid = \"not_cancelled\"\nkind = \"share\"\nstart = \"call_received\"\n\
+         success = \"NOT cancelled\"\nwhere = \"grade IN ('I', 'S')\"\n",
+        "test",
+    )
+    .unwrap();
+    let data = dataset(8_000);
+    let out = tempfile::tempdir().unwrap();
+    let src = SourceSpec::Replay {
+        inputs: vec![data.path().to_string_lossy().into_owned()],
+        speed: None,
+    };
+    let cfg = StreamConfig {
+        policy: policy.clone(),
+        ..config(WindowKind::Month, LateMode::Drop)
+    };
+    let s = rt()
+        .block_on(run_stream(cfg, spec(src, out.path())))
+        .unwrap();
+    assert_eq!(s.open, 0);
+    let (card, ledger) = batch_figures_of(data.path(), WindowKind::Month, &policy);
+    assert!(card.column_by_name("p50_wd").is_some() && card.num_rows() > 30);
+    assert_eq!(concat(read(&out.path().join("latest.parquet"))), card);
+    assert_eq!(
+        concat(read(&out.path().join("latest.exclusions.parquet"))),
+        ledger
+    );
+}
+
+/// A policy reading the optional promise clocks is refused by the stream, naming the measure.
+#[test]
+fn stream_refuses_optional_clocks_clearly() {
+    let data = dataset(100);
+    let out = tempfile::tempdir().unwrap();
+    let src = SourceSpec::Replay {
+        inputs: vec![data.path().to_string_lossy().into_owned()],
+        speed: None,
+    };
+    let cfg = StreamConfig {
+        policy: SlaPolicy::builtin("mps-promise-2008-full").unwrap(),
+        ..config(WindowKind::Month, LateMode::Drop)
+    };
+    let e = rt()
+        .block_on(run_stream(cfg, spec(src, out.path())))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("reply_local_24h") && e.contains("slate run"),
+        "{e}"
+    );
 }
 
 fn concat(b: Vec<arrow::array::RecordBatch>) -> arrow::array::RecordBatch {
