@@ -394,21 +394,18 @@ fn validate(file: PolicyFile, dir: Option<&Path>) -> Result<SlaPolicy> {
                 if start == stop {
                     return Err(bad(&label, "stop", "must differ from start".into()));
                 }
-                absent(
-                    &m.deadline,
-                    "deadline",
-                    "only a kind = \"deadline\" measure has one",
-                )?;
-                absent(
-                    &m.grace,
-                    "grace",
-                    "only a kind = \"deadline\" measure has one",
-                )?;
-                absent(
-                    &m.success,
-                    "success",
-                    "only a kind = \"share\" measure has one",
-                )?;
+                let deadline_only = "only a kind = \"deadline\" measure has one";
+                for (v, f, why) in [
+                    (&m.deadline, "deadline", deadline_only),
+                    (&m.grace, "grace", deadline_only),
+                    (
+                        &m.success,
+                        "success",
+                        "only a kind = \"share\" measure has one",
+                    ),
+                ] {
+                    absent(v, f, why)?;
+                }
                 let Some(t) = m.threshold else {
                     return Err(bad(
                         &label,
@@ -457,21 +454,25 @@ fn validate(file: PolicyFile, dir: Option<&Path>) -> Result<SlaPolicy> {
                     "start",
                     "a deadline measure is placed in the window of its deadline and counts lateness from it: omit start",
                 )?;
-                absent(
-                    &m.threshold,
-                    "threshold",
-                    "a deadline measure is within when stop <= deadline + grace: use grace",
-                )?;
-                absent(
-                    &m.calendar,
-                    "calendar",
-                    "working days go with a duration measure",
-                )?;
-                absent(
-                    &m.success,
-                    "success",
-                    "only a kind = \"share\" measure has one",
-                )?;
+                for (v, f, why) in [
+                    (
+                        &m.threshold,
+                        "threshold",
+                        "a deadline measure is within when stop <= deadline + grace: use grace",
+                    ),
+                    (
+                        &m.calendar,
+                        "calendar",
+                        "working days go with a duration measure",
+                    ),
+                    (
+                        &m.success,
+                        "success",
+                        "only a kind = \"share\" measure has one",
+                    ),
+                ] {
+                    absent(v, f, why)?;
+                }
                 let deadline = clock(m.deadline, "deadline")?;
                 let stop = clock(m.stop, "stop")?;
                 if deadline == stop {
