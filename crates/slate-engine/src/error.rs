@@ -36,7 +36,8 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] slate_core::Error),
     /// A mapped source failed while DataFusion scanned it (a file unreadable, a mapped
-    /// column missing): slate-io's message, which names the file, without DataFusion's wrapping.
+    /// column missing), or a row failed in slate's own functions (a date outside a working-day
+    /// calendar): the message, without DataFusion's wrapping.
     #[error("{0}")]
     Source(String),
     /// DataFusion failed while reading or aggregating.
@@ -50,6 +51,10 @@ impl From<DataFusionError> for Error {
         while let Some(c) = cause {
             if let Some(io) = c.downcast_ref::<slate_io::Error>() {
                 return Error::Source(io.to_string());
+            }
+            // Raised per row by slate's own functions (a date outside a working-day calendar).
+            if let Some(core) = c.downcast_ref::<slate_core::Error>() {
+                return Error::Source(core.to_string());
             }
             cause = c.source();
         }

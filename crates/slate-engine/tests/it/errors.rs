@@ -296,3 +296,45 @@ fn validate_counts_clean_and_dirty_data() {
         arrived_before
     );
 }
+
+/// A date outside the working-day calendar's years stops the run with the calendar and the
+/// date named, not a number counted against the wrong calendar.
+#[test]
+fn a_date_outside_the_calendar_is_a_clear_error() {
+    let d = tempfile::tempdir().unwrap();
+    let config = GenConfig {
+        rows: 2_000,
+        seed: 3,
+        from: NaiveDate::from_ymd_opt(2035, 10, 1).unwrap(),
+        years: 1,
+        dirty_rate: 0.0,
+        promises: false,
+    };
+    write_dataset(
+        &config,
+        &TzRules::from_name("Europe/London").unwrap(),
+        d.path(),
+        1,
+        false,
+        &|_| {},
+    )
+    .unwrap();
+    let policy = SlaPolicy::from_toml(
+        "[[measure]]\nid = \"closed_2wd\"\nstart = \"call_received\"\nstop = \"closed\"\n\
+         threshold = \"2wd\"\ncalendar = \"england-and-wales\"\n",
+        "test",
+    )
+    .unwrap();
+    let e = rt()
+        .block_on(slate_engine::run_scorecard(
+            &[d.path().to_string_lossy().into_owned()],
+            &policy,
+            &opts(),
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("calendar england-and-wales: 2036-") && e.contains("2000-2035"),
+        "{e}"
+    );
+}
