@@ -52,6 +52,9 @@ pub struct DemandOptions {
     pub measure: Measure,
     /// DataFusion partitions (default: cores).
     pub threads: Option<usize>,
+    /// Read the inputs through this source mapping (a built-in name or a mapping TOML file),
+    /// as `slate run --source` does; `None` reads canonical Parquet.
+    pub source: Option<String>,
 }
 
 /// One interval of one channel.
@@ -206,7 +209,7 @@ pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<V
             "--from {a} must be before --to {b}"
         )));
     }
-    let input = slate_engine::Input::open(inputs, None, None)?;
+    let input = slate_engine::Input::open(inputs, opts.source.as_deref(), None)?;
     let ctx = slate_engine::session(opts.tz.clone(), opts.threads);
     ctx.register_udf(ScalarUDF::new_from_impl(SlotUdf {
         tz: opts.tz.clone(),
@@ -385,7 +388,7 @@ pub async fn handling_sample(
     opts: &DemandOptions,
     limit: usize,
 ) -> Result<Vec<f64>> {
-    let input = slate_engine::Input::open(inputs, None, None)?;
+    let input = slate_engine::Input::open(inputs, opts.source.as_deref(), None)?;
     let ctx = slate_engine::session(opts.tz.clone(), opts.threads);
     let df = input.dataframe(&ctx).await?;
     if df
@@ -636,6 +639,7 @@ mod tests {
             to: None,
             measure,
             threads: Some(2),
+            source: None,
         }
     }
 

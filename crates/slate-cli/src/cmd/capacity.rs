@@ -38,6 +38,10 @@ pub(crate) struct CapacityArgs {
     /// Parquet files, directories or globs of CAD history.
     #[arg(long, short, required = true, num_args = 1..)]
     pub(crate) input: Vec<String>,
+    /// Read the input as a CAD or call-handling export through a source mapping (a built-in
+    /// name or a mapping TOML file), as `slate run --source` does, without importing it first.
+    #[arg(long, value_name = "NAME|FILE.toml")]
+    pub(crate) source: Option<String>,
     /// Policy whose answer measure gives the target and the threshold.
     #[arg(long, short, default_value = "builtin:mps-promise-2008")]
     pub(crate) policy: String,
@@ -196,6 +200,7 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
         to: a.to,
         measure: measure.clone(),
         threads: a.threads,
+        source: a.source.clone(),
     };
     let rt = slate_engine::runtime(a.threads)?;
     let t0 = std::time::Instant::now();
