@@ -67,7 +67,8 @@ pub struct Card {
     pub window: String,
     /// Group-by columns: the columns between `level` and `measure`.
     pub group_by: Vec<String>,
-    /// Percentile column names (`p50_s`, ...), in file order.
+    /// Percentile column names (`p50_s`, ..., and a working-day measure's `p50_wd`, ...), in
+    /// file order.
     pub percentiles: Vec<String>,
     /// The rows, in file order.
     pub rows: Vec<CardRow>,
@@ -252,7 +253,7 @@ impl Card {
             .map(|f| f.name())
             .filter(|n| {
                 n.starts_with('p')
-                    && n.ends_with("_s")
+                    && (n.ends_with("_s") || n.ends_with("_wd"))
                     && n.as_bytes().get(1).is_some_and(u8::is_ascii_digit)
             })
             .cloned()

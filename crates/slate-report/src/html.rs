@@ -48,6 +48,10 @@ pub(crate) fn count(n: i64) -> String {
 
 /// Seconds for people: `45 s`, `12.5 min`, `3.2 h`.
 pub(crate) fn dur(s: f64) -> String {
+    // Lateness after a deadline is negative when early: the same units, with the sign.
+    if s < 0.0 {
+        return format!("-{}", dur(-s));
+    }
     if s < 120.0 {
         format!("{s:.0} s")
     } else if s < 7200.0 {

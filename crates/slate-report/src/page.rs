@@ -25,6 +25,8 @@ struct Force {
     ci: Option<(f64, f64)>,
     target: Option<f64>,
     threshold: String,
+    /// The measure's kind (`duration`, `working_days`, `deadline`, `share`).
+    kind: String,
     /// One per card percentile column (none when summed from a finer level).
     pcts: Vec<Option<f64>>,
 }
@@ -86,6 +88,7 @@ impl<'a> Page<'a> {
                 ci: None,
                 target: r.target,
                 threshold: threshold_text(r),
+                kind: r.kind.clone(),
                 pcts: vec![None; card.percentiles.len()],
             });
             f.n_eligible += r.n_eligible;
@@ -308,7 +311,9 @@ impl<'a> Page<'a> {
 
     fn trends(&mut self) {
         let _ = writeln!(self.out, "<section id=\"trends\"><h2>Trends</h2>");
-        let pcols: Vec<(usize, &str)> = ["p50_s", "p90_s"]
+        // Seconds for durations and lateness, working days for working-day measures: a measure
+        // has values in one of the two, so `have` below keeps one pair.
+        let pcols: Vec<(usize, &str)> = ["p50_s", "p90_s", "p50_wd", "p90_wd"]
             .iter()
             .filter_map(|p| {
                 self.card
@@ -423,17 +428,24 @@ impl<'a> Page<'a> {
             if have.is_empty() {
                 continue;
             }
+            let wd = have.iter().any(|(_, p)| p.ends_with("_wd"));
+            let fmt = |v: f64| if wd { format!("{v} wd") } else { dur(v) };
             let names: Vec<String> = have
                 .iter()
-                .map(|(_, p)| p.trim_end_matches("_s").to_string())
+                .map(|(_, p)| p.trim_end_matches("_wd").trim_end_matches("_s").to_string())
                 .collect();
             let id = format!("pct-{mi}");
             let _ = writeln!(
                 self.out,
-                "<figure><figcaption id=\"{id}\">{}: {} of the measured durations by window \
+                "<figure><figcaption id=\"{id}\">{}: {} of the measured {} by window \
                  ({})</figcaption>",
                 esc(m),
                 names.join(" and "),
+                match series.first().map(|s| s.2.kind.as_str()) {
+                    _ if wd => "working days",
+                    Some("deadline") => "lateness (negative: early)",
+                    _ => "durations",
+                },
                 series
                     .first()
                     .map_or(String::new(), |s| s.2.threshold.clone())
@@ -442,12 +454,13 @@ impl<'a> Page<'a> {
                 have.iter()
                     .filter_map(|(pi, _)| s.2.pcts.get(*pi).copied().flatten())
             });
-            let top = vals.fold(0.0f64, f64::max).max(1.0) * 1.08;
-            let frame = Frame::new(0.0, (self.windows.len().max(2) - 1) as f64, 0.0, top);
+            let (low, high) = vals.fold((0.0f64, 0.0f64), |(l, h), v| (l.min(v), h.max(v)));
+            let (bottom, top) = (low * 1.08, high.max(1.0) * 1.08);
+            let frame = Frame::new(0.0, (self.windows.len().max(2) - 1) as f64, bottom, top);
             svg::open(&mut self.out, &id);
-            let yt: Vec<(f64, String)> = svg::ticks(0.0, top)
+            let yt: Vec<(f64, String)> = svg::ticks(bottom, top)
                 .into_iter()
-                .map(|v| (v, dur(v)))
+                .map(|v| (v, fmt(v)))
                 .collect();
             let xt = self.window_ticks();
             svg::axes(&mut self.out, &frame, &yt, &xt);
@@ -477,7 +490,7 @@ impl<'a> Page<'a> {
                 let _ = write!(self.out, "<tr><td>{}</td>", esc(&self.label(*w)));
                 for (pi, _) in &have {
                     let v = f.pcts.get(*pi).copied().flatten();
-                    let _ = write!(self.out, "<td>{}</td>", v.map_or("\u{2013}".into(), dur));
+                    let _ = write!(self.out, "<td>{}</td>", v.map_or("\u{2013}".into(), fmt));
                 }
                 let _ = writeln!(self.out, "</tr>");
             }

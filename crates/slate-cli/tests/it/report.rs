@@ -351,3 +351,89 @@ fn the_report_in_headless_chromium_shows_the_scorecard_figures() {
         "PDF pages are A4"
     );
 }
+
+/// Issue 12 end to end: every promise of the full policy on generated data is in the scorecard
+/// and on the page with its rule in words; the working-day and lateness percentiles are
+/// charted in their units; the satisfaction gap reaches the disparity table.
+#[test]
+fn the_full_promise_policy_reports_every_promise() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    ok(&[
+        "gen",
+        "--promises",
+        "--rows",
+        "60000",
+        "--years",
+        "2",
+        "--from",
+        "2023-01-01",
+        "--out",
+        s(&data),
+    ]);
+    let (card, html, disp) = (
+        t.path().join("card.parquet"),
+        t.path().join("full.html"),
+        t.path().join("disparity.csv"),
+    );
+    ok(&[
+        "run",
+        "--input",
+        s(&data),
+        "--policy",
+        "builtin:mps-promise-2008-full",
+        "--window",
+        "year",
+        "--by",
+        "respondent_group",
+        "--out",
+        s(&card),
+        "--report",
+        s(&html),
+        "--disparity",
+        s(&disp),
+    ]);
+    let b = read(&card);
+    let measure = b.column_by_name("measure").unwrap().as_string::<i32>();
+    let kind = b.column_by_name("kind").unwrap().as_string::<i32>();
+    let level = b.column_by_name("level").unwrap().as_string::<i32>();
+    let n = b
+        .column_by_name("n_measured")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    let policy = slate_core::SlaPolicy::builtin("mps-promise-2008-full").unwrap();
+    for m in &policy.measures {
+        let measured: i64 = (0..b.num_rows())
+            .filter(|&i| measure.value(i) == m.id && level.value(i) == "all")
+            .map(|i| n.value(i))
+            .sum();
+        assert!(measured > 0, "{}: nothing measured", m.id);
+        let k = (0..b.num_rows())
+            .find(|&i| measure.value(i) == m.id)
+            .map(|i| kind.value(i))
+            .unwrap();
+        assert_eq!(k, slate_core::report::kind_column_value(m), "{}", m.id);
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    for words in [
+        "within 2 working days",
+        "within 10 working days",
+        "by the deadline + 15.0 min",
+        "share of successes",
+        "measured working days by window",
+        "measured lateness (negative: early)",
+    ] {
+        assert!(page.contains(words), "the page lacks {words:?}");
+    }
+    // The share measure's tick labels are not durations: no percentile chart for it.
+    assert!(
+        !page.contains("satisfied: p50"),
+        "a share has no percentiles"
+    );
+    let d = std::fs::read_to_string(&disp).unwrap();
+    assert!(
+        d.lines()
+            .any(|l| l.contains("satisfied") && l.contains("Black and minority ethnic")),
+        "{d}"
+    );
+}
