@@ -86,8 +86,34 @@ pub(crate) fn print_scorecard(
         })
     });
     push("met", text(batch, "met_target", rows, s));
-    for p in ["p50_s", "p90_s", "p95_s"] {
-        push(p, text(batch, p, rows, secs));
+    // With working-day measures the percentile columns hold both units: unmarked seconds and
+    // values marked "wd", under unit-free headers.
+    let mixed = batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| f.name().starts_with('p') && f.name().ends_with("_wd"));
+    for p in ["p50", "p90", "p95"] {
+        let (in_s, in_wd) = (format!("{p}_s"), format!("{p}_wd"));
+        match (batch.column_by_name(&in_s), batch.column_by_name(&in_wd)) {
+            // A working-day measure's percentiles share the column, marked with their unit.
+            (Some(a), Some(b)) => {
+                let v: Vec<Option<String>> = (0..rows)
+                    .map(|i| {
+                        if a.is_valid(i) {
+                            Some(secs(a.as_ref(), i))
+                        } else {
+                            b.is_valid(i).then(|| format!("{} wd", secs(b.as_ref(), i)))
+                        }
+                    })
+                    .collect();
+                push(p, Some(Arc::new(StringArray::from(v)) as ArrayRef));
+            }
+            _ => push(
+                if mixed { p } else { &in_s },
+                text(batch, &in_s, rows, secs),
+            ),
+        }
     }
     let shown = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?;
     writeln!(out, "{}", pretty_format_batches(&[shown])?)?;
