@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -102,11 +103,66 @@ def naive_clocks(data: str) -> bool:
     return pq.read_schema(first).field("call_received").type.tz is None
 
 
+@functools.lru_cache
+def ambiguous_month_hours(tz: str, years: range = range(1970, 2038)) -> list[tuple[int, int]]:
+    """(month, hour) of every local wall-clock reading in `years` that happens twice in `tz`
+    (the hour repeated when clocks go back), from the system's zoneinfo. Steps of a day (no
+    zone changes its clocks twice within one), then bisection to the second. (The equality
+    check would show a repeated-hour reading outside `years` resolved differently.)"""
+    from zoneinfo import ZoneInfo
+
+    z = ZoneInfo(tz)
+    utc = dt.timezone.utc
+    out = set()
+
+    def off(t):
+        return dt.datetime.fromtimestamp(t, z).utcoffset().total_seconds()
+
+    t = dt.datetime(years.start, 1, 1, tzinfo=utc).timestamp()
+    end = dt.datetime(years.stop, 1, 1, tzinfo=utc).timestamp()
+    step = 86400
+    while t < end:
+        a, b = off(t), off(t + step)
+        if b < a:  # clocks went back between t and t + step: find the instant, to the second
+            lo, hi = t, t + step
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if off(mid) == a else (lo, mid)
+            # Readings in [hi + b, hi + a) local happen twice; note each hour they touch.
+            r = hi + b
+            while r < hi + a:
+                w = dt.datetime.fromtimestamp(r, utc)  # local wall time, written as UTC
+                out.add((w.month, w.hour))
+                r = (r // 3600 + 1) * 3600
+        t += step
+    return sorted(out)
+
+
+def local_instant_sql(c: str, tz: str, hours: list[tuple[int, int]] | None = None) -> str:
+    """The instant of naive clock `c` read as wall time in `tz`, by slate's rule: a reading in
+    the repeated hour is the EARLIER instant, one in the skipped hour is read with the offset
+    before the change. DuckDB's `timezone(tz, c)` (ICU) agrees except in the repeated hour,
+    where it gives the later instant; there (a (month, hour) prefilter keeps it off the other
+    rows) the earlier candidate `e - (offset before - offset now)` is taken when it reads back
+    as `c`. `hours` is `ambiguous_month_hours(tz)`, computed here when not given."""
+    e = f"timezone('{tz}', {c})"
+    hours = ambiguous_month_hours(tz) if hours is None else hours
+    if not hours:
+        return e
+    test = " OR ".join(f"(month({c}) = {m} AND hour({c}) = {h})" for m, h in hours)
+    p = f"({e} - INTERVAL 3 HOUR)"
+    off_before = f"(epoch_us(timezone('{tz}', {p})) - epoch_us({p}))"
+    off_now = f"(epoch_us({c}) - epoch_us({e}))"
+    cand = f"({e} - to_microseconds({off_before} - {off_now}))"
+    return (f"CASE WHEN ({test}) AND {off_before} > {off_now} AND timezone('{tz}', {cand}) = {c} "
+            f"THEN {cand} ELSE {e} END")
+
+
 def duckdb_sql(data: str, policy: list[dict], window: str, tz: str = TZ, rollups: bool = True,
-               naive: bool = False) -> str:
+               naive: bool = False, hours: list[tuple[int, int]] | None = None) -> str:
     """The question in DuckDB SQL. `rollups=False` is the query an analyst would write: one
     GROUP BY at the most detailed level. Naive clocks are read as wall time in `tz`, as
-    `slate run --tz` reads them: `timezone(tz, ts)` turns each into an instant first."""
+    `slate run --tz` reads them: `local_instant_sql` turns each into an instant first."""
     reasons = reasons_of(policy)
     branches = []
     for i, m in enumerate(policy):
@@ -130,7 +186,7 @@ def duckdb_sql(data: str, policy: list[dict], window: str, tz: str = TZ, rollups
     counts = ",\n  ".join(f"count(*) FILTER (WHERE reason = '{r}') AS \"x_{r}\"" for r in reasons)
     union = "\nUNION ALL\n".join(branches)
     clocks = {m["start"] for m in policy} | {m["stop"] for m in policy}
-    cols = ", ".join(f"timezone('{tz}', {c}) AS {c}" if naive and c in clocks else c for c in NEEDED)
+    cols = ", ".join(f"{local_instant_sql(c, tz, hours)} AS {c}" if naive and c in clocks else c for c in NEEDED)
     if rollups:
         level = "GROUPING(borough, grade)"
         group_by = """GROUPING SETS (
@@ -161,14 +217,14 @@ GROUP BY {group_by}
 
 
 def run_duckdb(data: str, policy: list[dict], window: str, threads: int, tz: str = TZ,
-               rollups: bool = True) -> list[dict]:
+               rollups: bool = True, hours: list[tuple[int, int]] | None = None) -> list[dict]:
     import duckdb
 
     naive = naive_clocks(data)
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
     con.execute(f"SET TimeZone = '{tz}'")
-    t = con.sql(duckdb_sql(data, policy, window, tz=tz, rollups=rollups, naive=naive)).to_arrow_table()
+    t = con.sql(duckdb_sql(data, policy, window, tz=tz, rollups=rollups, naive=naive, hours=hours)).to_arrow_table()
     rows = t.to_pylist()
     for r in rows:
         q = r.pop("q")
@@ -329,7 +385,10 @@ def cmd_engine(a) -> None:
         print(json.dumps({"secs": secs, "rows": t.num_rows}))
         return
     if a.name in ("duckdb", "duckdb-plain"):
-        raw = run_duckdb(a.data, policy, a.window, a.threads, tz=a.tz, rollups=a.name == "duckdb")
+        hours = None
+        if a.ambiguous_hours is not None:  # from the matrix's parent process: not timed here
+            hours = [tuple(int(x) for x in mh.split(":")) for mh in a.ambiguous_hours.split(",") if mh]
+        raw = run_duckdb(a.data, policy, a.window, a.threads, tz=a.tz, rollups=a.name == "duckdb", hours=hours)
     elif a.name in ("polars", "polars-streaming"):
         raw = run_polars(a.data, policy, a.window, streaming=a.name == "polars-streaming")
     else:
@@ -804,8 +863,9 @@ def matrix_cmd(a, engine: str, data: str, tz: str, out: Path) -> list[str]:
         return c + (["--no-rollups"] if engine == "slate-no-rollups" else [])
     if engine == "scan-floor":
         return [a.scan_floor, "--input", data, "--threads", str(a.threads)]
+    hours = ",".join(f"{m}:{h}" for m, h in ambiguous_month_hours(tz))
     return [sys.executable, me, "engine", engine, "--data", data, "--window", "month", "--tz", tz,
-            "--threads", str(a.threads), "--out", str(out)]
+            "--threads", str(a.threads), "--out", str(out), "--ambiguous-hours", hours]
 
 
 def cmd_matrix(a) -> None:
@@ -826,6 +886,8 @@ def cmd_matrix(a) -> None:
             n_card, n_led = check_equal(outs[mine], outs[theirs], f"{theirs} on shape {name}")
             print(f"[check] shape {name}: {mine} == {theirs}: {n_card} scorecard rows, {n_led} ledger rows",
                   flush=True)
+        if a.runs == 0:  # --runs 0: the check only (time elsewhere, e.g. paired runs by hand)
+            continue
         # 2. Timed runs, interleaved.
         samples = {e: [] for e in MATRIX_ENGINES}
         for i in range(a.runs):
@@ -849,7 +911,8 @@ def cmd_matrix(a) -> None:
             "x_scan_floor": med["slate"] / med["scan-floor"],
             "no_rollups_x_scan_floor": med["slate-no-rollups"] / med["scan-floor"],
         })
-    write_matrix(a, results)
+    if results:
+        write_matrix(a, results)
 
 
 def write_matrix(a, results: list[dict]) -> None:
@@ -919,6 +982,7 @@ def main() -> None:
     e.add_argument("--out", required=True)
     e.add_argument("--window", default="month", choices=["month", "day", "week"])
     e.add_argument("--threads", type=int, default=os.cpu_count())
+    e.add_argument("--ambiguous-hours", help="MONTH:HOUR,... of --tz's repeated hours (computed when absent)")
     c = sub.add_parser("compare")
     c.add_argument("--data", action="append", required=True, help="a slate gen directory (repeat)")
     c.add_argument("--slate", required=True)
