@@ -101,7 +101,10 @@ impl Catalog {
             }
             Some("arrow") => {
                 self.ctx
-                    .read_arrow(p, datafusion::execution::options::ArrowReadOptions::default())
+                    .read_arrow(
+                        p,
+                        datafusion::execution::options::ArrowReadOptions::default(),
+                    )
                     .await?
             }
             _ => return Err(CatalogError::FileKind(p)),
@@ -164,9 +167,12 @@ impl Catalog {
             memory_pool: Arc::new(pool),
             ..base.as_ref().clone()
         };
+        // Without `create_default_catalog_and_schema(false)` the builder would replace the
+        // served catalog with an empty one.
         let config = state
             .config()
             .clone()
+            .with_create_default_catalog_and_schema(false)
             .with_extension(Arc::new(crate::live::Pins::default()));
         let state = SessionStateBuilder::new_from_existing(state)
             .with_config(config)
@@ -211,7 +217,10 @@ impl TableFunctionImpl for ScorecardFn {
                 _ => None,
             };
             text.push(v.ok_or_else(|| {
-                DataFusionError::Plan(format!("scorecard(): argument {} is not a string; {USAGE}", i + 1))
+                DataFusionError::Plan(format!(
+                    "scorecard(): argument {} is not a string; {USAGE}",
+                    i + 1
+                ))
             })?);
         }
         let arg = |i: usize| text.get(i).map(|s| s.trim()).filter(|s| !s.is_empty());
@@ -245,7 +254,9 @@ impl TableFunctionImpl for ScorecardFn {
             arg(i)
                 .map(|s| {
                     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
-                        DataFusionError::Plan(format!("scorecard(): {s:?} is not a date YYYY-MM-DD: {e}"))
+                        DataFusionError::Plan(format!(
+                            "scorecard(): {s:?} is not a date YYYY-MM-DD: {e}"
+                        ))
                     })
                 })
                 .transpose()
@@ -292,7 +303,10 @@ struct ScorecardTable {
 impl ScorecardTable {
     fn cached(&self) -> Option<Arc<RecordBatch>> {
         let cache = self.cache.lock().ok()?;
-        cache.iter().find(|(k, _)| *k == self.key).map(|(_, b)| b.clone())
+        cache
+            .iter()
+            .find(|(k, _)| *k == self.key)
+            .map(|(_, b)| b.clone())
     }
 
     async fn compute(&self, state: &dyn Session) -> DfResult<Arc<RecordBatch>> {
@@ -316,13 +330,13 @@ impl ScorecardTable {
             scorecard_batch(&card.report, &self.policy)
                 .map_err(|e| DataFusionError::Execution(format!("scorecard(): {e}")))?,
         );
-        if let Ok(mut cache) = self.cache.lock() {
-            if !cache.iter().any(|(k, _)| *k == self.key) {
-                if cache.len() >= CACHED_SCORECARDS {
-                    cache.pop_front();
-                }
-                cache.push_back((self.key.clone(), batch.clone()));
+        if let Ok(mut cache) = self.cache.lock()
+            && !cache.iter().any(|(k, _)| *k == self.key)
+        {
+            if cache.len() >= CACHED_SCORECARDS {
+                cache.pop_front();
             }
+            cache.push_back((self.key.clone(), batch.clone()));
         }
         Ok(batch)
     }

@@ -32,7 +32,10 @@ impl LiveTable {
 
     /// Replaces the contents. Each batch must have the table's schema.
     pub fn publish(&self, batches: Vec<RecordBatch>) -> Result<()> {
-        if let Some(b) = batches.iter().find(|b| b.schema().fields() != self.schema.fields()) {
+        if let Some(b) = batches
+            .iter()
+            .find(|b| b.schema().fields() != self.schema.fields())
+        {
             return Err(DataFusionError::Execution(format!(
                 "live table: an emission's columns ({}) differ from the table's ({})",
                 b.schema(),

@@ -116,9 +116,7 @@ impl SlateFlightSql {
         b.append(SqlInfo::SqlDdlCatalog, false);
         b.append(SqlInfo::SqlDdlSchema, false);
         b.append(SqlInfo::SqlDdlTable, false);
-        let sql_info = b
-            .build()
-            .map_err(|e| ServeError::SqlInfo(e.to_string()))?;
+        let sql_info = b.build().map_err(|e| ServeError::SqlInfo(e.to_string()))?;
         let slots = Arc::new(Semaphore::new(opts.max_concurrent.max(1)));
         Ok(SlateFlightSql {
             catalog,
@@ -143,7 +141,8 @@ impl SlateFlightSql {
             .map_err(|e| {
                 Status::permission_denied(format!(
                     "slate serve is read-only: {}",
-                    e.strip_backtrace().trim_start_matches("Error during planning: ")
+                    e.strip_backtrace()
+                        .trim_start_matches("Error during planning: ")
                 ))
             })?;
         Ok(plan)
@@ -221,18 +220,15 @@ fn with_deadline(
     permit: OwnedSemaphorePermit,
     timeout: Status,
 ) -> impl Stream<Item = Result<RecordBatch, FlightError>> + Send {
-    futures::stream::unfold(
-        Some((stream, permit, timeout)),
-        move |state| async move {
-            let (mut s, permit, timeout) = state?;
-            match tokio::time::timeout_at(deadline, s.next()).await {
-                Ok(Some(Ok(b))) => Some((Ok(b), Some((s, permit, timeout)))),
-                Ok(Some(Err(e))) => Some((Err(FlightError::from(df_status(e))), None)),
-                Ok(None) => None,
-                Err(_) => Some((Err(FlightError::from(timeout)), None)),
-            }
-        },
-    )
+    futures::stream::unfold(Some((stream, permit, timeout)), move |state| async move {
+        let (mut s, permit, timeout) = state?;
+        match tokio::time::timeout_at(deadline, s.next()).await {
+            Ok(Some(Ok(b))) => Some((Ok(b), Some((s, permit, timeout)))),
+            Ok(Some(Err(e))) => Some((Err(FlightError::from(df_status(e))), None)),
+            Ok(None) => None,
+            Err(_) => Some((Err(FlightError::from(timeout)), None)),
+        }
+    })
 }
 
 /// The schema clients receive: the logical plan's (strict clients, ADBC among them, compare
@@ -377,7 +373,10 @@ impl FlightSqlService for SlateFlightSql {
         cmd: CommandPreparedStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let sql = utf8(&cmd.prepared_statement_handle, "the prepared statement handle")?;
+        let sql = utf8(
+            &cmd.prepared_statement_handle,
+            "the prepared statement handle",
+        )?;
         self.info(&sql, cmd.as_any().encode_to_vec(), request.into_inner())
             .await
     }
@@ -387,7 +386,10 @@ impl FlightSqlService for SlateFlightSql {
         cmd: CommandPreparedStatementQuery,
         _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        let sql = utf8(&cmd.prepared_statement_handle, "the prepared statement handle")?;
+        let sql = utf8(
+            &cmd.prepared_statement_handle,
+            "the prepared statement handle",
+        )?;
         self.execute(&sql).await
     }
 

@@ -79,9 +79,12 @@ pub struct RunSpec {
     pub on_latest: Option<LatestHook>,
 }
 
+/// A function given each emission's whole current scorecard and ledger.
+pub type LatestFn = dyn Fn(&RecordBatch, &RecordBatch) + Send + Sync;
+
 /// A callback given each emission's whole current scorecard and ledger.
 #[derive(Clone)]
-pub struct LatestHook(pub Arc<dyn Fn(&RecordBatch, &RecordBatch) + Send + Sync>);
+pub struct LatestHook(pub Arc<LatestFn>);
 
 impl std::fmt::Debug for LatestHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

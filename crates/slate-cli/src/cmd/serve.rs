@@ -232,7 +232,10 @@ pub(crate) async fn live_server(
         "latest",
         slate_core::report::scorecard_schema(&cfg.policy, group_by),
     )?;
-    let ledger = catalog.add_live("latest_exclusions", slate_core::report::ledger_schema(group_by))?;
+    let ledger = catalog.add_live(
+        "latest_exclusions",
+        slate_core::report::ledger_schema(group_by),
+    )?;
     let hook = slate_stream::LatestHook(Arc::new(move |card, led| {
         for (table, batch) in [(&latest, card), (&ledger, led)] {
             if let Err(e) = table.publish(vec![batch.clone()]) {
@@ -258,9 +261,14 @@ pub(crate) async fn live_server(
         },
     )?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(slate_serve::serve(Arc::new(catalog), listener, opts, async {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(slate_serve::serve(
+        Arc::new(catalog),
+        listener,
+        opts,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Ok((hook, LiveServer { stop, task }))
 }
 
@@ -275,7 +283,10 @@ mod tests {
         assert_eq!(parse_bytes("4096"), Ok(4096));
         assert!(parse_bytes("0").is_err());
         assert!(parse_bytes("12X").is_err());
-        assert_eq!(table_name(Path::new("out/scorecard-monthly.parquet")), "scorecard_monthly");
+        assert_eq!(
+            table_name(Path::new("out/scorecard-monthly.parquet")),
+            "scorecard_monthly"
+        );
         assert_eq!(table_name(Path::new("2024.card.arrow")), "t2024_card");
     }
 }

@@ -142,7 +142,16 @@ if during != [card.num_rows]:
 if not runaway.get("error") or "cancelled" not in runaway["error"]:
     fail(f"the runaway query was not cancelled: {runaway}")
 
-# 7. Bounded load: CLIENTS connections looping for LOAD_SECONDS on BI-style lookups.
+# 7. A query over its memory pool fails alone; the server goes on answering.
+refused(
+    # 4M ids in one string: an aggregate that cannot spill to disk (a GROUP BY would spill).
+    "SELECT length(string_agg(incident_id, ',')) FROM records CROSS JOIN generate_series(1, 200)",
+    expect="more memory than --query-memory",
+)
+if query(conn, "SELECT count(*) AS n FROM card").column(0).to_pylist() != [card.num_rows]:
+    fail("no answer after a query ran out of memory")
+
+# 8. Bounded load: CLIENTS connections looping for LOAD_SECONDS on BI-style lookups.
 LOOKUPS = [
     "SELECT borough, measure, compliance FROM card WHERE level = 'borough' "
     "AND window = (SELECT max(window) FROM card) ORDER BY borough, measure",

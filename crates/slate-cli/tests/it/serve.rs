@@ -1,7 +1,8 @@
 //! `slate serve` with a real client: the Python ADBC Flight SQL driver (CI installs it;
 //! `SLATE_REQUIRE_ADBC=1` makes its absence a failure rather than a skip). The checks are in
 //! `flightsql_client.py`: figures equal the Parquet scorecard and `slate run`, tokens and writes
-//! refused, a runaway query cancelled while others are served, and a bounded load test.
+//! refused, a runaway query cancelled and one over its memory refused while others are served,
+//! and a bounded load test.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -39,7 +40,13 @@ fn python_with_adbc() -> Option<&'static str> {
 
 /// Starts `slate ARGS` (a server on a free loopback port); returns it, its `grpc://` address
 /// and its remaining standard error lines.
-fn start(args: &[&str]) -> (Server, String, std::io::Lines<BufReader<std::process::ChildStderr>>) {
+fn start(
+    args: &[&str],
+) -> (
+    Server,
+    String,
+    std::io::Lines<BufReader<std::process::ChildStderr>>,
+) {
     let mut child = slate()
         .args(args)
         .stdout(Stdio::null())
@@ -80,7 +87,16 @@ fn serve_answers_an_adbc_client_with_slates_figures() {
     let p = |name: &str| t.path().join(name).to_str().unwrap().to_string();
     let data = p("data");
     run_ok(&[
-        "gen", "--rows", "20000", "--years", "1", "--from", "2023-01-01", "--seed", "7", "--out",
+        "gen",
+        "--rows",
+        "20000",
+        "--years",
+        "1",
+        "--from",
+        "2023-01-01",
+        "--seed",
+        "7",
+        "--out",
         &data,
     ]);
     let card = p("card.parquet");
@@ -95,8 +111,21 @@ fn serve_answers_an_adbc_client_with_slates_figures() {
     .unwrap();
     let adhoc = p("adhoc.parquet");
     run_ok(&[
-        "run", "-i", &data, "-p", &policy, "--window", "year", "--by", "grade", "--from",
-        "2000-01-01", "--to", "2100-01-01", "--out", &adhoc,
+        "run",
+        "-i",
+        &data,
+        "-p",
+        &policy,
+        "--window",
+        "year",
+        "--by",
+        "grade",
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2100-01-01",
+        "--out",
+        &adhoc,
     ]);
     let token_file = p("token");
     let token = "test-token-0123456789abcdef";
@@ -114,6 +143,8 @@ fn serve_answers_an_adbc_client_with_slates_figures() {
         &token_file,
         "--query-timeout",
         "3s",
+        "--query-memory",
+        "32M",
         "--max-concurrent",
         "8",
     ]);
@@ -148,7 +179,10 @@ fn serve_refuses_an_open_address_without_a_token() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("without a token") && err.contains("--token-file"), "{err}");
+    assert!(
+        err.contains("without a token") && err.contains("--token-file"),
+        "{err}"
+    );
     // A short token is refused too.
     let token = t.path().join("token");
     std::fs::write(&token, "short\n").unwrap();
@@ -173,8 +207,17 @@ fn serve_from_a_stream_shows_whole_emissions_while_it_runs() {
     let p = |name: &str| t.path().join(name).to_str().unwrap().to_string();
     let data = p("data");
     run_ok(&[
-        "gen", "--rows", "20000", "--years", "1", "--from", "2023-01-01", "--seed", "11",
-        "--out", &data,
+        "gen",
+        "--rows",
+        "20000",
+        "--years",
+        "1",
+        "--from",
+        "2023-01-01",
+        "--seed",
+        "11",
+        "--out",
+        &data,
     ]);
     let token_file = p("token");
     let token = "stream-token-0123456789abcdef";
@@ -182,8 +225,21 @@ fn serve_from_a_stream_shows_whole_emissions_while_it_runs() {
     let out = p("live");
     // A year of events in about 4 s of wall time: dozens of emissions while the client reads.
     let (_server, uri, mut lines) = start(&[
-        "stream", "--replay", &data, "--out", &out, "--settle", "30d", "--emit-every", "2d",
-        "--speed", "8000000", "--serve", "127.0.0.1:0", "--token-file", &token_file,
+        "stream",
+        "--replay",
+        &data,
+        "--out",
+        &out,
+        "--settle",
+        "30d",
+        "--emit-every",
+        "2d",
+        "--speed",
+        "8000000",
+        "--serve",
+        "127.0.0.1:0",
+        "--token-file",
+        &token_file,
     ]);
     let done = p("done");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/flightsql_live.py");
