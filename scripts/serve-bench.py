@@ -33,7 +33,7 @@ cur = connect().cursor()
 SINGLE = [
     ("lookup: one month, by borough, one measure (served card)",
      "SELECT borough, compliance FROM card WHERE level = 'borough' AND measure = 'answer_999_10s' "
-     "AND window = (SELECT max(window) FROM card)"),
+     "AND window_start = (SELECT max(window_start) FROM card)"),
     ("scorecard('mps-promise-2008', 'month', 'borough'), first call (computed from records)",
      "SELECT * FROM scorecard('mps-promise-2008', 'month', 'borough')"),
     ("the same again (cached)",

@@ -14,7 +14,7 @@ use datafusion::physical_plan::ExecutionPlan;
 
 /// A set of batches swapped as one: a query takes the current set when it first scans the
 /// table and reads only that (every scan of the table in one query reads the same set, see
-/// [`Pins`]), so it sees one whole emission even while the next is published.
+/// `Pins`), so it sees one whole emission even while the next is published.
 #[derive(Debug, Clone)]
 pub struct LiveTable {
     schema: SchemaRef,

@@ -154,7 +154,7 @@ if query(conn, "SELECT count(*) AS n FROM card").column(0).to_pylist() != [card.
 # 8. Bounded load: CLIENTS connections looping for LOAD_SECONDS on BI-style lookups.
 LOOKUPS = [
     "SELECT borough, measure, compliance FROM card WHERE level = 'borough' "
-    "AND window = (SELECT max(window) FROM card) ORDER BY borough, measure",
+    "AND window_start = (SELECT max(window_start) FROM card) ORDER BY borough, measure",
     "SELECT measure, sum(n_measured) AS measured, sum(n_within) AS within FROM card "
     "WHERE level = 'all' GROUP BY measure ORDER BY measure",
 ]
