@@ -96,3 +96,60 @@ impl TableProvider for LiveTable {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_plan::collect;
+
+    use super::*;
+    use crate::Catalog;
+
+    fn batch(schema: &SchemaRef, v: i64) -> RecordBatch {
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![v]))])
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    async fn scan_value(t: &LiveTable, state: &dyn Session) -> Vec<i64> {
+        let plan = t
+            .scan(state, None, &[], None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let batches = collect(plan, state.task_ctx())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        batches
+            .iter()
+            .flat_map(|b| {
+                let a = b.column(0).as_any().downcast_ref::<Int64Array>();
+                a.map(|a| a.values().to_vec()).unwrap_or_default()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_query_keeps_the_emission_it_first_saw() {
+        let tz = slate_core::TzRules::from_name("Europe/London").unwrap_or_else(|e| panic!("{e}"));
+        let catalog = Catalog::new(Arc::new(tz));
+        let schema: SchemaRef =
+            Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        let live = catalog
+            .add_live("latest", schema.clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        live.publish(vec![batch(&schema, 1)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let query = catalog.query_context(1 << 20).state();
+        assert_eq!(scan_value(&live, &query).await, [1]);
+        live.publish(vec![batch(&schema, 2)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The same query scanning again: still emission 1; a new query: emission 2.
+        assert_eq!(scan_value(&live, &query).await, [1]);
+        let next = catalog.query_context(1 << 20).state();
+        assert_eq!(scan_value(&live, &next).await, [2]);
+        // An emission of other columns is refused, and the table keeps the last good one.
+        let other: SchemaRef = Arc::new(Schema::new(vec![Field::new("w", DataType::Int64, false)]));
+        assert!(live.publish(vec![batch(&other, 3)]).is_err());
+        assert_eq!(live.snapshot().len(), 1);
+    }
+}

@@ -118,6 +118,9 @@ for sql in [
 ]:
     refused(sql, expect="read-only")
 
+# A client cannot read the server's files by path (DataFusion's URL tables are off).
+refused(f"SELECT * FROM '{CARD}'", expect="not found")
+
 # 6. A runaway query is cancelled at the timeout while others are served meanwhile.
 runaway = {}
 
