@@ -16,6 +16,18 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 export SLATE_REQUIRE_BROWSER=1 # the browser test fails, rather than skips, without it
 
+step "ADBC Flight SQL driver (the serve tests' client)"
+# `slate serve` is tested with the Python ADBC Flight SQL driver, a real BI client.
+if ! python3 -c "import adbc_driver_flightsql.dbapi, pyarrow.parquet" 2>/dev/null; then
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y python3-pip
+  fi
+  python3 -m pip install --quiet adbc-driver-flightsql pyarrow \
+    || python3 -m pip install --quiet --break-system-packages adbc-driver-flightsql pyarrow
+fi
+export SLATE_REQUIRE_ADBC=1 # the serve tests fail, rather than skip, without it
+
 step "rustfmt"
 cargo fmt --all --check
 

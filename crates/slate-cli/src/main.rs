@@ -48,6 +48,10 @@ enum Command {
     /// Capacity planning: demand per interval from history, call handlers needed (Erlang C and
     /// A), a roster's predicted service level, what-if, and a simulation check.
     Capacity(cmd::capacity::CapacityArgs),
+    /// Serve the records and scorecards to BI tools over Arrow Flight SQL (read-only), with
+    /// slate's SQL functions and `scorecard(...)`.
+    #[cfg(feature = "serve")]
+    Serve(cmd::serve::ServeArgs),
     /// List or print SLA policies.
     Policy(cmd::policy::PolicyArgs),
     /// Generate a small dataset and show a scorecard: the two-minute tour.
@@ -79,6 +83,8 @@ fn main() -> ExitCode {
         Command::Stream(a) => cmd::stream::run(a),
         Command::Report(a) => cmd::report::run(a),
         Command::Capacity(a) => cmd::capacity::run(a),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => cmd::serve::run(a),
         Command::Policy(a) => cmd::policy::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };

@@ -23,5 +23,5 @@ pub mod state;
 pub mod update;
 
 pub use error::{Error, Result};
-pub use runtime::{RunSpec, SinkSpec, SourceSpec, Summary, run_stream};
+pub use runtime::{LatestHook, RunSpec, SinkSpec, SourceSpec, Summary, run_stream};
 pub use state::{LateMode, StreamConfig};

@@ -74,6 +74,22 @@ pub struct RunSpec {
     pub channel_capacity: usize,
     /// Wall clock.
     pub clock: Arc<dyn Clock>,
+    /// Called after each emission is written, with the whole current scorecard and ledger
+    /// (what `latest.parquet` holds): `slate stream --serve` publishes them as tables.
+    pub on_latest: Option<LatestHook>,
+}
+
+/// A function given each emission's whole current scorecard and ledger.
+pub type LatestFn = dyn Fn(&RecordBatch, &RecordBatch) + Send + Sync;
+
+/// A callback given each emission's whole current scorecard and ledger.
+#[derive(Clone)]
+pub struct LatestHook(pub Arc<LatestFn>);
+
+impl std::fmt::Debug for LatestHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LatestHook")
+    }
 }
 
 /// What a run did.
@@ -203,6 +219,7 @@ fn with_flags(batch: &RecordBatch, e: &Emission) -> Result<RecordBatch> {
 
 struct Sink {
     spec: SinkSpec,
+    on_latest: Option<LatestHook>,
     ipc: Option<arrow::ipc::writer::StreamWriter<std::io::Stdout>>,
 }
 
@@ -243,6 +260,11 @@ impl Sink {
                     .map_err(|e| Error::Pipeline(e.to_string()))?;
                 w.flush().map_err(|e| Error::Pipeline(e.to_string()))?;
             }
+        }
+        if let Some(hook) = &self.on_latest {
+            let latest = scorecard_batch(&e.latest, policy)?;
+            let ledger = ledger_batch(&e.latest, policy)?;
+            (hook.0)(&latest, &ledger);
         }
         Ok(())
     }
@@ -331,6 +353,7 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
     );
     let mut sink = Sink {
         spec: spec.sink.clone(),
+        on_latest: spec.on_latest.clone(),
         ipc: None,
     };
     let clock = spec.clock.clone();

@@ -7,5 +7,7 @@ pub(crate) mod import;
 pub(crate) mod policy;
 pub(crate) mod report;
 pub(crate) mod run;
+#[cfg(feature = "serve")]
+pub(crate) mod serve;
 pub(crate) mod stream;
 pub(crate) mod validate;

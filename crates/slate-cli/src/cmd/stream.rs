@@ -93,6 +93,20 @@ pub(crate) struct StreamArgs {
     /// Updates per batch.
     #[arg(long, default_value_t = 8192)]
     pub(crate) batch_size: usize,
+    /// Also serve the live scorecard over Arrow Flight SQL on this address (e.g.
+    /// 127.0.0.1:50051): tables `latest` and `latest_exclusions`, each query seeing one whole
+    /// emission. After a finite source ends the server stays up until Ctrl-C.
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) serve: Option<std::net::SocketAddr>,
+    /// With --serve: the file holding the bearer token clients must send (as `slate serve`).
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "FILE", requires = "serve")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// With --serve: listen on a non-loopback address without a token.
+    #[cfg(feature = "serve")]
+    #[arg(long, requires = "serve")]
+    pub(crate) allow_no_token: bool,
     #[command(flatten)]
     pub(crate) tz: TzArgs,
 }
@@ -166,8 +180,28 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
         batch_size: a.batch_size,
         channel_capacity: 8,
         clock: Arc::new(SystemClock),
+        on_latest: None,
     };
     let rt = slate_engine::runtime(None)?;
+    #[cfg(feature = "serve")]
+    let (spec, server) = match a.serve {
+        Some(addr) => {
+            let (hook, server) = rt.block_on(crate::cmd::serve::live_server(
+                addr,
+                a.token_file.as_deref(),
+                a.allow_no_token,
+                &cfg,
+            ))?;
+            (
+                RunSpec {
+                    on_latest: Some(hook),
+                    ..spec
+                },
+                Some(server),
+            )
+        }
+        None => (spec, None),
+    };
     let t0 = std::time::Instant::now();
     let s = rt.block_on(run_stream(cfg, spec))?;
     let secs = t0.elapsed().as_secs_f64();
@@ -201,6 +235,15 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
     }
     for r in s.rejects.iter().take(20) {
         writeln!(err, "  rejected {}:{}: {}", r.file, r.row, r.reason)?;
+    }
+    drop(err);
+    #[cfg(feature = "serve")]
+    if let Some(server) = server {
+        writeln!(
+            std::io::stderr(),
+            "stream ended; still serving `latest` (Ctrl-C stops)"
+        )?;
+        rt.block_on(server.until_ctrl_c())?;
     }
     Ok(Outcome::Ok)
 }

@@ -9,4 +9,6 @@ mod docs;
 mod oddities;
 mod realdata;
 mod report;
+#[cfg(feature = "serve")]
+mod serve;
 mod stream;

@@ -75,6 +75,7 @@ fn spec(source: SourceSpec, out: &Path) -> RunSpec {
         batch_size: 1024,
         channel_capacity: 4,
         clock: Arc::new(SystemClock),
+        on_latest: None,
     }
 }
 
