@@ -211,11 +211,12 @@ impl Plan {
         let mut start_of = Vec::new();
         let mut statuses = Vec::new();
         for m in &policy.measures {
-            let clocks = match m.kind {
-                MeasureKind::Deadline => [("deadline", &m.start), ("stop", &m.stop)],
-                MeasureKind::Share { .. } => [("start", &m.start), ("start", &m.start)],
-                _ => [("start", &m.start), ("stop", &m.stop)],
+            // A deadline measure's start is its deadline column; a share's stop is its start.
+            let first = match m.kind {
+                MeasureKind::Deadline => "deadline",
+                _ => "start",
             };
+            let clocks = [(first, &m.start), ("stop", &m.stop)];
             for (field, c) in clocks {
                 match schema.field_with_unqualified_name(c) {
                     Err(_) => {

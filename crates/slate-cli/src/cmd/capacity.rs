@@ -531,23 +531,13 @@ fn print_period(
         "{:<12} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8}",
         "day", "calls", "SL model", "SL sim", "ASA model", "ASA sim", "ab model", "ab sim"
     )?;
-    let mut days: Vec<String> = Vec::new();
-    for r in rows {
-        let d = day_of(&r.label, profile);
-        if days.last() != Some(&d) {
-            days.push(d);
-        }
-    }
-    for d in &days {
-        let idx: Vec<usize> = (0..rows.len())
-            .filter(|&i| &day_of(&rows[i].label, profile) == d)
-            .collect();
+    for (d, idx) in &day_groups(rows.iter().map(|r| r.label.as_str()), profile) {
         let part: Vec<RosterRow> = idx.iter().map(|&i| rows[i].clone()).collect();
         // Agent-hours are not shown here, so the interval length does not matter.
         let t = staffing::totals(&part, 3600.0);
         // The simulation's day: its intervals' means weighted by their simulated calls.
         let (mut calls, mut answered, mut within, mut wait, mut aband) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for &i in &idx {
+        for &i in idx {
             let s = &sim.intervals[i];
             // NaN figures (nothing measured in the interval) weigh nothing.
             let fin = |v: f64| if v.is_finite() { v } else { 0.0 };
@@ -603,6 +593,23 @@ fn day_of(label: &str, _profile: Profile) -> String {
     label.split(' ').next().unwrap_or("").to_string()
 }
 
+/// The days of interval `labels` in order of appearance, each with the indices of its
+/// intervals: what every per-day table (staffing, roster, simulation) groups by.
+fn day_groups<'a>(
+    labels: impl Iterator<Item = &'a str>,
+    profile: Profile,
+) -> Vec<(String, Vec<usize>)> {
+    let mut out: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, label) in labels.enumerate() {
+        let d = day_of(label, profile);
+        match out.iter_mut().find(|(day, _)| *day == d) {
+            Some((_, idx)) => idx.push(i),
+            None => out.push((d, vec![i])),
+        }
+    }
+    out
+}
+
 fn print_staffing(
     out: &mut impl Write,
     table: &[StaffingRow],
@@ -639,19 +646,9 @@ fn print_staffing(
         "aband A",
         "rostered"
     )?;
-    let mut days: Vec<String> = Vec::new();
-    for r in table {
-        let d = day_of(&r.label, profile);
-        if days.last() != Some(&d) {
-            days.push(d);
-        }
-    }
     let mut week = (0.0, 0.0, 0.0, 0.0);
-    for d in &days {
-        let rows: Vec<&StaffingRow> = table
-            .iter()
-            .filter(|r| &day_of(&r.label, profile) == d)
-            .collect();
+    for (d, idx) in &day_groups(table.iter().map(|r| r.label.as_str()), profile) {
+        let rows: Vec<&StaffingRow> = idx.iter().map(|&i| &table[i]).collect();
         let calls: f64 = rows.iter().map(|r| r.offered).sum();
         let peak_c = rows.iter().map(|r| r.erlang_c.agents).max().unwrap_or(0);
         let peak_a = rows
@@ -847,19 +844,8 @@ fn print_roster(
         "{:<12} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}",
         "day", "calls", "agent-h", "SL", "ASA s", "aband", "worst"
     )?;
-    let mut days: Vec<String> = Vec::new();
-    for r in rows {
-        let d = day_of(&r.label, profile);
-        if days.last() != Some(&d) {
-            days.push(d);
-        }
-    }
-    for d in &days {
-        let part: Vec<RosterRow> = rows
-            .iter()
-            .filter(|r| &day_of(&r.label, profile) == d)
-            .cloned()
-            .collect();
+    for (d, idx) in &day_groups(rows.iter().map(|r| r.label.as_str()), profile) {
+        let part: Vec<RosterRow> = idx.iter().map(|&i| rows[i].clone()).collect();
         let t = staffing::totals(&part, plan.interval_s);
         let worst = part
             .iter()
