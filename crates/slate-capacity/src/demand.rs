@@ -381,7 +381,9 @@ pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<V
 }
 
 /// Up to `limit` observed handling times (seconds) of answered calls on `channel`, for the
-/// simulation; empty when the input has no `call_ended`.
+/// simulation; empty when the input has no `call_ended`. The order (and, past `limit`, the
+/// choice) follows a hash of the answer time, not the scan's partition timing, so a seeded
+/// simulation gives the same figures on any number of threads.
 pub async fn handling_sample(
     inputs: &[String],
     channel: &str,
@@ -407,7 +409,8 @@ pub async fn handling_sample(
     };
     let sql = format!(
         "SELECT CAST({e} - {a} AS DOUBLE) / 1e6 AS h FROM input \
-         WHERE {ch} = '{chv}' AND {e} IS NOT NULL AND {a} IS NOT NULL AND {e} >= {a} LIMIT {limit}",
+         WHERE {ch} = '{chv}' AND {e} IS NOT NULL AND {a} IS NOT NULL AND {e} >= {a} \
+         ORDER BY {a} % 1000003, h LIMIT {limit}",
         e = us(schema::CALL_ENDED),
         a = us(schema::CALL_ANSWERED),
         ch = quote(schema::CHANNEL),

@@ -117,6 +117,21 @@ fn capacity_from_generated_history() {
     ]);
     assert!(out.contains("Roster (Erlang A"), "{out}");
     assert!(out.contains("Simulation at the Erlang C staffing"), "{out}");
+    // Seeded: the same figures again, on one thread or two (the handling-time sample once
+    // came in the scan's partition order).
+    for threads in ["1", "2"] {
+        let (again, _) = ok(&[
+            "capacity",
+            "--input",
+            data,
+            "--roster",
+            roster.to_str().unwrap(),
+            "--simulate",
+            "--threads",
+            threads,
+        ]);
+        assert_eq!(again, out, "--threads {threads}");
+    }
     // The roster over the whole week, the queue carried across hours.
     assert!(
         out.contains("Roster simulated over the whole period (queue carried across intervals"),
