@@ -29,6 +29,26 @@ pub enum Error {
     /// Options that cannot be honoured together.
     #[error("{0}")]
     BadOptions(String),
+    /// Two files of one Parquet dataset give a column types that cannot be read as one.
+    #[error(
+        "column `{column}` is {first_type} in {first} but {other_type} in {other}: \
+         a dataset's files must agree on each column's type (rewrite one of them, or read them \
+         as separate inputs)",
+        first = first.display(),
+        other = other.display()
+    )]
+    SchemaConflict {
+        /// The column.
+        column: String,
+        /// The first file that has it.
+        first: std::path::PathBuf,
+        /// Its type there.
+        first_type: String,
+        /// A later file with a type that does not fit.
+        other: std::path::PathBuf,
+        /// Its type there.
+        other_type: String,
+    },
     /// Input listing or reading.
     #[error(transparent)]
     Io(#[from] slate_io::Error),

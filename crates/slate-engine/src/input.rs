@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::streaming::StreamingTable;
+use datafusion::datasource::file_format::parquet::transform_schema_to_view;
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
@@ -22,7 +23,7 @@ use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
 use slate_io::source::DEFAULT_BATCH_ROWS;
 use slate_io::{DataKind, ImportSummary, Mapping, Reject, RejectsWriter, SourceSink};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The input of a run or a validation.
 #[derive(Debug)]
@@ -137,14 +138,32 @@ impl Input {
     /// [`Input::missing_columns`]).
     pub async fn dataframe(&self, ctx: &SessionContext) -> Result<DataFrame> {
         Ok(match &self.kind {
-            Kind::Parquet { .. } => {
+            Kind::Parquet { schemas, .. } => {
                 let paths: Vec<String> = self
                     .files
                     .iter()
                     .map(|p| p.to_string_lossy().into_owned())
                     .collect();
-                ctx.read_parquet(paths, ParquetReadOptions::default().file_extension(""))
-                    .await?
+                // Given several paths, DataFusion infers the schema from the first alone, and a
+                // column only later files have could not be named at all. Text is read as
+                // views when the session says so, as DataFusion's own inference does.
+                let mut schema = merged_schema(&self.files, schemas)?;
+                if ctx
+                    .state()
+                    .config_options()
+                    .execution
+                    .parquet
+                    .schema_force_view_types
+                {
+                    schema = transform_schema_to_view(&schema);
+                }
+                ctx.read_parquet(
+                    paths,
+                    ParquetReadOptions::default()
+                        .file_extension("")
+                        .schema(&schema),
+                )
+                .await?
             }
             Kind::Mapped(m) => {
                 let table = StreamingTable::try_new(
@@ -171,6 +190,87 @@ impl Input {
                 (!lacks.is_empty()).then(|| (f.clone(), lacks))
             })
             .collect()
+    }
+}
+
+/// One schema for a dataset's files: every column of every file, in the order first seen,
+/// nullable (a file without it reads null there) and without metadata (pyarrow's `pandas`
+/// metadata differs per file and would make equal columns unequal). Types must agree, up to
+/// widenings DataFusion casts exactly (see [`unify`]); otherwise the error names both files.
+fn merged_schema(files: &[PathBuf], schemas: &[SchemaRef]) -> Result<Schema> {
+    let mut fields: Vec<(Field, usize)> = Vec::new();
+    for (i, schema) in schemas.iter().enumerate() {
+        for f in schema.fields() {
+            match fields.iter_mut().find(|(g, _)| g.name() == f.name()) {
+                None => fields.push((Field::new(f.name(), f.data_type().clone(), true), i)),
+                Some((g, first)) => {
+                    let t = unify(g.data_type(), f.data_type()).ok_or_else(|| {
+                        Error::SchemaConflict {
+                            column: f.name().clone(),
+                            first: files[*first].clone(),
+                            first_type: g.data_type().to_string(),
+                            other: files[i].clone(),
+                            other_type: f.data_type().to_string(),
+                        }
+                    })?;
+                    *g = Field::new(f.name(), t, true);
+                }
+            }
+        }
+    }
+    Ok(Schema::new(
+        fields.into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
+    ))
+}
+
+/// A type both `a` and `b` read as without loss: equal types; text in any encoding (plain,
+/// large, view, dictionary) as plain text; signed integers as the wider; timestamps of one
+/// zone (or none) at the finer unit. `None` for anything else (a naive clock beside a zoned
+/// one, text beside numbers): guessing there could shift every clock or id silently.
+fn unify(a: &DataType, b: &DataType) -> Option<DataType> {
+    use DataType::*;
+    fn text(t: &DataType) -> bool {
+        match t {
+            Utf8 | LargeUtf8 | Utf8View => true,
+            Dictionary(_, v) => text(v),
+            _ => false,
+        }
+    }
+    fn int_width(t: &DataType) -> Option<u8> {
+        match t {
+            Int8 => Some(1),
+            Int16 => Some(2),
+            Int32 => Some(4),
+            Int64 => Some(8),
+            _ => None,
+        }
+    }
+    fn fineness(u: &TimeUnit) -> u8 {
+        match u {
+            TimeUnit::Second => 0,
+            TimeUnit::Millisecond => 1,
+            TimeUnit::Microsecond => 2,
+            TimeUnit::Nanosecond => 3,
+        }
+    }
+    if a == b {
+        return Some(a.clone());
+    }
+    if text(a) && text(b) {
+        return Some(Utf8);
+    }
+    if let (Some(x), Some(y)) = (int_width(a), int_width(b)) {
+        return Some(if x >= y { a.clone() } else { b.clone() });
+    }
+    match (a, b) {
+        (Timestamp(ua, za), Timestamp(ub, zb)) if za == zb => {
+            Some(if fineness(ua) >= fineness(ub) {
+                a.clone()
+            } else {
+                b.clone()
+            })
+        }
+        _ => None,
     }
 }
 

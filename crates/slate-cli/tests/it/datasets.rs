@@ -146,3 +146,117 @@ fn a_file_lacking_a_column_is_named_in_the_summary() {
     assert!(stderr.contains(&expected), "{stderr}");
     assert_eq!(stderr.matches("has no column").count(), 1, "{stderr}");
 }
+
+/// Adds a column `station` to a generated file: text, or whole numbers when `numbers`, null
+/// on every third row.
+fn with_station(file: &Path, numbers: bool) {
+    use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    let b = batch(file);
+    let n = b.num_rows();
+    let col: ArrayRef = if numbers {
+        Arc::new(Int64Array::from_iter(
+            (0..n).map(|i| (i % 3 != 0).then_some((i % 4) as i64)),
+        ))
+    } else {
+        Arc::new(StringArray::from_iter(
+            (0..n).map(|i| (i % 3 != 0).then(|| format!("S{}", i % 4))),
+        ))
+    };
+    let mut fields: Vec<Field> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("station", col.data_type().clone(), true));
+    let mut cols = b.columns().to_vec();
+    cols.push(col);
+    let b = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
+    slate_io::write_batches(file, b.schema(), &[b]).unwrap();
+}
+
+/// A column only later files of a dataset have can be grouped by: the first file reads it as
+/// null and is named in the summary. The scorecard equals the one over the same dataset
+/// where the first file has the column, all null (DataFusion alone infers the first file's
+/// schema, and this run failed with "no column station").
+#[test]
+fn a_column_only_later_files_have_is_read_under_the_merged_schema() {
+    use datafusion::arrow::array::{ArrayRef, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    crate::cli::generate(&data, "3000", "0");
+    let files = slate_io::expand_inputs(&[data.to_string_lossy().into_owned()]).unwrap();
+    assert!(files.len() >= 2, "{files:?}");
+    for f in &files[1..] {
+        with_station(f, false);
+    }
+    let run = |out: &Path| {
+        ok(&[
+            "run",
+            "--input",
+            data.to_str().unwrap(),
+            "--window",
+            "year",
+            "--by",
+            "station",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let merged = t.path().join("merged.parquet");
+    let stderr = run(&merged);
+    let expected = format!("{} has no column station", files[0].display());
+    assert!(stderr.contains(&expected), "{stderr}");
+
+    // The same dataset, the first file given the column explicitly (all null).
+    let b = batch(&files[0]);
+    let nulls: ArrayRef = Arc::new(StringArray::from(vec![None::<&str>; b.num_rows()]));
+    let mut fields: Vec<Field> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("station", DataType::Utf8, true));
+    let mut cols = b.columns().to_vec();
+    cols.push(nulls);
+    let b = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
+    slate_io::write_batches(&files[0], b.schema(), &[b]).unwrap();
+    let explicit = t.path().join("explicit.parquet");
+    let stderr = run(&explicit);
+    assert!(!stderr.contains("has no column"), "{stderr}");
+    let card = batch(&merged);
+    assert!(
+        card.num_rows() > 4,
+        "a row per station and the null station"
+    );
+    assert_eq!(card, batch(&explicit));
+}
+
+/// Files that disagree on a column's type are an error naming the column, both files and both
+/// types, not a guess: text in one file and numbers in another.
+#[test]
+fn files_disagreeing_on_a_column_type_are_named() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    crate::cli::generate(&data, "3000", "0");
+    let files = slate_io::expand_inputs(&[data.to_string_lossy().into_owned()]).unwrap();
+    assert!(files.len() >= 2, "{files:?}");
+    with_station(&files[0], false);
+    with_station(&files[1], true);
+    let o = slate()
+        .args(["run", "--input", data.to_str().unwrap(), "--window", "year"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
+    for needle in [
+        "column `station`".to_string(),
+        format!("Utf8 in {}", files[0].display()),
+        format!("Int64 in {}", files[1].display()),
+    ] {
+        assert!(stderr.contains(&needle), "{needle:?} not in {stderr}");
+    }
+}
