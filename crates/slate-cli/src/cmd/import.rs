@@ -1,5 +1,4 @@
-//! `slate import`, and the `--source` option `run` and `validate` share (they scan a mapped
-//! source directly through `slate_engine::Input`).
+//! `slate import`: a CAD export through a source mapping into a canonical Parquet dataset.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,43 +8,11 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use slate_io::source::DEFAULT_BATCH_ROWS;
-use slate_io::{ImportOptions, ImportReport, ImportSummary, Mapping};
+use slate_io::{ImportOptions, ImportReport, Mapping};
+
+use crate::cmd::source::write_summary;
 
 use crate::Outcome;
-
-/// The `--source` option shared by `run` and `validate`.
-#[derive(Debug, Clone, Default, Args)]
-pub(crate) struct SourceArgs {
-    /// Read the input as a CAD export through a source mapping: a built-in one (`lfb`, `sffd`,
-    /// `seattle-spd`, `canonical`) or a mapping TOML file. Directories are then searched for
-    /// .csv, .tsv and .parquet files. Without it, the input is canonical: a directory is a
-    /// Parquet dataset (only .parquet files are data; names starting with `.` or `_` are
-    /// skipped) and a CSV file is read only when named.
-    #[arg(long, value_name = "NAME|FILE.toml")]
-    pub(crate) source: Option<String>,
-    /// With a mapped source: write the rejected rows here (CSV) instead of only counting them.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) rejects: Option<PathBuf>,
-}
-
-impl SourceArgs {
-    /// The input these arguments and `--input` describe.
-    pub(crate) fn open(&self, inputs: &[String]) -> Result<slate_engine::Input> {
-        Ok(slate_engine::Input::open(
-            inputs,
-            self.source.as_deref(),
-            self.rejects.clone(),
-        )?)
-    }
-}
-
-/// Writes a mapped read's accounting lines (see `ImportSummary::describe`).
-pub(crate) fn write_summary(w: &mut dyn Write, tz: &str, s: &ImportSummary) -> Result<()> {
-    for line in s.describe(tz) {
-        writeln!(w, "{line}")?;
-    }
-    Ok(())
-}
 
 /// Arguments of `slate import`.
 #[derive(Debug, Args)]

@@ -9,5 +9,6 @@ pub(crate) mod report;
 pub(crate) mod run;
 #[cfg(feature = "serve")]
 pub(crate) mod serve;
+pub(crate) mod source;
 pub(crate) mod stream;
 pub(crate) mod validate;

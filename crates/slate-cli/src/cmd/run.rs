@@ -16,8 +16,8 @@ use slate_report::InputFile;
 
 use crate::Outcome;
 use crate::args::{TzArgs, ensure_parent, parse_date};
-use crate::cmd::import::{SourceArgs, write_summary};
 use crate::cmd::report::{OdArg, policy_text, provenance, write_disparity, write_html};
+use crate::cmd::source::{SourceArgs, write_summary};
 use crate::progress::rows_bar;
 
 /// Percentile definitions on the command line.

@@ -14,7 +14,7 @@ use slate_serve::{Catalog, ServeOptions};
 
 use crate::Outcome;
 use crate::args::TzArgs;
-use crate::cmd::import::SourceArgs;
+use crate::cmd::source::SourceArgs;
 
 /// Arguments of `slate serve`.
 #[derive(Debug, Args)]

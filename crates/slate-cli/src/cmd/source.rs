@@ -1,0 +1,43 @@
+//! The `--source` option of the commands that read inputs (`run`, `validate`, `serve`): they
+//! scan a mapped source directly through `slate_engine::Input`, never through `slate import`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use slate_io::ImportSummary;
+
+/// The `--source` option shared by the commands that read inputs.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct SourceArgs {
+    /// Read the input as a CAD export through a source mapping: a built-in one (`lfb`, `sffd`,
+    /// `seattle-spd`, `canonical`) or a mapping TOML file. Directories are then searched for
+    /// .csv, .tsv and .parquet files. Without it, the input is canonical: a directory is a
+    /// Parquet dataset (only .parquet files are data; names starting with `.` or `_` are
+    /// skipped) and a CSV file is read only when named.
+    #[arg(long, value_name = "NAME|FILE.toml")]
+    pub(crate) source: Option<String>,
+    /// With a mapped source: write the rejected rows here (CSV) instead of only counting them.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rejects: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    /// The input these arguments and `--input` describe.
+    pub(crate) fn open(&self, inputs: &[String]) -> Result<slate_engine::Input> {
+        Ok(slate_engine::Input::open(
+            inputs,
+            self.source.as_deref(),
+            self.rejects.clone(),
+        )?)
+    }
+}
+
+/// Writes a mapped read's accounting lines (see `ImportSummary::describe`).
+pub(crate) fn write_summary(w: &mut dyn Write, tz: &str, s: &ImportSummary) -> Result<()> {
+    for line in s.describe(tz) {
+        writeln!(w, "{line}")?;
+    }
+    Ok(())
+}
