@@ -8,6 +8,10 @@ Subcommands:
   matrix        the same question over data of several shapes (slate gen's, and other writers'
                 from scripts/gen_other_writers.py): check, time slate against DuckDB with and
                 without rollups and against the scan floor, write docs/bench/matrix.{csv,md}
+  capacity      `slate capacity`'s demand profile checked against DuckDB per channel and
+                15-minute slot of the week, then timed against `slate run` on the same files
+                (issue 15: the profile should cost no more than a scorecard); writes
+                docs/bench/capacity.{csv,md}
 
 The question is the one `slate run --policy builtin:mps-promise-2008 --window month
 --by borough,grade` answers: the policy is read from slate's own TOML file, so the three
@@ -972,6 +976,148 @@ def write_matrix(a, results: list[dict]) -> None:
     print(f"wrote {out / 'matrix.csv'} and {md}")
 
 
+# ---------------------------------------------------------------------------------------------
+# Capacity: the demand profile against a scorecard run
+
+CAPACITY_BEGIN = "<!-- capacity:begin -->"
+CAPACITY_END = "<!-- capacity:end -->"
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def duckdb_demand(data: str, tz: str, interval_min: int) -> dict:
+    """Per (channel, slot label): the demand figures slate's profile reports, by DuckDB alone
+    (its own zone rules for local time), for the policy's 999 answer measure (10 s)."""
+    import duckdb
+
+    q = f"""
+    WITH t AS (
+      SELECT channel, timezone('{tz}', call_received) AS l,
+             epoch_us(call_received) AS r, epoch_us(call_answered) AS a,
+             epoch_us(call_ended) AS e, abandoned AS ab
+      FROM read_parquet('{data}/**/*.parquet', union_by_name = true)
+      WHERE call_received IS NOT NULL)
+    SELECT channel, ((isodow(l) - 1) * 1440 + hour(l) * 60 + minute(l)) // {interval_min} AS slot,
+           count(*) AS offered_total, count(a) AS answered,
+           sum(CASE WHEN ab THEN 1 ELSE 0 END) AS abandoned,
+           count(CASE WHEN channel = '999' AND a >= r THEN 1 END) AS measured,
+           count(CASE WHEN channel = '999' AND a >= r AND (a - r) // 1000000 <= 10 THEN 1 END) AS within,
+           avg(CASE WHEN e >= a THEN (e - a) // 1000000 END) AS aht_mean_s,
+           avg(CASE WHEN a >= r THEN (a - r) // 1000000 END) AS asa_s
+    FROM t GROUP BY ALL"""
+    out = {}
+    for ch, slot, *vals in duckdb.sql(q).fetchall():
+        minute = slot * interval_min
+        label = f"{WEEKDAYS[minute // 1440]} {minute % 1440 // 60:02}:{minute % 60:02}"
+        out[(ch, label)] = dict(zip(["offered_total", "answered", "abandoned", "measured", "within",
+                                     "aht_mean_s", "asa_s"], vals))
+    return out
+
+
+def check_demand(demand: Path, ref: dict) -> int:
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(demand).to_pylist()
+    bad = []
+    if len(rows) != len(ref):
+        bad.append(f"{len(rows)} slate rows, {len(ref)} DuckDB rows")
+    for r in rows:
+        d = ref.get((r["channel"], r["interval"]))
+        if d is None:
+            bad.append(f"{r['channel']} {r['interval']}: not in DuckDB's answer")
+            continue
+        occ = r["occurrences"]
+        mine = {
+            "offered_total": r["offered_total"], "answered": r["answered"] * occ,
+            "abandoned": r["abandoned"] * occ, "measured": r["measured"], "within": r["within"],
+            "aht_mean_s": r["aht_mean_s"], "asa_s": r["asa_s"],
+        }
+        for k, v in mine.items():
+            if not same_value(v, d[k]) and not (v is not None and d[k] is not None
+                                                and abs(v - d[k]) <= 1e-9 * max(1.0, abs(d[k]))):
+                bad.append(f"{r['channel']} {r['interval']} {k}: slate {v}, DuckDB {d[k]}")
+    if bad:
+        raise SystemExit("slate capacity's demand profile differs from DuckDB's:\n  " + "\n  ".join(bad[:20]))
+    return len(rows)
+
+
+def cmd_capacity(a) -> None:
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for data in a.data:
+        rows = parquet_rows(data)
+        demand, staffing, card = work / "demand.parquet", work / "staffing.csv", work / "card.parquet"
+        cmds = {
+            "capacity": [a.slate, "capacity", "--input", data, "--interval", "15m", "--profile", "hour-of-week",
+                         "--tz", TZ, "--out", str(demand), "--staffing", str(staffing), "--shrinkage", "0.3",
+                         "--threads", str(a.threads)],
+            "run": [a.slate, "run", "--input", data, "--policy", "builtin:mps-promise-2008", "--window", "month",
+                    "--by", "borough,grade", "--tz", TZ, "--threads", str(a.threads), "--out", str(card)],
+        }
+        # 1. Equal figures before any timing.
+        measure_rss(cmds["capacity"])
+        n = check_demand(demand, duckdb_demand(data, TZ, 15))
+        print(f"[check] {Path(data).name}: slate capacity == DuckDB on {n} channel x 15-minute slots", flush=True)
+        # 2. Interleaved timed runs, the order alternating so neither always runs on a warm cache.
+        samples = {k: [] for k in cmds}
+        for i in range(a.runs):
+            for k in (("capacity", "run") if i % 2 == 0 else ("run", "capacity")):
+                res = measure_rss(cmds[k])
+                samples[k].append(res)
+                print(f"[time] {Path(data).name} {k} run {i + 1}/{a.runs}: {res['wall']:.3f} s, "
+                      f"{res['rss_mb']:.0f} MB", flush=True)
+        ratios = [c["wall"] / r["wall"] for c, r in zip(samples["capacity"], samples["run"])]
+        results.append({
+            "data": Path(data).name, "rows": rows, "threads": a.threads, "runs": a.runs,
+            "capacity_s": statistics.median(s["wall"] for s in samples["capacity"]),
+            "run_s": statistics.median(s["wall"] for s in samples["run"]),
+            "x_run": statistics.median(ratios), "x_run_min": min(ratios), "x_run_max": max(ratios),
+            "capacity_mb": max(s["rss_mb"] for s in samples["capacity"]),
+            "run_mb": max(s["rss_mb"] for s in samples["run"]),
+        })
+    write_capacity(a, results)
+
+
+def write_capacity(a, results: list[dict]) -> None:
+    out = Path(a.results)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "capacity.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(results[0]))
+        w.writeheader()
+        for r in results:
+            w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()})
+    m = machine()
+    table = [
+        CAPACITY_BEGIN,
+        f"Machine: {m['cpus']} CPUs ({m['cpu']}), {m['ram']} RAM; {m['date']}. Paired runs, the order "
+        "alternating; x run is the median of the per-pair ratios (min-max in brackets). The demand "
+        "profile was checked first against DuckDB (every channel x 15-minute slot of the week: offered, "
+        "answered, abandoned, measured, within, mean handling time and mean wait).",
+        "",
+        "| data | rows | threads | `slate capacity` s / MB | `slate run` s / MB | capacity x run |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        table.append(
+            f"| {r['data']} | {fmt_rows(r['rows'])} | {r['threads']} | {r['capacity_s']:.2f} / {r['capacity_mb']:.0f} "
+            f"| {r['run_s']:.2f} / {r['run_mb']:.0f} | **{r['x_run']:.2f}** ({r['x_run_min']:.2f}-{r['x_run_max']:.2f}) |"
+        )
+    table.append(CAPACITY_END)
+    md = out / "capacity.md"
+    block = "\n".join(table)
+    if md.exists() and CAPACITY_BEGIN in md.read_text():
+        head, rest = md.read_text().split(CAPACITY_BEGIN, 1)
+        md.write_text(head + block + rest.split(CAPACITY_END, 1)[1])
+    else:
+        md.write_text("# Capacity: the demand profile against a scorecard run\n\n"
+                      "Written by `scripts/bench --capacity`. The commands, per data set:\n\n"
+                      "```sh\nslate capacity --input DATA --interval 15m --profile hour-of-week --tz Europe/London \\\n"
+                      "    --out demand.parquet --staffing staffing.csv --shrinkage 0.3 --threads 2\n"
+                      "slate run --input DATA --policy builtin:mps-promise-2008 --window month --by borough,grade \\\n"
+                      "    --tz Europe/London --threads 2\n```\n\n" + block + "\n")
+    print(f"wrote {out / 'capacity.csv'} and {md}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -1006,7 +1152,17 @@ def main() -> None:
     x.add_argument("--results", default=str(ROOT / "docs/bench"))
     x.add_argument("--threads", type=int, default=os.cpu_count())
     x.add_argument("--runs", type=int, default=5)
+    k = sub.add_parser("capacity")
+    k.add_argument("--data", action="append", required=True, help="a `slate gen --call-queue` directory (repeat)")
+    k.add_argument("--slate", required=True)
+    k.add_argument("--work", required=True, help="scratch directory for outputs")
+    k.add_argument("--results", default=str(ROOT / "docs/bench"))
+    k.add_argument("--threads", type=int, default=os.cpu_count())
+    k.add_argument("--runs", type=int, default=5)
     a = p.parse_args()
+    if a.cmd == "capacity":
+        cmd_capacity(a)
+        return
     if a.cmd == "engine":
         cmd_engine(a)
     elif a.cmd == "matrix":
