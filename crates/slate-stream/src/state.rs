@@ -112,13 +112,13 @@ pub struct State {
     last_emit_wm: Option<i64>,
     /// Emissions so far.
     pub seq: u64,
-    open: HashMap<String, Update>,
+    open: FxMap<String, Update>,
     /// (deadline, id); entries whose record has moved on are skipped when popped.
     deadlines: BTreeSet<(i64, String)>,
     /// Hashes of settled incident ids (drop mode): a later update for one is late.
     settled_ids: HashSet<u64>,
     /// Settled records (revise mode), to retract their cells when revised.
-    settled: HashMap<String, Update>,
+    settled: FxMap<String, Update>,
     /// Settled cells: (unit, groups, per-measure cells, hex-encoded).
     cells: Vec<(Option<i32>, GroupKey, Vec<String>)>,
     #[serde(with = "as_pairs")]
@@ -149,6 +149,38 @@ fn min_i64() -> i64 {
     i64::MIN
 }
 
+/// The multiply-rotate hash rustc uses (FxHash): the id-keyed maps are probed on every update
+/// and SipHash was a visible share of that; ids come from the CAD feed, not an adversary.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.write(&[b]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FxHasher`]s.
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+/// A map keyed by incident id.
+pub type FxMap<K, V> = HashMap<K, V, FxBuild>;
+
 fn id_hash(id: &str) -> u64 {
     let mut h = DefaultHasher::new();
     id.hash(&mut h);
@@ -163,10 +195,10 @@ impl Default for State {
             watermark_us: i64::MIN,
             last_emit_wm: None,
             seq: 0,
-            open: HashMap::new(),
+            open: FxMap::default(),
             deadlines: BTreeSet::new(),
             settled_ids: HashSet::new(),
-            settled: HashMap::new(),
+            settled: FxMap::default(),
             cells: Vec::new(),
             revisions: BTreeMap::new(),
             announced_final: BTreeSet::new(),
@@ -194,8 +226,8 @@ pub struct Processor {
     /// Cells of the open incidents as of the last emission, and each one's share, so that an
     /// emission recomputes only the incidents changed since (derived, not checkpointed).
     open_cube: Cube,
-    contrib: HashMap<String, Contribution>,
-    changed: HashSet<String>,
+    contrib: FxMap<String, Contribution>,
+    changed: HashSet<String, FxBuild>,
     /// The current rows of every window not frozen, and the days the data spanned (derived).
     latest: Option<Latest>,
 }
@@ -261,7 +293,7 @@ impl Processor {
             cube,
             start_cols,
             open_cube,
-            contrib: HashMap::new(),
+            contrib: FxMap::default(),
             changed,
             latest: None,
         })
