@@ -228,6 +228,27 @@ impl Cube {
         }
     }
 
+    /// The grain units holding cells (each once per group; no-start cells left out).
+    pub fn units(&self) -> impl Iterator<Item = i32> + '_ {
+        self.cells.keys().filter_map(|(u, _)| *u)
+    }
+
+    /// Removes every cell of these units (a stream's windows past revision); returns the
+    /// earliest removed unit that held records.
+    pub fn remove_units(&mut self, units: &[i32]) -> Option<i32> {
+        let mut first: Option<i32> = None;
+        self.cells.retain(|(u, _), cells| match u {
+            Some(u) if units.contains(u) => {
+                if cells.iter().any(|c| c.n_eligible() > 0) {
+                    first = Some(first.map_or(*u, |f| f.min(*u)));
+                }
+                false
+            }
+            _ => true,
+        });
+        first
+    }
+
     /// Merges every cell of another cube with the same shape.
     pub fn merge(&mut self, other: &Cube) {
         for ((unit, groups), cells) in &other.cells {

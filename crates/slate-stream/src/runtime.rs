@@ -111,6 +111,11 @@ pub struct Summary {
     pub resumed: bool,
     /// Most incidents open at once (sampled after each batch).
     pub max_open: usize,
+    /// Most grain units whose settled cells were held at once (sampled after each emission):
+    /// with a revise horizon, the windows still open for revision, not the history.
+    pub max_held_units: usize,
+    /// Most settled records (revise mode) or ids (drop mode) held at once, likewise.
+    pub max_held_settled: usize,
     /// Wall time to compute and write each emission, in milliseconds: the delay from the
     /// watermark crossing an emission point to the figures being readable.
     pub emission_ms: Vec<f64>,
@@ -120,7 +125,7 @@ const CHECKPOINT: &str = "checkpoint.json";
 
 fn fingerprint(cfg: &StreamConfig) -> String {
     format!(
-        "{}|{}|{:?}|{}|{}|{}|{:?}|{:?}|{}",
+        "{}|{}|{:?}|{}|{}|{}|{:?}|{:?}|{}|{:?}",
         cfg.policy.name,
         cfg.opts.window,
         cfg.opts.group_by,
@@ -129,7 +134,8 @@ fn fingerprint(cfg: &StreamConfig) -> String {
         cfg.settle_us,
         cfg.late,
         cfg.opts.method,
-        cfg.emit_every_us
+        cfg.emit_every_us,
+        cfg.revise_horizon_us
     )
 }
 
@@ -217,54 +223,240 @@ fn with_flags(batch: &RecordBatch, e: &Emission) -> Result<RecordBatch> {
     RecordBatch::try_new(schema, cols).map_err(|e| Error::Pipeline(e.to_string()))
 }
 
+/// Directory of the current scorecard, one Parquet file per window.
+pub const LATEST_DIR: &str = "latest";
+/// Directory of the current exclusions ledger, one Parquet file per window (`none.parquet`:
+/// records with no start clock).
+pub const LATEST_LEDGER_DIR: &str = "latest.exclusions";
+
+/// A window's file name: `START_END.parquet` (local dates, end exclusive); `none.parquet` for
+/// the ledger of records with no start clock.
+fn window_file(w: Option<(i32, i32)>) -> String {
+    match w {
+        None => "none.parquet".into(),
+        Some((a, b)) => format!("{}_{}.parquet", date_of(a), date_of(b)),
+    }
+}
+
+fn date_of(day: i32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_num_days_from_ce_opt(day + 719_163).unwrap_or_default()
+}
+
+/// The window a file of [`window_file`] holds (`Some(None)`: the no-start ledger).
+fn window_of_file(path: &Path) -> Option<Option<(i32, i32)>> {
+    let stem = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
+    if stem == "none" {
+        return Some(None);
+    }
+    let (a, b) = stem.split_once('_')?;
+    let day = |s: &str| {
+        let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+        Some(chrono::Datelike::num_days_from_ce(&d) - 719_163)
+    };
+    Some(Some((day(a)?, day(b)?)))
+}
+
+/// A window (`None`: the no-start ledger) and its file.
+type WindowFile = (Option<(i32, i32)>, PathBuf);
+
+/// The window files in a directory, in report order (the no-start ledger first).
+fn window_files(dir: &Path) -> Result<Vec<WindowFile>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let path = e.map_err(io(dir))?.path();
+        if let Some(w) = window_of_file(&path) {
+            out.push((w, path));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Writes `batch` to `path`, or removes the file when the batch has no rows.
+fn write_or_remove(path: &Path, batch: &RecordBatch) -> Result<()> {
+    if batch.num_rows() == 0 {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
+            _ => Ok(()),
+        }
+    } else {
+        slate_io::write_batches(path, batch.schema(), std::slice::from_ref(batch))?;
+        Ok(())
+    }
+}
+
+/// Concatenates the window files of `dir` into one file (`latest.parquet` at the end of a
+/// finite source).
+fn concat_windows(dir: &Path, to: &Path, empty: &RecordBatch) -> Result<()> {
+    let mut batches = Vec::new();
+    for (_, f) in window_files(dir)? {
+        batches.extend(slate_io::parquet::read_file(&f)?);
+    }
+    let schema = empty.schema();
+    let all = arrow::compute::concat_batches(&schema, std::iter::once(empty).chain(&batches))
+        .map_err(|e| Error::Pipeline(e.to_string()))?;
+    slate_io::write_batches(to, schema, std::slice::from_ref(&all))?;
+    Ok(())
+}
+
+/// Per-window batches of the current scorecard and ledger, kept only for `on_latest`.
+type HookWindows = std::collections::BTreeMap<Option<(i32, i32)>, (RecordBatch, RecordBatch)>;
+
 struct Sink {
     spec: SinkSpec,
     on_latest: Option<LatestHook>,
     ipc: Option<arrow::ipc::writer::StreamWriter<std::io::Stdout>>,
+    /// Late updates already in `late.parquet`.
+    late_written: Option<usize>,
+    hook_windows: HookWindows,
 }
 
 impl Sink {
+    /// A sink; with a hook and a directory, frozen windows' batches come back from their files
+    /// (a restarted processor no longer holds their cells).
+    fn new(spec: SinkSpec, on_latest: Option<LatestHook>, p: &Processor) -> Result<Self> {
+        let mut hook_windows = HookWindows::new();
+        if let (Some(_), SinkSpec::Dir(out)) = (&on_latest, &spec) {
+            let policy = &p.config().policy;
+            let shape = p.empty_report();
+            let read = |dir: &str, w: Option<(i32, i32)>, empty: &RecordBatch| {
+                let f = out.join(dir).join(window_file(w));
+                if !f.exists() {
+                    return Ok(empty.clone());
+                }
+                let b = slate_io::parquet::read_file(&f)?;
+                arrow::compute::concat_batches(&empty.schema(), &b)
+                    .map_err(|e| Error::Pipeline(e.to_string()))
+            };
+            let (card0, ledger0) = (
+                scorecard_batch(&shape, policy)?,
+                ledger_batch(&shape, policy)?,
+            );
+            let mut frozen: Vec<Option<(i32, i32)>> = Vec::new();
+            for d in [LATEST_DIR, LATEST_LEDGER_DIR] {
+                for (w, _) in window_files(&out.join(d))? {
+                    if w.is_some_and(|w| p.is_frozen(w)) && !frozen.contains(&w) {
+                        frozen.push(w);
+                    }
+                }
+            }
+            for w in frozen {
+                let card = read(LATEST_DIR, w, &card0)?;
+                let ledger = read(LATEST_LEDGER_DIR, w, &ledger0)?;
+                hook_windows.insert(w, (card, ledger));
+            }
+        }
+        Ok(Sink {
+            spec,
+            on_latest,
+            ipc: None,
+            late_written: None,
+            hook_windows,
+        })
+    }
+
     fn write(&mut self, p: &Processor, e: &Emission) -> Result<()> {
         let policy = &p.config().policy;
-        let batch = with_flags(&scorecard_batch(&e.report, policy)?, e)?;
-        match &self.spec {
-            SinkSpec::Dir(out) => {
-                let path = emission_path(out, e.seq);
-                std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(io(out))?;
-                slate_io::write_batches(&path, batch.schema(), std::slice::from_ref(&batch))?;
-                let latest = scorecard_batch(&e.latest, policy)?;
-                slate_io::write_batches(
-                    &out.join("latest.parquet"),
-                    latest.schema(),
-                    std::slice::from_ref(&latest),
-                )?;
-                let ledger = ledger_batch(&e.latest, policy)?;
-                slate_io::write_batches(
-                    &out.join("latest.exclusions.parquet"),
-                    ledger.schema(),
-                    std::slice::from_ref(&ledger),
-                )?;
-                write_late(out, &p.state)?;
-            }
-            SinkSpec::IpcStdout => {
-                if self.ipc.is_none() {
-                    let w = arrow::ipc::writer::StreamWriter::try_new(
-                        std::io::stdout(),
-                        &batch.schema(),
-                    )
-                    .map_err(|e| Error::Pipeline(e.to_string()))?;
-                    self.ipc = Some(w);
+        if let Some(seq) = e.seq {
+            let batch = with_flags(&scorecard_batch(&e.report, policy)?, e)?;
+            match &self.spec {
+                SinkSpec::Dir(out) => {
+                    let path = emission_path(out, seq);
+                    std::fs::create_dir_all(path.parent().expect("has a parent"))
+                        .map_err(io(out))?;
+                    slate_io::write_batches(&path, batch.schema(), std::slice::from_ref(&batch))?;
                 }
-                let w = self.ipc.as_mut().expect("created above");
-                w.write(&batch)
-                    .map_err(|e| Error::Pipeline(e.to_string()))?;
-                w.flush().map_err(|e| Error::Pipeline(e.to_string()))?;
+                SinkSpec::IpcStdout => {
+                    if self.ipc.is_none() {
+                        let w = arrow::ipc::writer::StreamWriter::try_new(
+                            std::io::stdout(),
+                            &batch.schema(),
+                        )
+                        .map_err(|e| Error::Pipeline(e.to_string()))?;
+                        self.ipc = Some(w);
+                    }
+                    let w = self.ipc.as_mut().expect("created above");
+                    w.write(&batch)
+                        .map_err(|e| Error::Pipeline(e.to_string()))?;
+                    w.flush().map_err(|e| Error::Pipeline(e.to_string()))?;
+                }
+            }
+        }
+        if let SinkSpec::Dir(out) = &self.spec {
+            // The current figures, per window: only the windows that changed are written, so
+            // an emission's cost does not grow with the history behind it.
+            let (cards, ledgers) = (out.join(LATEST_DIR), out.join(LATEST_LEDGER_DIR));
+            for d in [&cards, &ledgers] {
+                std::fs::create_dir_all(d).map_err(io(d))?;
+                if e.full {
+                    // Every window not frozen is in `changed`: others are stale.
+                    for (w, f) in window_files(d)? {
+                        if w.is_none_or(|w| !p.is_frozen(w)) {
+                            std::fs::remove_file(&f).map_err(io(&f))?;
+                        }
+                    }
+                }
+            }
+            for (w, r) in &e.changed {
+                let name = window_file(*w);
+                write_or_remove(&cards.join(&name), &scorecard_batch(r, policy)?)?;
+                write_or_remove(&ledgers.join(&name), &ledger_batch(r, policy)?)?;
+            }
+            if self.late_written != Some(p.state.late.len()) {
+                write_late(out, &p.state)?;
+                self.late_written = Some(p.state.late.len());
             }
         }
         if let Some(hook) = &self.on_latest {
-            let latest = scorecard_batch(&e.latest, policy)?;
-            let ledger = ledger_batch(&e.latest, policy)?;
+            if e.full {
+                self.hook_windows
+                    .retain(|w, _| w.is_some_and(|w| p.is_frozen(w)));
+            }
+            for (w, r) in &e.changed {
+                let card = scorecard_batch(r, policy)?;
+                let ledger = ledger_batch(r, policy)?;
+                if card.num_rows() == 0 && ledger.num_rows() == 0 {
+                    self.hook_windows.remove(w);
+                } else {
+                    self.hook_windows.insert(*w, (card, ledger));
+                }
+            }
+            let shape = p.empty_report();
+            let (card0, ledger0) = (
+                scorecard_batch(&shape, policy)?,
+                ledger_batch(&shape, policy)?,
+            );
+            let cat = |first: &RecordBatch, rest: Vec<&RecordBatch>| {
+                arrow::compute::concat_batches(&first.schema(), std::iter::once(first).chain(rest))
+                    .map_err(|e| Error::Pipeline(e.to_string()))
+            };
+            let latest = cat(&card0, self.hook_windows.values().map(|v| &v.0).collect())?;
+            let ledger = cat(&ledger0, self.hook_windows.values().map(|v| &v.1).collect())?;
             (hook.0)(&latest, &ledger);
+        }
+        Ok(())
+    }
+
+    /// The end of a finite source: `latest.parquet` and `latest.exclusions.parquet` as whole
+    /// files, from the window files.
+    fn finish(&self, p: &Processor) -> Result<()> {
+        if let SinkSpec::Dir(out) = &self.spec {
+            let policy = &p.config().policy;
+            let shape = p.empty_report();
+            concat_windows(
+                &out.join(LATEST_DIR),
+                &out.join("latest.parquet"),
+                &scorecard_batch(&shape, policy)?,
+            )?;
+            concat_windows(
+                &out.join(LATEST_LEDGER_DIR),
+                &out.join("latest.exclusions.parquet"),
+                &ledger_batch(&shape, policy)?,
+            )?;
+            write_late(out, &p.state)?;
         }
         Ok(())
     }
@@ -272,6 +464,7 @@ impl Sink {
 
 fn write_late(out: &Path, state: &State) -> Result<()> {
     let ids: Vec<&str> = state.late.iter().map(|l| l.incident_id.as_str()).collect();
+    let reasons: Vec<&str> = state.late.iter().map(|l| l.reason.as_str()).collect();
     let ts: TimestampMicrosecondArray = state
         .late
         .iter()
@@ -285,12 +478,14 @@ fn write_late(out: &Path, state: &State) -> Result<()> {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             true,
         ),
+        Field::new("reason", DataType::Utf8, false),
     ]));
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![
             Arc::new(arrow::array::StringArray::from(ids)),
             Arc::new(ts.with_timezone("UTC")),
+            Arc::new(arrow::array::StringArray::from(reasons)),
         ],
     )
     .map_err(|e| Error::Pipeline(e.to_string()))?;
@@ -351,11 +546,7 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         tx,
         rej_tx,
     );
-    let mut sink = Sink {
-        spec: spec.sink.clone(),
-        on_latest: spec.on_latest.clone(),
-        ipc: None,
-    };
+    let mut sink = Sink::new(spec.sink.clone(), spec.on_latest.clone(), &p)?;
     let clock = spec.clock.clone();
     let mut last_checkpoint = clock.now_us();
     let mut last_activity = clock.now_us();
@@ -389,8 +580,12 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
             let t0 = std::time::Instant::now();
             if let Some(e) = p.emit().await? {
                 sink.write(&p, &e)?;
-                summary.emission_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+                if e.seq.is_some() {
+                    summary.emission_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+                }
             }
+            summary.max_held_units = summary.max_held_units.max(p.held_units());
+            summary.max_held_settled = summary.max_held_settled.max(p.held_settled());
         }
         let now = clock.now_us();
         if let Some(dir) = &spec.state_dir
@@ -409,9 +604,7 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
     if let Some(e) = p.emit().await? {
         sink.write(&p, &e)?;
     }
-    if let SinkSpec::Dir(out) = &spec.sink {
-        write_late(out, &p.state)?;
-    }
+    sink.finish(&p)?;
     if let Some(dir) = &spec.state_dir {
         save_checkpoint(dir, &cfg, p.snapshot())?;
     }

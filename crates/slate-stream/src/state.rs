@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
-use slate_core::cube::DayRange;
+use slate_core::cube::{DayRange, LedgerRow, ScoreRow};
 use slate_core::{Cube, GroupKey, MeasureCell, Report, ReportOptions, SlaPolicy, WindowKind};
 use slate_engine::{ScorecardOptions, cells_of_batches, cells_of_rows};
 
@@ -38,6 +38,31 @@ pub struct StreamConfig {
     pub emit_every_us: i64,
     /// Late-update handling.
     pub late: LateMode,
+    /// How long after a window is final a late update still revises it (`None`: forever).
+    /// Past it the window is frozen: its cells and the settled records that fed it are
+    /// dropped from memory (its figures stay in its `latest/` file), and an update that would
+    /// change it goes to the late ledger ([`LateReason::PastHorizon`]).
+    pub revise_horizon_us: Option<i64>,
+}
+
+/// Why an update went to the late ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LateReason {
+    /// Its windows were final (drop mode).
+    #[default]
+    Final,
+    /// Its windows were final for longer than the revise horizon.
+    PastHorizon,
+}
+
+impl LateReason {
+    /// The ledger's wording.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LateReason::Final => "window final",
+            LateReason::PastHorizon => "past revise horizon",
+        }
+    }
 }
 
 /// An update that arrived after its windows were final and was dropped.
@@ -47,19 +72,27 @@ pub struct LateUpdate {
     pub incident_id: String,
     /// Its event time (µs), if it carried a clock.
     pub event_us: Option<i64>,
+    /// Why.
+    #[serde(default)]
+    pub reason: LateReason,
 }
 
-/// One emission: scorecard rows of the windows that changed or became final.
+/// One emission: scorecard rows of the windows that changed or became final, and the
+/// windows whose current figures changed.
 #[derive(Debug, Clone)]
 pub struct Emission {
-    /// Emission number, from 1.
-    pub seq: u64,
+    /// Emission number, from 1; `None` when no window is emitted (only `changed`).
+    pub seq: Option<u64>,
     /// The report, restricted to the emitted windows.
     pub report: Report,
     /// Per emitted row: is its window final, and its revision.
     pub flags: Vec<(bool, u32)>,
-    /// The whole current report (for the "latest" snapshot).
-    pub latest: Report,
+    /// Windows whose current rows changed, each as a report of that window alone (no rows:
+    /// the window has none now); `None` is the ledger of records with no start clock.
+    pub changed: Vec<(Option<DayRange>, Report)>,
+    /// Whether `changed` holds every window not frozen (the first emission of a run, or the
+    /// data's span moved): a window not frozen and not in it has no rows.
+    pub full: bool,
     /// The watermark at emission (µs).
     pub watermark_us: i64,
 }
@@ -79,13 +112,13 @@ pub struct State {
     last_emit_wm: Option<i64>,
     /// Emissions so far.
     pub seq: u64,
-    open: HashMap<String, Update>,
+    open: FxMap<String, Update>,
     /// (deadline, id); entries whose record has moved on are skipped when popped.
     deadlines: BTreeSet<(i64, String)>,
     /// Hashes of settled incident ids (drop mode): a later update for one is late.
     settled_ids: HashSet<u64>,
     /// Settled records (revise mode), to retract their cells when revised.
-    settled: HashMap<String, Update>,
+    settled: FxMap<String, Update>,
     /// Settled cells: (unit, groups, per-measure cells, hex-encoded).
     cells: Vec<(Option<i32>, GroupKey, Vec<String>)>,
     #[serde(with = "as_pairs")]
@@ -98,7 +131,55 @@ pub struct State {
     pub revised: u64,
     /// Whether the source ended and everything was settled.
     pub done: bool,
+    /// (when to forget, id) of settled incidents, with a revise horizon: past it every
+    /// window the record feeds is frozen, and the record (or its id) is dropped.
+    #[serde(default)]
+    forget: BTreeSet<(i64, String)>,
+    /// The watermark at which windows were last frozen: a window is frozen once this passes
+    /// its end plus settle plus the revise horizon.
+    #[serde(default = "min_i64")]
+    frozen_wm: i64,
+    /// First day of the earliest dropped unit that held records: the data's span still
+    /// starts there (it decides which rolling windows show).
+    #[serde(default)]
+    dropped_from: Option<i32>,
 }
+
+fn min_i64() -> i64 {
+    i64::MIN
+}
+
+/// The multiply-rotate hash rustc uses (FxHash): the id-keyed maps are probed on every update
+/// and SipHash was a visible share of that; ids come from the CAD feed, not an adversary.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.write(&[b]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FxHasher`]s.
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+/// A map keyed by incident id.
+pub type FxMap<K, V> = HashMap<K, V, FxBuild>;
 
 fn id_hash(id: &str) -> u64 {
     let mut h = DefaultHasher::new();
@@ -114,10 +195,10 @@ impl Default for State {
             watermark_us: i64::MIN,
             last_emit_wm: None,
             seq: 0,
-            open: HashMap::new(),
+            open: FxMap::default(),
             deadlines: BTreeSet::new(),
             settled_ids: HashSet::new(),
-            settled: HashMap::new(),
+            settled: FxMap::default(),
             cells: Vec::new(),
             revisions: BTreeMap::new(),
             announced_final: BTreeSet::new(),
@@ -125,6 +206,9 @@ impl Default for State {
             late: Vec::new(),
             revised: 0,
             done: false,
+            forget: BTreeSet::new(),
+            frozen_wm: i64::MIN,
+            dropped_from: None,
         }
     }
 }
@@ -142,10 +226,21 @@ pub struct Processor {
     /// Cells of the open incidents as of the last emission, and each one's share, so that an
     /// emission recomputes only the incidents changed since (derived, not checkpointed).
     open_cube: Cube,
-    contrib: HashMap<String, Contribution>,
-    changed: HashSet<String>,
-    /// The last emission's whole report and the days its data spanned (derived).
-    latest: Option<(Report, Option<DayRange>)>,
+    contrib: FxMap<String, Contribution>,
+    changed: HashSet<String, FxBuild>,
+    /// The current rows of every window not frozen, and the days the data spanned (derived).
+    latest: Option<Latest>,
+}
+
+/// A window's scorecard rows and ledger rows.
+type WindowRows = (Vec<ScoreRow>, Vec<LedgerRow>);
+
+/// The current report, per window (`None`: the no-start ledger).
+struct Latest {
+    windows: BTreeMap<Option<DayRange>, WindowRows>,
+    span: Option<DayRange>,
+    /// The report's shape (window kind, groups, levels).
+    shape: Report,
 }
 
 impl Processor {
@@ -198,7 +293,7 @@ impl Processor {
             cube,
             start_cols,
             open_cube,
-            contrib: HashMap::new(),
+            contrib: FxMap::default(),
             changed,
             latest: None,
         })
@@ -270,6 +365,74 @@ impl Processor {
         }
     }
 
+    /// Whether a window is frozen: final for longer than the revise horizon, as of the last
+    /// freeze (windows freeze at emissions, after their final figures are out).
+    fn frozen(&self, w: DayRange) -> bool {
+        self.cfg.revise_horizon_us.is_some_and(|h| {
+            self.midnight_us(w.1)
+                .saturating_add(self.cfg.settle_us)
+                .saturating_add(h)
+                <= self.state.frozen_wm
+        })
+    }
+
+    /// Whether a record's cells would fall in a frozen window (any window of any unit of its
+    /// start clocks); a record with no start clock falls in none, and is past the horizon
+    /// once it would have been forgotten.
+    fn touches_frozen(&self, clocks: &[Option<i64>; 6]) -> bool {
+        if self.cfg.revise_horizon_us.is_none() {
+            return false;
+        }
+        let kind = self.cfg.opts.window;
+        let mut any_start = false;
+        for &k in &self.start_cols {
+            if let Some(t) = clocks[k] {
+                any_start = true;
+                let u = self.unit_of_us(t);
+                if kind.windows_of_unit(u).any(|w| self.frozen(kind.bounds(w))) {
+                    return true;
+                }
+            }
+        }
+        !any_start && self.forget_at(clocks) <= self.state.frozen_wm
+    }
+
+    /// When a settled record can be forgotten: once every window its cells fall in is frozen
+    /// (the end of the last window of any of its start clocks' units, or with none of its
+    /// clocks' units, plus settle plus the horizon). `i64::MAX` without a horizon.
+    fn forget_at(&self, clocks: &[Option<i64>; 6]) -> i64 {
+        let Some(h) = self.cfg.revise_horizon_us else {
+            return i64::MAX;
+        };
+        let kind = self.cfg.opts.window;
+        let starts: Vec<i64> = self.start_cols.iter().filter_map(|&k| clocks[k]).collect();
+        let times: Vec<i64> = if starts.is_empty() {
+            clocks.iter().flatten().copied().collect()
+        } else {
+            starts
+        };
+        let Some(last) = times
+            .iter()
+            .flat_map(|&t| kind.windows_of_unit(self.unit_of_us(t)))
+            .map(|w| kind.bounds(w).1)
+            .max()
+        else {
+            return i64::MIN;
+        };
+        self.midnight_us(last)
+            .saturating_add(self.cfg.settle_us)
+            .saturating_add(h)
+    }
+
+    fn push_late(&mut self, u: Update, reason: LateReason) {
+        let event_us = u.event_us();
+        self.state.late.push(LateUpdate {
+            incident_id: u.id,
+            event_us,
+            reason,
+        });
+    }
+
     /// Applies one update.
     pub async fn apply(&mut self, u: Update) -> Result<()> {
         self.state.position += 1;
@@ -277,22 +440,23 @@ impl Processor {
             self.state.max_event_us = Some(self.state.max_event_us.map_or(t, |m| m.max(t)));
         }
         let wm = self.state.watermark_us;
-        let h = id_hash(&u.id);
-        if self.cfg.late == LateMode::Drop && self.state.settled_ids.contains(&h) {
-            let event_us = u.event_us();
-            self.state.late.push(LateUpdate {
-                incident_id: u.id,
-                event_us,
-            });
+        if self.cfg.late == LateMode::Drop
+            && !self.state.settled_ids.is_empty()
+            && self.state.settled_ids.contains(&id_hash(&u.id))
+        {
+            self.push_late(u, LateReason::Final);
             return Ok(());
         }
         if let Some(old) = self.state.settled.get(&u.id).cloned() {
             // Revise: take the settled record's cells out, fold the update in, put them back.
             let mut new = old.clone();
             new.merge(&u);
+            if self.touches_frozen(&old.clocks) || self.touches_frozen(&new.clocks) {
+                self.push_late(u, LateReason::PastHorizon);
+                return Ok(());
+            }
             self.retract(&old).await?;
-            self.settle_records(vec![new.clone()]).await?;
-            self.state.settled.insert(u.id.clone(), new);
+            self.settle_records(vec![new]).await?;
             self.state.revised += 1;
             return Ok(());
         }
@@ -308,13 +472,13 @@ impl Processor {
         }
         let d = self.deadline_of(&clocks);
         if d <= wm {
+            if self.touches_frozen(&clocks) {
+                self.push_late(u, LateReason::PastHorizon);
+                return Ok(());
+            }
             match self.cfg.late {
                 LateMode::Drop => {
-                    let event_us = u.event_us();
-                    self.state.late.push(LateUpdate {
-                        incident_id: u.id,
-                        event_us,
-                    });
+                    self.push_late(u, LateReason::Final);
                     return Ok(());
                 }
                 LateMode::Revise => {
@@ -390,6 +554,10 @@ impl Processor {
     /// Bookkeeping of a record whose cells joined the settled cube.
     fn note_settled(&mut self, r: Update) {
         self.mark_dirty(&r.clocks);
+        let forget = self.forget_at(&r.clocks);
+        if forget != i64::MAX {
+            self.state.forget.insert((forget, r.id.clone()));
+        }
         match self.cfg.late {
             LateMode::Drop => {
                 self.state.settled_ids.insert(id_hash(&r.id));
@@ -398,6 +566,72 @@ impl Processor {
                 self.state.settled.insert(r.id.clone(), r);
             }
         }
+    }
+
+    /// Freezes the windows past the revise horizon at this watermark: drops their rows and
+    /// bookkeeping, the cube cells of units all of whose windows are frozen, and the settled
+    /// records (or ids) that fed only frozen windows. Runs after an emission, so a window's
+    /// final figures are out before it freezes.
+    fn freeze(&mut self) {
+        if self.cfg.revise_horizon_us.is_none() {
+            return;
+        }
+        self.state.frozen_wm = self.state.watermark_us;
+        let kind = self.cfg.opts.window;
+        let frozen: Vec<DayRange> = (self.state.revisions.keys().copied())
+            .filter(|&w| self.frozen(w))
+            .collect();
+        for w in &frozen {
+            self.state.revisions.remove(w);
+            self.state.announced_final.remove(w);
+        }
+        if let Some(latest) = &mut self.latest {
+            latest
+                .windows
+                .retain(|w, _| w.is_none_or(|w| !frozen.contains(&w)));
+        }
+        let grain = kind.grain();
+        let droppable = |u: i32| {
+            // A unit's last window ends last: once it is frozen, all of them are.
+            let last = kind.windows_of_unit(u).last().expect("a unit has a window");
+            self.frozen(kind.bounds(last))
+        };
+        let units: BTreeSet<i32> = self.cube.units().collect();
+        let dropped: Vec<i32> = units.into_iter().filter(|&u| droppable(u)).collect();
+        if !dropped.is_empty()
+            && let Some(lo) = self.cube.remove_units(&dropped)
+        {
+            let first = grain.first_day(lo);
+            self.state.dropped_from = Some(self.state.dropped_from.map_or(first, |d| d.min(first)));
+        }
+        while let Some((t, id)) = self.state.forget.first().cloned() {
+            if t > self.state.frozen_wm {
+                break;
+            }
+            self.state.forget.pop_first();
+            match self.cfg.late {
+                LateMode::Drop => {
+                    self.state.settled_ids.remove(&id_hash(&id));
+                }
+                LateMode::Revise => {
+                    // A revised record may have moved on: only its current entry forgets it.
+                    if (self.state.settled.get(&id)).is_some_and(|r| self.forget_at(&r.clocks) == t)
+                    {
+                        self.state.settled.remove(&id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Grain units whose cells are held in memory (settled cube), for tests and stats.
+    pub fn held_units(&self) -> usize {
+        self.cube.units().collect::<BTreeSet<_>>().len()
+    }
+
+    /// Settled records (revise mode) or ids (drop mode) held for revisions.
+    pub fn held_settled(&self) -> usize {
+        self.state.settled.len() + self.state.settled_ids.len()
     }
 
     /// Settles every open record whose deadline the watermark has passed.
@@ -479,54 +713,99 @@ impl Processor {
         // Provisional figures: settled cells plus the open incidents as they stand.
         self.refresh_open().await?;
         let kind = self.cfg.opts.window;
-        let opts = ReportOptions {
-            window: kind,
-            method: self.cfg.opts.method,
-            rollups: self.cfg.opts.rollups,
-            period: None,
-            threads: self
-                .cfg
-                .opts
-                .threads
-                .unwrap_or_else(slate_engine::scorecard::cores),
-        };
+        let mut opts = self.report_options();
         let dirty_ids: BTreeSet<i32> = (self.state.dirty_units.iter())
             .flat_map(|&u| kind.windows_of_unit(u))
             .collect();
-        let dirty: BTreeSet<WindowId> = dirty_ids.iter().map(|&w| kind.bounds(w)).collect();
-        let span = Cube::span_of(&[&self.cube, &self.open_cube]);
+        let dirty: BTreeSet<DayRange> = (dirty_ids.iter())
+            .map(|&w| kind.bounds(w))
+            .filter(|&w| !self.frozen(w))
+            .collect();
+        let span = self.span();
+        opts.period = self.state.dropped_from.and(span);
+        let prev = self.latest.take();
         let (policy, open) = (&self.cfg.policy, &self.open_cube);
+        let frozen = |w: i32| self.frozen(kind.bounds(w));
         // Only the changed windows (and the no-start ledger) are read again; the rest of the
         // last report stands. Rolling windows, and any change of the data's span (which
-        // decides the rolling windows shown), read everything.
-        let latest = match self.latest.take() {
-            Some((prev, prev_span)) if prev_span == span && kind != WindowKind::Rolling12m => {
-                let keep = |w: Option<i32>| w.is_none_or(|w| dirty_ids.contains(&w));
-                splice(
-                    prev,
-                    self.cube.report_windows(&[open], policy, &opts, &keep),
-                    &dirty,
-                )
+        // decides the rolling windows shown), read every window not frozen.
+        let (mut latest, full, part) = match prev {
+            Some(prev) if prev.span == span && kind != WindowKind::Rolling12m => {
+                let keep = |w: Option<i32>| w.is_none_or(|w| dirty_ids.contains(&w) && !frozen(w));
+                let part = self.cube.report_windows(&[open], policy, &opts, &keep);
+                (prev, false, part)
             }
-            _ => self.cube.report_with(&[open], policy, &opts),
+            _ => {
+                let keep = |w: Option<i32>| w.is_none_or(|w| !frozen(w));
+                let part = self.cube.report_windows(&[open], policy, &opts, &keep);
+                let shape = Report {
+                    rows: Vec::new(),
+                    ledger: Vec::new(),
+                    window: part.window,
+                    group_by: part.group_by.clone(),
+                    levels: part.levels.clone(),
+                };
+                let latest = Latest {
+                    windows: BTreeMap::new(),
+                    span,
+                    shape,
+                };
+                (latest, true, part)
+            }
         };
+        latest.span = span;
+        // The part, per window; a dirty window it has no rows for has none now.
+        let mut fresh: BTreeMap<Option<DayRange>, WindowRows> = BTreeMap::new();
+        fresh.entry(None).or_default();
+        if !full {
+            for &w in &dirty {
+                fresh.entry(Some(w)).or_default();
+            }
+        }
+        for r in part.rows {
+            fresh.entry(Some(r.window)).or_default().0.push(r);
+        }
+        for l in part.ledger {
+            fresh.entry(l.window).or_default().1.push(l);
+        }
+        if full {
+            latest.windows.clear();
+        }
+        let mut changed = Vec::new();
+        for (w, rows) in fresh {
+            let empty = rows.0.is_empty() && rows.1.is_empty();
+            let prev = if empty {
+                latest.windows.remove(&w)
+            } else {
+                latest.windows.insert(w, rows.clone())
+            };
+            // The no-start ledger is read every time; it changed only if it differs.
+            if full || w.is_some() || prev.as_ref() != Some(&rows) {
+                changed.push((w, latest.shape_with(rows)));
+            }
+        }
+        self.latest = Some(latest);
         #[cfg(debug_assertions)]
-        self.check_latest(&latest, &opts).await?;
-        self.latest = Some((latest.clone(), span));
-        let mut chosen: BTreeSet<WindowId> = BTreeSet::new();
-        for r in &latest.rows {
-            let w = r.window;
-            if dirty.contains(&w)
-                || (self.window_final(w) && !self.state.announced_final.contains(&w))
+        self.check_latest(&opts).await?;
+        let latest = self.latest.as_ref().expect("set above");
+        let mut chosen: BTreeSet<DayRange> = BTreeSet::new();
+        for (w, (rows, _)) in &latest.windows {
+            let Some(w) = *w else { continue };
+            if !rows.is_empty()
+                && (dirty.contains(&w)
+                    || (self.window_final(w) && !self.state.announced_final.contains(&w)))
             {
                 chosen.insert(w);
             }
         }
         self.state.dirty_units.clear();
-        if chosen.is_empty() {
-            return Ok(None);
+        let mut report = latest.shape_with((Vec::new(), Vec::new()));
+        for &w in &chosen {
+            let (rows, ledger) = &latest.windows[&Some(w)];
+            report.rows.extend(rows.iter().cloned());
+            report.ledger.extend(ledger.iter().cloned());
         }
-        let mut revs: BTreeMap<WindowId, (bool, u32)> = BTreeMap::new();
+        let mut revs: BTreeMap<DayRange, (bool, u32)> = BTreeMap::new();
         for &w in &chosen {
             let fin = self.window_final(w);
             let rev = self.state.revisions.entry(w).or_insert(0);
@@ -536,39 +815,94 @@ impl Processor {
                 self.state.announced_final.insert(w);
             }
         }
-        let report = Report {
-            rows: (latest.rows.iter())
-                .filter(|r| chosen.contains(&r.window))
-                .cloned()
-                .collect(),
-            ledger: (latest.ledger.iter())
-                .filter(|l| l.window.is_some_and(|w| chosen.contains(&w)))
-                .cloned()
-                .collect(),
-            window: latest.window,
-            group_by: latest.group_by.clone(),
-            levels: latest.levels.clone(),
-        };
         let flags = report.rows.iter().map(|r| revs[&r.window]).collect();
-        self.state.seq += 1;
+        let seq = if chosen.is_empty() {
+            None
+        } else {
+            self.state.seq += 1;
+            Some(self.state.seq)
+        };
+        // The final figures are out: windows past the horizon can freeze.
+        self.freeze();
+        if seq.is_none() && changed.is_empty() {
+            return Ok(None);
+        }
         Ok(Some(Emission {
-            seq: self.state.seq,
+            seq,
             report,
             flags,
-            latest,
+            changed,
+            full,
             watermark_us: self.state.watermark_us,
         }))
+    }
+
+    fn report_options(&self) -> ReportOptions {
+        ReportOptions {
+            window: self.cfg.opts.window,
+            method: self.cfg.opts.method,
+            rollups: self.cfg.opts.rollups,
+            period: None,
+            threads: self
+                .cfg
+                .opts
+                .threads
+                .unwrap_or_else(slate_engine::scorecard::cores),
+        }
+    }
+
+    /// The days the data spans; after windows froze, from the first dropped unit's.
+    fn span(&self) -> Option<DayRange> {
+        let span = Cube::span_of(&[&self.cube, &self.open_cube]);
+        match (self.state.dropped_from, span) {
+            (Some(d), Some(s)) => Some((d.min(s.0), s.1)),
+            (Some(d), None) => Some((d, d)),
+            (None, s) => s,
+        }
+    }
+
+    /// Whether a window's figures are frozen (for the sink: their files stay as they are).
+    pub fn is_frozen(&self, w: DayRange) -> bool {
+        self.frozen(w)
+    }
+
+    /// A report with no rows, of the shape this stream's reports have.
+    pub fn empty_report(&self) -> Report {
+        match &self.latest {
+            Some(l) => l.shape_with((Vec::new(), Vec::new())),
+            None => {
+                let opts = self.report_options();
+                self.cube
+                    .report_windows(&[], &self.cfg.policy, &opts, &|_| false)
+            }
+        }
+    }
+
+    /// The current report of the windows not frozen, as one report.
+    pub fn latest_report(&self) -> Option<Report> {
+        let latest = self.latest.as_ref()?;
+        let mut r = latest.shape_with((Vec::new(), Vec::new()));
+        for (rows, ledger) in latest.windows.values() {
+            r.rows.extend(rows.iter().cloned());
+            r.ledger.extend(ledger.iter().cloned());
+        }
+        Some(r)
     }
 
     /// Debug builds: the incrementally kept report equals one computed from scratch, with the
     /// open incidents' cells recomputed by one plan over all of them.
     #[cfg(debug_assertions)]
-    async fn check_latest(&self, latest: &Report, opts: &ReportOptions) -> Result<()> {
+    async fn check_latest(&self, opts: &ReportOptions) -> Result<()> {
         let all_open: Vec<Update> = self.state.open.values().cloned().collect();
         let open = self.cells_of(&all_open).await?;
-        let fresh = self.cube.report_with(&[&open], &self.cfg.policy, opts);
+        let kind = self.cfg.opts.window;
+        let keep = |w: Option<i32>| w.is_none_or(|w| !self.frozen(kind.bounds(w)));
+        let fresh = self
+            .cube
+            .report_windows(&[&open], &self.cfg.policy, opts, &keep);
+        let latest = self.latest_report().expect("kept");
         assert!(
-            *latest == fresh,
+            latest == fresh,
             "incremental stream report differs from a recomputation at seq {}",
             self.state.seq
         );
@@ -633,24 +967,16 @@ impl Processor {
     }
 }
 
-/// `prev` with the rows of the windows in `dirty` (and the no-start ledger) replaced by
-/// `part`'s, in report order.
-fn splice(prev: Report, part: Report, dirty: &BTreeSet<WindowId>) -> Report {
-    let mut rows: Vec<_> = (prev.rows.into_iter())
-        .filter(|r| !dirty.contains(&r.window))
-        .chain(part.rows)
-        .collect();
-    // Stable: each window's rows keep their order, whichever report they came from.
-    rows.sort_by_key(|r| r.window);
-    let mut ledger: Vec<_> = (prev.ledger.into_iter())
-        .filter(|l| l.window.is_some_and(|w| !dirty.contains(&w)))
-        .chain(part.ledger)
-        .collect();
-    ledger.sort_by_key(|l| l.window);
-    Report {
-        rows,
-        ledger,
-        ..part
+impl Latest {
+    /// A report of this shape holding these rows.
+    fn shape_with(&self, (rows, ledger): WindowRows) -> Report {
+        Report {
+            rows,
+            ledger,
+            window: self.shape.window,
+            group_by: self.shape.group_by.clone(),
+            levels: self.shape.levels.clone(),
+        }
     }
 }
 

@@ -84,6 +84,12 @@ pub(crate) struct StreamArgs {
     /// Updates arriving after their window is final.
     #[arg(long, value_enum, default_value = "revise")]
     pub(crate) late: Late,
+    /// How long after a window is final a late update still revises it (`none`: forever).
+    /// Later updates go to DIR/late.parquet ("past revise horizon"), and the window's cells and
+    /// the settled records that fed it leave memory: memory then follows the open incidents
+    /// and the windows still open for revision, not the length of the history.
+    #[arg(long, default_value = "90d")]
+    pub(crate) revise_horizon: String,
     /// Checkpoint directory: a restart resumes from it.
     #[arg(long, value_name = "DIR")]
     pub(crate) state: Option<PathBuf>,
@@ -144,6 +150,10 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
         late: match a.late {
             Late::Revise => LateMode::Revise,
             Late::Drop => LateMode::Drop,
+        },
+        revise_horizon_us: match a.revise_horizon.trim() {
+            "none" => None,
+            v => Some(secs("revise-horizon", v)? * 1_000_000),
         },
     };
     let source = if !a.replay.is_empty() {
@@ -224,13 +234,18 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
     if !s.emission_ms.is_empty() {
         let mut ms = s.emission_ms.clone();
         ms.sort_by(f64::total_cmp);
+        let pct = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
         writeln!(
             err,
-            "{:.0} updates/s; most incidents open at once {}; emission compute+write ms: median {:.1}, max {:.1}",
+            "{:.0} updates/s; most incidents open at once {}; emission compute+write ms: median {:.1}, p90 {:.1}, p99 {:.1}, max {:.1}; most held at once: {} units of settled cells, {} settled records",
             s.updates as f64 / secs.max(1e-9),
             s.max_open,
-            ms[ms.len() / 2],
-            ms[ms.len() - 1]
+            pct(0.5),
+            pct(0.9),
+            pct(0.99),
+            ms[ms.len() - 1],
+            s.max_held_units,
+            s.max_held_settled
         )?;
     }
     for r in s.rejects.iter().take(20) {

@@ -40,16 +40,21 @@ fn config(window: WindowKind, late: LateMode) -> StreamConfig {
         settle_us: 30 * DAY_US,
         emit_every_us: 7 * DAY_US,
         late,
+        revise_horizon_us: None,
     }
 }
 
 fn dataset(rows: u64) -> tempfile::TempDir {
+    dataset_years(rows, 1)
+}
+
+fn dataset_years(rows: u64, years: u32) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     let c = GenConfig {
         rows,
         seed: 11,
         from: NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
-        years: 1,
+        years,
         dirty_rate: 0.0,
         promises: false,
     };
@@ -493,4 +498,110 @@ fn a_start_clock_moved_to_another_month_re_emits_the_month_it_left() {
             (1, 1)
         );
     });
+}
+
+/// Three years replayed with a revise horizon: every emission is checked against a
+/// recomputation (debug builds), the end equals `slate run`, and memory held only the windows
+/// still open for revision (units and settled records), not the history. Rolling windows are
+/// the hard case: their units are shared by twelve windows, and the span decides which show.
+#[test]
+fn multi_year_replay_with_a_revise_horizon_ends_with_the_batch_figures() {
+    let data = dataset_years(9_000, 3);
+    // Most months held: settle 30 days + horizon 20 days past a window's end; a rolling
+    // window's units stay until the last of the twelve windows holding them freezes. Settled
+    // records: about 250 incidents a month over those months.
+    for (window, late, max_units, max_settled) in [
+        (WindowKind::Month, LateMode::Revise, 4, 1_000),
+        (WindowKind::Quarter, LateMode::Drop, 8, 1_800),
+        (WindowKind::Rolling12m, LateMode::Revise, 16, 3_600),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let src = SourceSpec::Replay {
+            inputs: vec![data.path().to_string_lossy().into_owned()],
+            speed: None,
+        };
+        let cfg = StreamConfig {
+            revise_horizon_us: Some(20 * DAY_US),
+            emit_every_us: 3 * DAY_US,
+            ..config(window, late)
+        };
+        let s = rt()
+            .block_on(run_stream(cfg, spec(src, out.path())))
+            .unwrap();
+        assert_eq!((s.open, s.late_dropped), (0, 0), "{window}");
+        let (card, ledger) = batch_figures(data.path(), window);
+        assert_eq!(
+            concat(read(&out.path().join("latest.parquet"))),
+            card,
+            "{window}"
+        );
+        assert_eq!(
+            concat(read(&out.path().join("latest.exclusions.parquet"))),
+            ledger,
+            "{window}"
+        );
+        assert!(
+            s.max_held_units > 0 && s.max_held_units <= max_units,
+            "{window}: {} units held",
+            s.max_held_units
+        );
+        assert!(
+            s.max_held_settled > 0 && s.max_held_settled <= max_settled,
+            "{window}: {} settled held",
+            s.max_held_settled
+        );
+        // One file per window in latest/, as many windows as the batch scorecard has.
+        let files = std::fs::read_dir(out.path().join("latest"))
+            .unwrap()
+            .count();
+        let windows = arrow::array::AsArray::as_primitive::<arrow::datatypes::Date32Type>(
+            card.column_by_name("window_start").unwrap(),
+        )
+        .values()
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+        assert_eq!(files, windows, "{window}");
+    }
+}
+
+/// Updates for windows final for longer than the revise horizon are not revised in: they go
+/// to the late ledger with that reason, and the figures are those without them.
+#[test]
+fn updates_past_the_revise_horizon_go_to_the_late_ledger() {
+    let data = dataset(6_000);
+    let (feed, ids) = late_feed(data.path());
+    let run = |late, horizon| {
+        let out = tempfile::tempdir().unwrap();
+        let src = SourceSpec::Dir {
+            path: feed.path().to_path_buf(),
+            once: true,
+        };
+        let cfg = StreamConfig {
+            revise_horizon_us: horizon,
+            ..config(WindowKind::Month, late)
+        };
+        let s = rt()
+            .block_on(run_stream(cfg, spec(src, out.path())))
+            .unwrap();
+        (s, out)
+    };
+    let (s, out) = run(LateMode::Revise, Some(30 * DAY_US));
+    assert_eq!((s.late_revised, s.late_dropped), (0, 25));
+    let late = concat(read(&out.path().join("late.parquet")));
+    let col = |name: &str| -> Vec<String> {
+        arrow::array::AsArray::as_string::<i32>(late.column_by_name(name).unwrap())
+            .iter()
+            .map(|s| s.unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(col("incident_id"), ids);
+    assert!(col("reason").iter().all(|r| r == "past revise horizon"));
+    // The same figures as dropping them.
+    let (_, dropped) = run(LateMode::Drop, None);
+    let got = concat(read(&out.path().join("latest.parquet")));
+    assert_eq!(got, concat(read(&dropped.path().join("latest.parquet"))));
+    // Within a long enough horizon they are revised in, as without one.
+    let (s, _) = run(LateMode::Revise, Some(3650 * DAY_US));
+    assert_eq!((s.late_revised, s.late_dropped), (25, 0));
 }
