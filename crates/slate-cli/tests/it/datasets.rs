@@ -147,21 +147,39 @@ fn a_file_lacking_a_column_is_named_in_the_summary() {
     assert_eq!(stderr.matches("has no column").count(), 1, "{stderr}");
 }
 
-/// Adds a column `station` to a generated file: text, or whole numbers when `numbers`, null
-/// on every third row.
-fn with_station(file: &Path, numbers: bool) {
+/// A generated dataset of 3,000 rows in `t`: its directory and its files (at least two).
+fn generated_files(t: &tempfile::TempDir) -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
+    let data = t.path().join("data");
+    crate::cli::generate(&data, "3000", "0");
+    let files = slate_io::expand_inputs(&[data.to_string_lossy().into_owned()]).unwrap();
+    assert!(files.len() >= 2, "{files:?}");
+    (data, files)
+}
+
+/// What a test's `station` column holds.
+enum Station {
+    /// `S0`..`S3`, null on every third row.
+    Text,
+    /// 0..3, null on every third row.
+    Numbers,
+    /// Text, null on every row.
+    Null,
+}
+
+/// Rewrites a file with a column `station` added after the others.
+fn with_station(file: &Path, station: Station) {
     use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
     use datafusion::arrow::datatypes::{Field, Schema};
     let b = batch(file);
     let n = b.num_rows();
-    let col: ArrayRef = if numbers {
-        Arc::new(Int64Array::from_iter(
+    let col: ArrayRef = match station {
+        Station::Numbers => Arc::new(Int64Array::from_iter(
             (0..n).map(|i| (i % 3 != 0).then_some((i % 4) as i64)),
-        ))
-    } else {
-        Arc::new(StringArray::from_iter(
+        )),
+        Station::Text => Arc::new(StringArray::from_iter(
             (0..n).map(|i| (i % 3 != 0).then(|| format!("S{}", i % 4))),
-        ))
+        )),
+        Station::Null => Arc::new(StringArray::from(vec![None::<&str>; n])),
     };
     let mut fields: Vec<Field> = b
         .schema()
@@ -182,15 +200,10 @@ fn with_station(file: &Path, numbers: bool) {
 /// schema, and this run failed with "no column station").
 #[test]
 fn a_column_only_later_files_have_is_read_under_the_merged_schema() {
-    use datafusion::arrow::array::{ArrayRef, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
     let t = tempfile::tempdir().unwrap();
-    let data = t.path().join("data");
-    crate::cli::generate(&data, "3000", "0");
-    let files = slate_io::expand_inputs(&[data.to_string_lossy().into_owned()]).unwrap();
-    assert!(files.len() >= 2, "{files:?}");
+    let (data, files) = generated_files(&t);
     for f in &files[1..] {
-        with_station(f, false);
+        with_station(f, Station::Text);
     }
     let run = |out: &Path| {
         ok(&[
@@ -211,19 +224,7 @@ fn a_column_only_later_files_have_is_read_under_the_merged_schema() {
     assert!(stderr.contains(&expected), "{stderr}");
 
     // The same dataset, the first file given the column explicitly (all null).
-    let b = batch(&files[0]);
-    let nulls: ArrayRef = Arc::new(StringArray::from(vec![None::<&str>; b.num_rows()]));
-    let mut fields: Vec<Field> = b
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields.push(Field::new("station", DataType::Utf8, true));
-    let mut cols = b.columns().to_vec();
-    cols.push(nulls);
-    let b = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
-    slate_io::write_batches(&files[0], b.schema(), &[b]).unwrap();
+    with_station(&files[0], Station::Null);
     let explicit = t.path().join("explicit.parquet");
     let stderr = run(&explicit);
     assert!(!stderr.contains("has no column"), "{stderr}");
@@ -240,12 +241,9 @@ fn a_column_only_later_files_have_is_read_under_the_merged_schema() {
 #[test]
 fn files_disagreeing_on_a_column_type_are_named() {
     let t = tempfile::tempdir().unwrap();
-    let data = t.path().join("data");
-    crate::cli::generate(&data, "3000", "0");
-    let files = slate_io::expand_inputs(&[data.to_string_lossy().into_owned()]).unwrap();
-    assert!(files.len() >= 2, "{files:?}");
-    with_station(&files[0], false);
-    with_station(&files[1], true);
+    let (data, files) = generated_files(&t);
+    with_station(&files[0], Station::Text);
+    with_station(&files[1], Station::Numbers);
     let o = slate()
         .args(["run", "--input", data.to_str().unwrap(), "--window", "year"])
         .output()
