@@ -169,10 +169,7 @@ impl ScalarUDFImpl for SlotUdf {
         };
         let naive = zone.is_none();
         let per_sec = match arrays[0].data_type() {
-            DataType::Timestamp(TimeUnit::Second, _) => 1,
-            DataType::Timestamp(TimeUnit::Millisecond, _) => 1_000,
-            DataType::Timestamp(TimeUnit::Microsecond, _) => 1_000_000,
-            DataType::Timestamp(TimeUnit::Nanosecond, _) => 1_000_000_000,
+            DataType::Timestamp(unit, _) => slate_engine::udf::ticks_per_second(*unit),
             _ => 1,
         };
         // The raw values: instants of a zoned clock, wall time of a naive one.
@@ -849,12 +846,7 @@ mod tests {
         let quantile = |v: &[i64], p: f64| {
             let mut v = v.to_vec();
             v.sort_unstable();
-            (!v.is_empty()).then(|| {
-                let h = (v.len() - 1) as f64 * p;
-                let lo = h.floor() as usize;
-                let hi = (lo + 1).min(v.len() - 1);
-                v[lo] as f64 + (h - lo as f64) * (v[hi] - v[lo]) as f64
-            })
+            (!v.is_empty()).then(|| slate_testkit::oracle::naive_percentile(&v, p, false))
         };
         let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(1.0),

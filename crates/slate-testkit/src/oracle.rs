@@ -279,7 +279,8 @@ fn level_name(group_by: &[&str], mask: u32) -> String {
     }
 }
 
-fn naive_percentile(sorted: &[i64], p: f64, nearest_rank: bool) -> f64 {
+/// Percentile `p` of sorted values: linear interpolation (numpy's default), or nearest rank.
+pub fn naive_percentile(sorted: &[i64], p: f64, nearest_rank: bool) -> f64 {
     let n = sorted.len();
     if nearest_rank {
         let k = (n as f64 * p).ceil() as usize;

@@ -21,6 +21,7 @@ pub use bucket::{BucketUdf, OUTSIDE_PERIOD};
 pub use hist_agg::SlaHist;
 pub(crate) use hist_agg::row_cells;
 pub use hist_stats::hist_stat_udfs;
+pub use timestamps::ticks_per_second;
 
 /// Every scalar function, for a zone and grain (the bucket function is parameterised).
 pub fn scalar_udfs() -> Vec<ScalarUDF> {

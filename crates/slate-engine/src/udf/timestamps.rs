@@ -9,6 +9,16 @@ use slate_core::{LocalResolution, TzRules};
 
 const NANOS: i128 = 1_000_000_000;
 
+/// Raw readings per second of a timestamp `unit`.
+pub fn ticks_per_second(unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1,
+        TimeUnit::Millisecond => 1_000,
+        TimeUnit::Microsecond => 1_000_000,
+        TimeUnit::Nanosecond => 1_000_000_000,
+    }
+}
+
 /// A clock column ready for per-row reads.
 pub(crate) struct Clock {
     raw: Int64Array,
@@ -35,12 +45,7 @@ impl Clock {
             .downcast_ref::<Int64Array>()
             .ok_or_else(|| DataFusionError::Internal("timestamp cast to Int64".into()))?
             .clone();
-        let per_sec = match unit {
-            TimeUnit::Second => 1,
-            TimeUnit::Millisecond => 1_000,
-            TimeUnit::Microsecond => 1_000_000,
-            TimeUnit::Nanosecond => 1_000_000_000,
-        };
+        let per_sec = i128::from(ticks_per_second(unit));
         Ok(Clock {
             raw,
             per_sec,
