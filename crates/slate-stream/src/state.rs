@@ -2,9 +2,11 @@
 //! emitted. Cells are computed by the batch engine's own plan, so a settled window's figures
 //! are those `slate run` gives for the same records.
 
+use std::cell::Cell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use slate_core::cube::{DayRange, LedgerRow, ScoreRow};
@@ -230,6 +232,19 @@ pub struct Processor {
     changed: HashSet<String, FxBuild>,
     /// The current rows of every window not frozen, and the days the data spanned (derived).
     latest: Option<Latest>,
+    /// This processor's key in the per-thread unit caches (below).
+    cache_id: u64,
+}
+
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// For the processor keyed: instants `[from, until)` (µs) known to fall in one grain
+    /// unit, and that unit; and the last unit whose end was asked for, with its end (µs).
+    /// Updates come roughly in time order, so most look-ups hit: a zone search per clock was
+    /// a tenth of a replay. Per thread, so the processor stays `Sync` without a lock.
+    static UNIT_CACHE: Cell<(u64, i64, i64, i32)> = const { Cell::new((0, 0, 0, 0)) };
+    static END_CACHE: Cell<(u64, i32, i64)> = const { Cell::new((0, 0, 0)) };
 }
 
 /// A window's scorecard rows and ledger rows.
@@ -292,6 +307,7 @@ impl Processor {
             state,
             cube,
             start_cols,
+            cache_id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             open_cube,
             contrib: FxMap::default(),
             changed,
@@ -325,8 +341,24 @@ impl Processor {
     }
 
     fn unit_of_us(&self, us: i64) -> i32 {
-        let day = self.tz().local_day(us.div_euclid(1_000_000));
-        self.cfg.opts.window.grain().unit_of_day(day)
+        let (id, from, until, unit) = UNIT_CACHE.get();
+        if id == self.cache_id && (from..until).contains(&us) {
+            return unit;
+        }
+        let t = us.div_euclid(1_000_000);
+        // Within one span of the zone's offset, local time runs with the instant, so the
+        // instants of the unit's local days there share the unit (exact even where clocks go
+        // back across midnight: that is another span).
+        let (off, span_from, span_until) = self.tz().offset_span(t);
+        let off = i64::from(off);
+        let grain = self.cfg.opts.window.grain();
+        let unit = grain.unit_of_day((t + off).div_euclid(86_400) as i32);
+        let local = |day: i32| i64::from(day) * 86_400 - off;
+        let from = local(grain.first_day(unit)).max(span_from);
+        let until = local(grain.first_day(unit + 1)).min(span_until);
+        let us_of = |s: i64| s.saturating_mul(1_000_000);
+        UNIT_CACHE.set((self.cache_id, us_of(from), us_of(until), unit));
+        unit
     }
 
     /// The instant (µs) of local midnight starting `day`.
@@ -335,7 +367,13 @@ impl Processor {
     }
 
     fn unit_end_us(&self, unit: i32) -> i64 {
-        self.midnight_us(self.cfg.opts.window.grain().first_day(unit + 1))
+        let (id, u, end) = END_CACHE.get();
+        if id == self.cache_id && u == unit {
+            return end;
+        }
+        let end = self.midnight_us(self.cfg.opts.window.grain().first_day(unit + 1));
+        END_CACHE.set((self.cache_id, unit, end));
+        end
     }
 
     /// When a record settles: the end of the unit of its earliest start clock (or, with none,
