@@ -1,7 +1,7 @@
 //! The demand profile from CAD history: per planning interval and channel, offered, answered and
 //! abandoned calls, handling time, observed service level against a policy's answer measure, and
-//! an estimate of caller patience. One DataFusion aggregation over the input, with slate's exact
-//! histograms (`sla_hist`) for the durations.
+//! an estimate of caller patience. One DataFusion aggregation over the input: slate's exact
+//! histograms (`sla_hist`) where percentiles are read, counts and sums of `sla_secs` elsewhere.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -300,35 +300,46 @@ pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<V
         (
             format!("CAST(sum(CASE WHEN {aband} THEN 1 ELSE 0 END) AS BIGINT)"),
             if has_ended {
-                format!("sla_hist({rcv}, {ended}, CASE WHEN {aband} THEN 0 END)")
+                format!("CASE WHEN {aband} THEN sla_secs({rcv}, {ended}) END")
             } else {
-                "CAST(NULL AS BINARY)".into()
+                "CAST(NULL AS BIGINT)".into()
             },
         )
     } else {
-        ("CAST(NULL AS BIGINT)".into(), "CAST(NULL AS BINARY)".into())
+        ("CAST(NULL AS BIGINT)".into(), "CAST(NULL AS BIGINT)".into())
     };
+    // Handling time needs its percentiles, so an exact histogram; the waits need a count and a
+    // mean and the answer measure a count within its threshold, so plain aggregates over
+    // `sla_secs` (the same durations `sla_hist` would measure) do: three histograms per slot
+    // were most of a profile's cost. Means are sum / count in f64, as `hist_mean` reads them.
+    let mean = |s: &str, n: &str| {
+        format!("CASE WHEN {n} > 0 THEN CAST({s} AS DOUBLE) / CAST({n} AS DOUBLE) END")
+    };
+    let m_secs = format!(
+        "CASE WHEN ({status}) = 0 THEN sla_secs({}, {}) END",
+        quote(&m.start),
+        quote(&m.stop)
+    );
     let sql = format!(
         "WITH g AS (SELECT {ch} AS channel, capacity_slot({rcv}) AS slot, count(*) AS offered, \
          count({ans}) AS answered, {abandoned} AS abandoned, {handle} AS handle, \
-         sla_hist({rcv}, {ans}, CASE WHEN {ans} IS NOT NULL THEN 0 END) AS wait_answered, \
-         {wait_abandoned} AS wait_abandoned, \
-         sla_hist({start}, {stop}, {status}) AS answer, \
+         count(sla_secs({rcv}, {ans})) AS n_wa, sum(sla_secs({rcv}, {ans})) AS s_wa, \
+         count({wait_abandoned}) AS n_wab, sum({wait_abandoned}) AS s_wab, \
+         count({m_secs}) AS measured, count(CASE WHEN {m_secs} <= {threshold} THEN 1 END) AS within, \
          min(sla_bucket({rcv})) AS first_day, max(sla_bucket({rcv})) AS last_day \
          FROM input WHERE {filter} GROUP BY 1, 2) \
          SELECT channel, slot, offered, answered, abandoned, \
          hist_mean(handle) AS aht_mean, hist_quantile(handle, 0.5) AS aht_p50, \
          hist_quantile(handle, 0.9) AS aht_p90, \
-         hist_count(wait_answered) AS n_wait_answered, hist_mean(wait_answered) AS wait_answered, \
-         hist_count(wait_abandoned) AS n_wait_abandoned, \
-         hist_mean(wait_abandoned) AS wait_abandoned, \
-         hist_count(answer) AS measured, hist_within(answer, {threshold}) AS within, \
+         n_wa AS n_wait_answered, {mean_wa} AS wait_answered, \
+         n_wab AS n_wait_abandoned, {mean_wab} AS wait_abandoned, \
+         measured, within, \
          min(first_day) OVER () AS first_day, max(last_day) OVER () AS last_day \
          FROM g ORDER BY channel NULLS LAST, slot",
         ch = quote(schema::CHANNEL),
-        start = quote(&m.start),
-        stop = quote(&m.stop),
         threshold = m.threshold,
+        mean_wa = mean("s_wa", "n_wa"),
+        mean_wab = mean("s_wab", "n_wab"),
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
     let mut rows = Vec::new();

@@ -211,10 +211,49 @@ impl Histogram {
         if self.pending.is_empty() {
             return;
         }
-        // Sorted in place and merged as runs straight from the buffer: no allocation.
-        self.pending.sort_unstable();
-        merge_back(&mut self.sorted, self.pending.len(), RevRuns(&self.pending));
+        if !self.fold_counted() {
+            // Sorted in place and merged as runs straight from the buffer: no allocation.
+            self.pending.sort_unstable();
+            merge_back(&mut self.sorted, self.pending.len(), RevRuns(&self.pending));
+        }
         self.pending.clear();
+    }
+
+    /// Folds a long buffer whose values crowd a range by counting them in a per-thread array
+    /// instead of sorting them: one increment a value in an array that stays in cache, where
+    /// sorting cost a fifth of a demand profile (wide handling times in many intervals).
+    /// False, changing nothing, when the buffer is short or its values are spread out.
+    fn fold_counted(&mut self) -> bool {
+        const MIN_LEN: usize = 64;
+        let p = &self.pending;
+        if p.len() < MIN_LEN {
+            return false;
+        }
+        let (lo, hi) = p
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let span = i128::from(hi) - i128::from(lo) + 1;
+        if span > 4 * p.len() as i128 {
+            return false;
+        }
+        thread_local! {
+            static COUNTS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        COUNTS.with_borrow_mut(|counts| {
+            counts.clear();
+            counts.resize(span as usize, 0);
+            let mut distinct = 0;
+            for &v in p {
+                let c = &mut counts[(v - lo) as usize];
+                distinct += usize::from(*c == 0);
+                *c += 1;
+            }
+            let runs = (counts.iter().enumerate().rev())
+                .filter(|(_, c)| **c > 0)
+                .map(|(i, &c)| (lo + i as i64, c));
+            merge_back(&mut self.sorted, distinct, runs);
+        });
+        true
     }
 
     /// The distinct values with their counts, ascending.
@@ -684,6 +723,31 @@ mod tests {
             let h = Histogram::from_values(values.iter().copied());
             prop_assert_eq!(h.count(), values.len() as u64);
             prop_assert_eq!(h.entries().into_owned(), naive(&values));
+        }
+
+        #[test]
+        fn counted_fold_equals_sorted_fold(
+            held in proptest::collection::vec(-20i64..300, 0..300),
+            crowded in proptest::collection::vec(0i64..250, 64..1500),
+            far in proptest::collection::vec(proptest::num::i64::ANY, 0..3),
+        ) {
+            let mut h = Histogram::from_values(held.iter().copied());
+            h.fold();
+            // A crowded buffer is counted; one with far values falls back to the sort.
+            let mut buffer = crowded.clone();
+            buffer.extend(&far);
+            h.pending = buffer.clone();
+            h.count += buffer.len() as u64;
+            let (lo, hi) = (buffer.iter().min().unwrap(), buffer.iter().max().unwrap());
+            let counted = i128::from(*hi) - i128::from(*lo) < 4 * buffer.len() as i128;
+            prop_assert_eq!(h.fold_counted(), counted);
+            h.pending.clear();
+            if !counted {
+                h.pending = buffer.clone();
+                h.fold();
+            }
+            let all: Vec<i64> = held.iter().chain(&buffer).copied().collect();
+            prop_assert_eq!(h.entries().into_owned(), naive(&all));
         }
 
         #[test]

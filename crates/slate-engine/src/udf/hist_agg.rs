@@ -55,6 +55,16 @@ impl SlaHist {
             signature: Signature::any(3, Volatility::Immutable),
         }
     }
+
+    /// The zone naive clocks are read in (a cluster codec sends it with the plan).
+    pub fn tz(&self) -> &Arc<TzRules> {
+        &self.tz
+    }
+
+    /// The measure kind.
+    pub fn kind(&self) -> &MeasureKind {
+        &self.kind
+    }
 }
 
 impl PartialEq for SlaHist {
@@ -492,6 +502,27 @@ mod tests {
             .collect()
     }
 
+    /// `sla_secs` gives, row by row, the duration the general path measures, or null where it
+    /// measures none.
+    fn assert_secs_match(tz: &TzRules, values: &[ArrayRef], what: &str) {
+        let n = values[0].len();
+        let measured: ArrayRef = Arc::new(Int32Array::from(vec![0; n]));
+        let cells = general(tz, &[values[0].clone(), values[1].clone(), measured]);
+        let got = super::super::secs::durations(&values[0], &values[1], tz).unwrap();
+        for (i, c) in cells.iter().enumerate() {
+            let want = match c.hist.entries().as_ref() {
+                [(v, 1)] => Some(*v),
+                [] => None,
+                other => panic!("one record, {other:?}"),
+            };
+            assert_eq!(
+                got.is_valid(i).then(|| got.value(i)),
+                want,
+                "{what} row {i}"
+            );
+        }
+    }
+
     /// The span-cached fast path gives the same cells as the general path, row by row, for
     /// naive and zoned clocks of every unit mix, around DST changes (ambiguous and skipped
     /// readings included), in and out of time order, with nulls, negative durations and
@@ -578,6 +609,7 @@ mod tests {
                     .unwrap()
                     .cells;
                 assert_eq!(got, general(&tz, &values), "case {case} {zone} (ms)");
+                assert_secs_match(&tz, &values, &format!("sla_secs case {case} {zone} (ms)"));
                 continue;
             } else {
                 Arc::new(TimestampMicrosecondArray::from(b).with_timezone_opt(zone_of(naive_b)))
@@ -588,6 +620,7 @@ mod tests {
                 .unwrap()
                 .cells;
             let want = general(&tz, &values);
+            assert_secs_match(&tz, &values, &format!("sla_secs case {case} {zone}"));
             assert_eq!(got.len(), want.len());
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                 assert_eq!(g, w, "case {case} {zone} row {i}");

@@ -4,11 +4,13 @@
 //! |---|---|---|
 //! | `sla_hist(start, stop, status)` | aggregate | exact duration histogram + exclusion counts (Binary) |
 //! | `sla_bucket(ts)` | scalar | grain unit of a clock's local day (Int32) |
+//! | `sla_secs(start, stop)` | scalar | a duration as `sla_hist` measures it, NULL where it would not (Int64) |
 //! | `hist_count`, `hist_eligible`, `hist_excluded`, `hist_reason`, `hist_within`, `hist_quantile`, `hist_quantile_disc`, `hist_mean`, `hist_min`, `hist_max` | scalar | figures read off a `sla_hist` value |
 
 mod bucket;
 mod hist_agg;
 mod hist_stats;
+mod secs;
 mod timestamps;
 
 use std::sync::Arc;
@@ -21,6 +23,7 @@ pub use bucket::{BucketUdf, OUTSIDE_PERIOD};
 pub use hist_agg::SlaHist;
 pub(crate) use hist_agg::row_cells;
 pub use hist_stats::hist_stat_udfs;
+pub use secs::SlaSecs;
 pub use timestamps::ticks_per_second;
 
 /// Every scalar function, for a zone and grain (the bucket function is parameterised).
@@ -28,10 +31,11 @@ pub fn scalar_udfs() -> Vec<ScalarUDF> {
     hist_stat_udfs()
 }
 
-/// Registers `sla_hist` (naive clocks read in `tz`), the `hist_*` readers and a day-grain
-/// `sla_bucket` in a context.
+/// Registers `sla_hist` and `sla_secs` (naive clocks read in `tz`), the `hist_*` readers and a
+/// day-grain `sla_bucket` in a context.
 pub fn register_all(ctx: &SessionContext, tz: Arc<TzRules>) {
     ctx.register_udaf(AggregateUDF::new_from_impl(SlaHist::new(tz.clone())));
+    ctx.register_udf(ScalarUDF::new_from_impl(SlaSecs::new(tz.clone())));
     ctx.register_udf(ScalarUDF::new_from_impl(BucketUdf::new(
         tz,
         slate_core::Grain::Day,
@@ -61,6 +65,7 @@ mod tests {
             assert!(!before.contains(n), "{n} shadows a DataFusion function");
         }
         assert!(!before_agg.contains("sla_hist"));
+        assert!(!before.contains("sla_secs"));
         register_all(&ctx, tz);
         assert!(ctx.state().aggregate_functions().contains_key("sla_hist"));
     }
