@@ -28,6 +28,15 @@ if ! python3 -c "import adbc_driver_flightsql.dbapi, pyarrow.parquet" 2>/dev/nul
 fi
 export SLATE_REQUIRE_ADBC=1 # the serve tests fail, rather than skip, without it
 
+step "moto (the S3 tests' server)"
+# `--input s3://...` is tested against moto's S3 server, which each test starts on a free
+# loopback port and stops; its uploads use boto3, which moto brings.
+if ! python3 -c "import moto.server, boto3" 2>/dev/null; then
+  python3 -m pip install --quiet 'moto[server]' \
+    || python3 -m pip install --quiet --break-system-packages 'moto[server]'
+fi
+export SLATE_REQUIRE_MOTO=1 # the S3 tests fail, rather than skip, without it
+
 step "rustfmt"
 cargo fmt --all --check
 

@@ -52,6 +52,10 @@ enum Command {
     /// slate's SQL functions and `scorecard(...)`.
     #[cfg(feature = "serve")]
     Serve(cmd::serve::ServeArgs),
+    /// Run a Ballista cluster scheduler or executor with slate's functions (for `slate run
+    /// --cluster`).
+    #[cfg(feature = "cluster")]
+    Cluster(cmd::cluster::ClusterArgs),
     /// List or print SLA policies.
     Policy(cmd::policy::PolicyArgs),
     /// Generate a small dataset and show a scorecard: the two-minute tour.
@@ -85,6 +89,8 @@ fn main() -> ExitCode {
         Command::Capacity(a) => cmd::capacity::run(a),
         #[cfg(feature = "serve")]
         Command::Serve(a) => cmd::serve::run(a),
+        #[cfg(feature = "cluster")]
+        Command::Cluster(a) => cmd::cluster::run(a),
         Command::Policy(a) => cmd::policy::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };

@@ -244,6 +244,12 @@ impl WorkCalendar {
         Ok(Self::new(file.name.as_deref().unwrap_or(spec), holidays))
     }
 
+    /// A calendar of these non-working days besides weekends (what [`WorkCalendar::holidays`]
+    /// gives back): how a calendar travels to another process.
+    pub fn from_holidays(name: &str, holidays: impl IntoIterator<Item = i32>) -> Self {
+        Self::new(name, holidays.into_iter().collect())
+    }
+
     fn new(name: &str, holidays: BTreeSet<i32>) -> Self {
         let first_day = day_of_ymd(FIRST_YEAR, 1, 1);
         let end = day_of_ymd(LAST_YEAR + 1, 1, 1);

@@ -52,6 +52,13 @@ impl Input {
         } else {
             DataKind::Parquet
         };
+        let (urls, paths): (Vec<String>, Vec<String>) = args
+            .iter()
+            .cloned()
+            .partition(|a| slate_io::object::is_object_url(a));
+        if !urls.is_empty() {
+            return Self::open_objects(&urls, &paths, kind);
+        }
         let files = slate_io::expand(args, kind)?;
         let mapping = Mapping::load(source.unwrap_or("canonical"))?;
         if mapping.is_canonical() && files.iter().all(|f| slate_io::input::is_parquet(f)) {
@@ -79,7 +86,30 @@ impl Input {
         })
     }
 
-    /// The data files, sorted.
+    /// A Parquet dataset with files on object storage (`s3://`), and perhaps local ones too.
+    /// An object's "path" is its URL, which is what DataFusion is given to read it.
+    fn open_objects(urls: &[String], paths: &[String], kind: DataKind) -> Result<Self> {
+        let mut found: Vec<(PathBuf, SchemaRef, u64)> =
+            slate_io::object::expand_objects(urls, kind)?
+                .into_iter()
+                .map(|o| (PathBuf::from(o.url), o.schema, o.rows))
+                .collect();
+        if !paths.is_empty() {
+            for f in slate_io::expand(paths, kind)? {
+                let (s, n) = slate_io::parquet::read_schema(&f)?;
+                found.push((f, s, n));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        let rows = found.iter().map(|f| f.2).sum();
+        let (files, schemas) = found.into_iter().map(|(f, s, _)| (f, s)).unzip();
+        Ok(Input {
+            files,
+            kind: Kind::Parquet { schemas, rows },
+        })
+    }
+
+    /// The data files, sorted (an object's URL as its path).
     pub fn files(&self) -> &[PathBuf] {
         &self.files
     }

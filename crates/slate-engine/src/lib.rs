@@ -14,6 +14,7 @@
 pub mod error;
 pub mod input;
 pub mod scorecard;
+pub mod store;
 pub mod udf;
 pub mod validate;
 

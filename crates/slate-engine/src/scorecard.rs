@@ -133,6 +133,8 @@ fn local_day(d: NaiveDate) -> i32 {
 /// Together, paired runs (median of 5, `docs/bench/matrix.md`): shape C CPU 0.87x, wall 0.84x,
 /// peak RSS 0.84x; naive clocks in 8 big files (A) CPU 0.94x, wall 0.89x; `slate gen` data (D)
 /// CPU 0.97x, wall 1.04x, RSS 1.04x (files no longer rebalanced between partitions).
+///
+/// `s3://` inputs are read through [`crate::store`]'s registry.
 pub fn session(tz: Arc<TzRules>, threads: Option<usize>) -> SessionContext {
     let mut config = SessionConfig::new();
     if let Some(t) = threads {
@@ -141,7 +143,7 @@ pub fn session(tz: Arc<TzRules>, threads: Option<usize>) -> SessionContext {
     let o = config.options_mut();
     o.execution.parquet.metadata_size_hint = Some(64 * 1024);
     o.execution.enable_file_stream_work_stealing = false;
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = SessionContext::new_with_config_rt(config, crate::store::runtime_env());
     crate::udf::register_all(&ctx, tz);
     ctx
 }
@@ -150,8 +152,18 @@ impl Plan {
     /// Checks the policy and group-by against the input's schema and plans the aggregation.
     /// Fails with an error naming the measure and field before any data is read.
     pub async fn new(input: &Input, policy: &SlaPolicy, opts: &ScorecardOptions) -> Result<Plan> {
-        let ctx = session(opts.tz.clone(), opts.threads);
-        let df = input.dataframe(&ctx).await?;
+        Self::in_context(&session(opts.tz.clone(), opts.threads), input, policy, opts).await
+    }
+
+    /// [`Plan::new`] in a context of the caller's, which must have slate's functions (see
+    /// [`session`]): a cluster's remote context runs the aggregation on the cluster.
+    pub async fn in_context(
+        ctx: &SessionContext,
+        input: &Input,
+        policy: &SlaPolicy,
+        opts: &ScorecardOptions,
+    ) -> Result<Plan> {
+        let df = input.dataframe(ctx).await?;
         let mut plan = Self::from_dataframe(
             df,
             policy,

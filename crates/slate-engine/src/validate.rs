@@ -121,7 +121,7 @@ pub async fn validate(input: &Input) -> Result<ValidationReport> {
         report.rows = input.rows().unwrap_or(0);
         return Ok(report);
     }
-    let ctx = SessionContext::new();
+    let ctx = SessionContext::new_with_config_rt(Default::default(), crate::store::runtime_env());
     let result = scan(&ctx, input.dataframe(&ctx).await?, &mut report).await;
     report.source = input.summary();
     match result {

@@ -85,6 +85,25 @@ pub enum Error {
     /// An output directory already holds files.
     #[error("{}: directory is not empty (pass --force to replace its year=*/ partitions{})", .0.display(), .1)]
     NotEmpty(PathBuf, String),
+    /// Object storage could not be listed or read (no such bucket, refused credentials, no
+    /// answer from the endpoint).
+    #[error("{url}: object storage: {reason}")]
+    Object {
+        /// The `s3://` URL being read.
+        url: String,
+        /// The store's error, on one line. A string, not a source: each of the store's error
+        /// layers repeats the one below it, server response included, so a chain would print
+        /// it five times.
+        reason: String,
+    },
+    /// An object storage URL slate does not read.
+    #[error("{url}: {reason}")]
+    ObjectUrl {
+        /// The URL.
+        url: String,
+        /// Why not.
+        reason: String,
+    },
     /// A bad glob pattern.
     #[error("bad glob {pattern:?}: {reason}")]
     Glob {
@@ -98,7 +117,51 @@ pub enum Error {
 /// Result with the I/O [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// An object store error about `url`.
+pub(crate) fn object_err(url: &str) -> impl FnOnce(object_store::Error) -> Error + Clone + use<> {
+    let url = url.to_string();
+    move |e| Error::Object {
+        url,
+        reason: one_line(&e.to_string()),
+    }
+}
+
+/// A store error on one line, an S3 error document (`<Error><Code>NoSuchBucket</Code>
+/// <Message>...`) shown as its code and message.
+fn one_line(text: &str) -> String {
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let len = text[start..].find(&format!("</{name}>"))?;
+        Some(&text[start..start + len])
+    };
+    let head = text.split("<?xml").next().unwrap_or(text);
+    let mut line = head.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let (Some(code), Some(message)) = (tag("Code"), tag("Message")) {
+        line = format!("{} {code}: {message}", line.trim_end_matches(':'));
+    }
+    line
+}
+
 pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { path, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn a_store_error_is_one_line_with_the_s3_code() {
+        let text = "Generic S3 error: Error performing list request: Server returned non-2xx \
+                    status code: 404 Not Found: <?xml version=\"1.0\"?>\n<Error><Code>NoSuchBucket\
+                    </Code><Message>The specified bucket does not exist</Message></Error>";
+        assert_eq!(
+            one_line(text),
+            "Generic S3 error: Error performing list request: Server returned non-2xx status \
+             code: 404 Not Found NoSuchBucket: The specified bucket does not exist"
+        );
+        assert_eq!(one_line("tcp connect\n error"), "tcp connect error");
+    }
 }

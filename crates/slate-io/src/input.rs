@@ -11,6 +11,10 @@
 //!   convention Spark, Hive and pyarrow's datasets follow, so a directory one of them reads as
 //!   a dataset is the same dataset to slate. Other files (README.md, notes.csv in a Parquet
 //!   dataset) are skipped because of their extension.
+//!
+//! An `s3://bucket/prefix/` input is walked by the same rule ([`is_walked_data`], used by
+//! [`crate::object`]): object storage has no folders, only keys, so the rule is applied to the
+//! key's part below the prefix.
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +30,7 @@ pub enum DataKind {
 }
 
 impl DataKind {
-    fn accepts(self, name: &str) -> bool {
+    pub(crate) fn accepts(self, name: &str) -> bool {
         let ext = Path::new(name)
             .extension()
             .and_then(|e| e.to_str())
@@ -37,7 +41,7 @@ impl DataKind {
         )
     }
 
-    fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             DataKind::Parquet => ".parquet",
             DataKind::Source => ".csv, .tsv or .parquet",
@@ -50,6 +54,15 @@ impl DataKind {
 pub fn expand(args: &[String], kind: DataKind) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for arg in args {
+        if crate::object::is_object_url(arg) {
+            // Object storage is listed by `crate::object`, for the commands that read it.
+            return Err(Error::ObjectUrl {
+                url: arg.clone(),
+                reason: "this command reads local files only (`slate run`, `validate` and \
+                         `capacity` read s3:// inputs)"
+                    .into(),
+            });
+        }
         let p = Path::new(arg);
         if p.is_dir() {
             walk_dir(p, kind, &mut out)?;
@@ -127,6 +140,22 @@ pub fn is_not_data(name: &str) -> bool {
     name.starts_with('.') || name.starts_with('_')
 }
 
+/// Whether a file found by a walk is data, given its path below the walked directory
+/// (`/`-separated): no folder or name on the way starts with `.` or `_`, and the name has the
+/// kind's extension. The directory walk ([`expand`]) applies the same rule as it descends.
+pub fn is_walked_data(relative: &str, kind: DataKind) -> bool {
+    let mut parts = relative.split('/').filter(|p| !p.is_empty()).peekable();
+    while let Some(part) = parts.next() {
+        if is_not_data(part) {
+            return false;
+        }
+        if parts.peek().is_none() {
+            return kind.accepts(part);
+        }
+    }
+    false
+}
+
 fn walk(dir: &Path, kind: DataKind, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
         let path = entry.map_err(io_err(dir))?.path();
@@ -179,6 +208,23 @@ mod tests {
         assert_eq!(parquet, vec![part.clone(), upper.clone()]);
         let source = expand(std::slice::from_ref(&arg), DataKind::Source).unwrap();
         assert_eq!(source, vec![export.clone(), part.clone(), upper.clone()]);
+        // The rule object storage keys are walked by picks the same files.
+        for kind in [DataKind::Parquet, DataKind::Source] {
+            let walked = expand(std::slice::from_ref(&arg), kind).unwrap();
+            let mut keys = Vec::new();
+            for e in glob::glob(&format!("{arg}/**/*")).unwrap() {
+                let p = e.unwrap();
+                if p.is_file() {
+                    keys.push(p);
+                }
+            }
+            keys.retain(|p| {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+                is_walked_data(&rel, kind)
+            });
+            keys.sort();
+            assert_eq!(keys, walked, "{kind:?}");
+        }
         // A glob matching directories walks them by the same rule; one matching files keeps them.
         let g = format!("{arg}/year=*");
         assert_eq!(expand(&[g], DataKind::Parquet).unwrap().len(), 2);

@@ -1,6 +1,8 @@
 //! slate's readers and writers between files and Arrow record batches.
 //!
 //! - [`input`]: expanding `--input` files, directories and globs: the one rule for what is data.
+//! - [`object`]: `s3://bucket/prefix/` inputs: the store from the AWS environment, and the
+//!   Parquet objects under a prefix by the same rule.
 //! - [`output`]: writing Parquet (zstd), Arrow IPC and CSV atomically, chosen by extension.
 //! - [`parquet`]: reading Parquet schemas and batches outside DataFusion.
 //! - [`mapping`]: source mappings (TOML) from a CAD export's columns to canonical ones, and
@@ -16,6 +18,7 @@ pub mod error;
 pub mod import;
 pub mod input;
 pub mod mapping;
+pub mod object;
 pub mod output;
 pub mod parquet;
 pub mod record;

@@ -78,6 +78,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         max_rows: 0,
         explain: false,
         threads: None,
+        cluster: None,
         tz: TzArgs {
             tz: slate_core::schema::DEFAULT_TZ.into(),
         },

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod capacity;
+pub(crate) mod cluster;
 pub(crate) mod demo;
 pub(crate) mod gen_data;
 pub(crate) mod import;

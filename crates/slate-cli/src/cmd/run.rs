@@ -80,9 +80,13 @@ pub(crate) struct RunArgs {
     /// Print DataFusion's plan and exit.
     #[arg(long)]
     pub(crate) explain: bool,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores); with --cluster, the input partitions (tasks).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+    /// Run the aggregation on a Ballista cluster (`slate cluster`) at df://HOST:PORT; the cube
+    /// and the report are built here. Every executor must read the inputs at the same path.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub(crate) cluster: Option<String>,
     #[command(flatten)]
     pub(crate) tz: TzArgs,
     #[command(flatten)]
@@ -125,7 +129,10 @@ pub(crate) fn compute(
     let opts = a.options()?;
     let rt = slate_engine::runtime(opts.threads)?;
     rt.block_on(async {
-        let plan = Plan::new(input, policy, &opts).await?;
+        let plan = match &a.cluster {
+            None => Plan::new(input, policy, &opts).await?,
+            Some(url) => crate::cmd::cluster::plan(url, input, policy, &opts).await?,
+        };
         if a.explain {
             let text = plan.explain().await?;
             writeln!(std::io::stdout().lock(), "{text}")?;
@@ -146,7 +153,14 @@ pub(crate) fn compute(
         let result = plan.run().await;
         ticker.abort();
         bar.finish_and_clear();
-        Ok(Some((result?, t0.elapsed())))
+        let card = match &a.cluster {
+            Some(url) => result.map_err(|e| {
+                let context = crate::cmd::cluster::failure_context(url, &e.to_string());
+                anyhow::Error::from(e).context(context)
+            })?,
+            None => result?,
+        };
+        Ok(Some((card, t0.elapsed())))
     })
 }
 

@@ -6,6 +6,15 @@ pub(crate) fn slate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_slate"))
 }
 
+/// A loopback port that was free a moment ago (a server started next binds it itself).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 #[test]
 fn help_lists_the_commands() {
     let out = slate().arg("--help").output().unwrap();

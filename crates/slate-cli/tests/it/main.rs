@@ -4,11 +4,14 @@
 
 mod capacity;
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod datasets;
 mod docs;
 mod oddities;
 mod realdata;
 mod report;
+mod s3;
 #[cfg(feature = "serve")]
 mod serve;
 mod stream;

@@ -45,6 +45,21 @@ impl BucketUdf {
         }
     }
 
+    /// The zone of local days (a cluster codec sends it, grain and period with the plan).
+    pub fn tz(&self) -> &Arc<TzRules> {
+        &self.tz
+    }
+
+    /// The grain.
+    pub fn grain(&self) -> Grain {
+        self.grain
+    }
+
+    /// The period, `[first day, end day)` in local days.
+    pub fn period(&self) -> Option<(i32, i32)> {
+        self.period
+    }
+
     /// Rows evaluated so far (shared with clones of the handle).
     pub fn rows_seen(&self) -> Arc<AtomicU64> {
         self.rows_seen.clone()

@@ -1,0 +1,358 @@
+//! `--input s3://bucket/prefix/` against a real S3 API: moto's server on a free loopback port
+//! (CI installs it with `pip install 'moto[server]'`; `SLATE_REQUIRE_MOTO=1` makes its absence a
+//! failure rather than a skip). The data is uploaded with boto3 (which moto brings), and every
+//! scorecard and ledger row of a run on the objects must equal the run on the same files on disk.
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli::slate;
+
+/// A moto S3 server, stopped when the test ends however it ends.
+pub(crate) struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// The environment every slate process of a test reads the server with.
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
+        aws_env(&self.endpoint)
+    }
+}
+
+/// The AWS variables for an endpoint (moto takes any credentials).
+fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "slate-test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "slate-test".into()),
+    ]
+}
+
+/// `slate` with the AWS environment of `env` only (none inherited from the caller's).
+fn slate_with(env: &[(&'static str, String)]) -> Command {
+    let mut c = slate();
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("AWS_") {
+            c.env_remove(k);
+        }
+    }
+    c.envs(env.iter().map(|(k, v)| (k, v)));
+    c
+}
+
+/// Starts moto's server on a free loopback port, when moto is installed.
+pub(crate) fn moto() -> Option<Moto> {
+    let ok = Command::new("python3")
+        .args(["-c", "import moto.server, boto3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("SLATE_REQUIRE_MOTO").is_none(),
+            "SLATE_REQUIRE_MOTO is set but python3 cannot import moto.server and boto3 \
+             (pip install 'moto[server]')"
+        );
+        eprintln!("skipped: no moto S3 server (pip install 'moto[server]')");
+        return None;
+    }
+    let port = crate::cli::free_port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let moto = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    let t0 = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "moto's server did not listen on port {port} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(moto)
+}
+
+/// `python3 -c UPLOAD ENDPOINT DIR BUCKET PREFIX`.
+const UPLOAD: &str = r#"
+import boto3, os, sys
+endpoint, root, bucket, prefix = sys.argv[1:5]
+s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1',
+                  aws_access_key_id='slate-test', aws_secret_access_key='slate-test')
+s3.create_bucket(Bucket=bucket)
+for d, _, files in os.walk(root):
+    for f in files:
+        p = os.path.join(d, f)
+        s3.upload_file(p, bucket, prefix + os.path.relpath(p, root).replace(os.sep, '/'))
+"#;
+
+/// Creates `bucket` and uploads every file under `dir` to `s3://bucket/prefix/...`, keeping
+/// the relative paths (hive folders, and whatever else is there).
+pub(crate) fn upload(moto: &Moto, dir: &Path, bucket: &str, prefix: &str) {
+    let o = Command::new("python3")
+        .args(["-c", UPLOAD, &moto.endpoint])
+        .arg(dir)
+        .args([bucket, prefix])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "upload: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn ok(o: &Output, what: &str) {
+    assert!(
+        o.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The accounting lines of a run's summary (every line but the timing).
+fn accounts(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs the question `args` on the files in `disk` and on the objects at `url` (with `extra`
+/// arguments, e.g. `--cluster`), writing CSV; asserts the scorecard, the ledger and the
+/// accounting are identical row by row.
+pub(crate) fn same_on_disk_and_s3(
+    env: &[(&'static str, String)],
+    out: &Path,
+    name: &str,
+    disk: &Path,
+    url: &str,
+    args: &[&str],
+    extra: &[&str],
+) {
+    let csv = |side: &str, file: &str| out.join(format!("{name}.{side}{file}.csv"));
+    let local = slate_with(env)
+        .args(["run", "-i", disk.to_str().unwrap()])
+        .args(args)
+        .args(["--out", csv("disk", "").to_str().unwrap()])
+        .output()
+        .unwrap();
+    ok(&local, &format!("{name} on disk"));
+    let remote = slate_with(env)
+        .args(["run", "-i", url])
+        .args(args)
+        .args(extra)
+        .args(["--out", csv("s3", "").to_str().unwrap()])
+        .output()
+        .unwrap();
+    ok(&remote, &format!("{name} on {url} {extra:?}"));
+    for file in ["", ".exclusions"] {
+        let read = |side: &str| {
+            let p = csv(side, file);
+            std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        };
+        let (a, b) = (read("disk"), read("s3"));
+        assert!(
+            a.lines().count() > 1,
+            "{name}{file}: an empty table proves nothing"
+        );
+        for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
+            assert_eq!(x, y, "{name}{file}: row {i} differs");
+        }
+        assert_eq!(a.lines().count(), b.lines().count(), "{name}{file}: rows");
+    }
+    assert_eq!(accounts(&local), accounts(&remote), "{name}: accounting");
+}
+
+/// A generated dataset (hive folders) with the files a walk must skip beside the data.
+pub(crate) fn dataset(dir: &Path) {
+    let o = slate()
+        .args([
+            "gen",
+            "--rows",
+            "30000",
+            "--years",
+            "2",
+            "--from",
+            "2022-01-01",
+        ])
+        .args(["--promises", "--dirty-rate", "0.01", "--out"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    ok(&o, "gen");
+    // Not data, by the walker's rule: on disk and on S3 alike they must be skipped (each
+    // would fail the run if read as Parquet).
+    for junk in [
+        "_SUCCESS",
+        "year=2022/.part-9.parquet.tmp",
+        "_delta_log/0.json",
+        "notes.csv",
+    ] {
+        let p = dir.join(junk);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"not parquet").unwrap();
+    }
+}
+
+#[test]
+fn s3_inputs_equal_the_same_files_on_disk() {
+    let Some(moto) = moto() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    dataset(&data);
+    upload(&moto, &data, "cad", "force/calls/");
+    let env = moto.env();
+    let questions: [(&str, Vec<&str>); 2] = [
+        ("monthly", vec![]),
+        (
+            "full-weekly-by-borough-ny",
+            vec![
+                "--policy",
+                "builtin:mps-promise-2008-full",
+                "--window",
+                "week",
+                "--by",
+                "borough",
+                "--tz",
+                "America/New_York",
+            ],
+        ),
+    ];
+    for (name, args) in &questions {
+        same_on_disk_and_s3(
+            &env,
+            t.path(),
+            name,
+            &data,
+            "s3://cad/force/calls/",
+            args,
+            &[],
+        );
+    }
+    // A prefix without the trailing slash, and one object named alone, read as on disk.
+    let one = first_parquet(&data);
+    let rel = one
+        .strip_prefix(&data)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    same_on_disk_and_s3(
+        &env,
+        t.path(),
+        "one-object",
+        &one,
+        &format!("s3://cad/force/calls/{rel}"),
+        &[],
+        &[],
+    );
+    same_on_disk_and_s3(
+        &env,
+        t.path(),
+        "no-slash",
+        &data,
+        "s3://cad/force/calls",
+        &[],
+        &[],
+    );
+}
+
+/// The first Parquet file of a generated dataset, depth first.
+fn first_parquet(dir: &Path) -> std::path::PathBuf {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(['.', '_'])
+        })
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            return first_parquet(&p);
+        }
+        if p.extension().is_some_and(|e| e == "parquet") {
+            return p;
+        }
+    }
+    panic!("no Parquet file in {}", dir.display());
+}
+
+/// Runs `slate run -i URL` with `env`; returns its standard error and how long it took.
+fn failing_run(env: &[(&'static str, String)], url: &str) -> (String, Duration) {
+    let t0 = Instant::now();
+    let o = slate_with(env).args(["run", "-i", url]).output().unwrap();
+    let took = t0.elapsed();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{url}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (String::from_utf8_lossy(&o.stderr).into_owned(), took)
+}
+
+#[test]
+fn s3_errors_name_the_url_within_seconds() {
+    let Some(moto) = moto() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    crate::cli::generate(&data, "2000", "0");
+    std::fs::write(
+        data.join("zz-corrupt.parquet"),
+        b"PAR1 this is not parquet PAR1",
+    )
+    .unwrap();
+    upload(&moto, &data, "cad", "bad/");
+    let env = moto.env();
+    let limit = Duration::from_secs(20);
+    for (url, says) in [
+        // No such bucket.
+        ("s3://no-such-bucket/calls/", "NoSuchBucket"),
+        // A prefix with nothing under it.
+        ("s3://cad/none/", "no .parquet files"),
+        // A corrupt object among the data is named, as a corrupt file on disk is.
+        ("s3://cad/bad/", "s3://cad/bad/zz-corrupt.parquet"),
+    ] {
+        let (err, took) = failing_run(&env, url);
+        assert!(err.contains(url) && err.contains(says), "{url}: {err}");
+        assert!(took < limit, "{url}: {took:?}");
+    }
+    // Nothing listens at the endpoint: refused at once, named, not retried for minutes.
+    let dead = format!("http://127.0.0.1:{}", crate::cli::free_port());
+    let (err, took) = failing_run(&aws_env(&dead), "s3://cad/bad/");
+    assert!(err.contains("s3://cad/bad/"), "{err}");
+    assert!(took < limit, "unreachable endpoint: {took:?}");
+}
