@@ -312,6 +312,9 @@ pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<V
     // mean and the answer measure a count within its threshold, so plain aggregates over
     // `sla_secs` (the same durations `sla_hist` would measure) do: three histograms per slot
     // were most of a profile's cost. Means are sum / count in f64, as `hist_mean` reads them.
+    // `sla_secs(rcv, ans)` and `m_secs` are written twice each: DataFusion's common-subexpression
+    // pass computes each once per row, in a projection under the aggregate (checked with
+    // EXPLAIN on DataFusion 55: `__common_expr_1`, `__common_expr_2`).
     let mean = |s: &str, n: &str| {
         format!("CASE WHEN {n} > 0 THEN CAST({s} AS DOUBLE) / CAST({n} AS DOUBLE) END")
     };
