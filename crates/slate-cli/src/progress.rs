@@ -21,3 +21,16 @@ pub(crate) fn rows_bar(total: Option<u64>, what: &str) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
+
+/// A spinner with the elapsed time, for work whose rows are counted elsewhere (a run on a
+/// cluster: the executors read the rows); invisible when stderr is not a terminal.
+pub(crate) fn spinner(what: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {spinner} {elapsed}")
+            .expect("static template is valid"),
+    );
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}

@@ -1,4 +1,4 @@
-//! Inputs on object storage: `--input s3://bucket/prefix/`.
+//! Inputs and outputs on object storage: `--input s3://bucket/prefix/`, `--out s3://bucket/key`.
 //!
 //! The store is DataFusion's own `object_store` (Amazon S3 or anything that speaks its API),
 //! configured from the usual AWS environment variables: `AWS_ENDPOINT_URL` (or
@@ -168,6 +168,28 @@ async fn list(
                 .is_some_and(|relative| is_walked_data(relative, kind))
         })
         .collect())
+}
+
+/// Writes `bytes` as the object at `url` (`s3://bucket/key`), replacing any object there. An
+/// S3 PUT is atomic: a reader sees the old object or the whole new one, as with the local
+/// writer's rename.
+pub fn put(url: &str, bytes: Vec<u8>) -> Result<()> {
+    let (bucket, key) = split_url(url)?;
+    if key.is_empty() || key.ends_with('/') {
+        return Err(Error::ObjectUrl {
+            url: url.to_string(),
+            reason: "an output needs an object key: s3://bucket/path/name.ext".into(),
+        });
+    }
+    let store = s3_store(bucket)?;
+    let location = ObjectPath::from(key);
+    block_on(async move {
+        store
+            .put(&location, bytes.into())
+            .await
+            .map_err(object_err(url))?;
+        Ok(())
+    })
 }
 
 /// How much of an object's end the first request reads: the footer of CAD data is a few KiB,

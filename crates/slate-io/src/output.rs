@@ -1,7 +1,9 @@
 //! Writing record batches as Parquet, Arrow IPC or CSV, chosen by file extension.
 //!
 //! Files are written to a temporary name beside the target and renamed when complete, so a
-//! reader (a BI tool polling the file) never sees half a file.
+//! reader (a BI tool polling the file) never sees half a file. A target that is an object
+//! storage URL (`s3://bucket/key`) is encoded in memory (slate's outputs are summaries, not
+//! records) and uploaded in one PUT, which is atomic too.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -88,11 +90,44 @@ pub fn prepare_output_dir(out: &Path, force: bool, ours: &[&str]) -> Result<()> 
 /// stream's few-thousand-row emissions (three files every emission) cost milliseconds each.
 const SMALL_PARQUET_BYTES: usize = 4 << 20;
 
-/// Writes batches sharing `schema` to `path` in the format its extension names.
+/// Writes batches sharing `schema` to `path` in the format its extension names; `path` may be
+/// an `s3://` URL.
 pub fn write_batches(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
     let format = Format::from_path(path)?;
+    if let Some(url) = object_url(path) {
+        let mut bytes = Vec::new();
+        encode(format, path, schema, batches, &mut bytes)?;
+        return crate::object::put(url, bytes);
+    }
     let tmp = temp_path(path);
     let file = File::create(&tmp).map_err(io_err(&tmp))?;
+    encode(format, path, schema, batches, file)?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// Writes `bytes` to `path` (a local file, through a temporary name, or an `s3://` URL).
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(url) = object_url(path) {
+        return crate::object::put(url, bytes.to_vec());
+    }
+    let tmp = temp_path(path);
+    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// The URL when `path` names object storage rather than a local file.
+pub fn object_url(path: &Path) -> Option<&str> {
+    path.to_str().filter(|s| crate::object::is_object_url(s))
+}
+
+/// Encodes `batches` in `format` into `sink`; `path` only names the target in errors.
+fn encode<W: Write + Send>(
+    format: Format,
+    path: &Path,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    sink: W,
+) -> Result<()> {
     let arrow_err = |source| Error::Arrow {
         path: path.to_path_buf(),
         source,
@@ -107,7 +142,7 @@ pub fn write_batches(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) ->
             } else {
                 parquet_properties()
             };
-            let mut w = ArrowWriter::try_new(file, schema, Some(props))
+            let mut w = ArrowWriter::try_new(sink, schema, Some(props))
                 .map_err(|source| parquet_err(path, source))?;
             for b in batches {
                 w.write(b).map_err(|source| parquet_err(path, source))?;
@@ -115,7 +150,7 @@ pub fn write_batches(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) ->
             w.close().map_err(|source| parquet_err(path, source))?;
         }
         Format::Ipc => {
-            let mut w = arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)
+            let mut w = arrow::ipc::writer::FileWriter::try_new(BufWriter::new(sink), &schema)
                 .map_err(arrow_err)?;
             for b in batches {
                 w.write(b).map_err(arrow_err)?;
@@ -123,7 +158,7 @@ pub fn write_batches(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) ->
             w.finish().map_err(arrow_err)?;
         }
         Format::Csv => {
-            let mut buf = BufWriter::new(file);
+            let mut buf = BufWriter::new(sink);
             let mut w = arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(&mut buf);
@@ -141,7 +176,7 @@ pub fn write_batches(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) ->
             buf.flush().map_err(io_err(path))?;
         }
     }
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    Ok(())
 }
 
 fn parquet_err(path: &Path, source: parquet::errors::ParquetError) -> Error {

@@ -100,12 +100,7 @@ pub(crate) fn provenance() -> Provenance {
 /// Writes `text` to `path` under a temporary name and renames it, like every slate output.
 pub(crate) fn write_html(path: &Path, text: &str) -> Result<()> {
     ensure_parent(path)?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
+    Ok(slate_io::output::write_bytes(path, text.as_bytes())?)
 }
 
 /// Writes the disparity table of a scorecard.

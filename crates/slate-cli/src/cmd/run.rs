@@ -18,7 +18,7 @@ use crate::Outcome;
 use crate::args::{TzArgs, ensure_parent, parse_date};
 use crate::cmd::report::{OdArg, policy_text, provenance, write_disparity, write_html};
 use crate::cmd::source::{SourceArgs, write_summary};
-use crate::progress::rows_bar;
+use crate::progress::{rows_bar, spinner};
 
 /// Percentile definitions on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -57,8 +57,8 @@ pub(crate) struct RunArgs {
     /// Only the most detailed level: no per-borough, per-grade or overall rollups.
     #[arg(long)]
     pub(crate) no_rollups: bool,
-    /// Write the scorecard here (.parquet, .arrow or .csv); the ledger goes beside it as
-    /// NAME.exclusions.EXT. Without it, a table is printed.
+    /// Write the scorecard here (.parquet, .arrow or .csv; a local path or s3://bucket/key);
+    /// the ledger goes beside it as NAME.exclusions.EXT. Without it, a table is printed.
     #[arg(long, short)]
     pub(crate) out: Option<PathBuf>,
     /// Write the exclusions ledger here instead.
@@ -139,7 +139,11 @@ pub(crate) fn compute(
             return Ok(None);
         }
         let t0 = Instant::now();
-        let bar = rows_bar(input.rows(), "scoring");
+        // On a cluster the executors read the rows, so there is no count to show here.
+        let bar = match &a.cluster {
+            None => rows_bar(input.rows(), "scoring"),
+            Some(url) => spinner(&format!("scoring on the cluster at {url}")),
+        };
         let seen = plan.rows_seen();
         let ticker = {
             let bar = bar.clone();
@@ -184,6 +188,17 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
         scorecard.num_rows(),
         ledger.num_rows()
     )?;
+    if let Some(url) = &a.cluster {
+        // The client's session sets the tasks (input and shuffle partitions): Ballista's
+        // scheduler does not tell a client how many slots its executors have.
+        let tasks = crate::args::threads(a.threads);
+        let why = if a.threads.is_some() {
+            "--threads"
+        } else {
+            "this machine's cores; --threads N to match the cluster's slots"
+        };
+        writeln!(err, "ran on the cluster at {url} as {tasks} tasks ({why})")?;
+    }
     if let (Some(m), Some(s)) = (input.mapping(), &card.source) {
         write!(err, "source {}: ", m.name)?;
         write_summary(&mut err, &m.tz, s)?;

@@ -137,6 +137,17 @@ fn same_locally_and_on_cluster(cluster: &Cluster, dir: &Path, name: &str, args: 
         .output()
         .unwrap();
     ok(&remote, &format!("{name} on the cluster"));
+    // The summary says where it ran and as how many tasks (the client's session sets them).
+    let tasks = args
+        .iter()
+        .position(|a| *a == "--threads")
+        .map(|i| format!(" as {} tasks (--threads)", args[i + 1]))
+        .unwrap_or_else(|| " tasks (this machine's cores;".to_string());
+    let said = String::from_utf8_lossy(&remote.stderr);
+    assert!(
+        said.contains(&format!("ran on the cluster at {}", cluster.url)) && said.contains(&tasks),
+        "{name}: {said}"
+    );
     for file in ["", ".exclusions"] {
         let read = |side: &str| {
             let p = PathBuf::from(

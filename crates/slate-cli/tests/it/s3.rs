@@ -1,7 +1,8 @@
-//! `--input s3://bucket/prefix/` against a real S3 API: moto's server on a free loopback port
-//! (CI installs it with `pip install 'moto[server]'`; `SLATE_REQUIRE_MOTO=1` makes its absence a
-//! failure rather than a skip). The data is uploaded with boto3 (which moto brings), and every
-//! scorecard and ledger row of a run on the objects must equal the run on the same files on disk.
+//! `--input s3://bucket/prefix/` and `--out s3://bucket/key` against a real S3 API: moto's
+//! server on a free loopback port (CI installs it with `pip install 'moto[server]'`;
+//! `SLATE_REQUIRE_MOTO=1` makes its absence a failure rather than a skip). The data is uploaded
+//! and the outputs downloaded with boto3 (which moto brings), and every scorecard and ledger row
+//! of a run on the objects must equal the run on the same files on disk.
 
 use std::net::TcpStream;
 use std::path::Path;
@@ -124,6 +125,29 @@ pub(crate) fn upload(moto: &Moto, dir: &Path, bucket: &str, prefix: &str) {
     assert!(
         o.status.success(),
         "upload: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// `python3 -c DOWNLOAD ENDPOINT BUCKET KEY FILE`.
+const DOWNLOAD: &str = r#"
+import boto3, sys
+endpoint, bucket, key, path = sys.argv[1:5]
+s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1',
+                  aws_access_key_id='slate-test', aws_secret_access_key='slate-test')
+s3.download_file(bucket, key, path)
+"#;
+
+/// Downloads `s3://bucket/key` into `file`.
+fn download(moto: &Moto, bucket: &str, key: &str, file: &Path) {
+    let o = Command::new("python3")
+        .args(["-c", DOWNLOAD, &moto.endpoint, bucket, key])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "download s3://{bucket}/{key}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
 }
@@ -282,6 +306,76 @@ fn s3_inputs_equal_the_same_files_on_disk() {
         "s3://cad/force/calls",
         &[],
         &[],
+    );
+}
+
+#[test]
+fn s3_outputs_hold_what_a_local_run_writes() {
+    let Some(moto) = moto() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    dataset(&data);
+    upload(&moto, &data, "cad", "force/calls/");
+    let env = moto.env();
+    let run = |out: &str, extra: &[&str]| {
+        slate_with(&env)
+            .args(["run", "-i", "s3://cad/force/calls/", "--out", out])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let local = t.path().join("card.csv");
+    ok(&run(local.to_str().unwrap(), &[]), "local outputs");
+    // The scorecard, its ledger beside it, the disparity table and the HTML report, as objects.
+    let o = run(
+        "s3://cad/cards/card.csv",
+        &[
+            "--disparity",
+            "s3://cad/cards/disparity.parquet",
+            "--report",
+            "s3://cad/cards/report.html",
+        ],
+    );
+    ok(&o, "outputs on s3");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("wrote s3://cad/cards/card.csv and s3://cad/cards/card.exclusions.csv"),
+        "{err}"
+    );
+    for name in ["card.csv", "card.exclusions.csv"] {
+        let got = t.path().join(format!("got-{name}"));
+        download(&moto, "cad", &format!("cards/{name}"), &got);
+        let want = std::fs::read_to_string(t.path().join(name)).unwrap();
+        assert!(
+            want.lines().count() > 1,
+            "{name}: an empty table proves nothing"
+        );
+        assert_eq!(std::fs::read_to_string(&got).unwrap(), want, "{name}");
+    }
+    let html = t.path().join("report.html");
+    download(&moto, "cad", "cards/report.html", &html);
+    assert!(std::fs::read_to_string(&html).unwrap().contains("</html>"));
+    let disparity = t.path().join("disparity.parquet");
+    download(&moto, "cad", "cards/disparity.parquet", &disparity);
+    let rows: usize = slate_io::parquet::read_file(&disparity)
+        .unwrap()
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    assert!(rows > 0, "the disparity table has rows");
+    // No key, or no such bucket: an error naming the URL, and no local file named after it.
+    for (out, says) in [
+        ("s3://cad/cards/", "needs an object key"),
+        ("s3://no-such-bucket/card.csv", "NoSuchBucket"),
+    ] {
+        let o = run(out, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{out}: {err}");
+        assert!(err.contains(out) && err.contains(says), "{out}: {err}");
+    }
+    assert!(
+        !Path::new("s3:").exists(),
+        "an s3:// output made a local directory"
     );
 }
 
