@@ -246,13 +246,22 @@ pub(crate) fn dataset(dir: &Path) {
     }
 }
 
-#[test]
-fn s3_inputs_equal_the_same_files_on_disk() {
-    let Some(moto) = moto() else { return };
+/// moto, a temporary directory, and [`dataset`] in its `data/`, uploaded to
+/// `s3://cad/force/calls/`.
+fn uploaded_dataset() -> Option<(Moto, tempfile::TempDir, std::path::PathBuf)> {
+    let moto = moto()?;
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("data");
     dataset(&data);
     upload(&moto, &data, "cad", "force/calls/");
+    Some((moto, t, data))
+}
+
+#[test]
+fn s3_inputs_equal_the_same_files_on_disk() {
+    let Some((moto, t, data)) = uploaded_dataset() else {
+        return;
+    };
     let env = moto.env();
     let questions: [(&str, Vec<&str>); 2] = [
         ("monthly", vec![]),
@@ -311,11 +320,9 @@ fn s3_inputs_equal_the_same_files_on_disk() {
 
 #[test]
 fn s3_outputs_hold_what_a_local_run_writes() {
-    let Some(moto) = moto() else { return };
-    let t = tempfile::tempdir().unwrap();
-    let data = t.path().join("data");
-    dataset(&data);
-    upload(&moto, &data, "cad", "force/calls/");
+    let Some((moto, t, _)) = uploaded_dataset() else {
+        return;
+    };
     let env = moto.env();
     let run = |out: &str, extra: &[&str]| {
         slate_with(&env)
