@@ -170,10 +170,8 @@ async fn list(
         .collect())
 }
 
-/// Writes `bytes` as the object at `url` (`s3://bucket/key`), replacing any object there. An
-/// S3 PUT is atomic: a reader sees the old object or the whole new one, as with the local
-/// writer's rename.
-pub fn put(url: &str, bytes: Vec<u8>) -> Result<()> {
+/// Bucket and key of an output URL, which must name an object (not a prefix).
+pub fn output_key(url: &str) -> Result<(&str, &str)> {
     let (bucket, key) = split_url(url)?;
     if key.is_empty() || key.ends_with('/') {
         return Err(Error::ObjectUrl {
@@ -181,6 +179,14 @@ pub fn put(url: &str, bytes: Vec<u8>) -> Result<()> {
             reason: "an output needs an object key: s3://bucket/path/name.ext".into(),
         });
     }
+    Ok((bucket, key))
+}
+
+/// Writes `bytes` as the object at `url` (`s3://bucket/key`), replacing any object there. An
+/// S3 PUT is atomic: a reader sees the old object or the whole new one, as with the local
+/// writer's rename.
+pub fn put(url: &str, bytes: Vec<u8>) -> Result<()> {
+    let (bucket, key) = output_key(url)?;
     let store = s3_store(bucket)?;
     let location = ObjectPath::from(key);
     block_on(async move {

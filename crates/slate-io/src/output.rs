@@ -115,6 +115,15 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 
+/// Checks, before any work, that batches can be written to `path`: a known extension and, for
+/// an object storage URL, an object key. Returns the format.
+pub fn check_target(path: &Path) -> Result<Format> {
+    if let Some(url) = object_url(path) {
+        crate::object::output_key(url)?;
+    }
+    Format::from_path(path)
+}
+
 /// The URL when `path` names object storage rather than a local file.
 pub fn object_url(path: &Path) -> Option<&str> {
     path.to_str().filter(|s| crate::object::is_object_url(s))

@@ -169,6 +169,10 @@ pub(crate) fn compute(
 }
 
 pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
+    // A bad output name fails now, not after the records are read.
+    for path in [&a.out, &a.ledger, &a.disparity].into_iter().flatten() {
+        slate_io::output::check_target(path)?;
+    }
     let policy = SlaPolicy::load(&a.policy)?;
     let input = a.source.open(&a.input)?;
     let Some((card, elapsed)) = compute(&a, &input, &policy)? else {
