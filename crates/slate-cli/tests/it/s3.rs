@@ -370,11 +370,11 @@ fn s3_outputs_hold_what_a_local_run_writes() {
         .map(|b| b.num_rows())
         .sum();
     assert!(rows > 0, "the disparity table has rows");
-    // No file name, no key, or no such bucket: an error naming the URL, and no local file
+    // No key, no extension, or no such bucket: an error naming the URL, and no local file
     // named after it.
     for (out, says) in [
-        ("s3://cad/cards/", "unknown output format"),
-        ("s3://cad/card.csv/", "needs an object key"),
+        ("s3://cad/cards/", "needs an object key"),
+        ("s3://cad/cards/card", "unknown output format"),
         ("s3://no-such-bucket/card.csv", "NoSuchBucket"),
     ] {
         let o = run(out, &[]);
