@@ -100,55 +100,54 @@ pub(crate) fn moto() -> Option<Moto> {
     Some(moto)
 }
 
-/// `python3 -c UPLOAD ENDPOINT DIR BUCKET PREFIX`.
-const UPLOAD: &str = r#"
+/// The start of every boto3 script: `s3`, a client of the moto server at `sys.argv[1]`.
+const BOTO3: &str = r#"
 import boto3, os, sys
-endpoint, root, bucket, prefix = sys.argv[1:5]
-s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1',
+s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',
                   aws_access_key_id='slate-test', aws_secret_access_key='slate-test')
+"#;
+
+/// Runs `python3 -c BOTO3+script ENDPOINT args...`; panics with its stderr, saying `what`.
+fn boto3(moto: &Moto, script: &str, args: &[&std::ffi::OsStr], what: &str) {
+    let o = Command::new("python3")
+        .args(["-c", &format!("{BOTO3}{script}"), &moto.endpoint])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Creates `bucket` and uploads every file under `dir` to `s3://bucket/prefix/...`, keeping
+/// the relative paths (hive folders, and whatever else is there).
+pub(crate) fn upload(moto: &Moto, dir: &Path, bucket: &str, prefix: &str) {
+    const UPLOAD: &str = r#"
+root, bucket, prefix = sys.argv[2:5]
 s3.create_bucket(Bucket=bucket)
 for d, _, files in os.walk(root):
     for f in files:
         p = os.path.join(d, f)
         s3.upload_file(p, bucket, prefix + os.path.relpath(p, root).replace(os.sep, '/'))
 "#;
-
-/// Creates `bucket` and uploads every file under `dir` to `s3://bucket/prefix/...`, keeping
-/// the relative paths (hive folders, and whatever else is there).
-pub(crate) fn upload(moto: &Moto, dir: &Path, bucket: &str, prefix: &str) {
-    let o = Command::new("python3")
-        .args(["-c", UPLOAD, &moto.endpoint])
-        .arg(dir)
-        .args([bucket, prefix])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "upload: {}",
-        String::from_utf8_lossy(&o.stderr)
+    boto3(
+        moto,
+        UPLOAD,
+        &[dir.as_os_str(), bucket.as_ref(), prefix.as_ref()],
+        "upload",
     );
 }
 
-/// `python3 -c DOWNLOAD ENDPOINT BUCKET KEY FILE`.
-const DOWNLOAD: &str = r#"
-import boto3, sys
-endpoint, bucket, key, path = sys.argv[1:5]
-s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1',
-                  aws_access_key_id='slate-test', aws_secret_access_key='slate-test')
-s3.download_file(bucket, key, path)
-"#;
-
 /// Downloads `s3://bucket/key` into `file`.
 fn download(moto: &Moto, bucket: &str, key: &str, file: &Path) {
-    let o = Command::new("python3")
-        .args(["-c", DOWNLOAD, &moto.endpoint, bucket, key])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "download s3://{bucket}/{key}: {}",
-        String::from_utf8_lossy(&o.stderr)
+    const DOWNLOAD: &str = "s3.download_file(*sys.argv[2:5])\n";
+    boto3(
+        moto,
+        DOWNLOAD,
+        &[bucket.as_ref(), key.as_ref(), file.as_os_str()],
+        &format!("download s3://{bucket}/{key}"),
     );
 }
 
