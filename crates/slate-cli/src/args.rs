@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 use slate_core::TzRules;
@@ -30,16 +30,4 @@ pub(crate) fn parse_date(s: &str) -> Result<NaiveDate, String> {
 /// Worker threads: the flag, else the machine's cores.
 pub(crate) fn threads(flag: Option<usize>) -> usize {
     flag.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-}
-
-/// Creates an output file's parent directory (none for an `s3://` URL: object stores have
-/// no directories).
-pub(crate) fn ensure_parent(path: &std::path::Path) -> Result<()> {
-    if slate_io::output::object_url(path).is_some() {
-        return Ok(());
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    Ok(())
 }

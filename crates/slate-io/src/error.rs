@@ -29,6 +29,55 @@ pub enum Error {
         /// The cause.
         source: arrow::error::ArrowError,
     },
+    /// Writing an output failed (a full disk, a refused write, data the format cannot hold).
+    #[error("{}: could not write: {reason}", path.display())]
+    Write {
+        /// The output.
+        path: PathBuf,
+        /// The cause.
+        reason: String,
+    },
+    /// An output cannot be written where it is named.
+    #[error("the {role} output {}: {reason}", path.display())]
+    Output {
+        /// What the output is (scorecard, ledger, report...).
+        role: String,
+        /// The output as named.
+        path: PathBuf,
+        /// Why not.
+        reason: String,
+    },
+    /// Two outputs of one command are the same file.
+    #[error("the {a_role} output {} and the {b_role} output {} are the same file: name them apart", a.display(), b.display())]
+    SameOutput {
+        /// The first output's role.
+        a_role: String,
+        /// The first output.
+        a: PathBuf,
+        /// The second output's role.
+        b_role: String,
+        /// The second output.
+        b: PathBuf,
+    },
+    /// An output would replace or delete an input.
+    #[error(
+        "the {role} {} {} {} the {input_role} {input}: refusing to replace an input; write it elsewhere",
+        if *dir { "directory" } else { "output" },
+        path.display(),
+        if *dir { "holds" } else { "is" }
+    )]
+    OutputIsInput {
+        /// What the output is.
+        role: String,
+        /// The output as named.
+        path: PathBuf,
+        /// What the input is.
+        input_role: String,
+        /// The input (and the file under it that collides).
+        input: String,
+        /// Whether the output is a directory.
+        dir: bool,
+    },
     /// An input path matched nothing.
     #[error("{0}: no such file, directory or matching glob")]
     NoInput(String),

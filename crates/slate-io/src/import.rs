@@ -26,6 +26,7 @@ use slate_core::{TzRules, schema};
 use crate::error::{Error, Result, io_err};
 use crate::mapping::Mapping;
 use crate::output::{parquet_properties, prepare_output_dir, temp_path};
+use crate::plan::{OutputPlan, write_err};
 use crate::record::output_schema;
 use crate::source::{ImportSummary, Reject, SourceSink, read_source};
 
@@ -72,16 +73,25 @@ pub fn import(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport> {
+    let rejects_path = opts
+        .rejects
+        .clone()
+        .unwrap_or_else(|| opts.out_dir.join(REJECTS_FILE));
+    // Before anything is removed or written: the dataset and the rejects file must not be, or
+    // hold, an input (`--force` would otherwise delete the records it is about to read).
+    let mut plan = OutputPlan::new();
+    for f in files {
+        plan.reads("input", f);
+    }
+    plan.writes_dir("dataset", &opts.out_dir)
+        .writes("rejects", &rejects_path)
+        .check()?;
     prepare_output_dir(&opts.out_dir, opts.force, &[REJECTS_FILE, OLD_REJECTS_FILE])?;
     let tz = TzRules::from_name(&mapping.tz).map_err(|e| Error::InvalidMapping {
         mapping: mapping.name.clone(),
         field: "tz".into(),
         reason: e.to_string(),
     })?;
-    let rejects_path = opts
-        .rejects
-        .clone()
-        .unwrap_or_else(|| opts.out_dir.join(REJECTS_FILE));
     let mut sink = ImportSink {
         parts: Partitions::new(opts.out_dir.clone(), output_schema(mapping), tz),
         rejects: RejectsWriter::create(&rejects_path)?,
@@ -121,8 +131,10 @@ impl SourceSink for ImportSink<'_> {
 /// name until [`RejectsWriter::finish`].
 pub struct RejectsWriter {
     path: PathBuf,
+    /// Where the file goes: `path` with a symbolic link followed (the link stays).
+    target: PathBuf,
     tmp: PathBuf,
-    w: csv::Writer<BufWriter<File>>,
+    w: Option<csv::Writer<BufWriter<File>>>,
 }
 
 impl RejectsWriter {
@@ -131,44 +143,55 @@ impl RejectsWriter {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
-        let tmp = temp_path(path);
+        let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let tmp = temp_path(&target);
         let file = File::create(&tmp).map_err(io_err(&tmp))?;
-        let mut w = csv::Writer::from_writer(BufWriter::new(file));
-        w.write_record(["file", "row", "line", "column", "value", "reason"])
-            .map_err(|source| Error::Csv {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        Ok(RejectsWriter {
+        let mut w = RejectsWriter {
             path: path.to_path_buf(),
+            target,
             tmp,
-            w,
-        })
+            w: Some(csv::Writer::from_writer(BufWriter::new(file))),
+        };
+        w.record(["file", "row", "line", "column", "value", "reason"])?;
+        Ok(w)
     }
 
     /// Appends one rejected row.
     pub fn write(&mut self, r: &Reject) -> Result<()> {
         let line = r.line.map(|l| l.to_string()).unwrap_or_default();
-        self.w
-            .write_record([
-                r.file.as_str(),
-                &r.row.to_string(),
-                &line,
-                &r.problem.column,
-                &r.problem.value,
-                &r.problem.reason(),
-            ])
-            .map_err(|source| Error::Csv {
-                path: self.path.clone(),
-                source,
-            })
+        self.record([
+            r.file.as_str(),
+            &r.row.to_string(),
+            &line,
+            &r.problem.column,
+            &r.problem.value,
+            &r.problem.reason(),
+        ])
+    }
+
+    fn record<'a>(&mut self, fields: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        let w = self.w.as_mut().expect("the writer lives until finish");
+        w.write_record(fields).map_err(|e| write_err(&self.path, e))
     }
 
     /// Flushes and renames the file into place.
     pub fn finish(mut self) -> Result<()> {
-        self.w.flush().map_err(io_err(&self.tmp))?;
-        drop(self.w);
-        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))
+        let mut w = self.w.take().expect("the writer lives until finish");
+        w.flush().map_err(|e| write_err(&self.path, e))?;
+        drop(w);
+        std::fs::rename(&self.tmp, &self.target).map_err(|e| {
+            let _ = std::fs::remove_file(&self.tmp);
+            io_err(&self.path)(e)
+        })
+    }
+}
+
+impl Drop for RejectsWriter {
+    /// A read that failed before [`RejectsWriter::finish`] leaves no temporary file.
+    fn drop(&mut self) {
+        if self.w.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
 }
 
@@ -206,10 +229,7 @@ impl Partitions {
     }
 
     fn pq_err(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> Error + '_ {
-        move |source| Error::Parquet {
-            path: path.to_path_buf(),
-            source,
-        }
+        move |source| write_err(path, source)
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -298,19 +318,42 @@ impl Partitions {
     }
 
     fn close(&mut self, p: OpenPart) -> Result<()> {
-        p.writer.close().map_err(Self::pq_err(&p.path))?;
-        std::fs::rename(&p.tmp, &p.path).map_err(io_err(&p.path))?;
+        let closed = p
+            .writer
+            .close()
+            .map_err(Self::pq_err(&p.path))
+            .and_then(|_| std::fs::rename(&p.tmp, &p.path).map_err(io_err(&p.path)));
+        if let Err(e) = closed {
+            let _ = std::fs::remove_file(&p.tmp);
+            return Err(e);
+        }
         self.written.push(p.path);
         Ok(())
     }
 
     fn finish(mut self) -> Result<Vec<PathBuf>> {
         let open: Vec<OpenPart> = self.open.drain().map(|(_, p)| p).collect();
+        let mut first_err = None;
         for p in open {
-            self.close(p)?;
+            if let Err(e) = self.close(p) {
+                first_err.get_or_insert(e);
+            }
         }
-        self.written.sort();
-        Ok(self.written)
+        if let Some(e) = first_err {
+            return Err(e);
+        }
+        let mut written = std::mem::take(&mut self.written);
+        written.sort();
+        Ok(written)
+    }
+}
+
+impl Drop for Partitions {
+    /// An import that failed (a full disk, an unreadable input) leaves no temporary part.
+    fn drop(&mut self) {
+        for p in self.open.values() {
+            let _ = std::fs::remove_file(&p.tmp);
+        }
     }
 }
 

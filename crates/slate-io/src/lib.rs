@@ -4,6 +4,8 @@
 //! - [`object`]: `s3://bucket/prefix/` inputs: the store from the AWS environment, and the
 //!   Parquet objects under a prefix by the same rule.
 //! - [`output`]: writing Parquet (zstd), Arrow IPC and CSV atomically, chosen by extension.
+//! - [`plan`]: a command's inputs and outputs resolved before any work, collisions refused,
+//!   outputs written together ([`OutputPlan`]).
 //! - [`parquet`]: reading Parquet schemas and batches outside DataFusion.
 //! - [`mapping`]: source mappings (TOML) from a CAD export's columns to canonical ones, and
 //!   the built-in ones (`canonical`, `lfb`, `sffd`, `seattle-spd`).
@@ -21,6 +23,7 @@ pub mod mapping;
 pub mod object;
 pub mod output;
 pub mod parquet;
+pub mod plan;
 pub mod record;
 pub mod source;
 
@@ -29,4 +32,5 @@ pub use import::{ImportOptions, ImportReport, REJECTS_FILE, RejectsWriter, impor
 pub use input::{DataKind, expand, expand_inputs};
 pub use mapping::Mapping;
 pub use output::{Format, prepare_output_dir, write_batches};
+pub use plan::OutputPlan;
 pub use source::{ImportSummary, Reject, SourceSink, read_source};

@@ -1,11 +1,12 @@
 //! Writing record batches as Parquet, Arrow IPC or CSV, chosen by file extension.
 //!
 //! Files are written to a temporary name beside the target and renamed when complete, so a
-//! reader (a BI tool polling the file) never sees half a file. A target that is an object
+//! reader (a BI tool polling the file) never sees half a file, and a failed write leaves no
+//! temporary file. A command's own outputs go through [`crate::plan::OutputPlan`], which also
+//! checks them against its inputs and commits them together. A target that is an object
 //! storage URL (`s3://bucket/key`) is encoded in memory (slate's outputs are summaries, not
 //! records) and uploaded in one PUT, which is atomic too.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result, io_err};
+use crate::plan::{stage_local, write_err};
 
 /// Output formats slate writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,32 +98,21 @@ pub fn write_batches(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) ->
     let format = Format::from_path(path)?;
     if let Some(url) = object_url(path) {
         let mut bytes = Vec::new();
-        encode(format, path, schema, batches, &mut bytes)?;
+        encode_to(format, path, schema, batches, &mut bytes)?;
         return crate::object::put(url, bytes);
     }
-    let tmp = temp_path(path);
-    let file = File::create(&tmp).map_err(io_err(&tmp))?;
-    encode(format, path, schema, batches, file)?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    let tmp = stage_local(path, path, |file| {
+        encode_to(format, path, schema, batches, file)
+    })?;
+    rename_into_place(&tmp, path)
 }
 
-/// Writes `bytes` to `path` (a local file, through a temporary name, or an `s3://` URL).
-pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(url) = object_url(path) {
-        return crate::object::put(url, bytes.to_vec());
-    }
-    let tmp = temp_path(path);
-    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
-}
-
-/// Checks, before any work, that batches can be written to `path`: a known extension and, for
-/// an object storage URL, an object key. Returns the format.
-pub fn check_target(path: &Path) -> Result<Format> {
-    if let Some(url) = object_url(path) {
-        crate::object::output_key(url)?;
-    }
-    Format::from_path(path)
+/// Renames a staged temporary file onto `path`; a failed rename leaves no temporary file.
+fn rename_into_place(tmp: &Path, path: &Path) -> Result<()> {
+    std::fs::rename(tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(tmp);
+        io_err(path)(e)
+    })
 }
 
 /// The URL when `path` names object storage rather than a local file.
@@ -129,18 +120,16 @@ pub fn object_url(path: &Path) -> Option<&str> {
     path.to_str().filter(|s| crate::object::is_object_url(s))
 }
 
-/// Encodes `batches` in `format` into `sink`; `path` only names the target in errors.
-fn encode<W: Write + Send>(
+/// Encodes `batches` in `format` into `sink`; `path` only names the target in errors, which
+/// are write errors ([`Error::Write`]): a full disk is not "an unreadable file".
+pub(crate) fn encode_to<W: Write + Send>(
     format: Format,
     path: &Path,
     schema: SchemaRef,
     batches: &[RecordBatch],
     sink: W,
 ) -> Result<()> {
-    let arrow_err = |source| Error::Arrow {
-        path: path.to_path_buf(),
-        source,
-    };
+    let arrow_err = |source: arrow::error::ArrowError| write_err(path, source);
     match format {
         Format::Parquet => {
             let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
@@ -151,12 +140,12 @@ fn encode<W: Write + Send>(
             } else {
                 parquet_properties()
             };
-            let mut w = ArrowWriter::try_new(sink, schema, Some(props))
-                .map_err(|source| parquet_err(path, source))?;
+            let mut w =
+                ArrowWriter::try_new(sink, schema, Some(props)).map_err(|e| write_err(path, e))?;
             for b in batches {
-                w.write(b).map_err(|source| parquet_err(path, source))?;
+                w.write(b).map_err(|e| write_err(path, e))?;
             }
-            w.close().map_err(|source| parquet_err(path, source))?;
+            w.close().map_err(|e| write_err(path, e))?;
         }
         Format::Ipc => {
             let mut w = arrow::ipc::writer::FileWriter::try_new(BufWriter::new(sink), &schema)
@@ -175,24 +164,17 @@ fn encode<W: Write + Send>(
                 // A header alone still tells the reader the columns.
                 let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
                 drop(w);
-                writeln!(buf, "{}", names.join(",")).map_err(io_err(path))?;
+                writeln!(buf, "{}", names.join(",")).map_err(|e| write_err(path, e))?;
             } else {
                 for b in batches {
                     w.write(b).map_err(arrow_err)?;
                 }
                 drop(w);
             }
-            buf.flush().map_err(io_err(path))?;
+            buf.flush().map_err(|e| write_err(path, e))?;
         }
     }
     Ok(())
-}
-
-fn parquet_err(path: &Path, source: parquet::errors::ParquetError) -> Error {
-    Error::Parquet {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// `dir/.name.tmp` beside `path`: hidden, so directory readers skip it.

@@ -21,7 +21,8 @@ use slate_core::SlaPolicy;
 use slate_core::duration::parse_duration_secs;
 
 use crate::Outcome;
-use crate::args::{TzArgs, ensure_parent, parse_date};
+use crate::args::{TzArgs, parse_date};
+use slate_io::OutputPlan;
 
 /// Interval layouts on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -147,6 +148,30 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
             "--max-abandon {m} is not a share between 0 and 1"
         );
     }
+    // Every output is checked against the inputs and the others before the scan, and all are
+    // written together at the end.
+    let mut outputs = OutputPlan::new();
+    for i in &a.input {
+        outputs.reads("input", i);
+    }
+    outputs.reads("policy", &a.policy);
+    if let Some(p) = &a.roster {
+        outputs.reads("roster", p);
+    }
+    if let Some(p) = &a.out {
+        outputs.writes_table("demand profile", p);
+    }
+    if let Some(p) = &a.staffing {
+        outputs.writes_table("staffing", p);
+    }
+    if let Some(p) = &a.roster_out {
+        outputs.writes_table("roster figures", p);
+    }
+    if let Some(p) = &a.report {
+        outputs.writes("capacity page", p);
+    }
+    outputs.check()?;
+    let mut wrote = Vec::new();
     let policy = SlaPolicy::load(&a.policy)?;
     let Some(measure) = policy.measures.iter().find(|m| m.id == a.measure).cloned() else {
         let ids: Vec<&str> = policy.measures.iter().map(|m| m.id.as_str()).collect();
@@ -213,11 +238,13 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
         rows.len()
     )?;
     if let Some(path) = &a.out {
-        ensure_parent(path)?;
         let batch = demand::to_batch(&rows, profile)?;
-        slate_io::write_batches(path, batch.schema(), std::slice::from_ref(&batch))
-            .with_context(|| format!("writing the demand profile to {}", path.display()))?;
-        writeln!(err, "wrote {}", path.display())?;
+        outputs.put_batches(
+            "demand profile",
+            batch.schema(),
+            std::slice::from_ref(&batch),
+        )?;
+        wrote.push(path.clone());
     }
     let mine: Vec<&DemandRow> = rows
         .iter()
@@ -317,11 +344,9 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
         None
     };
     if let Some(path) = &a.staffing {
-        ensure_parent(path)?;
         let batch = staffing_batch(&table, scenario.as_deref(), sims.as_deref())?;
-        slate_io::write_batches(path, batch.schema(), std::slice::from_ref(&batch))
-            .with_context(|| format!("writing the staffing table to {}", path.display()))?;
-        writeln!(err, "wrote {}", path.display())?;
+        outputs.put_batches("staffing", batch.schema(), std::slice::from_ref(&batch))?;
+        wrote.push(path.clone());
     }
     drop(err);
     let mut out = std::io::stdout().lock();
@@ -351,11 +376,13 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
             None
         };
         if let Some(p) = &a.roster_out {
-            ensure_parent(p)?;
             let batch = roster_batch(&rrows, period.as_ref())?;
-            slate_io::write_batches(p, batch.schema(), std::slice::from_ref(&batch))
-                .with_context(|| format!("writing the roster figures to {}", p.display()))?;
-            writeln!(std::io::stderr(), "wrote {}", p.display())?;
+            outputs.put_batches(
+                "roster figures",
+                batch.schema(),
+                std::slice::from_ref(&batch),
+            )?;
+            wrote.push(p.clone());
         }
         roster_rows = Some(rrows);
     }
@@ -369,8 +396,16 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
             &measure.id,
             patience,
         );
-        crate::cmd::report::write_html(path, &slate_report::render_capacity(&page))?;
-        writeln!(std::io::stderr(), "wrote {}", path.display())?;
+        outputs.put_bytes(
+            "capacity page",
+            slate_report::render_capacity(&page).as_bytes(),
+        )?;
+        wrote.push(path.clone());
+    }
+    outputs.commit()?;
+    let mut err = std::io::stderr().lock();
+    for path in wrote {
+        writeln!(err, "wrote {}", path.display())?;
     }
     Ok(Outcome::Ok)
 }

@@ -10,10 +10,10 @@ use datafusion::arrow::datatypes::SchemaRef;
 use slate_core::card::Card;
 use slate_core::disparity::{Overdispersion, disparity_batch};
 use slate_core::policy::builtin_text;
+use slate_io::OutputPlan;
 use slate_report::{InputFile, Provenance};
 
 use crate::Outcome;
-use crate::args::ensure_parent;
 
 /// Over-dispersion options on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum, Default)]
@@ -97,28 +97,27 @@ pub(crate) fn provenance() -> Provenance {
     }
 }
 
-/// Writes `text` to `path` under a temporary name and renames it, like every slate output.
-pub(crate) fn write_html(path: &Path, text: &str) -> Result<()> {
-    ensure_parent(path)?;
-    Ok(slate_io::output::write_bytes(path, text.as_bytes())?)
-}
-
-/// Writes the disparity table of a scorecard.
-pub(crate) fn write_disparity(path: &Path, card: &Card, od: Overdispersion) -> Result<usize> {
-    ensure_parent(path)?;
-    let batch = disparity_batch(card, od)?;
-    slate_io::write_batches(path, batch.schema(), std::slice::from_ref(&batch))
-        .with_context(|| format!("writing the disparity table to {}", path.display()))?;
-    Ok(batch.num_rows())
-}
-
 pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
-    let (schema, batches) = read_parquet(&a.scorecard)
-        .with_context(|| format!("reading the scorecard {}", a.scorecard.display()))?;
     let ledger_path = a.ledger.clone().or_else(|| {
         let p = slate_io::output::sibling_path(&a.scorecard, "exclusions");
         p.exists().then_some(p)
     });
+    // The page and the table are checked against the inputs now and written together.
+    let mut outputs = OutputPlan::new();
+    outputs.reads("scorecard", &a.scorecard);
+    if let Some(p) = &ledger_path {
+        outputs.reads("ledger", p);
+    }
+    if let Some(p) = &a.policy {
+        outputs.reads("policy", p);
+    }
+    outputs.writes("report", &a.out);
+    if let Some(p) = &a.disparity {
+        outputs.writes_table("disparity", p);
+    }
+    outputs.check()?;
+    let (schema, batches) = read_parquet(&a.scorecard)
+        .with_context(|| format!("reading the scorecard {}", a.scorecard.display()))?;
     let ledger = ledger_path
         .as_ref()
         .map(|p| read_parquet(p).with_context(|| format!("reading the ledger {}", p.display())))
@@ -146,11 +145,19 @@ pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
         .transpose()
         .context("reading the ledger")?;
     let html = slate_report::render(&card, ledger.as_ref(), &prov)?;
-    write_html(&a.out, &html)?;
+    outputs.put_bytes("report", html.as_bytes())?;
+    let disparity = a
+        .disparity
+        .as_ref()
+        .map(|_| disparity_batch(&card, a.overdispersion.into()))
+        .transpose()?;
+    if let Some(batch) = &disparity {
+        outputs.put_batches("disparity", batch.schema(), std::slice::from_ref(batch))?;
+    }
+    outputs.commit()?;
     let mut err = std::io::stderr().lock();
-    if let Some(p) = &a.disparity {
-        let n = write_disparity(p, &card, a.overdispersion.into())?;
-        writeln!(err, "wrote {} ({n} rows)", p.display())?;
+    if let (Some(p), Some(batch)) = (&a.disparity, &disparity) {
+        writeln!(err, "wrote {} ({} rows)", p.display(), batch.num_rows())?;
     }
     writeln!(
         err,

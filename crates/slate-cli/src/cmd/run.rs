@@ -5,18 +5,20 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use slate_core::card::{Card, Ledger};
+use slate_core::disparity::disparity_batch;
 use slate_core::report::{ledger_batch, scorecard_batch};
 use slate_core::{PercentileMethod, SlaPolicy, WindowKind};
 use slate_engine::{Input, Plan, Scorecard, ScorecardOptions};
+use slate_io::OutputPlan;
 use slate_report::InputFile;
 
 use crate::Outcome;
-use crate::args::{TzArgs, ensure_parent, parse_date};
-use crate::cmd::report::{OdArg, policy_text, provenance, write_disparity, write_html};
+use crate::args::{TzArgs, parse_date};
+use crate::cmd::report::{OdArg, policy_text, provenance};
 use crate::cmd::source::{SourceArgs, write_summary};
 use crate::progress::{rows_bar, spinner};
 
@@ -169,10 +171,9 @@ pub(crate) fn compute(
 }
 
 pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
-    // A bad output name fails now, not after the records are read.
-    for path in [&a.out, &a.ledger, &a.disparity].into_iter().flatten() {
-        slate_io::output::check_target(path)?;
-    }
+    // Every output is checked against the inputs and the other outputs now, not after the
+    // records are read; they are written together at the end.
+    let mut outputs = output_plan(&a)?;
     let policy = SlaPolicy::load(&a.policy)?;
     let input = a.source.open(&a.input)?;
     let Some((card, elapsed)) = compute(&a, &input, &policy)? else {
@@ -248,12 +249,17 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
         writeln!(err, "{line}")?;
     }
     drop(err);
+    let mut wrote = Vec::new();
     if a.report.is_some() || a.disparity.is_some() {
         let card = Card::from_batches(&scorecard.schema(), std::slice::from_ref(&scorecard))?;
-        let mut err = std::io::stderr().lock();
         if let Some(path) = &a.disparity {
-            let n = write_disparity(path, &card, a.overdispersion.into())?;
-            writeln!(err, "wrote {} ({n} rows)", path.display())?;
+            let batch = disparity_batch(&card, a.overdispersion.into())?;
+            outputs.put_batches(DISPARITY, batch.schema(), std::slice::from_ref(&batch))?;
+            wrote.push(format!(
+                "wrote {} ({} rows)",
+                path.display(),
+                batch.num_rows()
+            ));
         }
         if let Some(path) = &a.report {
             let ledger = Ledger::from_batches(&ledger.schema(), std::slice::from_ref(&ledger))?;
@@ -271,41 +277,82 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
             prov.policy_text = policy_text(&a.policy);
             prov.tz = Some(a.tz.tz.clone());
             let html = slate_report::render(&card, Some(&ledger), &prov)?;
-            write_html(path, &html)?;
-            writeln!(
-                err,
+            outputs.put_bytes(REPORT, html.as_bytes())?;
+            wrote.push(format!(
                 "wrote {} ({} KB)",
                 path.display(),
                 html.len().div_ceil(1024)
-            )?;
+            ));
         }
     }
-    match &a.out {
-        Some(path) => {
-            ensure_parent(path)?;
-            let ledger_path = a
-                .ledger
-                .clone()
-                .unwrap_or_else(|| slate_io::output::sibling_path(path, "exclusions"));
-            slate_io::write_batches(path, scorecard.schema(), std::slice::from_ref(&scorecard))
-                .with_context(|| format!("writing the scorecard to {}", path.display()))?;
-            slate_io::write_batches(&ledger_path, ledger.schema(), std::slice::from_ref(&ledger))
-                .with_context(|| format!("writing the ledger to {}", ledger_path.display()))?;
-            writeln!(
-                std::io::stderr(),
+    if a.out.is_some() || a.ledger.is_some() {
+        if let Some(path) = &a.out {
+            outputs.put_batches(
+                SCORECARD,
+                scorecard.schema(),
+                std::slice::from_ref(&scorecard),
+            )?;
+            wrote.push(format!(
                 "wrote {} and {}",
                 path.display(),
-                ledger_path.display()
-            )?;
+                ledger_path(&a).display()
+            ));
         }
-        None => {
-            if let Some(path) = &a.ledger {
-                ensure_parent(path)?;
-                slate_io::write_batches(path, ledger.schema(), std::slice::from_ref(&ledger))?;
-            }
-            let mut out = std::io::stdout().lock();
-            crate::table::print_scorecard(&mut out, &scorecard, &card.report.group_by, a.max_rows)?;
-        }
+        outputs.put_batches(LEDGER, ledger.schema(), std::slice::from_ref(&ledger))?;
+    }
+    outputs.commit()?;
+    let mut err = std::io::stderr().lock();
+    for line in wrote {
+        writeln!(err, "{line}")?;
+    }
+    drop(err);
+    if a.out.is_none() {
+        let mut out = std::io::stdout().lock();
+        crate::table::print_scorecard(&mut out, &scorecard, &card.report.group_by, a.max_rows)?;
     }
     Ok(Outcome::Ok)
+}
+
+const SCORECARD: &str = "scorecard";
+const LEDGER: &str = "ledger";
+const REPORT: &str = "report";
+const DISPARITY: &str = "disparity";
+
+/// The ledger's path: `--ledger`, else beside the scorecard.
+fn ledger_path(a: &RunArgs) -> PathBuf {
+    match (&a.ledger, &a.out) {
+        (Some(l), _) => l.clone(),
+        (None, Some(out)) => slate_io::output::sibling_path(out, "exclusions"),
+        (None, None) => PathBuf::new(),
+    }
+}
+
+/// What `run` reads and writes, resolved and checked against each other before any record
+/// is read.
+fn output_plan(a: &RunArgs) -> Result<OutputPlan> {
+    let mut plan = OutputPlan::new();
+    for i in &a.input {
+        plan.reads("input", i);
+    }
+    plan.reads("policy", &a.policy);
+    if let Some(m) = &a.source.source {
+        plan.reads("source mapping", m);
+    }
+    if let Some(out) = &a.out {
+        plan.writes_table(SCORECARD, out);
+    }
+    if a.out.is_some() || a.ledger.is_some() {
+        plan.writes_table(LEDGER, ledger_path(a));
+    }
+    if let Some(p) = &a.disparity {
+        plan.writes_table(DISPARITY, p);
+    }
+    if let Some(p) = &a.report {
+        plan.writes(REPORT, p);
+    }
+    if let Some(p) = &a.source.rejects {
+        plan.writes("rejects", p);
+    }
+    plan.check()?;
+    Ok(plan)
 }

@@ -122,6 +122,18 @@ fn secs(flag: &str, v: &str) -> Result<i64> {
 }
 
 pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
+    // The output directory must not hold, or lie inside, what the stream reads.
+    if a.out != "-" {
+        let mut plan = slate_io::OutputPlan::new();
+        for r in &a.replay {
+            plan.reads("replay input", r);
+        }
+        if let Some(w) = &a.watch {
+            plan.reads("watched", w);
+        }
+        plan.reads("policy", &a.policy);
+        plan.writes_dir("stream", &a.out).check()?;
+    }
     let policy = SlaPolicy::load(&a.policy)?;
     let tz = a.tz.rules()?;
     let cfg = StreamConfig {

@@ -96,9 +96,11 @@ fn an_imported_directory_is_a_dataset_and_equals_the_direct_scan() {
 #[test]
 fn a_directory_of_csv_needs_source_and_says_so() {
     let t = tempfile::tempdir().unwrap();
-    std::fs::copy(lfb_csv(), t.path().join("lfb.csv")).unwrap();
+    let input = t.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::copy(lfb_csv(), input.join("lfb.csv")).unwrap();
     let o = slate()
-        .args(["run", "--input", t.path().to_str().unwrap()])
+        .args(["run", "--input", input.to_str().unwrap()])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -107,14 +109,15 @@ fn a_directory_of_csv_needs_source_and_says_so() {
         stderr.contains("no .parquet files") && stderr.contains("--source"),
         "{stderr}"
     );
-    // With --source the directory is walked for CSV too; rejects go where asked.
+    // With --source the directory is walked for CSV too; rejects go where asked (outside it:
+    // inside, the next read of the directory would take them as an export).
     let rejects = t.path().join("out/rejects.csv");
     let stderr = ok(&[
         "run",
         "--source",
         "lfb",
         "--input",
-        t.path().to_str().unwrap(),
+        input.to_str().unwrap(),
         "--rejects",
         rejects.to_str().unwrap(),
         "--window",

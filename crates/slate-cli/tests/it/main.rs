@@ -9,6 +9,7 @@ mod cluster;
 mod datasets;
 mod docs;
 mod oddities;
+mod promises;
 mod realdata;
 mod report;
 mod s3;

@@ -1,0 +1,694 @@
+//! One plan for a command's files: what it reads and what it writes, resolved before any work.
+//!
+//! A command declares its inputs ([`OutputPlan::reads`]) and outputs ([`OutputPlan::writes`],
+//! [`OutputPlan::writes_dir`]) and calls [`OutputPlan::check`] before it reads a record. The
+//! check resolves every path as the file system will (symbolic links followed, `..` and relative
+//! paths made absolute, a directory input walked for every file under it, hard links compared by
+//! inode) and refuses, naming both paths:
+//! - an output that is an input (`run --input x.parquet --out x.parquet`);
+//! - two outputs that are the same file (`--out a.parquet --ledger a.parquet`);
+//! - an output directory that holds an input (`import --input d --out d --force`);
+//! - an output that exists and is not a regular file (a device such as `/dev/full`, a fifo, a
+//!   directory): the rename that commits an output would replace the node itself.
+//!
+//! Outputs are then staged ([`OutputPlan::put_batches`], [`OutputPlan::put_bytes`]): written in
+//! full under a hidden temporary name beside the file they replace, and synced. Only
+//! [`OutputPlan::commit`] renames them into place, all together, so a failure while writing any
+//! of them (a full disk, an encoding error) leaves every earlier output as it was and no
+//! temporary file behind: a new scorecard never stands beside an old ledger. An output named by
+//! a symbolic link is written to the link's target; the link stays. Object storage outputs
+//! (`s3://`) are uploaded at commit, before the local renames, one atomic PUT each.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+
+use crate::error::{Error, Result, io_err};
+use crate::output::{Format, encode_to, object_url, temp_path};
+
+/// A command's inputs and outputs, checked against each other and written together.
+#[derive(Debug, Default)]
+pub struct OutputPlan {
+    inputs: Vec<Declared>,
+    outputs: Vec<Output>,
+    checked: bool,
+}
+
+#[derive(Debug)]
+struct Declared {
+    role: String,
+    path: PathBuf,
+}
+
+#[derive(Debug)]
+struct Output {
+    role: String,
+    /// As the user gave it: what messages show.
+    path: PathBuf,
+    dir: bool,
+    table: bool,
+    /// Where the bytes go (links followed); set by `check`.
+    real: Option<PathBuf>,
+    staged: Option<Staged>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    Table,
+    Dir,
+}
+
+#[derive(Debug)]
+enum Staged {
+    Local(PathBuf),
+    Object(Vec<u8>),
+}
+
+/// A file as the file system knows it: its canonical path and, on Unix, its device and inode
+/// (two names of one file, through a hard link, are the same file).
+#[derive(Debug, Clone)]
+struct FileId {
+    path: PathBuf,
+    inode: Option<(u64, u64)>,
+}
+
+impl FileId {
+    fn of(path: &Path) -> std::io::Result<Self> {
+        let path = std::fs::canonicalize(path)?;
+        let inode = inode(&path);
+        Ok(Self { path, inode })
+    }
+
+    fn same(&self, other: &FileId) -> bool {
+        self.path == other.path || (self.inode.is_some() && self.inode == other.inode)
+    }
+}
+
+#[cfg(unix)]
+fn inode(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn inode(_: &Path) -> Option<(u64, u64)> {
+    None
+}
+
+impl OutputPlan {
+    /// An empty plan.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Declares an input: a file, a directory (every file under it), or a glob; an object
+    /// storage URL or a path that does not exist is not a file an output could replace and is
+    /// left to the reader. `role` names it in messages ("input", "policy", "scorecard").
+    pub fn reads(&mut self, role: &str, path: impl AsRef<Path>) -> &mut Self {
+        self.inputs.push(Declared {
+            role: role.to_string(),
+            path: path.as_ref().to_path_buf(),
+        });
+        self
+    }
+
+    /// Declares an output file, written with [`put_bytes`](Self::put_bytes) under the same
+    /// `role`.
+    pub fn writes(&mut self, role: &str, path: impl AsRef<Path>) -> &mut Self {
+        self.push_output(role, path.as_ref(), Kind::File)
+    }
+
+    /// Declares a table output, written with [`put_batches`](Self::put_batches) under the same
+    /// `role`: its extension must name a format slate writes.
+    pub fn writes_table(&mut self, role: &str, path: impl AsRef<Path>) -> &mut Self {
+        self.push_output(role, path.as_ref(), Kind::Table)
+    }
+
+    /// Declares an output directory that the caller fills itself (a dataset): it must not hold
+    /// an input, and must be a directory or a new path.
+    pub fn writes_dir(&mut self, role: &str, path: impl AsRef<Path>) -> &mut Self {
+        self.push_output(role, path.as_ref(), Kind::Dir)
+    }
+
+    fn push_output(&mut self, role: &str, path: &Path, kind: Kind) -> &mut Self {
+        self.outputs.push(Output {
+            role: role.to_string(),
+            path: path.to_path_buf(),
+            dir: kind == Kind::Dir,
+            table: kind == Kind::Table,
+            real: None,
+            staged: None,
+        });
+        self.checked = false;
+        self
+    }
+
+    /// Resolves every declared path and refuses a collision or an output that is not a
+    /// regular file (or a directory, for [`writes_dir`](Self::writes_dir)) or a new path.
+    pub fn check(&mut self) -> Result<()> {
+        let mut outs = Vec::with_capacity(self.outputs.len());
+        for o in &mut self.outputs {
+            if let Some(url) = object_url(&o.path) {
+                crate::object::output_key(url)?;
+            }
+            if o.table {
+                Format::from_path(&o.path)?;
+            }
+            if object_url(&o.path).is_some() {
+                outs.push(None);
+                continue;
+            }
+            let real = resolve(&o.path).map_err(|reason| Error::Output {
+                role: o.role.clone(),
+                path: o.path.clone(),
+                reason,
+            })?;
+            if let Ok(meta) = std::fs::metadata(&real) {
+                let wrong = if o.dir {
+                    (!meta.is_dir()).then(|| format!("{} is not a directory", kind_of(&meta)))
+                } else {
+                    (!meta.is_file()).then(|| format!("it is {}", kind_of(&meta)))
+                };
+                if let Some(what) = wrong {
+                    return Err(Error::Output {
+                        role: o.role.clone(),
+                        path: o.path.clone(),
+                        reason: format!(
+                            "{what}; outputs are written only to regular files or new paths"
+                        ),
+                    });
+                }
+            }
+            let id = FileId {
+                inode: inode(&real),
+                path: real.clone(),
+            };
+            o.real = Some(real);
+            outs.push(Some(id));
+        }
+        for (i, a) in self.outputs.iter().enumerate() {
+            for (j, b) in self.outputs.iter().enumerate().skip(i + 1) {
+                let same = match (&outs[i], &outs[j]) {
+                    (Some(x), Some(y)) => x.same(y),
+                    (None, None) => a.path == b.path,
+                    _ => false,
+                };
+                if same {
+                    return Err(Error::SameOutput {
+                        a_role: a.role.clone(),
+                        a: a.path.clone(),
+                        b_role: b.role.clone(),
+                        b: b.path.clone(),
+                    });
+                }
+            }
+        }
+        for input in &self.inputs {
+            for file in input_files(&input.path) {
+                for (o, id) in self.outputs.iter().zip(&outs) {
+                    let Some(id) = id else { continue };
+                    let hit = if o.dir {
+                        file.path.starts_with(&id.path)
+                    } else {
+                        file.same(id)
+                    };
+                    if hit {
+                        return Err(Error::OutputIsInput {
+                            role: o.role.clone(),
+                            path: o.path.clone(),
+                            input_role: input.role.clone(),
+                            input: display_input(&input.path, &file.path),
+                            dir: o.dir,
+                        });
+                    }
+                }
+            }
+        }
+        for input in &self.inputs {
+            // An output inside an input directory would be read as data by the next read of
+            // that directory (a scorecard as records, rejects as an export).
+            let Ok(dir) = std::fs::canonicalize(&input.path) else {
+                continue;
+            };
+            if !dir.is_dir() {
+                continue;
+            }
+            for (o, id) in self.outputs.iter().zip(&outs) {
+                if let Some(id) = id
+                    && id.path.starts_with(&dir)
+                {
+                    return Err(Error::Output {
+                        role: o.role.clone(),
+                        path: o.path.clone(),
+                        reason: format!(
+                            "it lies inside the {} directory {}, where the next read would take \
+                             it as data; write it elsewhere",
+                            input.role,
+                            input.path.display()
+                        ),
+                    });
+                }
+            }
+        }
+        self.checked = true;
+        Ok(())
+    }
+
+    /// Stages the output declared as `role`: `batches` encoded in the format its extension
+    /// names, under a temporary name until [`commit`](Self::commit).
+    pub fn put_batches(
+        &mut self,
+        role: &str,
+        schema: SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<()> {
+        let (o, target) = self.target(role)?;
+        let format = Format::from_path(&o.path)?;
+        let shown = o.path.clone();
+        let staged = match target {
+            None => {
+                let mut bytes = Vec::new();
+                encode_to(format, &shown, schema, batches, &mut bytes)?;
+                Staged::Object(bytes)
+            }
+            Some(real) => Staged::Local(stage_local(&real, &shown, |file| {
+                encode_to(format, &shown, schema, batches, file)
+            })?),
+        };
+        self.replace_staged(role, staged);
+        Ok(())
+    }
+
+    /// Stages the output declared as `role` with `bytes` as its whole content.
+    pub fn put_bytes(&mut self, role: &str, bytes: &[u8]) -> Result<()> {
+        let (o, target) = self.target(role)?;
+        let shown = o.path.clone();
+        let staged = match target {
+            None => Staged::Object(bytes.to_vec()),
+            Some(real) => Staged::Local(stage_local(&real, &shown, |mut file| {
+                use std::io::Write;
+                file.write_all(bytes).map_err(|e| write_err(&shown, e))
+            })?),
+        };
+        self.replace_staged(role, staged);
+        Ok(())
+    }
+
+    /// Puts every staged output in place: uploads first (the step most likely to fail), then
+    /// one rename each. Returns the outputs committed, as declared.
+    pub fn commit(&mut self) -> Result<Vec<PathBuf>> {
+        let mut done = Vec::new();
+        for o in &mut self.outputs {
+            if matches!(o.staged, Some(Staged::Object(_)))
+                && let Some(Staged::Object(bytes)) = o.staged.take()
+            {
+                let url = object_url(&o.path).expect("object outputs have URLs");
+                crate::object::put(url, bytes)?;
+                done.push(o.path.clone());
+            }
+        }
+        for o in &mut self.outputs {
+            if let Some(Staged::Local(tmp)) = o.staged.take() {
+                let real = o.real.as_ref().expect("staged outputs are resolved");
+                if let Err(e) = std::fs::rename(&tmp, real) {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(io_err(&o.path)(e));
+                }
+                done.push(o.path.clone());
+            }
+        }
+        Ok(done)
+    }
+
+    /// The declared output and where it goes (`None`: object storage).
+    fn target(&self, role: &str) -> Result<(&Output, Option<PathBuf>)> {
+        let o = self
+            .outputs
+            .iter()
+            .find(|o| o.role == role && !o.dir)
+            .ok_or_else(|| Error::Output {
+                role: role.to_string(),
+                path: PathBuf::new(),
+                reason: "not declared before the run (a bug in slate)".into(),
+            })?;
+        if object_url(&o.path).is_some() {
+            return Ok((o, None));
+        }
+        match (&o.real, self.checked) {
+            (Some(real), true) => Ok((o, Some(real.clone()))),
+            _ => Err(Error::Output {
+                role: role.to_string(),
+                path: o.path.clone(),
+                reason: "not checked before the run (a bug in slate)".into(),
+            }),
+        }
+    }
+
+    fn replace_staged(&mut self, role: &str, staged: Staged) {
+        if let Some(o) = self.outputs.iter_mut().find(|o| o.role == role && !o.dir)
+            && let Some(Staged::Local(old)) = o.staged.replace(staged)
+        {
+            let _ = std::fs::remove_file(old);
+        }
+    }
+}
+
+impl Drop for OutputPlan {
+    /// Outputs staged but never committed (an error came first) leave no temporary file.
+    fn drop(&mut self) {
+        for o in &mut self.outputs {
+            if let Some(Staged::Local(tmp)) = o.staged.take() {
+                let _ = std::fs::remove_file(tmp);
+            }
+        }
+    }
+}
+
+/// Writes a temporary file beside `real` with `fill` and syncs it; on any failure the temporary
+/// file is removed and the error names `shown`.
+pub(crate) fn stage_local(
+    real: &Path,
+    shown: &Path,
+    fill: impl FnOnce(&std::fs::File) -> Result<()>,
+) -> Result<PathBuf> {
+    if let Some(dir) = real.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    let tmp = temp_path(real);
+    let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    let written = fill(&file).and_then(|()| file.sync_all().map_err(|e| write_err(shown, e)));
+    if let Err(e) = written {
+        drop(file);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(tmp)
+}
+
+pub(crate) fn write_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Where writing to `path` puts the bytes: the canonical path when it exists (links followed),
+/// else its nearest existing ancestor's canonical path joined with the rest.
+fn resolve(path: &Path) -> std::result::Result<PathBuf, String> {
+    match std::fs::canonicalize(path) {
+        Ok(p) => return Ok(p),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.to_string()),
+        Err(_) => {}
+    }
+    if path.symlink_metadata().is_ok() {
+        return Err(
+            "a symbolic link to a path that does not exist; name the target instead".into(),
+        );
+    }
+    let abs = std::path::absolute(path).map_err(|e| e.to_string())?;
+    let mut tail = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        match std::fs::canonicalize(cur) {
+            Ok(base) => {
+                let mut out = base;
+                for part in tail.iter().rev() {
+                    out.push(part);
+                }
+                return Ok(out);
+            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.to_string()),
+            Err(_) => {}
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                tail.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return Err("cannot be resolved to a file system path".into()),
+        }
+    }
+}
+
+/// Every file an input names: itself, every file under a directory (each real directory walked
+/// once, so a link loop ends), or a glob's matches.
+fn input_files(path: &Path) -> Vec<FileId> {
+    if object_url(path).is_some() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if path.exists() {
+        walk(path, &mut HashSet::new(), &mut out);
+    } else if let Some(pattern) = path.to_str().filter(|s| s.contains(['*', '?', '[']))
+        && let Ok(paths) = glob::glob(pattern)
+    {
+        for p in paths.flatten() {
+            walk(&p, &mut HashSet::new(), &mut out);
+        }
+    }
+    out
+}
+
+fn walk(path: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<FileId>) {
+    let Ok(id) = FileId::of(path) else { return };
+    if !path.is_dir() {
+        out.push(id);
+        return;
+    }
+    if !seen.insert(id.path.clone()) {
+        return;
+    }
+    // The directory itself counts: an output directory equal to an input directory holds it.
+    out.push(id);
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for e in entries.flatten() {
+            walk(&e.path(), seen, out);
+        }
+    }
+}
+
+/// The input as the user named it, and the file under it when that is another path.
+fn display_input(given: &Path, file: &Path) -> String {
+    match std::fs::canonicalize(given) {
+        Ok(g) if g == file => given.display().to_string(),
+        _ => format!("{} (via {})", file.display(), given.display()),
+    }
+}
+
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    if t.is_dir() {
+        return "a directory";
+    }
+    if t.is_file() {
+        return "a regular file";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_fifo() {
+            return "a fifo";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    "not a regular file"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    fn batch(values: Vec<i64>) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(values))]).unwrap()
+    }
+
+    fn checked(f: impl FnOnce(&mut OutputPlan)) -> Result<OutputPlan> {
+        let mut p = OutputPlan::new();
+        f(&mut p);
+        p.check().map(|()| p)
+    }
+
+    #[test]
+    fn an_output_that_is_an_input_is_refused_by_any_name() {
+        let d = tempfile::tempdir().unwrap();
+        let data = d.path().join("data.parquet");
+        std::fs::write(&data, b"records").unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        let dotted = d.path().join("sub/../data.parquet");
+        let e = checked(|p| {
+            p.reads("input", &data).writes("scorecard", &dotted);
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("scorecard output") && e.contains("data.parquet"),
+            "{e}"
+        );
+        // A hard link and a symbolic link are the same file.
+        let hard = d.path().join("hard.parquet");
+        std::fs::hard_link(&data, &hard).unwrap();
+        let soft = d.path().join("soft.parquet");
+        std::os::unix::fs::symlink(&data, &soft).unwrap();
+        for out in [&hard, &soft] {
+            assert!(
+                checked(|p| {
+                    p.reads("input", &data).writes("ledger", out);
+                })
+                .is_err(),
+                "{}",
+                out.display()
+            );
+        }
+        // A file under an input directory, and one a glob matches.
+        assert!(
+            checked(|p| {
+                p.reads("input", d.path()).writes("scorecard", &data);
+            })
+            .is_err()
+        );
+        let glob = format!("{}/*.parquet", d.path().display());
+        assert!(
+            checked(|p| {
+                p.reads("input", &glob).writes("scorecard", &data);
+            })
+            .is_err()
+        );
+        assert_eq!(std::fs::read(&data).unwrap(), b"records");
+        // Another name in the same directory is fine.
+        checked(|p| {
+            p.reads("input", &data)
+                .writes("scorecard", d.path().join("card.parquet"));
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn two_outputs_may_not_be_one_file_and_an_output_dir_may_not_hold_an_input() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("same.parquet");
+        let e = checked(|p| {
+            p.writes("scorecard", &out).writes("ledger", &out);
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("scorecard output") && e.contains("ledger output"),
+            "{e}"
+        );
+        let ds = d.path().join("imp1");
+        std::fs::create_dir_all(ds.join("year=2024")).unwrap();
+        std::fs::write(ds.join("year=2024/part-0.parquet"), b"x").unwrap();
+        let e = checked(|p| {
+            p.reads("input", &ds).writes_dir("dataset", &ds);
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("dataset directory"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_fifos_and_directories_are_not_outputs() {
+        let d = tempfile::tempdir().unwrap();
+        for (target, what) in [
+            (PathBuf::from("/dev/null"), "a character device"),
+            (d.path().to_path_buf(), "a directory"),
+        ] {
+            let e = checked(|p| {
+                p.writes("report", &target);
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains(what), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_symlinked_output_is_written_through_and_the_link_stays() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real.csv");
+        std::fs::write(&real, b"old").unwrap();
+        let link = d.path().join("link.csv");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut p = checked(|p| {
+            p.writes_table("scorecard", &link);
+        })
+        .unwrap();
+        let b = batch(vec![7]);
+        p.put_batches("scorecard", b.schema(), &[b]).unwrap();
+        p.commit().unwrap();
+        assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "a\n7\n");
+    }
+
+    #[test]
+    fn a_failed_output_leaves_the_earlier_ones_and_no_temporary_file() {
+        let d = tempfile::tempdir().unwrap();
+        let card = d.path().join("card.parquet");
+        let ledger = d.path().join("card.exclusions.parquet");
+        std::fs::write(&card, b"old card").unwrap();
+        std::fs::write(&ledger, b"old ledger").unwrap();
+        let mut p = checked(|p| {
+            p.writes_table("scorecard", &card)
+                .writes_table("ledger", &ledger);
+        })
+        .unwrap();
+        let good = batch(vec![1, 2]);
+        p.put_batches("scorecard", good.schema(), std::slice::from_ref(&good))
+            .unwrap();
+        assert!(temp_path(&card).exists());
+        // A batch that does not match the declared schema fails mid-write, as a full disk would.
+        let other = Arc::new(Schema::new(vec![Field::new("z", DataType::Utf8, false)]));
+        let e = p
+            .put_batches("ledger", other, std::slice::from_ref(&good))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("could not write") && !e.contains("readable"),
+            "{e}"
+        );
+        assert!(!temp_path(&ledger).exists());
+        drop(p); // the run ends with the error: nothing committed
+        assert_eq!(std::fs::read(&card).unwrap(), b"old card");
+        assert_eq!(std::fs::read(&ledger).unwrap(), b"old ledger");
+        assert!(!temp_path(&card).exists());
+        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn new_paths_resolve_under_their_nearest_existing_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("a/b/c.parquet");
+        let r = resolve(&target).unwrap();
+        assert_eq!(
+            r,
+            std::fs::canonicalize(d.path())
+                .unwrap()
+                .join("a/b/c.parquet")
+        );
+        let mut p = checked(|p| {
+            p.writes_table("scorecard", &target);
+        })
+        .unwrap();
+        let b = batch(vec![3]);
+        p.put_batches("scorecard", b.schema(), &[b]).unwrap();
+        assert_eq!(p.commit().unwrap(), vec![target.clone()]);
+        assert!(target.is_file());
+    }
+}
