@@ -255,6 +255,10 @@ struct Sink {
     /// Late updates already in `late.parquet`.
     late_written: Option<usize>,
     hook_windows: HookWindows,
+    /// Emissions numbered after this are stale (written after the checkpoint resumed from):
+    /// removed before the first write, so a run refused before it writes (a checkpoint
+    /// position beyond the source) leaves the output as it was.
+    stale_after: Option<u64>,
 }
 
 impl Sink {
@@ -298,10 +302,20 @@ impl Sink {
             ipc: None,
             late_written: None,
             hook_windows,
+            stale_after: Some(p.state.seq),
         })
     }
 
+    /// Removes the stale emissions, once.
+    fn remove_stale(&mut self) -> Result<()> {
+        if let (Some(seq), SinkSpec::Dir(out)) = (self.stale_after.take(), &self.spec) {
+            remove_after(out, seq)?;
+        }
+        Ok(())
+    }
+
     fn write(&mut self, p: &Processor, e: &Emission) -> Result<()> {
+        self.remove_stale()?;
         let policy = &p.config().policy;
         if let Some(seq) = e.seq {
             let batch = with_flags(&scorecard_batch(&e.report, policy)?, e)?;
@@ -385,7 +399,8 @@ impl Sink {
 
     /// The end of a finite source: `latest.parquet` and `latest.exclusions.parquet` as whole
     /// files, from the window files.
-    fn finish(&self, p: &Processor) -> Result<()> {
+    fn finish(&mut self, p: &Processor) -> Result<()> {
+        self.remove_stale()?;
         if let SinkSpec::Dir(out) = &self.spec {
             let policy = &p.config().policy;
             let shape = p.empty_report();
@@ -476,9 +491,6 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
     };
     let resumed = restored.is_some();
     let state = restored.unwrap_or_default();
-    if let SinkSpec::Dir(out) = &spec.sink {
-        remove_after(out, state.seq)?;
-    }
     let mut summary = Summary {
         resumed,
         unverified: (checkpoints.as_ref())

@@ -77,6 +77,15 @@ fn a_checkpoint_position_beyond_the_source_is_refused() {
     assert_eq!(st.position, s.updates);
     st.position = 99_999_999;
     st.done = false;
+    // Were it resumed, the emissions after the first would be rewritten: the refusal keeps them.
+    st.seq = 1;
+    let emissions = || {
+        std::fs::read_dir(out.path().join("emissions"))
+            .unwrap()
+            .count()
+    };
+    let before = emissions();
+    assert!(before > 1);
     save_checkpoint(state.path(), &cfg, &replay(data.path()), st).unwrap();
     let e = run(replay(data.path()), out.path(), state.path())
         .unwrap_err()
@@ -88,6 +97,7 @@ fn a_checkpoint_position_beyond_the_source_is_refused() {
         )) && e.contains(CHECKPOINT),
         "{e}"
     );
+    assert_eq!(emissions(), before);
 }
 
 /// A state directory is resumed only over the input that wrote it: another dataset, or the
