@@ -20,6 +20,16 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Another stream holds the state directory.
+    #[error(
+        "state directory {dir} is in use by another stream ({holder}); a state directory serves one stream at a time"
+    )]
+    Locked {
+        /// The state directory.
+        dir: String,
+        /// Who holds it: the process id written in its lock file.
+        holder: String,
+    },
     /// The policy needs what the stream does not carry.
     #[error("{0}")]
     Unsupported(String),

@@ -12,9 +12,12 @@
 //! - [`update`]: updates and their Arrow form.
 //! - [`source`]: replay of historical Parquet, NDJSON, directory files.
 //! - [`state`]: the processor.
-//! - [`runtime`]: the task pipeline, sinks and checkpoints.
+//! - [`runtime`]: the task pipeline and sinks.
+//! - [`checkpoint`]: the checkpoints, checksummed and tied to the settings and the source's
+//!   identity, and the state directory's lock.
 //! - [`clock`]: injected wall clock.
 
+pub mod checkpoint;
 pub mod clock;
 pub mod error;
 pub mod runtime;

@@ -6,7 +6,6 @@
 //! an emission that is not on disk. Emission times depend only on event time, so a restart from
 //! a checkpoint re-creates exactly the emissions that followed it, under the same file names.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +16,7 @@ use slate_core::TzRules;
 use slate_core::report::{ledger_batch, scorecard_batch};
 use tokio::sync::mpsc;
 
+use crate::checkpoint::{Checkpoints, StateLock};
 use crate::clock::Clock;
 use crate::error::{Error, Result, io};
 use crate::source::{Reject, Replay, is_update_file, parse_json_update, read_update_file};
@@ -109,6 +109,9 @@ pub struct Summary {
     pub rejects: Vec<Reject>,
     /// Whether the run resumed from a checkpoint.
     pub resumed: bool,
+    /// When resumed, what could not be checked against the checkpoint (a pipe on standard
+    /// input has no identity: only its length is checked against the position).
+    pub unverified: Option<String>,
     /// Most incidents open at once (sampled after each batch).
     pub max_open: usize,
     /// Most grain units whose settled cells were held at once (sampled after each emission):
@@ -119,73 +122,6 @@ pub struct Summary {
     /// Wall time to compute and write each emission, in milliseconds: the delay from the
     /// watermark crossing an emission point to the figures being readable.
     pub emission_ms: Vec<f64>,
-}
-
-const CHECKPOINT: &str = "checkpoint.json";
-
-fn fingerprint(cfg: &StreamConfig) -> String {
-    format!(
-        "{}|{}|{:?}|{}|{}|{}|{:?}|{:?}|{}|{:?}",
-        cfg.policy.name,
-        cfg.opts.window,
-        cfg.opts.group_by,
-        cfg.opts.tz.name(),
-        cfg.lateness_us,
-        cfg.settle_us,
-        cfg.late,
-        cfg.opts.method,
-        cfg.emit_every_us,
-        cfg.revise_horizon_us
-    )
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Checkpoint {
-    fingerprint: String,
-    state: State,
-}
-
-/// Loads a checkpoint, refusing one written under other settings.
-pub fn load_checkpoint(dir: &Path, cfg: &StreamConfig) -> Result<Option<State>> {
-    let path = dir.join(CHECKPOINT);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-    let cp: Checkpoint = serde_json::from_str(&text).map_err(|e| Error::Checkpoint {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    if cp.fingerprint != fingerprint(cfg) {
-        return Err(Error::Checkpoint {
-            path: path.display().to_string(),
-            reason: format!(
-                "written with other settings ({}); use a new --state directory",
-                cp.fingerprint
-            ),
-        });
-    }
-    Ok(Some(cp.state))
-}
-
-/// Writes a checkpoint atomically: temporary file, fsync, rename, fsync of the directory.
-fn save_checkpoint(dir: &Path, cfg: &StreamConfig, state: State) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let path = dir.join(CHECKPOINT);
-    let tmp = dir.join(".checkpoint.json.tmp");
-    let cp = Checkpoint {
-        fingerprint: fingerprint(cfg),
-        state,
-    };
-    let text = serde_json::to_vec(&cp).map_err(|e| Error::Pipeline(e.to_string()))?;
-    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(&text).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
-    Ok(())
 }
 
 /// Name of emission `seq`.
@@ -275,6 +211,15 @@ fn window_files(dir: &Path) -> Result<Vec<WindowFile>> {
     Ok(out)
 }
 
+/// Writes `batch` to `path` (through a temporary name beside it, renamed when complete). A
+/// failed write (a full disk) removes the temporary file: no `.NAME.tmp` is left behind.
+fn write_file(path: &Path, batch: &RecordBatch) -> Result<()> {
+    slate_io::write_batches(path, batch.schema(), std::slice::from_ref(batch)).map_err(|e| {
+        let _ = std::fs::remove_file(slate_io::output::temp_path(path));
+        Error::from(e)
+    })
+}
+
 /// Writes `batch` to `path`, or removes the file when the batch has no rows.
 fn write_or_remove(path: &Path, batch: &RecordBatch) -> Result<()> {
     if batch.num_rows() == 0 {
@@ -283,8 +228,7 @@ fn write_or_remove(path: &Path, batch: &RecordBatch) -> Result<()> {
             _ => Ok(()),
         }
     } else {
-        slate_io::write_batches(path, batch.schema(), std::slice::from_ref(batch))?;
-        Ok(())
+        write_file(path, batch)
     }
 }
 
@@ -298,8 +242,7 @@ fn concat_windows(dir: &Path, to: &Path, empty: &RecordBatch) -> Result<()> {
     let schema = empty.schema();
     let all = arrow::compute::concat_batches(&schema, std::iter::once(empty).chain(&batches))
         .map_err(|e| Error::Pipeline(e.to_string()))?;
-    slate_io::write_batches(to, schema, std::slice::from_ref(&all))?;
-    Ok(())
+    write_file(to, &all)
 }
 
 /// Per-window batches of the current scorecard and ledger, kept only for `on_latest`.
@@ -312,6 +255,10 @@ struct Sink {
     /// Late updates already in `late.parquet`.
     late_written: Option<usize>,
     hook_windows: HookWindows,
+    /// Emissions numbered after this are stale (written after the checkpoint resumed from):
+    /// removed before the first write, so a run refused before it writes (a checkpoint
+    /// position beyond the source) leaves the output as it was.
+    stale_after: Option<u64>,
 }
 
 impl Sink {
@@ -355,10 +302,20 @@ impl Sink {
             ipc: None,
             late_written: None,
             hook_windows,
+            stale_after: Some(p.state.seq),
         })
     }
 
+    /// Removes the stale emissions, once.
+    fn remove_stale(&mut self) -> Result<()> {
+        if let (Some(seq), SinkSpec::Dir(out)) = (self.stale_after.take(), &self.spec) {
+            remove_after(out, seq)?;
+        }
+        Ok(())
+    }
+
     fn write(&mut self, p: &Processor, e: &Emission) -> Result<()> {
+        self.remove_stale()?;
         let policy = &p.config().policy;
         if let Some(seq) = e.seq {
             let batch = with_flags(&scorecard_batch(&e.report, policy)?, e)?;
@@ -367,7 +324,7 @@ impl Sink {
                     let path = emission_path(out, seq);
                     std::fs::create_dir_all(path.parent().expect("has a parent"))
                         .map_err(io(out))?;
-                    slate_io::write_batches(&path, batch.schema(), std::slice::from_ref(&batch))?;
+                    write_file(&path, &batch)?;
                 }
                 SinkSpec::IpcStdout => {
                     if self.ipc.is_none() {
@@ -442,7 +399,8 @@ impl Sink {
 
     /// The end of a finite source: `latest.parquet` and `latest.exclusions.parquet` as whole
     /// files, from the window files.
-    fn finish(&self, p: &Processor) -> Result<()> {
+    fn finish(&mut self, p: &Processor) -> Result<()> {
+        self.remove_stale()?;
         if let SinkSpec::Dir(out) = &self.spec {
             let policy = &p.config().policy;
             let shape = p.empty_report();
@@ -481,7 +439,7 @@ fn write_late(out: &Path, state: &State) -> Result<()> {
         Field::new("reason", DataType::Utf8, false),
     ]));
     let batch = RecordBatch::try_new(
-        schema.clone(),
+        schema,
         vec![
             Arc::new(arrow::array::StringArray::from(ids)),
             Arc::new(ts.with_timezone("UTC")),
@@ -489,8 +447,7 @@ fn write_late(out: &Path, state: &State) -> Result<()> {
         ],
     )
     .map_err(|e| Error::Pipeline(e.to_string()))?;
-    slate_io::write_batches(&out.join("late.parquet"), schema, &[batch])?;
-    Ok(())
+    write_file(&out.join("late.parquet"), &batch)
 }
 
 /// Removes emissions numbered after `seq`: written after the checkpoint a restart resumes
@@ -515,18 +472,30 @@ fn remove_after(out: &Path, seq: u64) -> Result<()> {
 }
 
 /// Runs a stream to the end of a finite source (or forever on a live one).
+///
+/// With a state directory, the stream holds its lock until it returns (a second stream on it
+/// fails at once), resumes from its checkpoint only when that is intact and was written with
+/// the same settings over the same input, and fails if the source holds fewer updates than
+/// the checkpoint's position.
 pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
-    let restored = match &spec.state_dir {
-        Some(d) => load_checkpoint(d, &cfg)?,
+    let (_lock, checkpoints) = match &spec.state_dir {
+        Some(d) => (
+            Some(StateLock::acquire(d)?),
+            Some(Checkpoints::new(d, &cfg, &spec.source)?),
+        ),
+        None => (None, None),
+    };
+    let restored = match &checkpoints {
+        Some(c) => c.load()?,
         None => None,
     };
     let resumed = restored.is_some();
     let state = restored.unwrap_or_default();
-    if let SinkSpec::Dir(out) = &spec.sink {
-        remove_after(out, state.seq)?;
-    }
     let mut summary = Summary {
         resumed,
+        unverified: (checkpoints.as_ref())
+            .filter(|_| resumed)
+            .and_then(Checkpoints::unverified),
         ..Default::default()
     };
     let mut p = Processor::new(cfg.clone(), state)?;
@@ -537,7 +506,11 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
     }
     let (tx, mut rx) = mpsc::channel::<RecordBatch>(spec.channel_capacity.max(1));
     let (rej_tx, mut rej_rx) = mpsc::unbounded_channel::<Reject>();
-    let skip = p.state.position;
+    let skip = Skip {
+        left: p.state.position,
+        position: p.state.position,
+        checkpoint: checkpoints.as_ref().map(Checkpoints::path),
+    };
     let source = spawn_source(
         spec.source.clone(),
         cfg.opts.tz.clone(),
@@ -588,10 +561,10 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
             summary.max_held_settled = summary.max_held_settled.max(p.held_settled());
         }
         let now = clock.now_us();
-        if let Some(dir) = &spec.state_dir
+        if let Some(c) = &checkpoints
             && now - last_checkpoint >= spec.checkpoint_every.as_micros() as i64
         {
-            save_checkpoint(dir, &cfg, p.snapshot())?;
+            c.save(p.snapshot())?;
             last_checkpoint = now;
         }
     }
@@ -605,8 +578,8 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         sink.write(&p, &e)?;
     }
     sink.finish(&p)?;
-    if let Some(dir) = &spec.state_dir {
-        save_checkpoint(dir, &cfg, p.snapshot())?;
+    if let Some(c) = &checkpoints {
+        c.save(p.snapshot())?;
     }
     summary.updates = p.state.position;
     summary.emissions = p.state.seq;
@@ -616,19 +589,29 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
     Ok(summary)
 }
 
-/// Sends updates in batches, skipping the first `skip` (already consumed before a restart).
+/// The updates a restart skips: those consumed before its checkpoint.
+struct Skip {
+    /// Still to skip.
+    left: u64,
+    /// The checkpoint's position.
+    position: u64,
+    /// The checkpoint, for the error when the source holds fewer updates than its position.
+    checkpoint: Option<PathBuf>,
+}
+
+/// Sends updates in batches, skipping those consumed before a restart.
 struct Batcher {
     tx: mpsc::Sender<RecordBatch>,
     buf: Vec<Update>,
     size: usize,
-    skip: u64,
+    skip: Skip,
 }
 
 impl Batcher {
     /// Queues an update; false when the receiver is gone.
     fn push(&mut self, u: Update) -> bool {
-        if self.skip > 0 {
-            self.skip -= 1;
+        if self.skip.left > 0 {
+            self.skip.left -= 1;
             return true;
         }
         self.buf.push(u);
@@ -646,12 +629,31 @@ impl Batcher {
         self.buf.clear();
         self.tx.blocking_send(batch).is_ok()
     }
+
+    /// Fails when the source, having given all it holds, gave fewer updates than the
+    /// checkpoint's position: the checkpoint was not written over this input, and resuming
+    /// would silently skip what it holds.
+    fn check_position(&self) -> Result<()> {
+        if self.skip.left == 0 {
+            return Ok(());
+        }
+        Err(Error::Checkpoint {
+            path: (self.skip.checkpoint.as_deref())
+                .map_or_else(|| "-".into(), |p| p.display().to_string()),
+            reason: format!(
+                "position {} is beyond the source, which holds {} updates; \
+                 the checkpoint was not written over this input: use a new state directory",
+                self.skip.position,
+                self.skip.position - self.skip.left
+            ),
+        })
+    }
 }
 
 fn spawn_source(
     spec: SourceSpec,
     tz: Arc<TzRules>,
-    skip: u64,
+    skip: Skip,
     size: usize,
     tx: mpsc::Sender<RecordBatch>,
     rejects: mpsc::UnboundedSender<Reject>,
@@ -739,6 +741,8 @@ fn spawn_source(
                         out.flush();
                         done.insert(f);
                     }
+                    // Every file there has been read: a position beyond them is not this input's.
+                    out.check_position()?;
                     if once {
                         break;
                     }
@@ -749,7 +753,35 @@ fn spawn_source(
                 }
             }
         }
+        out.check_position()?;
         out.flush();
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let d = tempfile::tempdir().unwrap();
+        // The target's name is taken by a directory: the file is written, the rename fails.
+        let path = d.path().join("emission-00000001.parquet");
+        std::fs::create_dir_all(path.join("x")).unwrap();
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, false)])),
+            vec![Arc::new(Int64Array::from(vec![1, 2, 3]))],
+        )
+        .unwrap();
+        assert!(write_file(&path, &batch).is_err());
+        let left: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            left,
+            vec![std::ffi::OsString::from("emission-00000001.parquet")]
+        );
+    }
 }

@@ -231,10 +231,10 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
     writeln!(
         err,
         "{}{} updates, {} emissions in {secs:.2} s; open incidents {}; late updates: {} revised, {} dropped; {} unreadable lines",
-        if s.resumed {
-            "resumed from checkpoint; "
-        } else {
-            ""
+        match (s.resumed, &s.unverified) {
+            (true, Some(note)) => format!("resumed from checkpoint ({note}); "),
+            (true, None) => "resumed from checkpoint; ".to_string(),
+            (false, _) => String::new(),
         },
         s.updates,
         s.emissions,

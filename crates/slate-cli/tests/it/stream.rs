@@ -230,3 +230,186 @@ fn emissions_stream_as_arrow_ipc_on_stdout() {
     };
     assert_eq!(key(&finals), key(&want));
 }
+
+fn generate(data: &Path, rows: &str) {
+    let o = slate()
+        .args([
+            "gen",
+            "--rows",
+            rows,
+            "--years",
+            "1",
+            "--from",
+            "2023-01-01",
+            "--out",
+        ])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Files under `dir` (recursively) whose names end in `.tmp`.
+fn temp_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            found.extend(temp_files(&path));
+        } else if path.to_string_lossy().ends_with(".tmp") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Two streams on one `--state`: the second fails at once naming the first's PID; the lock of
+/// a stream killed with SIGKILL does not outlive it.
+#[test]
+fn a_second_stream_on_the_same_state_fails_and_a_killed_ones_lock_is_released() {
+    let t = tempfile::tempdir().unwrap();
+    let (feed, out, state) = (
+        t.path().join("feed"),
+        t.path().join("out"),
+        t.path().join("state"),
+    );
+    std::fs::create_dir(&feed).unwrap();
+    let watch = |once: bool| {
+        let mut c = slate();
+        c.args(["stream", "--watch"])
+            .args([
+                feed.as_path(),
+                Path::new("--out"),
+                out.as_path(),
+                Path::new("--state"),
+                state.as_path(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if once {
+            c.arg("--once");
+        }
+        c
+    };
+    let mut first = watch(false).spawn().unwrap();
+    let pid = first.id().to_string();
+    let t0 = Instant::now();
+    while std::fs::read_to_string(state.join("lock"))
+        .unwrap_or_default()
+        .trim()
+        != pid
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the first stream took no lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = watch(true).output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "state directory {} is in use by another stream (process {pid})",
+            state.display()
+        )),
+        "{stderr}"
+    );
+    first.kill().unwrap(); // SIGKILL: no destructor runs, the kernel drops the lock
+    first.wait().unwrap();
+    let third = watch(true).output().unwrap();
+    assert!(
+        third.status.success(),
+        "{}",
+        String::from_utf8_lossy(&third.stderr)
+    );
+}
+
+/// A write that fails part-way (the file size limit standing in for a full disk) fails the
+/// stream and leaves no temporary file behind, with or without `--state`.
+#[test]
+fn a_stream_whose_writes_fail_leaves_no_temp_files() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    generate(&data, "2000");
+    for with_state in [false, true] {
+        let (out, state) = (t.path().join("out"), t.path().join("state"));
+        let mut c = std::process::Command::new("sh");
+        // SIGXFSZ ignored (as exec keeps it), so an oversize write fails with EFBIG.
+        c.args(["-c", "trap '' XFSZ; ulimit -f 4; exec \"$0\" \"$@\""])
+            .arg(env!("CARGO_BIN_EXE_slate"))
+            .args(["stream", "--replay"])
+            .args([data.as_path(), Path::new("--out"), out.as_path()])
+            .args(["--emit-every", "5d", "--batch-size", "500"]);
+        if with_state {
+            c.arg("--state")
+                .arg(&state)
+                .args(["--checkpoint-every", "0s"]);
+        }
+        let o = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{stderr}");
+        assert!(stderr.contains("too large"), "{stderr}");
+        let left = [temp_files(&out), temp_files(&state)].concat();
+        assert!(
+            left.is_empty(),
+            "state {with_state}: left {left:?}; {stderr}"
+        );
+        let _ = std::fs::remove_dir_all(&out);
+        let _ = std::fs::remove_dir_all(&state);
+    }
+}
+
+/// `--stdin` redirected from a file is identified by size and modification time, so a state
+/// directory is not resumed over another file; a pipe cannot be identified, and a resumed run
+/// says so.
+#[test]
+fn stdin_from_another_file_is_refused_and_a_pipe_is_named_unverifiable() {
+    let t = tempfile::tempdir().unwrap();
+    let (out, state) = (t.path().join("out"), t.path().join("state"));
+    let line = |id: u32| {
+        format!(
+            "{{\"incident_id\": \"i{id}\", \"borough\": \"Camden\", \"grade\": \"I\", \"channel\": \"999\", \
+             \"call_received\": \"2024-01-0{id}T10:00:00Z\", \"arrived\": \"2024-01-0{id}T10:09:00Z\"}}\n"
+        )
+    };
+    let (a, b) = (t.path().join("a.ndjson"), t.path().join("b.ndjson"));
+    std::fs::write(&a, (1..=3).map(line).collect::<String>()).unwrap();
+    std::fs::write(&b, (1..=4).map(line).collect::<String>()).unwrap();
+    let stream = |input: Stdio| {
+        let o = slate()
+            .args(["stream", "--stdin", "--out"])
+            .arg(&out)
+            .arg("--state")
+            .arg(&state)
+            .stdin(input)
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let file = |p: &Path| Stdio::from(std::fs::File::open(p).unwrap());
+    let (ok, stderr) = stream(file(&a));
+    assert!(ok, "{stderr}");
+    let (ok, stderr) = stream(file(&a));
+    assert!(
+        ok && stderr.contains("resumed from checkpoint; "),
+        "{stderr}"
+    );
+    let (ok, stderr) = stream(file(&b));
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("written for another input (standard input was a file of "),
+        "{stderr}"
+    );
+    let (ok, stderr) = stream(Stdio::null());
+    assert!(ok, "{stderr}");
+    // /dev/null is not a regular file: like a pipe, it cannot be identified.
+    assert!(
+        stderr.contains("resumed from checkpoint (standard input is a pipe or a device"),
+        "{stderr}"
+    );
+}

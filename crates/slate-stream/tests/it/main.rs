@@ -17,6 +17,8 @@ use slate_stream::source::Replay;
 use slate_stream::update::{Update, to_batch};
 use slate_stream::{LateMode, RunSpec, SinkSpec, SourceSpec, StreamConfig, run_stream};
 
+mod checkpoint;
+
 const DAY_US: i64 = 86_400_000_000;
 
 fn opts(window: WindowKind) -> ScorecardOptions {
