@@ -60,6 +60,14 @@ impl Input {
             return Self::open_objects(&urls, &paths, kind);
         }
         let files = slate_io::expand(args, kind)?;
+        if let Some(r) = &rejects {
+            // The rejects file must not be, or lie inside, what is read.
+            let mut plan = slate_io::OutputPlan::new();
+            for a in args {
+                plan.reads("input", a);
+            }
+            plan.writes("rejects", r).check()?;
+        }
         let mapping = Mapping::load(source.unwrap_or("canonical"))?;
         if mapping.is_canonical() && files.iter().all(|f| slate_io::input::is_parquet(f)) {
             let mut schemas = Vec::with_capacity(files.len());

@@ -198,6 +198,22 @@ fn no_output_replaces_an_input_or_another_output() {
         &["the rejects output", "is the input"],
         &[&export],
     );
+    // validate and run with a mapped source: the rejects over the export.
+    for cmd in ["validate", "run"] {
+        refused(
+            &[
+                cmd,
+                "--source",
+                "canonical",
+                "--input",
+                s(&export),
+                "--rejects",
+                s(&export),
+            ],
+            &["the rejects output", "is the input"],
+            &[&export],
+        );
+    }
     let imp1 = t.path().join("imp1");
     let o = run(&[
         "import",
