@@ -504,7 +504,12 @@ pub fn week_labels(interval_s: i64) -> Vec<String> {
 pub struct ChannelSummary {
     /// Offered calls over the period.
     pub offered_total: u64,
-    /// Mean handling time, seconds (weighted by answered calls).
+    /// Answered calls over the period.
+    pub answered_total: u64,
+    /// Abandoned calls over the period (`None` without an `abandoned` column).
+    pub abandoned_total: Option<u64>,
+    /// Mean handling time, seconds (weighted by answered calls; `None` when no answered call
+    /// has an end, as when every call was abandoned).
     pub aht_mean_s: Option<f64>,
     /// Pooled mean patience, seconds.
     pub patience_s: Option<f64>,
@@ -515,6 +520,7 @@ pub struct ChannelSummary {
 /// Pools the rows of one channel.
 pub fn summarise(rows: &[&DemandRow]) -> ChannelSummary {
     let mut offered = 0;
+    let mut answered = 0.0;
     let mut h_sum = 0.0;
     let mut h_n = 0.0;
     let mut wait = 0.0;
@@ -524,12 +530,16 @@ pub fn summarise(rows: &[&DemandRow]) -> ChannelSummary {
     let mut has_ended = false;
     for r in rows {
         offered += r.offered_total;
+        answered += r.answered * f64::from(r.occurrences);
         if let Some(a) = r.aht_mean_s {
             let n = r.answered * f64::from(r.occurrences);
             h_sum += a * n;
             h_n += n;
             has_ended = true;
         }
+        // A row's patience needs the `call_ended` of its abandoned calls: with every call
+        // abandoned there is no handling time, but the column is there all the same.
+        has_ended |= r.patience_s.is_some();
         wait += r.wait_total_s;
         if let Some(a) = r.abandoned_total {
             *ab.get_or_insert(0) += a;
@@ -539,6 +549,8 @@ pub fn summarise(rows: &[&DemandRow]) -> ChannelSummary {
     }
     ChannelSummary {
         offered_total: offered,
+        answered_total: answered.round() as u64,
+        abandoned_total: ab,
         aht_mean_s: (h_n > 0.0).then(|| h_sum / h_n),
         patience_s: patience(ab, has_ended, wait),
         observed_sl: (measured > 0).then(|| within as f64 / measured as f64),
@@ -735,6 +747,51 @@ mod tests {
         assert!(cal.iter().all(|r| r.occurrences == 1));
         let batch = to_batch(&cal, Profile::Calendar).expect("batch");
         assert_eq!(batch.num_rows(), cal.len());
+    }
+
+    /// Every call abandoned: no handling time, but both columns are there and the patience
+    /// is measured (it was once reported as "no call_ended column" and "no abandoned column").
+    #[test]
+    fn every_call_abandoned_gives_a_patience_and_no_handling_time() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mapping = d.path().join("acd.toml");
+        std::fs::write(
+            &mapping,
+            "name = \"acd\"\ntz = \"Europe/London\"\n\
+             [columns.incident_id]\nfrom = \"id\"\n[columns.channel]\nfrom = \"line\"\n\
+             [columns.call_received]\nfrom = \"offered\"\n\
+             [columns.call_answered]\nfrom = \"answered\"\n\
+             [columns.call_ended]\nfrom = \"ended\"\n\
+             [columns.abandoned]\nfrom = \"outcome\"\ntrue-values = [\"ABANDONED\"]\n",
+        )
+        .expect("mapping");
+        let csv = d.path().join("calls.csv");
+        std::fs::write(
+            &csv,
+            "id,line,offered,answered,ended,outcome\n\
+             c1,999,2024-01-10 09:00:00,,2024-01-10 09:01:00,ABANDONED\n\
+             c2,999,2024-01-10 09:10:00,,2024-01-10 09:12:00,ABANDONED\n",
+        )
+        .expect("csv");
+        let policy = slate_core::SlaPolicy::builtin("mps-promise-2008").expect("policy");
+        let mut opts = options(Profile::Calendar, policy.measures[0].clone());
+        opts.source = Some(mapping.to_string_lossy().into_owned());
+        let rt = slate_engine::runtime(Some(2)).expect("runtime");
+        let rows = rt
+            .block_on(demand_profile(&[csv.to_string_lossy().into_owned()], &opts))
+            .expect("demand");
+        let nines: Vec<&DemandRow> = rows
+            .iter()
+            .filter(|r| r.channel.as_deref() == Some("999"))
+            .collect();
+        let s = summarise(&nines);
+        assert_eq!(
+            (s.offered_total, s.answered_total, s.abandoned_total),
+            (2, 0, Some(2))
+        );
+        assert_eq!(s.aht_mean_s, None);
+        // Waited 60 s and 120 s, both hung up: a mean patience of 90 s.
+        assert_eq!(s.patience_s, Some(90.0));
     }
 
     /// The demand profile against a naive loop over the same Parquet rows, local time from

@@ -401,7 +401,14 @@ pub struct Target {
     pub max_abandon: Option<f64>,
 }
 
-/// The fewest agents meeting `target` for `load` under `model`, with their figures.
+/// The most agents a staffing search tries: far beyond any real call-handling room (the
+/// largest have a few hundred on the phones at once), and each step of the search costs time
+/// in proportion to the agents, so a load past it (a what-if factor of a billion) is an error
+/// in microseconds rather than a search without end.
+pub const MAX_AGENTS: u32 = 10_000;
+
+/// The fewest agents meeting `target` for `load` under `model`, with their figures; an error
+/// past [`MAX_AGENTS`].
 pub fn agents_needed(model: Model, load: Load, target: Target) -> Result<Prediction> {
     if !(target.share > 0.0 && target.share < 1.0) {
         return Err(CapacityError::Invalid(format!(
@@ -421,6 +428,13 @@ pub fn agents_needed(model: Model, load: Load, target: Target) -> Result<Predict
             && target.max_abandon.is_none_or(|m| p.p_abandon <= m)
     };
     let a = load.erlangs();
+    if a.is_nan() || a >= f64::from(MAX_AGENTS) {
+        return Err(CapacityError::Invalid(format!(
+            "offered load {a:.3e} Erlangs needs more than {MAX_AGENTS} agents, the most a \
+             staffing search tries ({:.3e} calls/s x {:.0} s handling time)",
+            load.rate, load.aht
+        )));
+    }
     // Erlang C needs n > a; Erlang A's service level only rises with n, so start at the load
     // (or 1) and walk up; the walk is short because the answer is a + O(sqrt a).
     let mut n = match model {
@@ -430,7 +444,7 @@ pub fn agents_needed(model: Model, load: Load, target: Target) -> Result<Predict
     if a <= 0.0 {
         n = 0;
     }
-    let limit = (a * 2.0 + 100.0) as u32;
+    let limit = ((a * 2.0 + 100.0) as u32).min(MAX_AGENTS);
     loop {
         let p = model.predict(load, n, target.within)?;
         if meets(&p) {

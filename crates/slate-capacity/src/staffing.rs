@@ -84,9 +84,17 @@ pub fn staffing(demand: &[IntervalDemand], plan: &Plan) -> Result<Vec<StaffingRo
         .map(|d| {
             let load = Load::per(d.offered, plan.interval_s, d.aht)
                 .map_err(|e| CapacityError::Invalid(format!("interval {}: {e}", d.label)))?;
-            let c = agents_needed(Model::C, load, plan.target)?;
+            let in_interval = |e| match e {
+                CapacityError::Invalid(m) => {
+                    CapacityError::Invalid(format!("interval {}: {m}", d.label))
+                }
+                e => e,
+            };
+            let c = agents_needed(Model::C, load, plan.target).map_err(in_interval)?;
             let a = match plan.patience {
-                Some(patience) => Some(agents_needed(Model::A { patience }, load, plan.target)?),
+                Some(patience) => Some(
+                    agents_needed(Model::A { patience }, load, plan.target).map_err(in_interval)?,
+                ),
                 None => None,
             };
             Ok(StaffingRow {
@@ -326,6 +334,21 @@ fn parse_roster(text: &str, demand: &[IntervalDemand]) -> std::result::Result<Ve
             return Err(format!("line {}: interval {label:?} appears twice", i + 1));
         }
     }
+    // A line for an interval the demand does not have (a typo, `Mon 8:00` for `Mon 08:00`, a
+    // calendar label on an hour-of-week profile) would otherwise be dropped without a word.
+    let mut unknown: Vec<&String> = by_label
+        .keys()
+        .filter(|l| !demand.iter().any(|d| &d.label == *l))
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort();
+        return Err(format!(
+            "{} interval label(s) the demand profile does not have: {}; its intervals are {}",
+            unknown.len(),
+            quoted_list(&unknown, 10),
+            quoted_list(&demand.iter().map(|d| &d.label).collect::<Vec<_>>(), 6),
+        ));
+    }
     demand
         .iter()
         .map(|d| {
@@ -335,6 +358,20 @@ fn parse_roster(text: &str, demand: &[IntervalDemand]) -> std::result::Result<Ve
                 .ok_or_else(|| format!("no line for interval {:?}", d.label))
         })
         .collect()
+}
+
+/// `"a", "b", ... and N more` (at most `max` shown).
+fn quoted_list(items: &[&String], max: usize) -> String {
+    let mut text = items
+        .iter()
+        .take(max)
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > max {
+        text += &format!(" ... and {} more", items.len() - max);
+    }
+    text
 }
 
 #[cfg(test)]
@@ -418,6 +455,32 @@ mod tests {
         assert_eq!(d2[0].aht, 200.0);
     }
 
+    /// `--demand x1e9` once searched for staff without end; now it is an error at once.
+    #[test]
+    fn a_load_past_the_agent_limit_is_an_error_not_an_endless_search() {
+        let d = demand();
+        let p = plan(0.9);
+        let w = WhatIf {
+            demand_factor: parse_demand_factor("x1e9").expect("factor"),
+            aht_delta: 0.0,
+            target_share: None,
+        };
+        let (d2, p2) = w.apply(&d, &p);
+        let t0 = std::time::Instant::now();
+        let e = staffing(&d2, &p2).expect_err("too big").to_string();
+        assert!(t0.elapsed().as_secs() < 5, "{:?}", t0.elapsed());
+        assert!(
+            e.starts_with(
+                "interval Mon 08:00: offered load 1.000e10 Erlangs needs more than 10000 agents"
+            ),
+            "{e}"
+        );
+        // Just under the limit the search is bounded too, and ends in an error or an answer.
+        let mut big = d.clone();
+        big[0].offered = 9_999.0 * 1800.0 / 180.0;
+        assert!(staffing(&big[..1], &plan(0.9)).is_err());
+    }
+
     #[test]
     fn parsers() {
         assert_eq!(parse_demand_factor("1.1").expect("f"), 1.1);
@@ -443,5 +506,16 @@ mod tests {
         let e = parse_roster("interval,agents\nMon 08:00,3\n", &d).expect_err("missing");
         assert!(e.contains("Mon 08:30"), "{e}");
         assert!(parse_roster("when,who\n", &d).is_err());
+        // A line for an interval the profile does not have is named, not ignored.
+        let e = parse_roster(
+            "interval,agents\nMon 08:00,20\nMon 08:30,80\nMon 8:30,3\nTue 25:00,1\n",
+            &d,
+        )
+        .expect_err("unknown labels");
+        assert_eq!(
+            e,
+            "2 interval label(s) the demand profile does not have: \"Mon 8:30\", \"Tue 25:00\"; \
+             its intervals are \"Mon 08:00\", \"Mon 08:30\""
+        );
     }
 }

@@ -23,8 +23,7 @@ impl TzArgs {
 
 /// Parses `YYYY-MM-DD`.
 pub(crate) fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|e| format!("{s:?} is not a date YYYY-MM-DD: {e}"))
+    slate_core::calendar::parse_date(s)
 }
 
 /// Worker threads: the flag, else the machine's cores.

@@ -32,6 +32,31 @@ pub fn day_of_ymd(y: i32, m: u32, d: u32) -> i32 {
     (era * 146_097 + doe - 719_468) as i32
 }
 
+/// A date written `YYYY-MM-DD` as `(year, month, day)`; `None` unless it is one. The year must
+/// have four digits, so `24-06-01` is not read as the year 24 (nor `224-06-01` as 224); month
+/// and day may have one digit or two.
+pub fn parse_ymd(text: &str) -> Option<(i32, u32, u32)> {
+    let mut parts = text.trim().split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |p: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    if parts.next().is_some() || !digits(y, 4..=4) || !digits(m, 1..=2) || !digits(d, 1..=2) {
+        return None;
+    }
+    let (y, m, d) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    (ymd_of_day(day_of_ymd(y, m, d)) == (y, m, d)).then_some((y, m, d))
+}
+
+/// [`parse_ymd`] as a chrono date; the error quotes the text and says what a date looks like.
+pub fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
+    parse_ymd(text)
+        .and_then(|(y, m, d)| chrono::NaiveDate::from_ymd_opt(y, m, d))
+        .ok_or_else(|| {
+            format!("{text:?} is not a date YYYY-MM-DD (a four-digit year, e.g. 2024-06-01)")
+        })
+}
+
 /// The finest unit slate aggregates at for a run; every window of the run is a union of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Grain {
@@ -174,6 +199,39 @@ impl FromStr for WindowKind {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dates_need_four_digit_years() {
+        assert_eq!(parse_ymd("2024-06-01"), Some((2024, 6, 1)));
+        assert_eq!(parse_ymd(" 2024-6-1 "), Some((2024, 6, 1)));
+        assert_eq!(parse_ymd("2024-02-29"), Some((2024, 2, 29)));
+        for bad in [
+            "24-06-01",
+            "224-06-01",
+            "02024-06-01",
+            "+2024-06-01",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-06-001",
+            "2024-06",
+            "2024-06-01-",
+            "",
+            "2024/06/01",
+            "２０２４-06-01",
+        ] {
+            assert_eq!(parse_ymd(bad), None, "{bad:?}");
+        }
+        let e = parse_date("24-06-01").unwrap_err();
+        assert_eq!(
+            e,
+            "\"24-06-01\" is not a date YYYY-MM-DD (a four-digit year, e.g. 2024-06-01)"
+        );
+        assert_eq!(
+            parse_date("2024-06-01"),
+            Ok(chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap())
+        );
+    }
+
     use super::*;
     use chrono::{Datelike, NaiveDate};
     use proptest::prelude::*;

@@ -177,25 +177,11 @@ fn bank_holidays(nation: Nation, y: i32) -> BTreeSet<i32> {
 }
 
 fn parse_date(text: &str, origin: &str) -> Result<i32> {
-    let bad = || Error::InvalidCalendar {
+    let (y, m, d) = crate::calendar::parse_ymd(text).ok_or_else(|| Error::InvalidCalendar {
         origin: origin.to_string(),
-        reason: format!("{text:?} is not a date (YYYY-MM-DD)"),
-    };
-    let mut parts = text.trim().splitn(3, '-');
-    let mut num = || parts.next().and_then(|p| p.parse::<i64>().ok());
-    let (Some(y), Some(m), Some(d)) = (num(), num(), num()) else {
-        return Err(bad());
-    };
-    let (y, m, d) = (
-        i32::try_from(y).map_err(|_| bad())?,
-        u32::try_from(m).map_err(|_| bad())?,
-        u32::try_from(d).map_err(|_| bad())?,
-    );
-    let day = day_of_ymd(y, m, d);
-    if ymd_of_day(day) != (y, m, d) {
-        return Err(bad());
-    }
-    Ok(day)
+        reason: format!("{text:?} is not a date (YYYY-MM-DD, a four-digit year)"),
+    })?;
+    Ok(day_of_ymd(y, m, d))
 }
 
 impl WorkCalendar {
@@ -521,6 +507,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("2024-02-30"), "{e}");
+        // A two-digit year is not the year 24.
+        std::fs::write(&f, "closed = [\"24-12-24\"]\n").unwrap();
+        let e = WorkCalendar::load(f.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"24-12-24\" is not a date"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -18,8 +18,8 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A `--by` column is missing or clashes with an output column.
-    #[error("--by {column:?}: {reason}")]
+    /// A group column is missing, named twice or clashes with an output column.
+    #[error("group column {column:?}: {reason}")]
     BadGroupBy {
         /// The column.
         column: String,

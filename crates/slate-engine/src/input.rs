@@ -20,6 +20,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
+use slate_io::input::InputNote;
 use slate_io::source::DEFAULT_BATCH_ROWS;
 use slate_io::{DataKind, ImportSummary, Mapping, Reject, RejectsWriter, SourceSink};
 
@@ -30,6 +31,7 @@ use crate::error::{Error, Result};
 pub struct Input {
     files: Vec<PathBuf>,
     kind: Kind,
+    notes: Vec<InputNote>,
 }
 
 #[derive(Debug)]
@@ -59,7 +61,7 @@ impl Input {
         if !urls.is_empty() {
             return Self::open_objects(&urls, &paths, kind);
         }
-        let files = slate_io::expand(args, kind)?;
+        let slate_io::input::Expanded { files, notes } = slate_io::expand_noted(args, kind)?;
         if let Some(r) = &rejects {
             // The rejects file must not be, or lie inside, what is read.
             let mut plan = slate_io::OutputPlan::new();
@@ -80,9 +82,11 @@ impl Input {
             return Ok(Input {
                 files,
                 kind: Kind::Parquet { schemas, rows },
+                notes,
             });
         }
         Ok(Input {
+            notes,
             kind: Kind::Mapped(Arc::new(MappedSource {
                 files: files.clone(),
                 schema: slate_io::record::output_schema(&mapping),
@@ -102,8 +106,11 @@ impl Input {
                 .into_iter()
                 .map(|o| (PathBuf::from(o.url), o.schema, o.rows))
                 .collect();
+        let mut notes = Vec::new();
         if !paths.is_empty() {
-            for f in slate_io::expand(paths, kind)? {
+            let local = slate_io::expand_noted(paths, kind)?;
+            notes = local.notes;
+            for f in local.files {
                 let (s, n) = slate_io::parquet::read_schema(&f)?;
                 found.push((f, s, n));
             }
@@ -114,7 +121,14 @@ impl Input {
         Ok(Input {
             files,
             kind: Kind::Parquet { schemas, rows },
+            notes,
         })
+    }
+
+    /// What finding the files left out so that each real file is read once: symbolic-link
+    /// loops not followed, second names of a file not read (see [`slate_io::input::InputNote`]).
+    pub fn notes(&self) -> &[InputNote] {
+        &self.notes
     }
 
     /// The data files, sorted (an object's URL as its path).

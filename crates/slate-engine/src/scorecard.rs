@@ -52,6 +52,38 @@ pub struct ScorecardOptions {
     pub threads: Option<usize>,
 }
 
+impl ScorecardOptions {
+    /// Checks what the options say on their own, before any data is read: the period is not
+    /// empty, no group column is named twice (two output columns of one name make a file
+    /// pandas and DuckDB refuse), at most 8 group columns. Planning calls it; so does anything
+    /// that builds a scorecard without a plan (the stream).
+    pub fn check(&self) -> Result<()> {
+        if let (Some(a), Some(b)) = (self.from, self.to)
+            && a >= b
+        {
+            return Err(Error::BadOptions(format!(
+                "--from {a} must be before --to {b}"
+            )));
+        }
+        for (i, g) in self.group_by.iter().enumerate() {
+            if self.group_by[..i].contains(g) {
+                return Err(Error::BadGroupBy {
+                    column: g.clone(),
+                    reason: "named twice in the group columns; each output column must be \
+                             unique"
+                        .into(),
+                });
+            }
+        }
+        if self.group_by.len() > 8 {
+            return Err(Error::BadOptions(
+                "at most 8 group columns (rollups grow as 2^n)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Counts that account for every input row, per measure.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MeasureAccount {
@@ -184,13 +216,7 @@ impl Plan {
         rows: u64,
         files: usize,
     ) -> Result<Plan> {
-        if let (Some(a), Some(b)) = (opts.from, opts.to)
-            && a >= b
-        {
-            return Err(Error::BadOptions(format!(
-                "--from {a} must be before --to {b}"
-            )));
-        }
+        opts.check()?;
         let schema = df.schema().clone();
         for g in &opts.group_by {
             if RESERVED_COLUMNS.contains(&g.as_str())
@@ -207,11 +233,6 @@ impl Plan {
                     reason: format!("no such column; the input has {}", column_list(&schema)),
                 });
             }
-        }
-        if opts.group_by.len() > 8 {
-            return Err(Error::BadOptions(
-                "at most 8 --by columns (rollups grow as 2^n)".into(),
-            ));
         }
         let mismatch = |m: &str, field: &str, reason: String| Error::PolicyMismatch {
             policy: policy.name.clone(),

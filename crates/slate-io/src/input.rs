@@ -12,6 +12,11 @@
 //!   a dataset is the same dataset to slate. Other files (README.md, notes.csv in a Parquet
 //!   dataset) are skipped because of their extension.
 //!
+//! Each real file is read once, whatever names reach it: a file named twice, a folder and a
+//! file in it, a symbolic link and its target, and hard links are read under one name, and a
+//! symbolic link back to a folder that holds it (a loop) is not followed; [`expand_noted`]
+//! says which names were left out ([`InputNote`]), so a caller can tell the user.
+//!
 //! An `s3://bucket/prefix/` input is walked by the same rule ([`is_walked_data`], used by
 //! [`crate::object`]): object storage has no folders, only keys, so the rule is applied to the
 //! key's part below the prefix.
@@ -49,10 +54,73 @@ impl DataKind {
     }
 }
 
+/// Something [`expand_noted`] found and handled that the reader should be told: the files are
+/// still each read once, but a name the user gave (or a link in a folder) was not followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputNote {
+    /// A symbolic link to a folder that holds the link (a loop): not followed, since walking
+    /// it would read the folder's files again and again.
+    Loop {
+        /// The link.
+        link: PathBuf,
+        /// The folder it leads back to, as walked.
+        target: PathBuf,
+    },
+    /// A file or folder reached a second time, under another name (named twice, a symbolic
+    /// link and its target, a hard link, a folder and a file in it): read once, as `read`.
+    SameFile {
+        /// The name it is read as.
+        read: PathBuf,
+        /// The other name, not read.
+        also: PathBuf,
+    },
+}
+
+impl std::fmt::Display for InputNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputNote::Loop { link, target } => write!(
+                f,
+                "{}: a symbolic link back to {}, which holds it (a loop): not followed, \
+                 its files are read once",
+                link.display(),
+                target.display()
+            ),
+            InputNote::SameFile { read, also } if read == also => {
+                write!(f, "{} is named twice: read once", read.display())
+            }
+            InputNote::SameFile { read, also } => write!(
+                f,
+                "{} is {} under another name: read once",
+                also.display(),
+                read.display()
+            ),
+        }
+    }
+}
+
+/// The data files of some inputs, each real file once, and what was skipped to make it so.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expanded {
+    /// The data files, sorted.
+    pub files: Vec<PathBuf>,
+    /// Loops not followed and second names not read, in the order found.
+    pub notes: Vec<InputNote>,
+}
+
 /// Expands `--input` arguments into data files of `kind` (see the module docs for the rule).
-/// The result is sorted and free of duplicates, so runs are reproducible.
+/// The result is sorted and free of duplicates, so runs are reproducible; see [`expand_noted`]
+/// for what was left out to make each file appear once.
 pub fn expand(args: &[String], kind: DataKind) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+    Ok(expand_noted(args, kind)?.files)
+}
+
+/// [`expand`], with the notes: every real file is read once, however many names reach it (a
+/// file named twice, a folder and a file in it, a symbolic link and its target, hard links),
+/// and a symbolic link back to a folder that holds it is not followed. Each name left out is
+/// an [`InputNote`].
+pub fn expand_noted(args: &[String], kind: DataKind) -> Result<Expanded> {
+    let mut walk = Walk::new(kind);
     for arg in args {
         if crate::object::is_object_url(arg) {
             // Object storage is listed by `crate::object`, for the commands that read it.
@@ -65,36 +133,41 @@ pub fn expand(args: &[String], kind: DataKind) -> Result<Vec<PathBuf>> {
         }
         let p = Path::new(arg);
         if p.is_dir() {
-            walk_dir(p, kind, &mut out)?;
+            walk_dir(p, &mut walk)?;
         } else if p.exists() {
-            out.push(p.to_path_buf());
+            walk.files.push(p.to_path_buf());
         } else if arg.contains(['*', '?', '[']) {
             let paths = glob::glob(arg).map_err(|e| Error::Glob {
                 pattern: arg.clone(),
                 reason: e.to_string(),
             })?;
-            let before = out.len();
+            let before = walk.files.len();
+            let mut dirs = Vec::new();
             for entry in paths {
                 let path = entry.map_err(|e| Error::Io {
                     path: e.path().to_path_buf(),
                     source: std::io::Error::other(e.error().to_string()),
                 })?;
                 if path.is_dir() {
-                    walk(&path, kind, &mut out)?;
+                    dirs.push(path);
                 } else {
-                    out.push(path);
+                    walk.files.push(path);
                 }
             }
-            if out.len() == before {
+            // The glob's matches are sorted: walk the shallowest first, so a folder reached
+            // again inside one (through a link) is noted under its longer name.
+            dirs.sort_by_key(|d| d.components().count());
+            for d in dirs {
+                walk.dir(&d)?;
+            }
+            if walk.files.len() == before {
                 return Err(Error::NoInput(arg.clone()));
             }
         } else {
             return Err(Error::NoInput(arg.clone()));
         }
     }
-    out.sort();
-    out.dedup();
-    Ok(out)
+    walk.finish()
 }
 
 /// [`expand`] for canonical Parquet datasets.
@@ -102,28 +175,150 @@ pub fn expand_inputs(args: &[String]) -> Result<Vec<PathBuf>> {
     expand(args, DataKind::Parquet)
 }
 
+/// Identity of a file or folder, whatever name reaches it: device and inode on Unix, the
+/// canonical path elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FileKey {
+    #[cfg(unix)]
+    Inode(u64, u64),
+    #[cfg(not(unix))]
+    Path(PathBuf),
+}
+
+#[cfg(unix)]
+fn file_key(path: &Path) -> Result<FileKey> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).map_err(io_err(path))?;
+    Ok(FileKey::Inode(m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_key(path: &Path) -> Result<FileKey> {
+    Ok(FileKey::Path(
+        std::fs::canonicalize(path).map_err(io_err(path))?,
+    ))
+}
+
+/// A walk over the inputs: the files found, the folders walked (by identity, with the name
+/// first walked) and the folders on the way down (a link to one of them is a loop).
+struct Walk {
+    kind: DataKind,
+    files: Vec<PathBuf>,
+    walked: std::collections::HashMap<FileKey, PathBuf>,
+    above: Vec<FileKey>,
+    notes: Vec<InputNote>,
+}
+
+impl Walk {
+    fn new(kind: DataKind) -> Self {
+        Walk {
+            kind,
+            files: Vec::new(),
+            walked: std::collections::HashMap::new(),
+            above: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Walks `dir` once: not again under another name, and not through a link back up.
+    fn dir(&mut self, dir: &Path) -> Result<()> {
+        let key = file_key(dir)?;
+        if let Some(first) = self.walked.get(&key) {
+            let note = if self.above.contains(&key) {
+                InputNote::Loop {
+                    link: dir.to_path_buf(),
+                    target: first.clone(),
+                }
+            } else {
+                InputNote::SameFile {
+                    read: first.clone(),
+                    also: dir.to_path_buf(),
+                }
+            };
+            self.notes.push(note);
+            return Ok(());
+        }
+        self.walked.insert(key.clone(), dir.to_path_buf());
+        self.above.push(key);
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+            entries.push(entry.map_err(io_err(dir))?.path());
+        }
+        // A fixed order, so which of two names is read does not depend on the file system;
+        // symbolic links last, so a folder reached both ways is read under its own name.
+        entries.sort_by_cached_key(|p| (p.is_symlink(), p.clone()));
+        for path in entries {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if is_not_data(name) {
+                continue;
+            }
+            if path.is_dir() {
+                self.dir(&path)?;
+            } else if self.kind.accepts(name) {
+                self.files.push(path);
+            }
+        }
+        self.above.pop();
+        Ok(())
+    }
+
+    /// The files sorted, each real file once: under its shortest name (fewest folders, then
+    /// first in sort order), so a file a `**` glob also reached through a link loop keeps its
+    /// own name.
+    fn finish(mut self) -> Result<Expanded> {
+        let mut names = std::mem::take(&mut self.files);
+        names.sort_by(|a, b| {
+            (a.components().count(), a.as_path()).cmp(&(b.components().count(), b.as_path()))
+        });
+        let mut seen: std::collections::HashMap<FileKey, PathBuf> =
+            std::collections::HashMap::new();
+        let mut files = Vec::with_capacity(names.len());
+        for f in names {
+            match seen.entry(file_key(&f)?) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    self.notes.push(InputNote::SameFile {
+                        read: e.get().clone(),
+                        also: f,
+                    });
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(f.clone());
+                    files.push(f);
+                }
+            }
+        }
+        files.sort();
+        Ok(Expanded {
+            files,
+            notes: self.notes,
+        })
+    }
+}
+
 /// Walks a directory named on the command line; finding no data in it is an error that says
 /// what was looked for and, for a Parquet walk over CSV files, how to read them.
-fn walk_dir(dir: &Path, kind: DataKind, out: &mut Vec<PathBuf>) -> Result<()> {
-    let before = out.len();
-    walk(dir, kind, out)?;
-    if out.len() > before {
+fn walk_dir(dir: &Path, walk: &mut Walk) -> Result<()> {
+    let before = walk.files.len();
+    // A folder walked already (named twice) is noted, not empty: its files were found then.
+    let again = walk.walked.contains_key(&file_key(dir)?);
+    walk.dir(dir)?;
+    if again || walk.files.len() > before {
         return Ok(());
     }
     let mut hint = String::new();
-    if kind == DataKind::Parquet {
-        let mut other = Vec::new();
-        walk(dir, DataKind::Source, &mut other)?;
-        if !other.is_empty() {
+    if walk.kind == DataKind::Parquet {
+        let mut other = Walk::new(DataKind::Source);
+        other.dir(dir)?;
+        if !other.files.is_empty() {
             hint = format!(
                 "; it holds {} CSV/TSV file(s): read them with --source NAME|FILE.toml (see `slate import --help`)",
-                other.len()
+                other.files.len()
             );
         }
     }
     Err(Error::EmptyDir {
         dir: dir.to_path_buf(),
-        looked_for: kind.describe(),
+        looked_for: walk.kind.describe(),
         hint,
     })
 }
@@ -154,22 +349,6 @@ pub fn is_walked_data(relative: &str, kind: DataKind) -> bool {
         }
     }
     false
-}
-
-fn walk(dir: &Path, kind: DataKind, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let path = entry.map_err(io_err(dir))?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if is_not_data(name) {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, kind, out)?;
-        } else if kind.accepts(name) {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -258,5 +437,83 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("no .csv, .tsv or .parquet files"), "{err}");
+    }
+
+    /// The tester's loop: `d/sub/loop -> ..` once made a run read its one file 41 times.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_loop_is_walked_once_and_noted() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("d");
+        let file = root.join("sub/part-0.parquet");
+        touch(&file);
+        std::os::unix::fs::symlink("..", root.join("sub/loop")).unwrap();
+        let arg = root.to_string_lossy().to_string();
+        let got = expand_noted(std::slice::from_ref(&arg), DataKind::Parquet).unwrap();
+        assert_eq!(got.files, vec![file.clone()]);
+        assert_eq!(
+            got.notes,
+            vec![InputNote::Loop {
+                link: root.join("sub/loop"),
+                target: root.clone(),
+            }]
+        );
+        let text = got.notes[0].to_string();
+        assert!(text.contains("sub/loop") && text.contains("loop"), "{text}");
+        // A glob with `**` follows the link as deep as the system allows; still one file.
+        let glob = format!("{arg}/**/*.parquet");
+        assert_eq!(expand(&[glob], DataKind::Parquet).unwrap(), vec![file]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_reached_by_two_names_is_read_once_and_noted() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let a = root.join("data/a.parquet");
+        touch(&a);
+        // A link to a file, a link to a folder beside it, and a hard link.
+        std::os::unix::fs::symlink("a.parquet", root.join("data/b.parquet")).unwrap();
+        std::fs::create_dir_all(root.join("other")).unwrap();
+        std::os::unix::fs::symlink("../data", root.join("other/data")).unwrap();
+        std::fs::hard_link(&a, root.join("data/c.parquet")).unwrap();
+        let s = |p: &Path| p.to_string_lossy().to_string();
+        let got = expand_noted(&[s(root)], DataKind::Parquet).unwrap();
+        assert_eq!(got.files, vec![a.clone()]);
+        assert_eq!(got.notes.len(), 3, "{:?}", got.notes);
+        assert!(got.notes.contains(&InputNote::SameFile {
+            read: root.join("data"),
+            also: root.join("other/data"),
+        }));
+        assert!(got.notes.contains(&InputNote::SameFile {
+            read: a.clone(),
+            also: root.join("data/b.parquet"),
+        }));
+        // The same file named twice, or a folder and a file in it.
+        for args in [vec![s(&a), s(&a)], vec![s(&root.join("data")), s(&a)]] {
+            let got = expand_noted(&args, DataKind::Parquet).unwrap();
+            assert_eq!(got.files, vec![a.clone()], "{args:?}");
+            assert!(
+                got.notes.contains(&InputNote::SameFile {
+                    read: a.clone(),
+                    also: a.clone(),
+                }),
+                "{args:?}: {:?}",
+                got.notes
+            );
+        }
+        // A folder named twice (the second time through a link) is walked once, not
+        // reported empty.
+        let twice = [s(&root.join("data")), s(&root.join("other/data"))];
+        let got = expand_noted(&twice, DataKind::Parquet).unwrap();
+        assert_eq!(got.files, vec![a.clone()]);
+        assert_eq!(
+            got.notes[0].to_string(),
+            format!(
+                "{} is {} under another name: read once",
+                root.join("other/data").display(),
+                root.join("data").display()
+            )
+        );
     }
 }

@@ -29,7 +29,7 @@ pub mod source;
 
 pub use error::{Error, Result};
 pub use import::{ImportOptions, ImportReport, REJECTS_FILE, RejectsWriter, import};
-pub use input::{DataKind, expand, expand_inputs};
+pub use input::{DataKind, expand, expand_inputs, expand_noted};
 pub use mapping::Mapping;
 pub use output::{Format, prepare_output_dir, write_batches};
 pub use plan::OutputPlan;

@@ -10,7 +10,7 @@ use arrow::array::{
     ArrayRef, BooleanBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime};
 use slate_core::{LocalResolution, TzRules, schema};
 
 use crate::mapping::{
@@ -261,14 +261,18 @@ impl<'a> Converter<'a> {
                 pattern,
                 offset: false,
             } => NaiveDateTime::parse_from_str(v, pattern)
+                .ok()
+                .filter(|ndt| four_digit_year(ndt.year()))
                 .map(|ndt| self.local(ndt, counts))
-                .map_err(|_| bad(&format!("{pattern:?}"))),
+                .ok_or_else(|| bad(&format!("{pattern:?} with a four-digit year"))),
             TimeFormat::Pattern {
                 pattern,
                 offset: true,
             } => DateTime::parse_from_str(v, pattern)
+                .ok()
+                .filter(|d| four_digit_year(d.year()))
                 .map(|d| d.timestamp_micros())
-                .map_err(|_| bad(&format!("{pattern:?}"))),
+                .ok_or_else(|| bad(&format!("{pattern:?} with a four-digit year"))),
         }
     }
 
@@ -388,14 +392,17 @@ impl<'a> Converter<'a> {
                     ));
                 }
                 (Some(d), Some(t)) => {
-                    let day = NaiveDate::parse_from_str(d, date_format).map_err(|_| {
-                        Problem::new(
-                            &self.names[*date],
-                            d,
-                            "bad timestamp",
-                            format!("expected a date {date_format:?}"),
-                        )
-                    })?;
+                    let day = NaiveDate::parse_from_str(d, date_format)
+                        .ok()
+                        .filter(|day| four_digit_year(day.year()))
+                        .ok_or_else(|| {
+                            Problem::new(
+                                &self.names[*date],
+                                d,
+                                "bad timestamp",
+                                format!("expected a date {date_format:?} with a four-digit year"),
+                            )
+                        })?;
                     let tod = NaiveTime::parse_from_str(t, time_format).map_err(|_| {
                         Problem::new(
                             &self.names[*time],
@@ -423,6 +430,12 @@ impl<'a> Converter<'a> {
             _ => return Ok(None),
         }))
     }
+}
+
+/// Whether a year read by a pattern can have been written with four digits: `%Y` also reads
+/// `24` (in `01/06/24`) as the year 24, which is a bad timestamp, not one 2,000 years ago.
+fn four_digit_year(year: i32) -> bool {
+    (1000..=9999).contains(&year)
 }
 
 /// Parses `YYYY-MM-DD[T ]hh:mm[:ss[.f]]` with an optional `Z`, `±hh:mm` or `±hhmm`; the offset

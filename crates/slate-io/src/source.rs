@@ -577,4 +577,47 @@ mod tests {
                 .contains("2 times")
         );
     }
+
+    /// `%Y` also reads `24` as the year 24: a pattern's date needs a four-digit year.
+    #[test]
+    fn a_pattern_date_with_a_short_year_is_a_reject() {
+        struct Count(u64, Vec<Reject>);
+        impl SourceSink for Count {
+            fn batch(&mut self, b: RecordBatch) -> Result<()> {
+                self.0 += b.num_rows() as u64;
+                Ok(())
+            }
+            fn reject(&mut self, r: &Reject) -> Result<()> {
+                self.1.push(r.clone());
+                Ok(())
+            }
+        }
+        let m = Mapping::from_toml(
+            "[columns.incident_id]\nfrom = \"id\"\n\
+             [columns.call_received]\nfrom = \"in\"\nformat = \"%d/%m/%Y %H:%M\"\n\
+             [columns.call_answered]\ndate = \"d\"\ntime = \"t\"\ndate-format = \"%d/%m/%Y\"\n",
+            "test",
+        )
+        .unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("in.csv");
+        std::fs::write(
+            &f,
+            "id,in,d,t\n\
+             a,01/06/2024 10:00,01/06/2024,10:00:05\n\
+             b,01/06/24 10:00,01/06/2024,10:00:05\n\
+             c,01/06/2024 10:00,01/06/24,10:00:05\n",
+        )
+        .unwrap();
+        let mut sink = Count(0, Vec::new());
+        let s = read_source(&[f], &m, 1024, &mut sink).unwrap();
+        assert_eq!((sink.0, s.rejected_rows), (1, 2), "{:?}", sink.1);
+        for (r, column) in sink.1.iter().zip(["in", "d"]) {
+            assert_eq!(
+                (r.problem.column.as_str(), r.problem.kind),
+                (column, "bad timestamp")
+            );
+            assert!(r.problem.detail.contains("four-digit year"), "{r:?}");
+        }
+    }
 }

@@ -253,11 +253,8 @@ impl TableFunctionImpl for ScorecardFn {
         let date = |i: usize| -> DfResult<Option<NaiveDate>> {
             arg(i)
                 .map(|s| {
-                    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
-                        DataFusionError::Plan(format!(
-                            "scorecard(): {s:?} is not a date YYYY-MM-DD: {e}"
-                        ))
-                    })
+                    slate_core::calendar::parse_date(s)
+                        .map_err(|e| DataFusionError::Plan(format!("scorecard(): {e}")))
                 })
                 .transpose()
         };

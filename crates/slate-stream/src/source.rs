@@ -248,7 +248,14 @@ fn parse_clock(s: &str, tz: &TzRules) -> std::result::Result<i64, String> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Ok(d.timestamp_micros());
     }
+    // Four digits of year, so `24-06-01 10:00:00` is not read as the year 24.
+    let four_digit_year = s
+        .get(..5)
+        .is_some_and(|y| y.ends_with('-') && y.bytes().take(4).all(|b| b.is_ascii_digit()));
     for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if !four_digit_year {
+            break;
+        }
         if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
             let us = n.and_utc().timestamp_micros();
             let (secs, sub) = (us.div_euclid(1_000_000), us.rem_euclid(1_000_000));
@@ -373,6 +380,8 @@ mod tests {
             r#"{"grade": "I"}"#,
             r#"{"incident_id": "x", "arrived": "soon"}"#,
             r#"{"incident_id": "x", "ward": "y"}"#,
+            r#"{"incident_id": "x", "arrived": "24-07-01 11:05:00"}"#,
+            r#"{"incident_id": "x", "arrived": "24-07-01T11:05:00Z"}"#,
             "nope",
         ] {
             assert!(parse_json_update(bad, &tz).is_err(), "{bad}");

@@ -261,6 +261,7 @@ struct Latest {
 impl Processor {
     /// A processor from a (possibly restored) state.
     pub fn new(cfg: StreamConfig, state: State) -> Result<Self> {
+        cfg.opts.check()?;
         // Updates carry the canonical record (six clocks); the optional promise clocks
         // (appointments, call-backs, complaints, surveys) arrive days or weeks after an incident
         // settles, which the stream's settling rule does not yet wait for.

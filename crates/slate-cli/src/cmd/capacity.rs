@@ -263,8 +263,14 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
     let aht = match (handling_time, summary.aht_mean_s) {
         (Some(h), _) => h,
         (None, Some(h)) => h,
+        (None, None) if summary.answered_total == 0 => bail!(
+            "channel {}: none of its {} calls was answered, so handling time cannot be measured: give --handling-time (e.g. 240s)",
+            a.channel,
+            summary.offered_total
+        ),
         (None, None) => bail!(
-            "the input has no call_ended column, so handling time is unknown: give --handling-time (e.g. 240s)"
+            "no answered call on channel {} has a call_ended time (the input has no call_ended column, or it is empty), so handling time is unknown: give --handling-time (e.g. 240s)",
+            a.channel
         ),
     };
     let patience = patience_flag.or(summary.patience_s);
@@ -283,8 +289,14 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
         match (patience, patience_flag) {
             (Some(p), Some(_)) => format!("{p:.0} s (--patience)"),
             (Some(p), None) => format!("{p:.0} s (estimated from abandoned calls)"),
-            (None, _) =>
-                "unknown (no abandoned column; Erlang A skipped; --patience sets it)".into(),
+            (None, _) => format!(
+                "unknown ({}; Erlang A skipped; --patience sets it)",
+                match summary.abandoned_total {
+                    None => "no abandoned column",
+                    Some(0) => "no abandoned calls",
+                    Some(_) => "abandoned calls have no call_ended time",
+                }
+            ),
         },
         measure.id,
         summary

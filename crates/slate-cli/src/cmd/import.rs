@@ -72,7 +72,9 @@ fn run_import(files: &[PathBuf], mapping: &Mapping, opts: &ImportOptions) -> Res
 
 pub(crate) fn run(a: ImportArgs) -> Result<Outcome> {
     let mapping = load_mapping(&a.source, a.tz.as_deref())?;
-    let files = slate_io::expand(&a.input, slate_io::DataKind::Source)?;
+    let slate_io::input::Expanded { files, notes } =
+        slate_io::expand_noted(&a.input, slate_io::DataKind::Source)?;
+    crate::cmd::source::write_notes(&mut std::io::stderr().lock(), &notes)?;
     let opts = ImportOptions {
         out_dir: a.out.clone(),
         rejects: a.rejects.clone(),

@@ -24,14 +24,33 @@ pub(crate) struct SourceArgs {
 }
 
 impl SourceArgs {
-    /// The input these arguments and `--input` describe.
+    /// The input these arguments and `--input` describe; what was left out so that each file
+    /// is read once (loops, second names) is said on stderr.
     pub(crate) fn open(&self, inputs: &[String]) -> Result<slate_engine::Input> {
-        Ok(slate_engine::Input::open(
-            inputs,
-            self.source.as_deref(),
-            self.rejects.clone(),
-        )?)
+        let input =
+            slate_engine::Input::open(inputs, self.source.as_deref(), self.rejects.clone())?;
+        write_notes(&mut std::io::stderr().lock(), input.notes())?;
+        Ok(input)
     }
+}
+
+/// Most input notes written one by one; the rest are counted (a `**` glob through a link
+/// loop reaches each file dozens of times).
+const MAX_NOTES: usize = 10;
+
+/// Writes what expanding the inputs left out, as warnings.
+pub(crate) fn write_notes(w: &mut dyn Write, notes: &[slate_io::input::InputNote]) -> Result<()> {
+    for n in notes.iter().take(MAX_NOTES) {
+        writeln!(w, "warning: {n}")?;
+    }
+    if notes.len() > MAX_NOTES {
+        writeln!(
+            w,
+            "warning: and {} more names left out (link loops, or files already read under another name)",
+            notes.len() - MAX_NOTES
+        )?;
+    }
+    Ok(())
 }
 
 /// Writes a mapped read's accounting lines (see `ImportSummary::describe`).

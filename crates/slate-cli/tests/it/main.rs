@@ -8,6 +8,7 @@ mod cli;
 mod cluster;
 mod datasets;
 mod docs;
+mod inputs;
 mod oddities;
 mod promises;
 mod realdata;

@@ -174,6 +174,13 @@ fn group_by_errors_are_clear() {
     o.group_by = vec!["measure".into()];
     let e = plan_err(d.path(), &p, &o);
     assert!(e.contains("clashes"), "{e}");
+    // Two columns of one name make a file pandas cannot read: refused before any row is read.
+    o.group_by = vec!["borough".into(), "grade".into(), "borough".into()];
+    let e = plan_err(d.path(), &p, &o);
+    assert_eq!(
+        e,
+        "group column \"borough\": named twice in the group columns; each output column must be unique"
+    );
     let mut o = opts();
     o.from = NaiveDate::from_ymd_opt(2021, 1, 1);
     o.to = NaiveDate::from_ymd_opt(2020, 1, 1);
