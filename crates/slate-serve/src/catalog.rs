@@ -488,12 +488,18 @@ impl ScorecardTable {
                 .map_err(|e| DataFusionError::Execution(format!("scorecard(): {e}")))?;
             Ok::<_, DataFusionError>(batch)
         });
+        let late =
+            || DataFusionError::Execution("scorecard(): cancelled at the query's timeout".into());
         let joined = match deadline {
-            Some(d) => tokio::time::timeout_at(d, task.join()).await.map_err(|_| {
-                DataFusionError::Execution("scorecard(): cancelled at the query's timeout".into())
-            })?,
+            Some(d) => tokio::time::timeout_at(d, task.join())
+                .await
+                .map_err(|_| late())?,
             None => task.join().await,
         };
+        // A result that came only after the deadline is late all the same.
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            return Err(late());
+        }
         let batch =
             joined.map_err(|e| DataFusionError::Execution(format!("scorecard(): {e}")))??;
         // The result is served from memory: it must fit the query's limit too.
@@ -634,5 +640,49 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(rows.iter().all(|b| b.schema().fields().len() > 5));
+    }
+
+    #[tokio::test]
+    async fn spill_files_go_to_the_spill_directory_up_to_the_limit() {
+        let tz = TzRules::from_name("UTC").unwrap_or_else(|e| panic!("{e}"));
+        let dir = std::env::temp_dir().join(format!("slate-spill-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let spill = SpillOptions {
+            dir: Some(dir.clone()),
+            limit_bytes: 1,
+        };
+        let catalog = Catalog::with_spill(Arc::new(tz), &spill).unwrap_or_else(|e| panic!("{e}"));
+        let made = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("datafusion-"));
+        assert!(made, "no datafusion-* folder in {}", dir.display());
+        // A sort past 16 MiB of memory spills, and the first byte written is past the limit.
+        let ctx = catalog.query_context_until(16 << 20, None);
+        ctx.state_ref()
+            .write()
+            .config_mut()
+            .options_mut()
+            .execution
+            .target_partitions = 1;
+        let e = match ctx
+            .sql("SELECT value FROM generate_series(1, 3000000) ORDER BY value DESC")
+            .await
+        {
+            Ok(df) => df.collect().await.err(),
+            Err(e) => Some(e),
+        };
+        let e = e.map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("allowable limit"), "{e}");
+        // A directory that does not exist is refused.
+        let missing = SpillOptions {
+            dir: Some(dir.join("missing")),
+            limit_bytes: 1,
+        };
+        let tz = TzRules::from_name("UTC").unwrap_or_else(|e| panic!("{e}"));
+        let e = Catalog::with_spill(Arc::new(tz), &missing).err();
+        assert!(e.is_some_and(|e| e.to_string().contains("not a directory")));
+        drop(catalog);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

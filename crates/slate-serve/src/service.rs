@@ -214,7 +214,7 @@ impl SlateFlightSql {
 
     fn timed_out(&self) -> Status {
         Status::deadline_exceeded(format!(
-            "slate serve: query cancelled after {} s (--query-timeout)",
+            "slate serve: query cancelled after {} s (the server's query timeout)",
             self.opts.query_timeout.as_secs_f64()
         ))
     }
@@ -266,7 +266,8 @@ allows: {msg}"
     }
     match e.find_root() {
         DataFusionError::ResourcesExhausted(_) => Status::resource_exhausted(format!(
-            "slate serve: the query needs more memory than --query-memory allows: {msg}"
+            "slate serve: the query needs more memory than the server's per-query memory limit \
+allows: {msg}"
         )),
         DataFusionError::SQL(..)
         | DataFusionError::Plan(_)

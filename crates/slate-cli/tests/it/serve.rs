@@ -167,8 +167,8 @@ fn serve_answers_an_adbc_client_with_slates_figures() {
     assert!(stdout.contains("\"queries_per_s\""), "{stdout}");
 }
 
-/// Issue 24: hostile SQL (a 2 GB `repeat`, a `scorecard(...)` past the query's memory, a sort
-/// past the spill limit) fails alone with a clear error, and the server goes on answering.
+/// Issue 24: hostile SQL (a 2 GB `repeat`, a `scorecard(...)` past the query's memory) fails
+/// alone with a clear error, and the server goes on answering; spill files go to --spill-dir.
 #[test]
 fn serve_survives_hostile_queries() {
     let Some(python) = python_with_adbc() else {
