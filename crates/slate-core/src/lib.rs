@@ -32,6 +32,7 @@ pub mod policy;
 pub mod report;
 pub mod schema;
 pub mod stats;
+pub mod textfile;
 pub mod tz;
 pub mod workdays;
 

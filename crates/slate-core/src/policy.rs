@@ -260,10 +260,11 @@ impl SlaPolicy {
         if let Some(name) = spec.strip_prefix("builtin:") {
             return Self::builtin(name);
         }
-        let text = std::fs::read_to_string(Path::new(spec)).map_err(|e| Error::PolicySyntax {
-            origin: spec.to_string(),
-            reason: e.to_string(),
-        })?;
+        let text =
+            crate::textfile::read_text_file(Path::new(spec)).map_err(|e| Error::PolicySyntax {
+                origin: spec.to_string(),
+                reason: e.to_string(),
+            })?;
         Self::from_toml_in(&text, spec, Path::new(spec).parent())
     }
 
@@ -750,6 +751,44 @@ mod tests {
         assert!(
             matches!(&p.measures[0].kind, MeasureKind::WorkingDays(c) if c.name() == "service")
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 24: a policy or calendar "file" that is a device, or past 16 MiB, is refused with
+    /// an error naming it, before anything is read.
+    #[test]
+    fn policy_and_calendar_files_are_read_with_a_size_cap() {
+        let e = SlaPolicy::load("/dev/zero").unwrap_err().to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("not a regular file"),
+            "{e}"
+        );
+        let measure = "[[measure]]\nid = \"a\"\nstart = \"complaint_received\"\nstop = \"complaint_acknowledged\"\nthreshold = \"2wd\"\n";
+        for cal in ["/dev/zero", "/dev/zero.toml"] {
+            let e = SlaPolicy::from_toml(&format!("{measure}calendar = \"{cal}\"\n"), "t")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("`calendar`") && e.contains(cal), "{e}");
+        }
+        let e = SlaPolicy::from_toml(&format!("{measure}calendar = \"/dev/zero\"\n"), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let dir = std::env::temp_dir().join(format!("slate-policy-cap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.toml");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(crate::textfile::MAX_TEXT_FILE_BYTES + 1)
+            .unwrap();
+        let e = SlaPolicy::load(&big.to_string_lossy())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("big.toml") && e.contains("16 MiB"), "{e}");
+        let e = SlaPolicy::from_toml(&format!("{measure}calendar = \"{}\"\n", big.display()), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("big.toml") && e.contains("16 MiB"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -209,8 +209,8 @@ impl WorkCalendar {
             origin: spec.to_string(),
             reason,
         };
-        let text = std::fs::read_to_string(spec).map_err(|e| {
-            if spec.ends_with(".toml") {
+        let text = crate::textfile::read_text_file(std::path::Path::new(spec)).map_err(|e| {
+            if spec.ends_with(".toml") || e.kind() != std::io::ErrorKind::NotFound {
                 bad(e.to_string())
             } else {
                 Error::UnknownCalendar(spec.to_string())

@@ -11,9 +11,11 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::runtime::SpawnedTask;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::execution::config::SessionConfig;
-use datafusion::logical_expr::{AggregateUDF, ExprSchemable, ScalarUDF};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::logical_expr::{AggregateUDF, ExprSchemable, ScalarUDF, Volatility};
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::{ExecutionPlan, execute_stream_partitioned};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, col, lit, when};
@@ -288,6 +290,9 @@ impl Plan {
                         ),
                     )
                 })?;
+                if let Some(why) = not_repeatable(&e) {
+                    return Err(mismatch(&m.id, field, format!("{sql:?} {why}")));
+                }
                 let ty = e.get_type(&schema).map_err(|e| {
                     mismatch(
                         &m.id,
@@ -425,13 +430,25 @@ impl Plan {
     /// the cube to decode and merge them again: skipping it saves that work (about 3% of a
     /// 10M-row run, measured) and one live copy of every histogram. Plans of another shape
     /// run whole.
+    ///
+    /// The cube's memory is accounted in the session's memory pool as it grows (an upper
+    /// bound: each partial-aggregate row's key and cells), so a query limit bounds it too.
     pub async fn cells(&self) -> Result<(Cube, Vec<MeasureCell>)> {
+        let (cube, outside, _held) = self.cells_held().await?;
+        Ok((cube, outside))
+    }
+
+    /// [`Plan::cells`], with the reservation that accounts for the cube (held as long as it).
+    async fn cells_held(&self) -> Result<(Cube, Vec<MeasureCell>, Arc<MemoryReservation>)> {
         let plan = self.df.clone().create_physical_plan().await?;
         let width = self.n_starts + self.opts.group_by.len() + self.policy.measures.len();
         let source = partial_aggregate(&plan)
             .filter(|p| p.schema().fields().len() == width)
             .unwrap_or(plan);
-        let streams = execute_stream_partitioned(source, Arc::new(self.df.task_ctx()))?;
+        let task_ctx = Arc::new(self.df.task_ctx());
+        let held =
+            Arc::new(MemoryConsumer::new("slate scorecard cube").register(task_ctx.memory_pool()));
+        let streams = execute_stream_partitioned(source, task_ctx)?;
         let tasks: Vec<_> = streams
             .into_iter()
             .map(|mut stream| {
@@ -441,10 +458,13 @@ impl Plan {
                     self.opts.group_by.len(),
                     self.start_of.clone(),
                 );
+                let held = held.clone();
                 SpawnedTask::spawn(async move {
                     while let Some(batch) = stream.next().await {
                         let (n_starts, k, start_of) = &shape;
-                        add_batch(&batch?, *n_starts, *k, start_of, &mut part.0, &mut part.1)?;
+                        let bytes =
+                            add_batch(&batch?, *n_starts, *k, start_of, &mut part.0, &mut part.1)?;
+                        held.try_grow(bytes)?;
                     }
                     Ok::<_, Error>(part)
                 })
@@ -461,7 +481,7 @@ impl Plan {
                 a.absorb(b);
             }
         }
-        Ok((cube, outside))
+        Ok((cube, outside, held))
     }
 
     fn empty_cells(&self) -> (Cube, Vec<MeasureCell>) {
@@ -540,8 +560,19 @@ impl Plan {
     }
 
     /// Runs the aggregation and reads the scorecard off the cube.
+    ///
+    /// Memory: the cube is accounted in the session's pool as it grows (see [`Plan::cells`]),
+    /// and before the report is read off it, an upper bound of the report's rows (per rollup
+    /// level, the fewer of the cube's cells and the product of its columns' distinct values)
+    /// is reserved too; a query limit refuses a scorecard past it before it is built.
     pub async fn run(self) -> Result<Scorecard> {
-        let (cube, outside) = self.cells().await?;
+        let (cube, outside, held) = self.cells_held().await?;
+        held.try_grow(report_bytes_bound(
+            &cube,
+            self.opts.window,
+            self.opts.rollups,
+            self.policy.measures.len(),
+        ))?;
         let source = self.source.as_ref().and_then(|s| s.lock().ok()?.clone());
         let rows = source.as_ref().map_or(self.rows, |s| s.records);
         let period = match (self.opts.from, self.opts.to) {
@@ -576,6 +607,7 @@ impl Plan {
                 }
             })
             .collect();
+        drop(held);
         Ok(Scorecard {
             cube,
             report,
@@ -661,6 +693,44 @@ fn partial_aggregate(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionP
     }
 }
 
+/// Why a policy predicate would not give the same scorecard on every run over the same
+/// records, if it would not: it calls a function DataFusion does not declare immutable
+/// (`random()`, `uuid()`, `now()`: volatile or stable), or it holds a subquery (a policy reads
+/// its record's own columns only).
+fn not_repeatable(e: &Expr) -> Option<String> {
+    let mut why = None;
+    let _ = e.apply(|node| {
+        why = match node {
+            Expr::ScalarFunction(f) if f.func.signature().volatility != Volatility::Immutable => {
+                let kind = match f.func.signature().volatility {
+                    Volatility::Stable => "stable (its value depends on when the query runs)",
+                    _ => "volatile (its value changes from row to row and run to run)",
+                };
+                Some(format!(
+                    "calls {}(), which is {kind}: a policy must give the same scorecard on \
+every run, so its predicates may call only immutable functions",
+                    f.func.name(),
+                ))
+            }
+            Expr::ScalarSubquery(_) | Expr::Exists(_) | Expr::InSubquery(_) => Some(
+                "holds a subquery: a policy's predicates read the record's own columns only"
+                    .to_string(),
+            ),
+            Expr::AggregateFunction(_) | Expr::WindowFunction(_) => Some(
+                "calls an aggregate or window function: a policy's predicates read one record"
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        Ok(if why.is_some() {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    why
+}
+
 /// A column reference that keeps the name's case and punctuation (`"Neighborhood  District"`).
 fn col_of(name: &str) -> Expr {
     col(datafusion::common::Column::new_unqualified(name))
@@ -691,6 +761,66 @@ fn group_key(groups: &[&datafusion::arrow::array::StringArray], row: usize) -> G
         .collect()
 }
 
+/// Bytes of a group key: the vector, its values and their text.
+fn key_bytes(key: &GroupKey) -> usize {
+    std::mem::size_of::<GroupKey>()
+        + key
+            .iter()
+            .map(|g| std::mem::size_of::<Option<String>>() + g.as_ref().map_or(0, String::len))
+            .sum::<usize>()
+}
+
+/// Bytes of a cell beyond its inline size.
+fn cell_heap_bytes(cell: &MeasureCell) -> usize {
+    cell.hist.heap_size() + cell.named.capacity() * std::mem::size_of::<u64>()
+}
+
+/// An upper bound of the bytes of the report read off `cube` (see [`Plan::run`]).
+fn report_bytes_bound(cube: &Cube, window: WindowKind, rollups: bool, measures: usize) -> usize {
+    let k = cube.group_by().len();
+    let mut distinct: Vec<std::collections::HashSet<Option<&str>>> = vec![Default::default(); k];
+    let mut units = std::collections::HashSet::new();
+    let mut key_total = 0usize;
+    let mut cells = 0usize;
+    for (unit, key, _) in cube.cells() {
+        cells += 1;
+        units.insert(unit);
+        key_total = key_total.saturating_add(key_bytes(key));
+        for (d, g) in distinct.iter_mut().zip(key) {
+            d.insert(g.as_deref());
+        }
+    }
+    if cells == 0 {
+        return 0;
+    }
+    // A unit falls in one window, or in several (a rolling window's twelve).
+    let per_unit = units
+        .iter()
+        .flatten()
+        .next()
+        .map_or(1, |u| window.windows_of_unit(*u).count().max(1));
+    let full: u32 = (1u32 << k) - 1;
+    let levels: Vec<u32> = if rollups {
+        (0..=full).collect()
+    } else {
+        vec![full]
+    };
+    let rows: usize = levels
+        .iter()
+        .map(|mask| {
+            let combos = (0..k)
+                .filter(|i| mask & (1 << i) != 0)
+                .fold(units.len(), |acc, i| acc.saturating_mul(distinct[i].len()));
+            combos.min(cells).saturating_mul(per_unit)
+        })
+        .fold(0usize, usize::saturating_add)
+        .saturating_mul(measures);
+    let per_row = std::mem::size_of::<slate_core::cube::ScoreRow>() + key_total / cells + 64;
+    rows.saturating_mul(per_row)
+}
+
+/// Adds a partial-aggregate batch to the cube; returns an upper bound of the bytes the cube
+/// grew by (every row a new entry).
 fn add_batch(
     batch: &RecordBatch,
     n_starts: usize,
@@ -698,7 +828,7 @@ fn add_batch(
     start_of: &[usize],
     cube: &mut Cube,
     outside: &mut [MeasureCell],
-) -> Result<()> {
+) -> Result<usize> {
     let buckets: Vec<&datafusion::arrow::array::PrimitiveArray<Int32Type>> = (0..n_starts)
         .map(|j| batch.column(j).as_primitive::<Int32Type>())
         .collect();
@@ -708,13 +838,20 @@ fn add_batch(
     let cells: Vec<&datafusion::arrow::array::BinaryArray> = (0..start_of.len())
         .map(|m| batch.column(n_starts + k + m).as_binary::<i32>())
         .collect();
+    // A cube entry: its key (with the map's own overhead) and one cell per measure.
+    let entry = std::mem::size_of::<(Option<i32>, GroupKey, Vec<MeasureCell>)>()
+        + start_of.len() * std::mem::size_of::<MeasureCell>()
+        + 16;
+    let mut bytes = 0usize;
     for row in 0..batch.num_rows() {
         let key = group_key(&groups, row);
+        bytes = bytes.saturating_add(entry + key_bytes(&key));
         for (m, &s) in start_of.iter().enumerate() {
             let cell = MeasureCell::decode(cells[m].value(row))?;
             if cell.n_eligible() == 0 && cell.ambiguous_local == 0 {
                 continue;
             }
+            bytes = bytes.saturating_add(cell_heap_bytes(&cell));
             let b = buckets[s];
             let unit = b.is_valid(row).then(|| b.value(row));
             if unit == Some(OUTSIDE_PERIOD) {
@@ -724,7 +861,7 @@ fn add_batch(
             }
         }
     }
-    Ok(())
+    Ok(bytes)
 }
 
 /// The tokio runtime slate's commands run DataFusion on: `threads` workers (default: the

@@ -26,8 +26,12 @@
 //! **Security.** A bearer token, compared in constant time ([`auth`]); [`check_bind`] refuses a
 //! non-loopback address without one. Writes (DDL, DML, COPY, SET) are refused by DataFusion's
 //! `SQLOptions` before anything runs. Each query runs under its own memory pool and a
-//! deadline; at most `max_concurrent` run at once, so the server's memory is bounded by
-//! `max_concurrent x memory_limit` plus the served tables.
+//! deadline, `scorecard(...)` included; at most `max_concurrent` run at once, so the server's
+//! memory is bounded by `max_concurrent x memory_limit` plus the served tables and the
+//! `scorecard(...)` cache ([`ScorecardCacheLimits`]). String functions whose result can dwarf
+//! their input (`repeat`, `lpad`, `rpad`, `replace`, `regexp_replace`) are slate's capped ones
+//! ([`slate_engine::udf::capped_udfs`]), since memory a function allocates is outside the pool.
+//! What spills to disk goes where [`SpillOptions`] says, up to its limit.
 
 pub mod auth;
 mod catalog;
@@ -37,7 +41,7 @@ mod service;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use catalog::{Catalog, CatalogError};
+pub use catalog::{Catalog, CatalogError, ScorecardCacheLimits, SpillOptions};
 pub use live::LiveTable;
 pub use service::{ServeError, serve};
 

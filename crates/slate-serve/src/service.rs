@@ -185,7 +185,9 @@ impl SlateFlightSql {
                 ))
             })?
             .map_err(|_| Status::unavailable("slate serve is shutting down"))?;
-        let ctx = self.catalog.query_context(self.opts.memory_limit);
+        let ctx = self
+            .catalog
+            .query_context_until(self.opts.memory_limit, Some(deadline));
         let start = async {
             let plan = Self::plan(&ctx, sql).await?;
             let schema = flight_schema(plan.schema().as_arrow().clone().into());
@@ -193,9 +195,15 @@ impl SlateFlightSql {
             let stream = df.execute_stream().await.map_err(df_status)?;
             Ok::<_, Status>((schema, stream))
         };
-        let (schema, stream) = tokio::time::timeout_at(deadline, start)
+        let started = tokio::time::timeout_at(deadline, start)
             .await
-            .map_err(|_| self.timed_out())??;
+            .map_err(|_| self.timed_out())?;
+        // Work that does not yield (a function over a batch, `scorecard(...)`'s report) can
+        // finish past the deadline: it is late all the same.
+        if Instant::now() >= deadline {
+            return Err(self.timed_out());
+        }
+        let (schema, stream) = started?;
         let batches = with_deadline(stream, deadline, permit, self.timed_out());
         let flight = FlightDataEncoderBuilder::new()
             .with_schema(schema)
@@ -206,7 +214,7 @@ impl SlateFlightSql {
 
     fn timed_out(&self) -> Status {
         Status::deadline_exceeded(format!(
-            "slate serve: query cancelled after {} s (--query-timeout)",
+            "slate serve: query cancelled after {} s (the server's query timeout)",
             self.opts.query_timeout.as_secs_f64()
         ))
     }
@@ -223,6 +231,10 @@ fn with_deadline(
     futures::stream::unfold(Some((stream, permit, timeout)), move |state| async move {
         let (mut s, permit, timeout) = state?;
         match tokio::time::timeout_at(deadline, s.next()).await {
+            // A batch that was ready only after the deadline is not sent.
+            Ok(Some(Ok(_))) if Instant::now() >= deadline => {
+                Some((Err(FlightError::from(timeout)), None))
+            }
             Ok(Some(Ok(b))) => Some((Ok(b), Some((s, permit, timeout)))),
             Ok(Some(Err(e))) => Some((Err(FlightError::from(df_status(e))), None)),
             Ok(None) => None,
@@ -245,9 +257,17 @@ fn flight_schema(schema: SchemaRef) -> SchemaRef {
 /// memory limit is resource-exhausted.
 fn df_status(e: DataFusionError) -> Status {
     let msg = e.strip_backtrace();
+    // DataFusion's message names its own setting, which a client cannot change.
+    if msg.contains("used disk space during the spilling process has exceeded") {
+        return Status::resource_exhausted(format!(
+            "slate serve: the query would spill more to disk than the server's spill limit \
+allows: {msg}"
+        ));
+    }
     match e.find_root() {
         DataFusionError::ResourcesExhausted(_) => Status::resource_exhausted(format!(
-            "slate serve: the query needs more memory than --query-memory allows: {msg}"
+            "slate serve: the query needs more memory than the server's per-query memory limit \
+allows: {msg}"
         )),
         DataFusionError::SQL(..)
         | DataFusionError::Plan(_)

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use slate_core::SlaPolicy;
 use slate_core::duration::parse_duration_secs;
-use slate_serve::{Catalog, ServeOptions};
+use slate_serve::{Catalog, ScorecardCacheLimits, ServeOptions, SpillOptions};
 
 use crate::Outcome;
 use crate::args::TzArgs;
@@ -41,15 +41,31 @@ pub(crate) struct ServeArgs {
     /// Listen on a non-loopback address without a token (only behind other access control).
     #[arg(long)]
     pub(crate) allow_no_token: bool,
-    /// Memory one query may use for aggregations, sorts and joins (e.g. 512M, 2G).
+    /// Memory one query may use for aggregations, sorts, joins and scorecard(...) (e.g. 512M,
+    /// 2G). Strings built by functions are capped apart: 1 MiB per value, 64 MiB per batch.
     #[arg(long, default_value = "1G", value_parser = parse_bytes)]
     pub(crate) query_memory: usize,
-    /// A query still running after this is cancelled (e.g. 30s, 5m).
+    /// A query still running after this is cancelled, scorecard(...) included (e.g. 30s, 5m).
     #[arg(long, default_value = "5m")]
     pub(crate) query_timeout: String,
     /// Queries that execute at once; more wait for a slot.
     #[arg(long, default_value_t = 16)]
     pub(crate) max_concurrent: usize,
+    /// Where sorts, joins and aggregations past --query-memory spill (an existing directory;
+    /// default: the system's temporary directory, $TMPDIR or /tmp).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) spill_dir: Option<PathBuf>,
+    /// Disk all running queries' spill files may take together (e.g. 2G); a query that
+    /// would write more fails.
+    #[arg(long, default_value = "10G", value_parser = parse_bytes)]
+    pub(crate) spill_limit: usize,
+    /// Memory the cache of scorecard(...) results may hold (oldest dropped first; a larger
+    /// result is not cached).
+    #[arg(long, default_value = "256M", value_parser = parse_bytes)]
+    pub(crate) scorecard_cache: usize,
+    /// scorecard(...) results kept in the cache at most.
+    #[arg(long, default_value_t = 32)]
+    pub(crate) scorecard_cache_entries: usize,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
@@ -104,7 +120,7 @@ fn table_name(path: &Path) -> String {
 }
 
 fn read_token(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path)
+    let text = slate_core::textfile::read_text_file(path)
         .with_context(|| format!("reading the token file {}", path.display()))?;
     let token = text.lines().next().unwrap_or("").trim().to_string();
     if token.len() < 16 {
@@ -139,7 +155,16 @@ pub(crate) fn run(a: ServeArgs) -> Result<Outcome> {
         query_timeout: Duration::from_secs(timeout as u64),
         max_concurrent: a.max_concurrent.max(1),
     };
-    let catalog = Catalog::new(a.tz.rules()?);
+    let spill = SpillOptions {
+        dir: a.spill_dir.clone(),
+        limit_bytes: a.spill_limit as u64,
+    };
+    let catalog = Catalog::with_spill(a.tz.rules()?, &spill)
+        .context("--spill-dir")?
+        .with_scorecard_cache(ScorecardCacheLimits {
+            entries: a.scorecard_cache_entries,
+            bytes: a.scorecard_cache,
+        });
     let rt = slate_engine::runtime(a.threads)?;
     rt.block_on(async {
         if !a.input.is_empty() {

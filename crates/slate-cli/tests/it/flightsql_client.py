@@ -149,7 +149,7 @@ if not runaway.get("error") or "cancelled" not in runaway["error"]:
 refused(
     # 4M ids in one string: an aggregate that cannot spill to disk (a GROUP BY would spill).
     "SELECT length(string_agg(incident_id, ',')) FROM records CROSS JOIN generate_series(1, 200)",
-    expect="more memory than --query-memory",
+    expect="more memory than the server's per-query memory limit",
 )
 if query(conn, "SELECT count(*) AS n FROM card").column(0).to_pylist() != [card.num_rows]:
     fail("no answer after a query ran out of memory")

@@ -167,6 +167,75 @@ fn serve_answers_an_adbc_client_with_slates_figures() {
     assert!(stdout.contains("\"queries_per_s\""), "{stdout}");
 }
 
+/// Issue 24: hostile SQL (a 2 GB `repeat`, a `scorecard(...)` past the query's memory) fails
+/// alone with a clear error, and the server goes on answering; spill files go to --spill-dir.
+#[test]
+fn serve_survives_hostile_queries() {
+    let Some(python) = python_with_adbc() else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let p = |name: &str| t.path().join(name).to_str().unwrap().to_string();
+    let data = p("data");
+    run_ok(&[
+        "gen",
+        "--rows",
+        "20000",
+        "--years",
+        "1",
+        "--from",
+        "2023-01-01",
+        "--seed",
+        "3",
+        "--out",
+        &data,
+    ]);
+    let spill = p("spill");
+    std::fs::create_dir(&spill).unwrap();
+    let (mut server, uri, lines) = start(&[
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "-i",
+        &data,
+        "--query-memory",
+        "32M",
+        "--spill-dir",
+        &spill,
+        "--spill-limit",
+        "1M",
+    ]);
+    std::thread::spawn(move || for _ in lines {});
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/flightsql_hostile.py");
+    let o = Command::new(python)
+        .arg(&script)
+        .args([&uri, &spill])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        server.0.try_wait().unwrap().is_none(),
+        "the server ended during the hostile queries"
+    );
+    // A spill directory that does not exist is refused at start.
+    let o = slate()
+        .args(["serve", "--bind", "127.0.0.1:0", "-i", &data, "--spill-dir"])
+        .arg(t.path().join("no-such-dir"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no-such-dir") && err.contains("not a directory"),
+        "{err}"
+    );
+}
+
 #[test]
 fn serve_refuses_an_open_address_without_a_token() {
     let t = tempfile::tempdir().unwrap();

@@ -8,6 +8,7 @@
 //! | `hist_count`, `hist_eligible`, `hist_excluded`, `hist_reason`, `hist_within`, `hist_quantile`, `hist_quantile_disc`, `hist_mean`, `hist_min`, `hist_max` | scalar | figures read off a `sla_hist` value |
 
 mod bucket;
+mod capped;
 mod hist_agg;
 mod hist_stats;
 mod secs;
@@ -15,11 +16,14 @@ mod timestamps;
 
 use std::sync::Arc;
 
+use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
+use datafusion::logical_expr::registry::FunctionRegistry;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 use slate_core::TzRules;
 
 pub use bucket::{BucketUdf, OUTSIDE_PERIOD};
+pub use capped::{Capped, ConcatOp, ConcatRewrite, MAX_BATCH_BYTES, MAX_VALUE_BYTES, capped_udfs};
 pub use hist_agg::SlaHist;
 pub(crate) use hist_agg::row_cells;
 pub use hist_stats::hist_stat_udfs;
@@ -31,8 +35,10 @@ pub fn scalar_udfs() -> Vec<ScalarUDF> {
     hist_stat_udfs()
 }
 
-/// Registers `sla_hist` and `sla_secs` (naive clocks read in `tz`), the `hist_*` readers and a
-/// day-grain `sla_bucket` in a context.
+/// Registers `sla_hist` and `sla_secs` (naive clocks read in `tz`), the `hist_*` readers, a
+/// day-grain `sla_bucket`, and `repeat`, `lpad`, `rpad`, `replace`, `regexp_replace`, `concat`,
+/// `concat_ws` and the `||` operator on strings with a cap on their results ([`capped_udfs`]: [`MAX_VALUE_BYTES`] per value, [`MAX_BATCH_BYTES`]
+/// per batch) in place of DataFusion's.
 pub fn register_all(ctx: &SessionContext, tz: Arc<TzRules>) {
     ctx.register_udaf(AggregateUDF::new_from_impl(SlaHist::new(tz.clone())));
     ctx.register_udf(ScalarUDF::new_from_impl(SlaSecs::new(tz.clone())));
@@ -41,9 +47,15 @@ pub fn register_all(ctx: &SessionContext, tz: Arc<TzRules>) {
         slate_core::Grain::Day,
         None,
     )));
-    for f in scalar_udfs() {
+    for f in scalar_udfs().into_iter().chain(capped_udfs()) {
         ctx.register_udf(f);
     }
+    // `a || b` on strings becomes the capped `slate_string_concat` (registered by name too, so
+    // a plan sent to a cluster's executors finds it).
+    ctx.register_udf(ScalarUDF::new_from_impl(ConcatOp::default()));
+    let rewrite: Arc<dyn FunctionRewrite + Send + Sync> = Arc::new(ConcatRewrite);
+    // Registering a rewrite cannot fail (DataFusion's `Result` is for other registries).
+    let _ = ctx.state_ref().write().register_function_rewrite(rewrite);
 }
 
 #[cfg(test)]
@@ -68,5 +80,19 @@ mod tests {
         assert!(!before.contains("sla_secs"));
         register_all(&ctx, tz);
         assert!(ctx.state().aggregate_functions().contains_key("sla_hist"));
+        // The capped string functions replace DataFusion's, under the same names.
+        for f in capped_udfs() {
+            assert!(
+                before.contains(f.name()),
+                "{} is not DataFusion's",
+                f.name()
+            );
+            let registered = ctx.state().scalar_functions().get(f.name()).cloned();
+            let ours = registered.is_some_and(|r| {
+                let any: &dyn std::any::Any = &**r.inner();
+                any.is::<Capped>()
+            });
+            assert!(ours, "{} is not slate's", f.name());
+        }
     }
 }

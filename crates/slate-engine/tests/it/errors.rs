@@ -128,6 +128,57 @@ fn policy_mismatches_name_measure_and_field() {
     assert!(e.contains("exclude[0].where"), "{e}");
 }
 
+/// Issue 24: a predicate that would give another scorecard on another run (a volatile or
+/// stable function, a subquery) is refused when planned, naming the measure, the field and the
+/// function; a predicate that would build huge strings fails at the string function's cap.
+#[test]
+fn unrepeatable_and_runaway_predicates_are_refused() {
+    let d = small_dataset(0.0);
+    let o = opts();
+    let base = format!("{M}start = \"call_received\"\nstop = \"arrived\"\n");
+    for (pred, field, says) in [
+        (
+            "random() < 0.5",
+            "where",
+            "calls random(), which is volatile",
+        ),
+        ("uuid() <> ''", "where", "calls uuid(), which is volatile"),
+        ("arrived < now()", "where", "calls now(), which is stable"),
+        ("grade IN (SELECT 'I')", "where", "holds a subquery"),
+        ("EXISTS (SELECT 1)", "exclude[0].where", "holds a subquery"),
+    ] {
+        let policy = if field == "where" {
+            format!("{base}where = \"{pred}\"\n")
+        } else {
+            format!("{base}exclude = [{{ reason = \"x\", where = \"{pred}\" }}]\n")
+        };
+        let e = plan_err(d.path(), &policy, &o);
+        assert!(
+            e.contains("\"m1\"") && e.contains(&format!("`{field}`")) && e.contains(says),
+            "{pred}: {e}"
+        );
+    }
+    // Immutable functions stay allowed.
+    let policy = SlaPolicy::from_toml(
+        &format!("{base}where = \"lower(borough) <> '' AND length(grade) = 1\"\n"),
+        "test",
+    )
+    .unwrap();
+    assert!(rt().block_on(plan_of(d.path(), &policy, &o)).is_ok());
+    // `repeat` over a column, a MB per row: the capped function stops it at its first batch.
+    let policy = SlaPolicy::from_toml(
+        &format!("{base}where = \"length(repeat(borough, 1000000)) > 0\"\n"),
+        "test",
+    )
+    .unwrap();
+    let e = rt()
+        .block_on(async { plan_of(d.path(), &policy, &o).await?.run().await })
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("repeat() would return"), "{e}");
+}
+
 /// Issue 12: a deadline column that is not a timestamp and a share's `success` that is not
 /// true/false are refused before any data is read, naming the measure and field.
 #[test]
