@@ -50,6 +50,46 @@ enum Kind {
     Concat,
     /// `concat_ws(sep, a, b, ...)`.
     ConcatWs,
+    /// `array_repeat(element, n)`: `n` elements of the element's size (8 bytes at least).
+    ListRepeat,
+    /// `range(stop)`, `range(start, stop [, step])`, `generate_series(...)` over integers:
+    /// 8 bytes an element.
+    ListRange,
+    /// `array_resize(list, n [, value])`: `n` elements of 8 bytes at least.
+    ListResize,
+}
+
+impl Kind {
+    fn is_list(self) -> bool {
+        matches!(self, Kind::ListRepeat | Kind::ListRange | Kind::ListResize)
+    }
+}
+
+/// DataFusion's list-producing functions whose length comes from an argument, by name: present
+/// only where the build registers DataFusion's nested functions (its default features, which
+/// the `cluster` feature turns on), so they are wrapped by name in [`capped_list_udfs`].
+const LIST_FUNCTIONS: [(&str, Kind); 4] = [
+    ("array_repeat", Kind::ListRepeat),
+    ("range", Kind::ListRange),
+    ("generate_series", Kind::ListRange),
+    ("array_resize", Kind::ListResize),
+];
+
+/// Capped versions of those of DataFusion's list functions that `ctx` has, to register in
+/// their place: `array_repeat('x', 2000000000)` would otherwise allocate gigabytes outside the
+/// memory pool, as `repeat` would.
+pub fn capped_list_udfs(ctx: &datafusion::prelude::SessionContext) -> Vec<ScalarUDF> {
+    let state = ctx.state();
+    LIST_FUNCTIONS
+        .iter()
+        .filter_map(|(name, kind)| {
+            let f = state.scalar_functions().get(*name)?;
+            Some(ScalarUDF::new_from_impl(Capped {
+                inner: f.as_ref().clone(),
+                kind: *kind,
+            }))
+        })
+        .collect()
 }
 
 /// A DataFusion string function with a cap on its result (see the module docs).
@@ -219,6 +259,36 @@ impl Capped {
                     );
                 }
             }
+            Kind::ListRepeat => {
+                let n = Ints::of(args.get(1))?;
+                for r in 0..rows {
+                    out.push(positive(n.get(r)).saturating_mul(s.len(r).max(8)));
+                }
+            }
+            Kind::ListResize => {
+                let n = Ints::of(args.get(1))?;
+                for r in 0..rows {
+                    out.push(positive(n.get(r)).saturating_mul(8));
+                }
+            }
+            Kind::ListRange => {
+                let ints = args
+                    .iter()
+                    .map(|a| Ints::of(Some(a)))
+                    .collect::<Result<Vec<_>>>()?;
+                for r in 0..rows {
+                    let (start, stop, step) = match ints.as_slice() {
+                        [stop] => (0, stop.get(r), 1),
+                        [start, stop] => (start.get(r), stop.get(r), 1),
+                        [start, stop, step, ..] => (start.get(r), stop.get(r), step.get(r)),
+                        [] => (0, 0, 1),
+                    };
+                    let span = (i128::from(stop) - i128::from(start)).unsigned_abs();
+                    let step = i128::from(step).unsigned_abs().max(1);
+                    let elements = usize::try_from(span / step + 1).unwrap_or(usize::MAX);
+                    out.push(elements.saturating_mul(8));
+                }
+            }
         }
         Ok(out)
     }
@@ -230,25 +300,31 @@ impl Capped {
             rows
         };
         let bounds = self.bounds(args, rows)?;
-        check_bounds(&format!("{}()", self.inner.name()), &bounds, rows)
+        let what = if self.kind.is_list() {
+            "list"
+        } else {
+            "string"
+        };
+        check_bounds(&format!("{}()", self.inner.name()), what, &bounds, rows)
     }
 }
 
-/// Refuses results past the caps: `bounds` are each row's result's bytes at most.
-fn check_bounds(name: &str, bounds: &[usize], rows: usize) -> Result<()> {
+/// Refuses results past the caps: `bounds` are each row's result's bytes at most; `what` is
+/// "string" or "list".
+fn check_bounds(name: &str, what: &str, bounds: &[usize], rows: usize) -> Result<()> {
     if let Some(&max) = bounds.iter().max()
         && max > MAX_VALUE_BYTES
     {
         return Err(DataFusionError::Execution(format!(
-            "{name} would return a string of up to {max} bytes; slate caps a string \
+            "{name} would return a {what} of up to {max} bytes; slate caps a {what} \
 function's result at {MAX_VALUE_BYTES} bytes (1 MiB) per value"
         )));
     }
     let total = bounds.iter().fold(0usize, |a, b| a.saturating_add(*b));
     if total > MAX_BATCH_BYTES {
         return Err(DataFusionError::Execution(format!(
-            "{name} would return up to {total} bytes of strings for {rows} rows; slate caps \
-a string function's result at {MAX_BATCH_BYTES} bytes (64 MiB) per batch of rows"
+            "{name} would return up to {total} bytes of {what}s for {rows} rows; slate caps \
+a {what} function's result at {MAX_BATCH_BYTES} bytes (64 MiB) per batch of rows"
         )));
     }
     Ok(())
@@ -360,7 +436,7 @@ impl ScalarUDFImpl for ConcatOp {
         let bounds: Vec<usize> = (0..rows)
             .map(|r| sa.len(r).saturating_add(sb.len(r)))
             .collect();
-        check_bounds("||", &bounds, rows)?;
+        check_bounds("||", "string", &bounds, rows)?;
         // Within the caps, so a scalar side may be repeated over the rows.
         let (a, b) = (a.to_array(rows)?, b.to_array(rows)?);
         let out =
@@ -486,6 +562,61 @@ mod tests {
         .map(|e| e.to_string())
         .unwrap_or_default();
         assert!(e.contains("67108864 bytes"), "{e}");
+    }
+
+    /// DataFusion's list functions that take their length from an argument are capped where
+    /// the build has them, and absent where it does not: never there uncapped.
+    #[tokio::test]
+    async fn list_functions_are_capped_or_absent() {
+        let ctx = SessionContext::new();
+        let present: Vec<&str> = LIST_FUNCTIONS
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| ctx.state().scalar_functions().contains_key(*n))
+            .collect();
+        for f in capped_list_udfs(&ctx) {
+            ctx.register_udf(f);
+        }
+        for (sql, name) in [
+            (
+                "SELECT array_length(array_repeat('x', 2000000000))",
+                "array_repeat",
+            ),
+            (
+                "SELECT array_length(array_repeat(1, 200000))",
+                "array_repeat",
+            ),
+            ("SELECT array_length(range(1, 10000000000))", "range"),
+            (
+                "SELECT array_length(generate_series(0, 1000000, 1))",
+                "generate_series",
+            ),
+            (
+                "SELECT array_length(array_resize([1], 1000000000))",
+                "array_resize",
+            ),
+        ] {
+            let e = one(&ctx, sql).await.err().map(|e| e.to_string());
+            if present.contains(&name) {
+                let e = e.unwrap_or_else(|| panic!("{sql} was allowed"));
+                assert!(
+                    e.contains(&format!("{name}() would return a list of up to")),
+                    "{sql}: {e}"
+                );
+            } else {
+                let e = e.unwrap_or_else(|| panic!("{sql} ran, but {name} was not found"));
+                assert!(e.contains(name), "{sql}: {e}");
+            }
+        }
+        if present.contains(&"array_repeat") {
+            let out = one(
+                &ctx,
+                "SELECT array_length(array_repeat('ab', 3)) AS n, array_length(range(1, 11)) AS m",
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            assert!(out.contains("| 3 | 10 |"), "{out}");
+        }
     }
 
     #[tokio::test]

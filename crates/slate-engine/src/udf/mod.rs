@@ -23,7 +23,10 @@ use datafusion::prelude::SessionContext;
 use slate_core::TzRules;
 
 pub use bucket::{BucketUdf, OUTSIDE_PERIOD};
-pub use capped::{Capped, ConcatOp, ConcatRewrite, MAX_BATCH_BYTES, MAX_VALUE_BYTES, capped_udfs};
+pub use capped::{
+    Capped, ConcatOp, ConcatRewrite, MAX_BATCH_BYTES, MAX_VALUE_BYTES, capped_list_udfs,
+    capped_udfs,
+};
 pub use hist_agg::SlaHist;
 pub(crate) use hist_agg::row_cells;
 pub use hist_stats::hist_stat_udfs;
@@ -37,8 +40,9 @@ pub fn scalar_udfs() -> Vec<ScalarUDF> {
 
 /// Registers `sla_hist` and `sla_secs` (naive clocks read in `tz`), the `hist_*` readers, a
 /// day-grain `sla_bucket`, and `repeat`, `lpad`, `rpad`, `replace`, `regexp_replace`, `concat`,
-/// `concat_ws` and the `||` operator on strings with a cap on their results ([`capped_udfs`]: [`MAX_VALUE_BYTES`] per value, [`MAX_BATCH_BYTES`]
-/// per batch) in place of DataFusion's.
+/// `concat_ws` and the `||` operator on strings with a cap on their results ([`capped_udfs`]:
+/// [`MAX_VALUE_BYTES`] per value, [`MAX_BATCH_BYTES`] per batch) in place of DataFusion's, and
+/// the same caps on the list functions the session has ([`capped_list_udfs`]).
 pub fn register_all(ctx: &SessionContext, tz: Arc<TzRules>) {
     ctx.register_udaf(AggregateUDF::new_from_impl(SlaHist::new(tz.clone())));
     ctx.register_udf(ScalarUDF::new_from_impl(SlaSecs::new(tz.clone())));
@@ -48,6 +52,9 @@ pub fn register_all(ctx: &SessionContext, tz: Arc<TzRules>) {
         None,
     )));
     for f in scalar_udfs().into_iter().chain(capped_udfs()) {
+        ctx.register_udf(f);
+    }
+    for f in capped_list_udfs(ctx) {
         ctx.register_udf(f);
     }
     // `a || b` on strings becomes the capped `slate_string_concat` (registered by name too, so
