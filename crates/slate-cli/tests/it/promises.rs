@@ -39,6 +39,17 @@ fn leftovers(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A Parquet part of 2023 in a dataset directory (`year=2023/month=MM/part-N.parquet`).
+fn first_part(dataset: &Path) -> PathBuf {
+    std::fs::read_dir(dataset.join("year=2023"))
+        .unwrap()
+        .flatten()
+        .flat_map(|m| std::fs::read_dir(m.path()).unwrap().flatten())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap()
+}
+
 /// Runs `args`, which must be refused before any work with a message naming `words`, and
 /// checks that `keep` (each file with its bytes before) is untouched.
 fn refused(args: &[&str], words: &[&str], keep: &[&Path]) {
@@ -66,13 +77,7 @@ fn no_output_replaces_an_input_or_another_output() {
     // One file as the whole input, named as the output.
     let single = t.path().join("self/data.parquet");
     std::fs::create_dir_all(single.parent().unwrap()).unwrap();
-    let first = std::fs::read_dir(data.join("year=2023"))
-        .unwrap()
-        .flatten()
-        .flat_map(|m| std::fs::read_dir(m.path()).unwrap().flatten())
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .unwrap();
+    let first = first_part(&data);
     std::fs::copy(&first, &single).unwrap();
     refused(
         &["run", "--input", s(&single), "--out", s(&single)],
@@ -225,13 +230,7 @@ fn no_output_replaces_an_input_or_another_output() {
         s(&imp1),
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let part = std::fs::read_dir(imp1.join("year=2023"))
-        .unwrap()
-        .flatten()
-        .flat_map(|m| std::fs::read_dir(m.path()).unwrap().flatten())
-        .map(|e| e.path())
-        .next()
-        .unwrap();
+    let part = first_part(&imp1);
     refused(
         &[
             "import",
