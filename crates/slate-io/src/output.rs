@@ -101,9 +101,13 @@ pub fn write_batches(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) ->
         encode_to(format, path, schema, batches, &mut bytes)?;
         return crate::object::put(url, bytes);
     }
-    let tmp = stage_local(path, path, |file| {
-        encode_to(format, path, schema, batches, file)
-    })?;
+    write_with(path, |file| encode_to(format, path, schema, batches, file))
+}
+
+/// Writes the local file `path` through a temporary name beside it: `fill` writes the content,
+/// which is synced and renamed onto `path`. Any failure leaves no temporary file.
+pub fn write_with(path: &Path, fill: impl FnOnce(&std::fs::File) -> Result<()>) -> Result<()> {
+    let tmp = stage_local(path, path, fill)?;
     rename_into_place(&tmp, path)
 }
 

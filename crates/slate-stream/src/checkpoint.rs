@@ -282,18 +282,15 @@ impl Checkpoints {
             crc32(&body),
             body.len()
         );
-        let (path, tmp) = (self.path(), dir.join(format!(".{CHECKPOINT}.tmp")));
-        let write = || -> Result<()> {
-            let mut f = File::create(&tmp).map_err(io(&tmp))?;
-            f.write_all(header.as_bytes()).map_err(io(&tmp))?;
-            f.write_all(&body).map_err(io(&tmp))?;
-            f.sync_all().map_err(io(&tmp))?;
-            std::fs::rename(&tmp, &path).map_err(io(&path))
-        };
-        if let Err(e) = write() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
+        let path = self.path();
+        slate_io::output::write_with(&path, |mut f| {
+            f.write_all(header.as_bytes())
+                .and_then(|()| f.write_all(&body))
+                .map_err(|e| slate_io::Error::Write {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })
+        })?;
         File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
     }
 }

@@ -211,13 +211,14 @@ fn window_files(dir: &Path) -> Result<Vec<WindowFile>> {
     Ok(out)
 }
 
-/// Writes `batch` to `path` (through a temporary name beside it, renamed when complete). A
-/// failed write (a full disk) removes the temporary file: no `.NAME.tmp` is left behind.
+/// Writes `batch` to `path` through a temporary name beside it, renamed when complete; a
+/// failed write (a full disk) leaves no temporary file (`slate_io::write_batches` removes it).
 fn write_file(path: &Path, batch: &RecordBatch) -> Result<()> {
-    slate_io::write_batches(path, batch.schema(), std::slice::from_ref(batch)).map_err(|e| {
-        let _ = std::fs::remove_file(slate_io::output::temp_path(path));
-        Error::from(e)
-    })
+    Ok(slate_io::write_batches(
+        path,
+        batch.schema(),
+        std::slice::from_ref(batch),
+    )?)
 }
 
 /// Writes `batch` to `path`, or removes the file when the batch has no rows.
