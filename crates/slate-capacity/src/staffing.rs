@@ -296,7 +296,7 @@ pub fn read_roster(path: &Path, demand: &[IntervalDemand]) -> Result<Vec<u32>> {
         path: path.display().to_string(),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let text = slate_core::textfile::read_text_file(path).map_err(|e| err(e.to_string()))?;
     parse_roster(&text, demand).map_err(err)
 }
 

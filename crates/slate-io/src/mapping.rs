@@ -307,8 +307,13 @@ impl Mapping {
             return Self::from_toml(text, spec);
         }
         let path = Path::new(spec);
-        match std::fs::read_to_string(path) {
+        // Capped and regular files only, like policies: `--source /dev/zero` is an error.
+        match slate_core::textfile::read_text_file(path) {
             Ok(text) => Self::from_toml(&text, spec),
+            Err(e) if path.exists() => Err(Error::MappingSyntax {
+                origin: spec.to_string(),
+                reason: e.to_string(),
+            }),
             Err(_) => Err(Error::UnknownMapping(
                 spec.to_string(),
                 builtin_names().join(", "),

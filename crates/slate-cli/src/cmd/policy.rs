@@ -47,7 +47,8 @@ pub(crate) fn run(a: PolicyArgs) -> Result<Outcome> {
             match builtin_text(bare) {
                 Some(text) => write!(out, "{text}")?,
                 None => {
-                    let text = std::fs::read_to_string(&name).map_err(|e| {
+                    let path = std::path::Path::new(&name);
+                    let text = slate_core::textfile::read_text_file(path).map_err(|e| {
                         anyhow::anyhow!(
                             "{name:?} is neither a built-in policy nor a readable file: {e}"
                         )

@@ -347,3 +347,29 @@ fn a_failed_output_leaves_the_earlier_outputs_as_they_were() {
 }
 
 use std::process::Command;
+
+/// Mapping and policy files a user names are read as capped regular files, as policies and
+/// calendars are: a device is refused, never read until memory runs out.
+#[test]
+fn named_text_files_are_regular_files_only() {
+    for args in [
+        &["policy", "show", "/dev/zero"][..],
+        &[
+            "import",
+            "--source",
+            "/dev/zero",
+            "--input",
+            "x.csv",
+            "--out",
+            "never",
+        ][..],
+    ] {
+        let o = run(args);
+        assert_eq!(o.code, 2, "slate {args:?}:\n{}", o.stderr);
+        assert!(
+            o.stderr.contains("/dev/zero") && o.stderr.contains("not a regular file"),
+            "slate {args:?}:\n{}",
+            o.stderr
+        );
+    }
+}
