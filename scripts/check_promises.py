@@ -25,12 +25,15 @@ def local(col):
 
 
 def working_days(start, stop):
-    """Working days in (start date, stop date], England and Wales."""
+    """Working days taken, England and Wales: the working days in (start date, stop date], a stop
+    on a non-working day after the start's date counting as the next working day (so that "at
+    most N" is "by the end of the N-th working day after the start's date")."""
     a = start.dt.date.values.astype("datetime64[D]")
     b = stop.dt.date.values.astype("datetime64[D]")
     hol = np.array(sorted(ew.keys()), dtype="datetime64[D]")
     # busday_count counts [a, b): shift both by one day to count (a, b].
-    return np.busday_count(a + 1, b + 1, holidays=hol)
+    n = np.busday_count(a + 1, b + 1, holidays=hol)
+    return n + ((b > a) & ~np.is_busday(b, holidays=hol))
 
 
 rows = []

@@ -357,23 +357,31 @@ const EW_BANK_HOLIDAYS: [(i32, u32, u32); 51] = [
     (2023, 12, 26),
 ];
 
-/// Working days after `start` up to and including `stop`, counted day by day.
+/// Working days a record took, counted day by day: the working days after `start` up to and
+/// including `stop`, a `stop` on a non-working day (other than `start`) counting as the next
+/// working day, so that "at most N" is "by the end of the N-th working day after `start`".
 pub fn england_and_wales_working_days(start: NaiveDate, stop: NaiveDate) -> i64 {
     assert!(
         start.year() >= 2018 && stop.year() <= 2023,
         "the oracle's holiday list covers 2018-2023: {start} .. {stop}"
     );
-    let mut n = 0;
-    let mut d = start;
-    while d < stop {
-        d = d.succ_opt().expect("in range");
+    let working = |d: NaiveDate| {
         let weekend = d.weekday().num_days_from_monday() >= 5;
         let holiday = EW_BANK_HOLIDAYS
             .iter()
             .any(|&(y, m, dd)| (d.year(), d.month(), d.day()) == (y, m, dd));
-        if !weekend && !holiday {
+        !weekend && !holiday
+    };
+    let mut n = 0;
+    let mut d = start;
+    while d < stop {
+        d = d.succ_opt().expect("in range");
+        if working(d) {
             n += 1;
         }
+    }
+    if stop > start && !working(stop) {
+        n += 1;
     }
     n
 }

@@ -416,7 +416,7 @@ fn record_kind(
         MeasureKind::Deadline => cell.hist.add(floor_secs(a, b)),
         MeasureKind::WorkingDays(cal) if b >= a => {
             let day = |ns: i128| tz.local_day(ns.div_euclid(1_000_000_000) as i64);
-            cell.hist.add(cal.working_days_between(day(a), day(b))?);
+            cell.hist.add(cal.working_days_taken(day(a), day(b))?);
         }
         _ => cell.record(Some(a), Some(b)),
     }
