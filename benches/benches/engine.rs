@@ -28,7 +28,7 @@ fn options(window: WindowKind, threads: Option<usize>) -> ScorecardOptions {
 
 fn scorecard(c: &mut Criterion) {
     let rt = slate_engine::runtime(None).expect("a tokio runtime");
-    let policy = SlaPolicy::load("builtin:mps-promise-2008").expect("built-in policy");
+    let policy = SlaPolicy::builtin("mps-promise-2008").expect("built-in policy");
     let mut g = c.benchmark_group("engine");
     g.sample_size(10);
     for rows in [10_000u64, 1_000_000] {

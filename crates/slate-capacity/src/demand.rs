@@ -17,10 +17,10 @@ use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use slate_core::TzRules;
 use slate_core::calendar::{day_of_ymd, ymd_of_day};
 use slate_core::policy::Measure;
 use slate_core::schema;
+use slate_core::{ParamMessage, TzRules};
 
 use crate::error::{CapacityError, Result};
 use crate::staffing::IntervalDemand;
@@ -207,17 +207,22 @@ fn quote(c: &str) -> String {
 /// Computes the demand profile of Parquet `inputs`.
 pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<Vec<DemandRow>> {
     if opts.interval_s <= 0 || DAY % opts.interval_s != 0 {
-        return Err(CapacityError::Invalid(format!(
-            "--interval must divide a day (got {} s)",
-            opts.interval_s
-        )));
+        return Err(CapacityError::Parameter(
+            ParamMessage::new()
+                .param("interval")
+                .text(format!(" must divide a day (got {} s)", opts.interval_s)),
+        ));
     }
     if let (Some(a), Some(b)) = (opts.from, opts.to)
         && a >= b
     {
-        return Err(CapacityError::Invalid(format!(
-            "--from {a} must be before --to {b}"
-        )));
+        return Err(CapacityError::Parameter(
+            ParamMessage::new()
+                .param("from")
+                .text(format!(" {a} must be before "))
+                .param("to")
+                .text(format!(" {b}")),
+        ));
     }
     let input = slate_engine::Input::open(inputs, opts.source.as_deref(), None)?;
     let ctx = slate_engine::session(opts.tz.clone(), opts.threads);

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use slate_core::ParamMessage;
+
 use crate::error::{CapacityError, Result};
 use crate::queue::{Load, Model, Prediction, Target, agents_needed};
 
@@ -62,10 +64,11 @@ pub fn rostered(agents: u32, shrinkage: f64) -> u32 {
 
 fn check_plan(plan: &Plan) -> Result<()> {
     if !(plan.shrinkage >= 0.0 && plan.shrinkage < 1.0) {
-        return Err(CapacityError::Invalid(format!(
-            "--shrinkage must be in [0, 1) (got {})",
-            plan.shrinkage
-        )));
+        return Err(CapacityError::Parameter(
+            ParamMessage::new()
+                .param("shrinkage")
+                .text(format!(" must be in [0, 1) (got {})", plan.shrinkage)),
+        ));
     }
     if plan.interval_s.is_nan() || plan.interval_s <= 0.0 {
         return Err(CapacityError::Invalid(format!(
@@ -242,9 +245,9 @@ impl WhatIf {
 pub fn parse_demand_factor(s: &str) -> Result<f64> {
     let t = s.trim();
     let bad = || {
-        CapacityError::Invalid(format!(
-            "--demand {s:?}: expected a factor such as x1.10, 1.1 or +10%"
-        ))
+        CapacityError::Parameter(ParamMessage::new().param("demand").text(format!(
+            " {s:?}: expected a factor such as x1.10, 1.1 or +10%"
+        )))
     };
     let v = if let Some(p) = t.strip_suffix('%') {
         1.0 + p
@@ -267,9 +270,9 @@ pub fn parse_demand_factor(s: &str) -> Result<f64> {
 pub fn parse_aht_delta(s: &str) -> Result<f64> {
     let t = s.trim();
     let bad = || {
-        CapacityError::Invalid(format!(
-            "--aht {s:?}: expected a change such as +20s, -15s or +1m"
-        ))
+        CapacityError::Parameter(ParamMessage::new().param("aht").text(format!(
+            " {s:?}: expected a change such as +20s, -15s or +1m"
+        )))
     };
     let (sign, rest) = match t.strip_prefix('-') {
         Some(r) => (-1.0, r),
@@ -296,7 +299,7 @@ pub fn read_roster(path: &Path, demand: &[IntervalDemand]) -> Result<Vec<u32>> {
         path: path.display().to_string(),
         message,
     };
-    let text = slate_core::textfile::read_text_file(path).map_err(|e| err(e.to_string()))?;
+    let text = slate_io::textfile::read_text_file(path).map_err(|e| err(e.to_string()))?;
     parse_roster(&text, demand).map_err(err)
 }
 

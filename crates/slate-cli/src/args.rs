@@ -30,3 +30,70 @@ pub(crate) fn parse_date(s: &str) -> Result<NaiveDate, String> {
 pub(crate) fn threads(flag: Option<usize>) -> usize {
     flag.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
+
+/// An error's message, with the flags that set the request parameters it names (the libraries
+/// name their own parameters: `from`, `force`; the flags belong to the command line).
+pub(crate) fn flagged(e: &(dyn std::error::Error + 'static)) -> String {
+    let message = if let Some(e) = e.downcast_ref::<slate_engine::Error>() {
+        e.param_message()
+    } else if let Some(e) = e.downcast_ref::<slate_io::Error>() {
+        e.param_message()
+    } else if let Some(e) = e.downcast_ref::<slate_capacity::CapacityError>() {
+        e.param_message()
+    } else if let Some(e) = e.downcast_ref::<slate_stream::Error>() {
+        e.param_message()
+    } else if let Some(e) = e.downcast_ref::<slate_datagen::Error>() {
+        e.param_message()
+    } else {
+        serve_message(e).or_else(|| cluster_message(e))
+    };
+    match message {
+        Some(m) => m.render(&|param| {
+            match param {
+                "token" => "--token-file FILE",
+                "allow_open" => "--allow-no-token",
+                _ => return format!("--{}", param.replace('_', "-")),
+            }
+            .to_string()
+        }),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(feature = "cluster")]
+fn cluster_message(e: &(dyn std::error::Error + 'static)) -> Option<slate_core::ParamMessage> {
+    e.downcast_ref::<slate_cluster::Error>()?.param_message()
+}
+
+#[cfg(not(feature = "cluster"))]
+fn cluster_message(_: &(dyn std::error::Error + 'static)) -> Option<slate_core::ParamMessage> {
+    None
+}
+
+#[cfg(feature = "serve")]
+fn serve_message(e: &(dyn std::error::Error + 'static)) -> Option<slate_core::ParamMessage> {
+    e.downcast_ref::<slate_serve::ServeError>()?.param_message()
+}
+
+#[cfg(not(feature = "serve"))]
+fn serve_message(_: &(dyn std::error::Error + 'static)) -> Option<slate_core::ParamMessage> {
+    None
+}
+
+/// Percentile definitions on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Method {
+    /// Linear interpolation (DuckDB quantile_cont, numpy default).
+    Linear,
+    /// Nearest rank (DuckDB quantile_disc).
+    NearestRank,
+}
+
+impl From<Method> for slate_core::PercentileMethod {
+    fn from(m: Method) -> Self {
+        match m {
+            Method::Linear => slate_core::PercentileMethod::Linear,
+            Method::NearestRank => slate_core::PercentileMethod::NearestRank,
+        }
+    }
+}

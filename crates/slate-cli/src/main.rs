@@ -102,8 +102,9 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let mut err = std::io::stderr().lock();
-            let _ = write!(err, "error: {e}");
-            for cause in e.chain().skip(1) {
+            let mut chain = e.chain().map(args::flagged);
+            let _ = write!(err, "error: {}", chain.next().unwrap_or_default());
+            for cause in chain {
                 let _ = write!(err, "\n  caused by: {cause}");
             }
             let _ = writeln!(err);

@@ -17,6 +17,7 @@
 
 pub mod codec;
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,11 +33,10 @@ use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service
 use datafusion::execution::SessionState;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
-use slate_core::{Grain, TzRules};
-use slate_engine::udf::{BucketUdf, SlaHist};
+use slate_core::TzRules;
 
 /// What can go wrong starting or reaching a cluster.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +61,23 @@ pub enum Error {
     /// Binding or other I/O.
     #[error("cluster: {0}")]
     Io(#[from] std::io::Error),
+    /// A request the cluster cannot run (the message names the parameter).
+    #[error("{0}")]
+    Parameter(slate_core::ParamMessage),
+    /// Planning the scorecard failed.
+    #[error(transparent)]
+    Engine(#[from] slate_engine::Error),
+}
+
+impl Error {
+    /// The whole message of an error that names request parameters (`cluster`), for a front
+    /// end to render with its own names for them.
+    pub fn param_message(&self) -> Option<slate_core::ParamMessage> {
+        match self {
+            Error::Parameter(m) => Some(m.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// A result of this crate.
@@ -69,43 +86,101 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// How long a client waits for the scheduler's port to answer before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// slate's functions with default parameters, for lookups by name (the parameterised ones
-/// travel by value through [`codec`]; the `hist_*` readers are looked up by name).
-type Functions = (Vec<Arc<ScalarUDF>>, Vec<Arc<AggregateUDF>>);
+/// Plans a scorecard in a remote context of the cluster at `url`: the aggregation runs on its
+/// executors.
+pub async fn plan(
+    url: &str,
+    input: &slate_engine::Input,
+    policy: &slate_core::SlaPolicy,
+    opts: &slate_engine::ScorecardOptions,
+) -> Result<slate_engine::Plan> {
+    if input.mapping().is_some() {
+        return Err(Error::Parameter(
+            slate_core::ParamMessage::new().param("cluster").text(
+                " reads canonical Parquet that every executor can read; convert a mapped \
+                     source with `slate import` first",
+            ),
+        ));
+    }
+    let ctx = remote_context(url, opts.tz.clone(), opts.threads).await?;
+    Ok(slate_engine::Plan::in_context(&ctx, input, policy, opts).await?)
+}
 
-fn functions() -> datafusion::common::Result<Functions> {
+/// What a failed run on the cluster at `url` says before Ballista's own message: the cluster,
+/// and the stage that failed. A failed job's message from the scheduler names its stage
+/// ("Job failed due to stage 2 failed: ..."); any other failure came after the job, while the
+/// client read the final stage's output from the executors.
+pub fn failure_context(url: &str, error: &str) -> String {
+    let lower = error.to_ascii_lowercase();
+    let stage = lower.match_indices("stage ").find_map(|(i, m)| {
+        let digits: String = lower[i + m.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        (!digits.is_empty()).then_some(digits)
+    });
+    match stage {
+        Some(n) => format!("the run on the cluster at {url} failed in stage {n}"),
+        None if lower.contains("job ") && lower.contains(" failed") => {
+            format!("the run on the cluster at {url} failed (Ballista named no stage)")
+        }
+        None => format!(
+            "the run on the cluster at {url} failed in its final stage, reading the results \
+             from the executors"
+        ),
+    }
+}
+
+/// slate's functions ([`slate_engine::udf::functions`], the list a session registers) with
+/// default parameters, for lookups by name: the parameterised ones travel by value through
+/// [`codec`]. `existing`: the registry's own scalar functions.
+fn functions(
+    existing: &HashMap<String, Arc<ScalarUDF>>,
+) -> datafusion::common::Result<slate_engine::udf::Functions> {
     let utc = Arc::new(
         TzRules::from_name("UTC")
             .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?,
     );
-    let mut scalars: Vec<Arc<ScalarUDF>> = slate_engine::udf::scalar_udfs()
-        .into_iter()
-        .map(Arc::new)
-        .collect();
-    scalars.push(Arc::new(ScalarUDF::new_from_impl(BucketUdf::new(
-        utc.clone(),
-        Grain::Day,
-        None,
-    ))));
-    let aggs = vec![Arc::new(AggregateUDF::new_from_impl(SlaHist::new(utc)))];
-    Ok((scalars, aggs))
+    Ok(slate_engine::udf::functions(utc, existing))
+}
+
+/// Puts slate's functions into a registry's maps under their names and aliases, in place of
+/// DataFusion's of the same names (`list_repeat` is `array_repeat`'s alias: left alone, it
+/// would still be DataFusion's uncapped function).
+fn add_functions(
+    ours: slate_engine::udf::Functions,
+    scalars: &mut HashMap<String, Arc<ScalarUDF>>,
+    aggregates: &mut HashMap<String, Arc<datafusion::logical_expr::AggregateUDF>>,
+) {
+    for f in ours.scalars {
+        let f = Arc::new(f);
+        for name in std::iter::once(f.name()).chain(f.aliases().iter().map(String::as_str)) {
+            scalars.insert(name.to_string(), f.clone());
+        }
+    }
+    for f in ours.aggregates {
+        let f = Arc::new(f);
+        for name in std::iter::once(f.name()).chain(f.aliases().iter().map(String::as_str)) {
+            aggregates.insert(name.to_string(), f.clone());
+        }
+    }
 }
 
 /// The scheduler's session: Ballista's default, with slate's functions.
 fn session_builder(config: SessionConfig) -> datafusion::common::Result<SessionState> {
-    let (scalars, aggs) = functions()?;
     let state = ballista_core::utils::default_session_builder(config)?;
     // The scheduler lists and plans the scan, so it needs the same stores as the executors.
     let state = SessionStateBuilder::new_from_existing(state)
         .with_runtime_env(slate_engine::store::runtime_env())
         .build();
-    let mut udfs: Vec<Arc<ScalarUDF>> = state.scalar_functions().values().cloned().collect();
-    udfs.extend(scalars);
-    let mut udafs: Vec<Arc<AggregateUDF>> = state.aggregate_functions().values().cloned().collect();
-    udafs.extend(aggs);
+    let ours = functions(state.scalar_functions())?;
+    // Ours replace DataFusion's of the same name (the capped string functions).
+    let mut udfs = state.scalar_functions().clone();
+    let mut udafs = state.aggregate_functions().clone();
+    add_functions(ours, &mut udfs, &mut udafs);
     Ok(SessionStateBuilder::new_from_existing(state)
-        .with_scalar_functions(udfs)
-        .with_aggregate_functions(udafs)
+        .with_scalar_functions(udfs.into_values().collect())
+        .with_aggregate_functions(udafs.into_values().collect())
         .build())
 }
 
@@ -169,14 +244,13 @@ pub struct ExecutorOptions {
 
 /// Runs an executor until the process ends or the scheduler stops it.
 pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
-    let (scalars, aggs) = functions()?;
     let mut registry = BallistaFunctionRegistry::default();
-    for f in scalars {
-        registry.scalar_functions.insert(f.name().to_string(), f);
-    }
-    for f in aggs {
-        registry.aggregate_functions.insert(f.name().to_string(), f);
-    }
+    let ours = functions(&registry.scalar_functions)?;
+    add_functions(
+        ours,
+        &mut registry.scalar_functions,
+        &mut registry.aggregate_functions,
+    );
     let (logical, physical) = codec::codecs();
     // Ballista's default runtime, plus slate's object stores (`s3://` inputs). One registry
     // for the process, so a bucket's store (and its connections) is built once.
@@ -282,6 +356,72 @@ pub async fn remote_context(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The scheduler and executors find a plan's functions by name: every function a slate
+    /// session has (`sla_secs`, the capped string functions, `slate_string_concat` ...) must be
+    /// theirs too, and the capped ones in place of DataFusion's.
+    #[test]
+    fn the_cluster_knows_every_function_a_session_has() {
+        let tz = Arc::new(TzRules::from_name("Europe/London").unwrap());
+        let session = slate_engine::session(tz, None).state();
+        let scheduler = session_builder(SessionConfig::new()).unwrap();
+        let mut executor = BallistaFunctionRegistry::default();
+        let ours = functions(&executor.scalar_functions).unwrap();
+        add_functions(
+            ours,
+            &mut executor.scalar_functions,
+            &mut executor.aggregate_functions,
+        );
+        let kind = |f: &ScalarUDF| {
+            format!("{:?}", f.inner())
+                .split([' ', '(', '{'])
+                .next()
+                .map(str::to_owned)
+        };
+        let plain = SessionContext::new().state();
+        for (name, f) in session.scalar_functions() {
+            if plain.scalar_functions().get(name).map(|p| kind(p)) == Some(kind(f)) {
+                continue; // DataFusion's own, as every session has it
+            }
+            for (who, theirs) in [
+                ("scheduler", scheduler.scalar_functions()),
+                ("executor", &executor.scalar_functions),
+            ] {
+                let Some(t) = theirs.get(name) else {
+                    // Ballista's executor registry leaves out some of DataFusion's list
+                    // functions (`array_resize`): a plan using one fails by name there, and
+                    // there is no uncapped version to run.
+                    let default = BallistaFunctionRegistry::default();
+                    assert!(
+                        who == "executor" && !default.scalar_functions.contains_key(name),
+                        "the {who} lacks {name}"
+                    );
+                    continue;
+                };
+                assert_eq!(kind(t), kind(f), "the {who}'s {name}");
+            }
+        }
+        for name in session.aggregate_functions().keys() {
+            assert!(scheduler.aggregate_functions().contains_key(name), "{name}");
+        }
+        assert!(scheduler.scalar_functions().contains_key("sla_secs"));
+    }
+
+    #[test]
+    fn a_failure_names_the_cluster_and_the_stage() {
+        let url = "df://127.0.0.1:7";
+        let job = "Execution error: Job abc failed: Job failed due to stage 2 failed: Task 3 in \
+                   Stage 2 failed 4 times";
+        assert_eq!(
+            failure_context(url, job),
+            "the run on the cluster at df://127.0.0.1:7 failed in stage 2"
+        );
+        let fetch = "Execution error: Error fetching partition: connection refused";
+        let c = failure_context(url, fetch);
+        assert!(c.contains(url) && c.contains("final stage"), "{c}");
+        let c = failure_context(url, "Job abc failed: executor lost");
+        assert!(c.contains(url) && c.contains("no stage"), "{c}");
+    }
 
     #[test]
     fn addresses() {

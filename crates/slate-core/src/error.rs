@@ -79,3 +79,60 @@ pub enum Error {
 
 /// Result with the core [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A message that names request parameters (`from`, `force`). A library says it with its own
+/// parameter names; a front end that calls them something else (the CLI's `--from`) renders it
+/// with [`ParamMessage::render`], so flag names stay in the argument parser (ripgrep's rule).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParamMessage(Vec<Part>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Param(&'static str),
+}
+
+impl ParamMessage {
+    /// An empty message, to build with [`ParamMessage::text`] and [`ParamMessage::param`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends text.
+    #[must_use]
+    pub fn text(mut self, text: impl Into<String>) -> Self {
+        self.0.push(Part::Text(text.into()));
+        self
+    }
+
+    /// Appends another message.
+    #[must_use]
+    pub fn append(mut self, other: ParamMessage) -> Self {
+        self.0.extend(other.0);
+        self
+    }
+
+    /// Appends a parameter's name.
+    #[must_use]
+    pub fn param(mut self, name: &'static str) -> Self {
+        self.0.push(Part::Param(name));
+        self
+    }
+
+    /// The message with each parameter called `name(parameter)`.
+    pub fn render(&self, name: &dyn Fn(&'static str) -> String) -> String {
+        self.0
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.clone(),
+                Part::Param(n) => name(n),
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for ParamMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(&|n| format!("`{n}`")))
+    }
+}

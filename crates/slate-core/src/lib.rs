@@ -32,13 +32,12 @@ pub mod policy;
 pub mod report;
 pub mod schema;
 pub mod stats;
-pub mod textfile;
 pub mod tz;
 pub mod workdays;
 
 pub use calendar::{Grain, WindowKind};
 pub use cube::{Cube, GroupKey, Report, ReportOptions, Totals};
-pub use error::{Error, Result};
+pub use error::{Error, ParamMessage, Result};
 pub use hist::{Exclusion, Histogram, MeasureCell, UnionScratch};
 pub use policy::{Measure, SlaPolicy};
 pub use stats::{PercentileMethod, Summary};

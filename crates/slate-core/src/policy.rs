@@ -5,7 +5,6 @@
 //! engine against the input's schema, before any data is read.
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -239,33 +238,25 @@ impl Measure {
 }
 
 impl SlaPolicy {
-    /// Parses and validates policy TOML; `origin` names it in errors. A calendar file it
-    /// names is read relative to the working directory.
+    /// Parses and validates policy TOML; `origin` names it in errors. Its calendars must be
+    /// built-in ones: slate-core reads no files, so a policy naming a calendar file is read with
+    /// [`SlaPolicy::from_toml_with`] and a reader of files (slate-io's `policy` module).
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        Self::from_toml_in(text, origin, None)
+        Self::from_toml_with(text, origin, &builtin_calendar)
     }
 
-    /// [`SlaPolicy::from_toml`], reading calendar files relative to `dir` (the policy file's
-    /// folder) when they are there.
-    pub fn from_toml_in(text: &str, origin: &str, dir: Option<&Path>) -> Result<Self> {
+    /// [`SlaPolicy::from_toml`], with `calendar` giving the working-day calendar a measure
+    /// names (each name asked for once).
+    pub fn from_toml_with(
+        text: &str,
+        origin: &str,
+        calendar: &dyn Fn(&str) -> Result<WorkCalendar>,
+    ) -> Result<Self> {
         let file: PolicyFile = toml::from_str(text).map_err(|e| Error::PolicySyntax {
             origin: origin.to_string(),
             reason: e.to_string(),
         })?;
-        validate(file, dir)
-    }
-
-    /// Loads `builtin:NAME` or a TOML file path.
-    pub fn load(spec: &str) -> Result<Self> {
-        if let Some(name) = spec.strip_prefix("builtin:") {
-            return Self::builtin(name);
-        }
-        let text =
-            crate::textfile::read_text_file(Path::new(spec)).map_err(|e| Error::PolicySyntax {
-                origin: spec.to_string(),
-                reason: e.to_string(),
-            })?;
-        Self::from_toml_in(&text, spec, Path::new(spec).parent())
+        validate(file, calendar)
     }
 
     /// A built-in policy by name.
@@ -297,7 +288,7 @@ impl TryFrom<PolicyFile> for SlaPolicy {
     type Error = Error;
 
     fn try_from(file: PolicyFile) -> Result<Self> {
-        validate(file, None)
+        validate(file, &builtin_calendar)
     }
 }
 
@@ -305,28 +296,34 @@ impl TryFrom<PolicyFile> for SlaPolicy {
 /// share its table.
 type Calendars = Vec<(String, Arc<WorkCalendar>)>;
 
+/// The calendar a policy names when no files may be read: a built-in one.
+fn builtin_calendar(spec: &str) -> Result<WorkCalendar> {
+    if crate::workdays::BUILTIN_CALENDARS.contains(&spec) {
+        return WorkCalendar::builtin(spec);
+    }
+    Err(Error::InvalidCalendar {
+        origin: spec.to_string(),
+        reason: "not a built-in calendar, and this policy was read without access to files".into(),
+    })
+}
+
 fn load_calendar(
     spec: &str,
-    dir: Option<&Path>,
+    calendar: &dyn Fn(&str) -> Result<WorkCalendar>,
     loaded: &mut Calendars,
 ) -> Result<Arc<WorkCalendar>> {
     if let Some((_, c)) = loaded.iter().find(|(s, _)| s == spec) {
         return Ok(c.clone());
     }
-    let beside = dir
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(|d| d.join(spec))
-        .filter(|p| p.is_file());
-    let cal = match beside {
-        Some(p) => WorkCalendar::load(&p.to_string_lossy())?,
-        None => WorkCalendar::load(spec)?,
-    };
-    let cal = Arc::new(cal);
+    let cal = Arc::new(calendar(spec)?);
     loaded.push((spec.to_string(), cal.clone()));
     Ok(cal)
 }
 
-fn validate(file: PolicyFile, dir: Option<&Path>) -> Result<SlaPolicy> {
+fn validate(
+    file: PolicyFile,
+    calendar: &dyn Fn(&str) -> Result<WorkCalendar>,
+) -> Result<SlaPolicy> {
     let mut calendars: Calendars = Vec::new();
     let name = file.name.unwrap_or_else(|| "unnamed".to_string());
     let bad = |measure: &str, field: &str, reason: String| Error::InvalidPolicy {
@@ -434,7 +431,7 @@ fn validate(file: PolicyFile, dir: Option<&Path>) -> Result<SlaPolicy> {
                                 ),
                             ));
                         };
-                        let cal = load_calendar(spec, dir, &mut calendars)
+                        let cal = load_calendar(spec, calendar, &mut calendars)
                             .map_err(|e| bad(&label, "calendar", e.to_string()))?;
                         (MeasureKind::WorkingDays(cal), start, stop, n)
                     }
@@ -612,7 +609,7 @@ mod tests {
             assert_eq!(p.name, name);
             assert!(p.measures.len() >= 4, "{name}");
         }
-        let mps = SlaPolicy::load("builtin:mps-promise-2008").unwrap();
+        let mps = SlaPolicy::builtin("mps-promise-2008").unwrap();
         let i = &mps.measures[2];
         assert_eq!(
             (i.id.as_str(), i.threshold, i.target),
@@ -734,61 +731,5 @@ mod tests {
             by_id("collision_contact_10wd").rule(),
             "collision_reported -> collision_contacted within 10 working days (england-and-wales)"
         );
-        // A calendar file beside the policy file is found from there.
-        let dir = std::env::temp_dir().join(format!("slate-policy-cal-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("service.toml"),
-            "name = \"service\"\nbase = \"england-and-wales\"\nclosed = [\"2024-12-24\"]\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("policy.toml"),
-            "[[measure]]\nid = \"a\"\nstart = \"complaint_received\"\nstop = \"complaint_acknowledged\"\nthreshold = \"2wd\"\ncalendar = \"service.toml\"\n",
-        )
-        .unwrap();
-        let p = SlaPolicy::load(&dir.join("policy.toml").to_string_lossy()).unwrap();
-        assert!(
-            matches!(&p.measures[0].kind, MeasureKind::WorkingDays(c) if c.name() == "service")
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// Issue 24: a policy or calendar "file" that is a device, or past 16 MiB, is refused with
-    /// an error naming it, before anything is read.
-    #[test]
-    fn policy_and_calendar_files_are_read_with_a_size_cap() {
-        let e = SlaPolicy::load("/dev/zero").unwrap_err().to_string();
-        assert!(
-            e.contains("/dev/zero") && e.contains("not a regular file"),
-            "{e}"
-        );
-        let measure = "[[measure]]\nid = \"a\"\nstart = \"complaint_received\"\nstop = \"complaint_acknowledged\"\nthreshold = \"2wd\"\n";
-        for cal in ["/dev/zero", "/dev/zero.toml"] {
-            let e = SlaPolicy::from_toml(&format!("{measure}calendar = \"{cal}\"\n"), "t")
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("`calendar`") && e.contains(cal), "{e}");
-        }
-        let e = SlaPolicy::from_toml(&format!("{measure}calendar = \"/dev/zero\"\n"), "t")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("not a regular file"), "{e}");
-        let dir = std::env::temp_dir().join(format!("slate-policy-cap-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let big = dir.join("big.toml");
-        std::fs::File::create(&big)
-            .unwrap()
-            .set_len(crate::textfile::MAX_TEXT_FILE_BYTES + 1)
-            .unwrap();
-        let e = SlaPolicy::load(&big.to_string_lossy())
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("big.toml") && e.contains("16 MiB"), "{e}");
-        let e = SlaPolicy::from_toml(&format!("{measure}calendar = \"{}\"\n", big.display()), "t")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("big.toml") && e.contains("16 MiB"), "{e}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -18,6 +18,16 @@ pub enum Error {
     Io(#[from] slate_io::Error),
 }
 
+impl Error {
+    /// The whole message of an error that names request parameters (`force`), for a front end
+    /// to render with its own names for them.
+    pub fn param_message(&self) -> Option<slate_core::ParamMessage> {
+        match self {
+            Error::Io(e) => e.param_message(),
+        }
+    }
+}
+
 /// What was written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Written {

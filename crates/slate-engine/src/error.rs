@@ -29,6 +29,9 @@ pub enum Error {
     /// Options that cannot be honoured together.
     #[error("{0}")]
     BadOptions(String),
+    /// A request parameter with a value it cannot take (the message names it).
+    #[error("{0}")]
+    Parameter(slate_core::ParamMessage),
     /// Two files of one Parquet dataset give a column types that cannot be read as one.
     #[error(
         "column `{column}` is {first_type} in {first} but {other_type} in {other}: \
@@ -79,6 +82,18 @@ impl From<DataFusionError> for Error {
             cause = c.source();
         }
         Error::DataFusion(e)
+    }
+}
+
+impl Error {
+    /// The whole message of an error that names request parameters (`from`, `source`), for a
+    /// front end to render with its own names for them.
+    pub fn param_message(&self) -> Option<slate_core::ParamMessage> {
+        match self {
+            Error::Parameter(m) => Some(m.clone()),
+            Error::Io(e) => e.param_message(),
+            _ => None,
+        }
     }
 }
 

@@ -63,9 +63,13 @@ impl ScorecardOptions {
         if let (Some(a), Some(b)) = (self.from, self.to)
             && a >= b
         {
-            return Err(Error::BadOptions(format!(
-                "--from {a} must be before --to {b}"
-            )));
+            return Err(Error::Parameter(
+                slate_core::ParamMessage::new()
+                    .param("from")
+                    .text(format!(" {a} must be before "))
+                    .param("to")
+                    .text(format!(" {b}")),
+            ));
         }
         for (i, g) in self.group_by.iter().enumerate() {
             if self.group_by[..i].contains(g) {

@@ -89,7 +89,7 @@ pub enum Error {
         /// The extensions looked for.
         looked_for: &'static str,
         /// What else is there and how to read it, or empty.
-        hint: String,
+        hint: slate_core::ParamMessage,
     },
     /// The output extension is not one slate writes.
     #[error("{}: unknown output format; use .parquet, .arrow (IPC) or .csv", .0.display())]
@@ -132,8 +132,8 @@ pub enum Error {
         source: csv::Error,
     },
     /// An output directory already holds files.
-    #[error("{}: directory is not empty (pass --force to replace its year=*/ partitions{})", .0.display(), .1)]
-    NotEmpty(PathBuf, String),
+    #[error("{}: {}", .0.display(), .1)]
+    NotEmpty(PathBuf, slate_core::ParamMessage),
     /// Object storage could not be listed or read (no such bucket, refused credentials, no
     /// answer from the endpoint).
     #[error("{url}: object storage: {reason}")]
@@ -161,6 +161,30 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
+
+impl Error {
+    /// The whole message of an error that names request parameters (`force`, `source`), for a
+    /// front end to render with its own names for them.
+    pub fn param_message(&self) -> Option<slate_core::ParamMessage> {
+        match self {
+            Error::EmptyDir {
+                dir,
+                looked_for,
+                hint,
+            } if *hint != slate_core::ParamMessage::new() => Some(
+                slate_core::ParamMessage::new()
+                    .text(format!("{}: no {looked_for} files found", dir.display()))
+                    .append(hint.clone()),
+            ),
+            Error::NotEmpty(dir, message) => Some(
+                slate_core::ParamMessage::new()
+                    .text(format!("{}: ", dir.display()))
+                    .append(message.clone()),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// Result with the I/O [`Error`].

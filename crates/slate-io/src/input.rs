@@ -305,15 +305,18 @@ fn walk_dir(dir: &Path, walk: &mut Walk) -> Result<()> {
     if again || walk.files.len() > before {
         return Ok(());
     }
-    let mut hint = String::new();
+    let mut hint = slate_core::ParamMessage::new();
     if walk.kind == DataKind::Parquet {
         let mut other = Walk::new(DataKind::Source);
         other.dir(dir)?;
         if !other.files.is_empty() {
-            hint = format!(
-                "; it holds {} CSV/TSV file(s): read them with --source NAME|FILE.toml (see `slate import --help`)",
-                other.files.len()
-            );
+            hint = hint
+                .text(format!(
+                    "; it holds {} CSV/TSV file(s): read them through a source mapping, ",
+                    other.files.len()
+                ))
+                .param("source")
+                .text(" NAME|FILE.toml (see `slate import --help`)");
         }
     }
     Err(Error::EmptyDir {
@@ -425,7 +428,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("no .parquet files") && err.contains("--source"),
+            err.contains("no .parquet files") && err.contains("`source` NAME|FILE.toml"),
             "{err}"
         );
         assert_eq!(expand(&[arg], DataKind::Source).unwrap().len(), 1);

@@ -11,6 +11,8 @@
 //!   the built-in ones (`canonical`, `lfb`, `sffd`, `seattle-spd`).
 //! - [`source`]: reading CSV or Parquet through a mapping as canonical batches, every row
 //!   imported or rejected with a reason.
+//! - [`policy`]: SLA policies and working-day calendars read from files (slate-core parses
+//!   them and reads no files); [`textfile`]: the size-capped reading of such small files.
 //! - [`mod@import`]: writing a mapped source as partitioned canonical Parquet plus `rejects.csv`.
 //!
 //! The batch engine scans Parquet with DataFusion and mapped sources through [`read_source`];
@@ -24,8 +26,10 @@ pub mod object;
 pub mod output;
 pub mod parquet;
 pub mod plan;
+pub mod policy;
 pub mod record;
 pub mod source;
+pub mod textfile;
 
 pub use error::{Error, Result};
 pub use import::{ImportOptions, ImportReport, REJECTS_FILE, RejectsWriter, import};

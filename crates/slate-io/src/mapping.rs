@@ -308,7 +308,7 @@ impl Mapping {
         }
         let path = Path::new(spec);
         // Capped and regular files only, like policies: `--source /dev/zero` is an error.
-        match slate_core::textfile::read_text_file(path) {
+        match crate::textfile::read_text_file(path) {
             Ok(text) => Self::from_toml(&text, spec),
             Err(e) if path.exists() => Err(Error::MappingSyntax {
                 origin: spec.to_string(),

@@ -89,7 +89,7 @@ pub fn expand_objects(args: &[String], kind: DataKind) -> Result<Vec<ObjectFile>
         return Err(Error::ObjectUrl {
             url: args.first().cloned().unwrap_or_default(),
             reason: "object storage holds canonical Parquet datasets only; \
-                     import a mapped source (--source) to Parquet first (slate import)"
+                     import a mapped source to Parquet first (slate import)"
                 .into(),
         });
     }
@@ -114,7 +114,7 @@ pub fn expand_objects(args: &[String], kind: DataKind) -> Result<Vec<ObjectFile>
                 return Err(Error::EmptyDir {
                     dir: PathBuf::from(arg),
                     looked_for: kind.describe(),
-                    hint: String::new(),
+                    hint: slate_core::ParamMessage::new(),
                 });
             }
         }

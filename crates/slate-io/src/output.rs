@@ -73,7 +73,11 @@ pub fn prepare_output_dir(out: &Path, force: bool, ours: &[&str]) -> Result<()> 
     }
     if !force {
         let also: String = ours.iter().map(|f| format!(" and {f}")).collect();
-        return Err(Error::NotEmpty(out.to_path_buf(), also));
+        let message = slate_core::ParamMessage::new()
+            .text("directory is not empty (pass ")
+            .param("force")
+            .text(format!(" to replace its year=*/ partitions{also})"));
+        return Err(Error::NotEmpty(out.to_path_buf(), message));
     }
     for e in entries {
         let name = e.file_name();

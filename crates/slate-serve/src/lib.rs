@@ -42,7 +42,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use catalog::{Catalog, CatalogError, ScorecardCacheLimits, SpillOptions};
-pub use live::LiveTable;
+pub use live::{LiveServer, LiveTable};
 pub use service::{ServeError, serve};
 
 /// How the server runs queries.
@@ -69,6 +69,27 @@ impl Default for ServeOptions {
     }
 }
 
+/// Reads a bearer token from the first line of `path` (a regular file of at most 16 MiB); a
+/// token must be at least 16 characters.
+pub fn read_token_file(path: &std::path::Path) -> Result<String, ServeError> {
+    let text =
+        slate_io::textfile::read_text_file(path).map_err(|source| ServeError::TokenRead {
+            path: path.display().to_string(),
+            source,
+        })?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.len() < 16 {
+        return Err(ServeError::Token {
+            path: path.display().to_string(),
+            reason: format!(
+                "the token must be at least 16 characters (e.g. `openssl rand -hex 32 > {}`)",
+                path.display()
+            ),
+        });
+    }
+    Ok(token)
+}
+
 /// Refuses to listen beyond this machine without a token, unless `allow_open` says so
 /// explicitly (a trusted network behind other access control).
 pub fn check_bind(addr: &SocketAddr, has_token: bool, allow_open: bool) -> Result<(), ServeError> {
@@ -91,7 +112,7 @@ mod tests {
         assert!(check_bind(&lo, false, false).is_ok());
         assert!(check_bind(&lo6, false, false).is_ok());
         let e = check_bind(&any, false, false).err().map(|e| e.to_string());
-        assert!(e.is_some_and(|e| e.contains("--token-file")));
+        assert!(e.is_some_and(|e| e.contains("Pass `token`") && e.contains("`allow_open`")));
         assert!(check_bind(&any, true, false).is_ok());
         assert!(check_bind(&any, false, true).is_ok());
     }

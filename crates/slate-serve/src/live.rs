@@ -1,4 +1,5 @@
-//! A table whose contents are replaced whole: the live `latest` scorecard of `slate stream`.
+//! A table whose contents are replaced whole (the live `latest` scorecard of `slate stream`),
+//! and a server of such tables running beside their writer ([`LiveServer`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -151,5 +152,63 @@ mod tests {
         let other: SchemaRef = Arc::new(Schema::new(vec![Field::new("w", DataType::Int64, false)]));
         assert!(live.publish(vec![batch(&other, 3)]).is_err());
         assert_eq!(live.snapshot().len(), 1);
+    }
+}
+
+/// A Flight SQL server of live tables, running beside the task that publishes them (`slate
+/// stream --serve`).
+#[derive(Debug)]
+pub struct LiveServer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::result::Result<(), crate::ServeError>>,
+    addr: std::net::SocketAddr,
+}
+
+impl LiveServer {
+    /// Starts serving `tables` (name and schema; each empty until published) on `listener`,
+    /// naive clocks read in `tz`. Returns the tables, in the order given, to publish through.
+    pub async fn start(
+        listener: tokio::net::TcpListener,
+        opts: crate::ServeOptions,
+        tz: Arc<slate_core::TzRules>,
+        tables: &[(&str, SchemaRef)],
+    ) -> std::result::Result<(Vec<LiveTable>, LiveServer), crate::ServeError> {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| crate::ServeError::Task(e.to_string()))?;
+        let catalog = crate::Catalog::new(tz);
+        let live = tables
+            .iter()
+            .map(|(name, schema)| catalog.add_live(name, schema.clone()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(crate::serve(Arc::new(catalog), listener, opts, async {
+            let _ = stopped.await;
+        }));
+        Ok((live, LiveServer { stop, task, addr }))
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then stops; or returns the server's own failure (a
+    /// transport error) as soon as it ends by itself.
+    pub async fn serve_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::result::Result<(), crate::ServeError> {
+        let LiveServer { stop, mut task, .. } = self;
+        let joined = |r: std::result::Result<_, tokio::task::JoinError>| {
+            r.map_err(|e| crate::ServeError::Task(e.to_string()))?
+        };
+        tokio::select! {
+            () = shutdown => {
+                let _ = stop.send(());
+                joined(task.await)
+            }
+            r = &mut task => joined(r),
+        }
     }
 }

@@ -52,11 +52,7 @@ use crate::catalog::Catalog;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// A non-loopback address without a token.
-    #[error(
-        "refusing to listen on {0} without a token: anyone who can reach it could read the \
-records. Pass --token-file FILE, bind to 127.0.0.1, or pass --allow-no-token if another layer \
-controls who connects"
-    )]
+    #[error("{}", open_bind_message(.0))]
     OpenBind(SocketAddr),
     /// The server's SQL info (GetSqlInfo) could not be built.
     #[error("building the server's SQL info: {0}")]
@@ -64,6 +60,51 @@ controls who connects"
     /// The gRPC transport failed.
     #[error("Flight SQL transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The token file cannot be read.
+    #[error("reading the token file {path}")]
+    TokenRead {
+        /// The file.
+        path: String,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// The token file holds too short a token.
+    #[error("{path}: {reason}")]
+    Token {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A served table could not be set up.
+    #[error(transparent)]
+    Catalog(#[from] crate::CatalogError),
+    /// The server's task ended abnormally (it panicked or was cancelled).
+    #[error("the server stopped: {0}")]
+    Task(String),
+}
+
+impl ServeError {
+    /// The whole message of an error that names request parameters (`token`, `allow_open`),
+    /// for a front end to render with its own names for them.
+    pub fn param_message(&self) -> Option<slate_core::ParamMessage> {
+        match self {
+            ServeError::OpenBind(addr) => Some(open_bind_message(addr)),
+            _ => None,
+        }
+    }
+}
+
+fn open_bind_message(addr: &SocketAddr) -> slate_core::ParamMessage {
+    slate_core::ParamMessage::new()
+        .text(format!(
+            "refusing to listen on {addr} without a token: anyone who can reach it could read \
+             the records. Pass "
+        ))
+        .param("token")
+        .text(", bind to 127.0.0.1, or pass ")
+        .param("allow_open")
+        .text(" if another layer controls who connects")
 }
 
 /// Serves `catalog` on `listener` until `shutdown` completes.

@@ -38,6 +38,18 @@ pub enum Error {
     Pipeline(String),
 }
 
+impl Error {
+    /// The whole message of an error that names request parameters (`from`), for a front end
+    /// to render with its own names for them.
+    pub fn param_message(&self) -> Option<slate_core::ParamMessage> {
+        match self {
+            Error::Io(e) => e.param_message(),
+            Error::Engine(e) => e.param_message(),
+            _ => None,
+        }
+    }
+}
+
 /// Result with the stream [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

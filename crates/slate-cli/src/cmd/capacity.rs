@@ -17,7 +17,6 @@ use slate_capacity::sim::{
 use slate_capacity::staffing::{
     self, IntervalDemand, Plan, RosterRow, StaffingRow, Totals, WhatIf, evaluate_roster,
 };
-use slate_core::SlaPolicy;
 use slate_core::duration::parse_duration_secs;
 
 use crate::Outcome;
@@ -172,7 +171,7 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
     }
     outputs.check()?;
     let mut wrote = Vec::new();
-    let policy = SlaPolicy::load(&a.policy)?;
+    let policy = slate_io::policy::load(&a.policy)?;
     let Some(measure) = policy.measures.iter().find(|m| m.id == a.measure).cloned() else {
         let ids: Vec<&str> = policy.measures.iter().map(|m| m.id.as_str()).collect();
         bail!(

@@ -1,65 +1,4 @@
-//! `slate cluster scheduler|executor`, and the cluster side of `slate run --cluster`.
-
-use anyhow::Result;
-use slate_core::SlaPolicy;
-use slate_engine::{Input, Plan, ScorecardOptions};
-
-/// Plans a run in a remote context of the cluster at `url`: the aggregation runs there.
-#[cfg(feature = "cluster")]
-pub(crate) async fn plan(
-    url: &str,
-    input: &Input,
-    policy: &SlaPolicy,
-    opts: &ScorecardOptions,
-) -> Result<Plan> {
-    if input.mapping().is_some() {
-        anyhow::bail!(
-            "--cluster reads canonical Parquet that every executor can read; convert a mapped \
-             source with `slate import` first"
-        );
-    }
-    let ctx = slate_cluster::remote_context(url, opts.tz.clone(), opts.threads).await?;
-    Ok(Plan::in_context(&ctx, input, policy, opts).await?)
-}
-
-/// Without the `cluster` feature, `--cluster` says how to get it.
-#[cfg(not(feature = "cluster"))]
-pub(crate) async fn plan(
-    _url: &str,
-    _input: &Input,
-    _policy: &SlaPolicy,
-    _opts: &ScorecardOptions,
-) -> Result<Plan> {
-    anyhow::bail!(
-        "this slate was built without the `cluster` feature (cargo install --path \
-         crates/slate-cli --features cluster)"
-    )
-}
-
-/// What a failed run on the cluster at `url` says before Ballista's own message: the cluster,
-/// and the stage that failed. A failed job's message from the scheduler names its stage
-/// ("Job failed due to stage 2 failed: ..."); any other failure came after the job, while the
-/// client read the final stage's output from the executors.
-pub(crate) fn failure_context(url: &str, error: &str) -> String {
-    let lower = error.to_ascii_lowercase();
-    let stage = lower.match_indices("stage ").find_map(|(i, m)| {
-        let digits: String = lower[i + m.len()..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        (!digits.is_empty()).then_some(digits)
-    });
-    match stage {
-        Some(n) => format!("the run on the cluster at {url} failed in stage {n}"),
-        None if lower.contains("job ") && lower.contains(" failed") => {
-            format!("the run on the cluster at {url} failed (Ballista named no stage)")
-        }
-        None => format!(
-            "the run on the cluster at {url} failed in its final stage, reading the results \
-             from the executors"
-        ),
-    }
-}
+//! `slate cluster scheduler|executor` (`slate run --cluster` plans through `slate_cluster::plan`).
 
 #[cfg(feature = "cluster")]
 pub(crate) use commands::{ClusterArgs, run};
@@ -216,26 +155,5 @@ mod commands {
                 })
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::failure_context;
-
-    #[test]
-    fn a_failure_names_the_cluster_and_the_stage() {
-        let url = "df://127.0.0.1:7";
-        let job = "Execution error: Job abc failed: Job failed due to stage 2 failed: Task 3 in \
-                   Stage 2 failed 4 times";
-        assert_eq!(
-            failure_context(url, job),
-            "the run on the cluster at df://127.0.0.1:7 failed in stage 2"
-        );
-        let fetch = "Execution error: Error fetching partition: connection refused";
-        let c = failure_context(url, fetch);
-        assert!(c.contains(url) && c.contains("final stage"), "{c}");
-        let c = failure_context(url, "Job abc failed: executor lost");
-        assert!(c.contains(url) && c.contains("no stage"), "{c}");
     }
 }

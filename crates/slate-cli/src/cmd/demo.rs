@@ -7,13 +7,14 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 use slate_core::report::scorecard_batch;
-use slate_core::{SlaPolicy, WindowKind};
+use slate_core::WindowKind;
 
 use crate::Outcome;
+use crate::args::Method;
 use crate::args::TzArgs;
 use crate::cmd::gen_data::{self, GenArgs};
 use crate::cmd::report::OdArg;
-use crate::cmd::run::{self, Method, RunArgs};
+use crate::cmd::run::{self, RunArgs};
 
 /// Arguments of `slate demo`.
 #[derive(Debug, Args)]
@@ -93,7 +94,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         ..monthly.clone()
     };
     run::run(monthly)?;
-    let policy = SlaPolicy::load(&yearly.policy)?;
+    let policy = slate_io::policy::load(&yearly.policy)?;
     let input = yearly.source.open(&yearly.input)?;
     if let Some((card, _)) = run::compute(&yearly, &input, &policy)? {
         let batch = scorecard_batch(&card.report, &policy)?;

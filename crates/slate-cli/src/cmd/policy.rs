@@ -48,12 +48,12 @@ pub(crate) fn run(a: PolicyArgs) -> Result<Outcome> {
                 Some(text) => write!(out, "{text}")?,
                 None => {
                     let path = std::path::Path::new(&name);
-                    let text = slate_core::textfile::read_text_file(path).map_err(|e| {
+                    let text = slate_io::textfile::read_text_file(path).map_err(|e| {
                         anyhow::anyhow!(
                             "{name:?} is neither a built-in policy nor a readable file: {e}"
                         )
                     })?;
-                    SlaPolicy::from_toml(&text, &name)?;
+                    slate_io::policy::from_toml_in(&text, &name, path.parent())?;
                     write!(out, "{text}")?;
                 }
             }

@@ -75,7 +75,7 @@ fn read_parquet(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>)> {
 pub(crate) fn policy_text(spec: &str) -> Option<String> {
     match spec.strip_prefix("builtin:") {
         Some(name) => builtin_text(name).map(str::to_string),
-        None => slate_core::textfile::read_text_file(Path::new(spec)).ok(),
+        None => slate_io::textfile::read_text_file(Path::new(spec)).ok(),
     }
 }
 

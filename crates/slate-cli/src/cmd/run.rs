@@ -7,29 +7,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use chrono::NaiveDate;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use slate_core::card::{Card, Ledger};
 use slate_core::disparity::disparity_batch;
 use slate_core::report::{ledger_batch, scorecard_batch};
-use slate_core::{PercentileMethod, SlaPolicy, WindowKind};
+use slate_core::{SlaPolicy, WindowKind};
 use slate_engine::{Input, Plan, Scorecard, ScorecardOptions};
 use slate_io::OutputPlan;
 use slate_report::InputFile;
 
 use crate::Outcome;
-use crate::args::{TzArgs, parse_date};
+use crate::args::{Method, TzArgs, parse_date};
 use crate::cmd::report::{OdArg, policy_text, provenance};
 use crate::cmd::source::{SourceArgs, write_summary};
 use crate::progress::{rows_bar, spinner};
-
-/// Percentile definitions on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum Method {
-    /// Linear interpolation (DuckDB quantile_cont, numpy default).
-    Linear,
-    /// Nearest rank (DuckDB quantile_disc).
-    NearestRank,
-}
 
 /// Arguments of `slate run`.
 #[derive(Debug, Clone, Args)]
@@ -112,10 +103,7 @@ impl RunArgs {
             tz: self.tz.rules()?,
             from: self.from,
             to: self.to,
-            method: match self.percentile_method {
-                Method::Linear => PercentileMethod::Linear,
-                Method::NearestRank => PercentileMethod::NearestRank,
-            },
+            method: self.percentile_method.into(),
             rollups: !self.no_rollups,
             threads: self.threads,
         })
@@ -133,7 +121,7 @@ pub(crate) fn compute(
     rt.block_on(async {
         let plan = match &a.cluster {
             None => Plan::new(input, policy, &opts).await?,
-            Some(url) => crate::cmd::cluster::plan(url, input, policy, &opts).await?,
+            Some(url) => cluster_plan(url, input, policy, &opts).await?,
         };
         if a.explain {
             let text = plan.explain().await?;
@@ -160,21 +148,55 @@ pub(crate) fn compute(
         ticker.abort();
         bar.finish_and_clear();
         let card = match &a.cluster {
-            Some(url) => result.map_err(|e| {
-                let context = crate::cmd::cluster::failure_context(url, &e.to_string());
-                anyhow::Error::from(e).context(context)
-            })?,
+            Some(url) => result.map_err(|e| cluster_failure(url, e))?,
             None => result?,
         };
         Ok(Some((card, t0.elapsed())))
     })
 }
 
+/// Plans a run on the cluster at `url`: the aggregation runs there.
+#[cfg(feature = "cluster")]
+async fn cluster_plan(
+    url: &str,
+    input: &Input,
+    policy: &SlaPolicy,
+    opts: &ScorecardOptions,
+) -> Result<Plan> {
+    Ok(slate_cluster::plan(url, input, policy, opts).await?)
+}
+
+/// Without the `cluster` feature, `--cluster` says how to get it.
+#[cfg(not(feature = "cluster"))]
+async fn cluster_plan(
+    _url: &str,
+    _input: &Input,
+    _policy: &SlaPolicy,
+    _opts: &ScorecardOptions,
+) -> Result<Plan> {
+    anyhow::bail!(
+        "this slate was built without the `cluster` feature (cargo install --path \
+         crates/slate-cli --features cluster)"
+    )
+}
+
+/// A failed run on the cluster, with the cluster and the stage that failed named first.
+#[cfg(feature = "cluster")]
+fn cluster_failure(url: &str, e: slate_engine::Error) -> anyhow::Error {
+    let context = slate_cluster::failure_context(url, &e.to_string());
+    anyhow::Error::from(e).context(context)
+}
+
+#[cfg(not(feature = "cluster"))]
+fn cluster_failure(_url: &str, e: slate_engine::Error) -> anyhow::Error {
+    e.into()
+}
+
 pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     // Every output is checked against the inputs and the other outputs now, not after the
     // records are read; they are written together at the end.
     let mut outputs = output_plan(&a)?;
-    let policy = SlaPolicy::load(&a.policy)?;
+    let policy = slate_io::policy::load(&a.policy)?;
     let input = a.source.open(&a.input)?;
     let Some((card, elapsed)) = compute(&a, &input, &policy)? else {
         return Ok(Outcome::Ok);

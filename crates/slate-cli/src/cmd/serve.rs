@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use slate_core::SlaPolicy;
 use slate_core::duration::parse_duration_secs;
 use slate_serve::{Catalog, ScorecardCacheLimits, ServeOptions, SpillOptions};
 
@@ -119,25 +118,15 @@ fn table_name(path: &Path) -> String {
     name
 }
 
-fn read_token(path: &Path) -> Result<String> {
-    let text = slate_core::textfile::read_text_file(path)
-        .with_context(|| format!("reading the token file {}", path.display()))?;
-    let token = text.lines().next().unwrap_or("").trim().to_string();
-    if token.len() < 16 {
-        bail!(
-            "{}: the token must be at least 16 characters (e.g. `openssl rand -hex 32 > {}`)",
-            path.display(),
-            path.display()
-        );
-    }
-    Ok(token)
-}
-
 pub(crate) fn run(a: ServeArgs) -> Result<Outcome> {
     if a.input.is_empty() && a.scorecard.is_empty() {
         bail!("nothing to serve: pass --input DATA and/or --scorecard FILE");
     }
-    let token = a.token_file.as_deref().map(read_token).transpose()?;
+    let token = a
+        .token_file
+        .as_deref()
+        .map(slate_serve::read_token_file)
+        .transpose()?;
     slate_serve::check_bind(&a.bind, token.is_some(), a.allow_no_token)?;
     let timeout = parse_duration_secs(&a.query_timeout)
         .map_err(|e| anyhow::anyhow!("--query-timeout: {e}"))?;
@@ -147,7 +136,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<Outcome> {
     let policies = a
         .policy
         .iter()
-        .map(|p| SlaPolicy::load(p))
+        .map(|p| slate_io::policy::load(p))
         .collect::<Result<Vec<_>, _>>()?;
     let opts = ServeOptions {
         token,
@@ -210,91 +199,6 @@ pub(crate) fn run(a: ServeArgs) -> Result<Outcome> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(Outcome::Ok)
-}
-
-/// The Flight SQL server of `slate stream --serve`, running beside the stream.
-pub(crate) struct LiveServer {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), slate_serve::ServeError>>,
-}
-
-impl LiveServer {
-    /// Serves until Ctrl-C, then stops.
-    pub(crate) async fn until_ctrl_c(self) -> Result<()> {
-        let LiveServer { stop, mut task } = self;
-        let ended = tokio::select! {
-            r = tokio::signal::ctrl_c() => {
-                r?;
-                None
-            }
-            // The server ended on its own (a transport error): report it.
-            r = &mut task => Some(r),
-        };
-        match ended {
-            Some(r) => r??,
-            None => {
-                let _ = stop.send(());
-                task.await??;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Starts serving the live `latest` scorecard and ledger of a stream on `addr`; returns the hook
-/// the stream publishes each emission through, and the running server.
-pub(crate) async fn live_server(
-    addr: SocketAddr,
-    token_file: Option<&Path>,
-    allow_no_token: bool,
-    cfg: &slate_stream::StreamConfig,
-) -> Result<(slate_stream::LatestHook, LiveServer)> {
-    let token = token_file.map(read_token).transpose()?;
-    slate_serve::check_bind(&addr, token.is_some(), allow_no_token)?;
-    let catalog = Catalog::new(cfg.opts.tz.clone());
-    let group_by = &cfg.opts.group_by;
-    let latest = catalog.add_live(
-        "latest",
-        slate_core::report::scorecard_schema(&cfg.policy, group_by),
-    )?;
-    let ledger = catalog.add_live(
-        "latest_exclusions",
-        slate_core::report::ledger_schema(group_by),
-    )?;
-    let hook = slate_stream::LatestHook(Arc::new(move |card, led| {
-        for (table, batch) in [(&latest, card), (&ledger, led)] {
-            if let Err(e) = table.publish(vec![batch.clone()]) {
-                tracing::warn!("not served: {e}");
-            }
-        }
-    }));
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
-    let opts = ServeOptions {
-        token,
-        ..ServeOptions::default()
-    };
-    writeln!(
-        std::io::stderr(),
-        "slate stream: Flight SQL on grpc://{} ({}); tables: latest, latest_exclusions",
-        listener.local_addr()?,
-        if opts.token.is_some() {
-            "bearer token required"
-        } else {
-            "no token: loopback only"
-        },
-    )?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(slate_serve::serve(
-        Arc::new(catalog),
-        listener,
-        opts,
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    Ok((hook, LiveServer { stop, task }))
 }
 
 #[cfg(test)]

@@ -8,14 +8,13 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use slate_core::duration::parse_duration_secs;
-use slate_core::{PercentileMethod, SlaPolicy, WindowKind};
+use slate_core::WindowKind;
 use slate_engine::ScorecardOptions;
 use slate_stream::clock::SystemClock;
 use slate_stream::{LateMode, RunSpec, SinkSpec, SourceSpec, StreamConfig, run_stream};
 
 use crate::Outcome;
-use crate::args::TzArgs;
-use crate::cmd::run::Method;
+use crate::args::{Method, TzArgs};
 
 /// Late-update handling on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -134,7 +133,7 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
         plan.reads("policy", &a.policy);
         plan.writes_dir("stream", &a.out).check()?;
     }
-    let policy = SlaPolicy::load(&a.policy)?;
+    let policy = slate_io::policy::load(&a.policy)?;
     let tz = a.tz.rules()?;
     let cfg = StreamConfig {
         policy,
@@ -149,10 +148,7 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
             tz,
             from: None,
             to: None,
-            method: match a.percentile_method {
-                Method::Linear => PercentileMethod::Linear,
-                Method::NearestRank => PercentileMethod::NearestRank,
-            },
+            method: a.percentile_method.into(),
             rollups: !a.no_rollups,
             threads: Some(1),
         },
@@ -208,7 +204,7 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
     #[cfg(feature = "serve")]
     let (spec, server) = match a.serve {
         Some(addr) => {
-            let (hook, server) = rt.block_on(crate::cmd::serve::live_server(
+            let (hook, server) = rt.block_on(live_server(
                 addr,
                 a.token_file.as_deref(),
                 a.allow_no_token,
@@ -270,7 +266,66 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
             std::io::stderr(),
             "stream ended; still serving `latest` (Ctrl-C stops)"
         )?;
-        rt.block_on(server.until_ctrl_c())?;
+        rt.block_on(server.serve_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        }))?;
     }
     Ok(Outcome::Ok)
+}
+
+/// Starts serving the live `latest` scorecard and ledger of a stream on `addr`; returns the hook
+/// the stream publishes each emission through, and the running server.
+#[cfg(feature = "serve")]
+async fn live_server(
+    addr: std::net::SocketAddr,
+    token_file: Option<&std::path::Path>,
+    allow_no_token: bool,
+    cfg: &slate_stream::StreamConfig,
+) -> Result<(slate_stream::LatestHook, slate_serve::LiveServer)> {
+    use anyhow::Context as _;
+    let token = token_file.map(slate_serve::read_token_file).transpose()?;
+    slate_serve::check_bind(&addr, token.is_some(), allow_no_token)?;
+    let group_by = &cfg.opts.group_by;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let opts = slate_serve::ServeOptions {
+        token,
+        ..slate_serve::ServeOptions::default()
+    };
+    let secured = opts.token.is_some();
+    let (tables, server) = slate_serve::LiveServer::start(
+        listener,
+        opts,
+        cfg.opts.tz.clone(),
+        &[
+            (
+                "latest",
+                slate_core::report::scorecard_schema(&cfg.policy, group_by),
+            ),
+            (
+                "latest_exclusions",
+                slate_core::report::ledger_schema(group_by),
+            ),
+        ],
+    )
+    .await?;
+    writeln!(
+        std::io::stderr(),
+        "slate stream: Flight SQL on grpc://{} ({}); tables: latest, latest_exclusions",
+        server.local_addr(),
+        if secured {
+            "bearer token required"
+        } else {
+            "no token: loopback only"
+        },
+    )?;
+    let hook = slate_stream::LatestHook(std::sync::Arc::new(move |card, led| {
+        for (table, batch) in tables.iter().zip([card, led]) {
+            if let Err(e) = table.publish(vec![batch.clone()]) {
+                tracing::warn!("not served: {e}");
+            }
+        }
+    }));
+    Ok((hook, server))
 }

@@ -175,6 +175,40 @@ fn bad_policies_and_options_are_clear_errors() {
     ]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("unknown output format"), "{}", o.stderr);
+    // The libraries name their parameters (`from`, `force`, `source`); the command line says
+    // which flag sets each.
+    for cmd in ["run", "capacity"] {
+        let o = run(&[cmd, "-i", d, "--from", "2023-06-01", "--to", "2023-05-01"]);
+        assert_eq!(o.code, 2, "{cmd}: {}", o.stderr);
+        assert!(
+            o.stderr
+                .contains("error: --from 2023-06-01 must be before --to 2023-05-01"),
+            "{cmd}: {}",
+            o.stderr
+        );
+    }
+    let o = run(&["gen", "--rows", "10", "--out", d]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains("directory is not empty (pass --force to replace"),
+        "{}",
+        o.stderr
+    );
+    let csvs = t.path().join("csvs");
+    std::fs::create_dir(&csvs).unwrap();
+    std::fs::write(csvs.join("a.csv"), "x\n1\n").unwrap();
+    let o = run(&["run", "-i", csvs.to_str().unwrap()]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains("read them through a source mapping, --source NAME|FILE.toml"),
+        "{}",
+        o.stderr
+    );
+    let o = run(&["capacity", "-i", d, "--shrinkage", "1.5"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("--shrinkage"), "{}", o.stderr);
 }
 
 #[test]

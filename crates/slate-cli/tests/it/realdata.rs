@@ -214,7 +214,8 @@ fn check_sample(s: &Sample) {
     assert_eq!(summary.rejected_rows, 0, "{:?}", summary.reasons);
     let mapping = Mapping::load(s.mapping).unwrap();
     let policy =
-        SlaPolicy::load(fixtures().join("realdata").join(s.policy).to_str().unwrap()).unwrap();
+        slate_io::policy::load(fixtures().join("realdata").join(s.policy).to_str().unwrap())
+            .unwrap();
     let opts = ScorecardOptions {
         window: WindowKind::Year,
         group_by: vec!["borough".into(), "grade".into()],

@@ -75,15 +75,16 @@ const LIST_FUNCTIONS: [(&str, Kind); 4] = [
     ("array_resize", Kind::ListResize),
 ];
 
-/// Capped versions of those of DataFusion's list functions that `ctx` has, to register in
+/// Capped versions of those of DataFusion's list functions in `existing`, to register in
 /// their place: `array_repeat('x', 2000000000)` would otherwise allocate gigabytes outside the
 /// memory pool, as `repeat` would.
-pub fn capped_list_udfs(ctx: &datafusion::prelude::SessionContext) -> Vec<ScalarUDF> {
-    let state = ctx.state();
+pub fn capped_list_udfs(
+    existing: &std::collections::HashMap<String, std::sync::Arc<ScalarUDF>>,
+) -> Vec<ScalarUDF> {
     LIST_FUNCTIONS
         .iter()
         .filter_map(|(name, kind)| {
-            let f = state.scalar_functions().get(*name)?;
+            let f = existing.get(*name)?;
             Some(ScalarUDF::new_from_impl(Capped {
                 inner: f.as_ref().clone(),
                 kind: *kind,
@@ -574,7 +575,7 @@ mod tests {
             .map(|(n, _)| *n)
             .filter(|n| ctx.state().scalar_functions().contains_key(*n))
             .collect();
-        for f in capped_list_udfs(&ctx) {
+        for f in capped_list_udfs(ctx.state().scalar_functions()) {
             ctx.register_udf(f);
         }
         for (sql, name) in [

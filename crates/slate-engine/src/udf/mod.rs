@@ -14,6 +14,7 @@ mod hist_stats;
 mod secs;
 mod timestamps;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
@@ -38,28 +39,51 @@ pub fn scalar_udfs() -> Vec<ScalarUDF> {
     hist_stat_udfs()
 }
 
-/// Registers `sla_hist` and `sla_secs` (naive clocks read in `tz`), the `hist_*` readers, a
-/// day-grain `sla_bucket`, and `repeat`, `lpad`, `rpad`, `replace`, `regexp_replace`, `concat`,
-/// `concat_ws` and the `||` operator on strings with a cap on their results ([`capped_udfs`]:
-/// [`MAX_VALUE_BYTES`] per value, [`MAX_BATCH_BYTES`] per batch) in place of DataFusion's, and
-/// the same caps on the list functions the session has ([`capped_list_udfs`]).
+/// slate's functions: one list for every registry that must know them, a session
+/// ([`register_all`]) and a cluster's scheduler and executors, which find a plan's functions by
+/// name (as DataFusion's `functions-aggregate` keeps one list of its own).
+#[derive(Debug)]
+pub struct Functions {
+    /// `sla_secs`, a day-grain `sla_bucket`, the `hist_*` readers, the capped string and list
+    /// functions (under DataFusion's names) and `slate_string_concat`.
+    pub scalars: Vec<ScalarUDF>,
+    /// `sla_hist`.
+    pub aggregates: Vec<AggregateUDF>,
+}
+
+/// slate's functions with naive clocks read in `tz`. `existing` are the scalar functions the
+/// registry already has: the capped list functions wrap those present ([`capped_list_udfs`]).
+pub fn functions(tz: Arc<TzRules>, existing: &HashMap<String, Arc<ScalarUDF>>) -> Functions {
+    let mut scalars = vec![
+        ScalarUDF::new_from_impl(SlaSecs::new(tz.clone())),
+        ScalarUDF::new_from_impl(BucketUdf::new(tz.clone(), slate_core::Grain::Day, None)),
+        // `a || b` on strings becomes the capped `slate_string_concat` ([`ConcatRewrite`]); it is
+        // a function by name too, so a plan sent to a cluster's executors finds it.
+        ScalarUDF::new_from_impl(ConcatOp::default()),
+    ];
+    scalars.extend(scalar_udfs());
+    scalars.extend(capped_udfs());
+    scalars.extend(capped_list_udfs(existing));
+    Functions {
+        scalars,
+        aggregates: vec![AggregateUDF::new_from_impl(SlaHist::new(tz))],
+    }
+}
+
+/// Registers [`functions`] (the capped string and list functions in place of DataFusion's,
+/// [`MAX_VALUE_BYTES`] per value, [`MAX_BATCH_BYTES`] per batch) and the rewrite of `||` on
+/// strings to the capped concatenation.
 pub fn register_all(ctx: &SessionContext, tz: Arc<TzRules>) {
-    ctx.register_udaf(AggregateUDF::new_from_impl(SlaHist::new(tz.clone())));
-    ctx.register_udf(ScalarUDF::new_from_impl(SlaSecs::new(tz.clone())));
-    ctx.register_udf(ScalarUDF::new_from_impl(BucketUdf::new(
-        tz,
-        slate_core::Grain::Day,
-        None,
-    )));
-    for f in scalar_udfs().into_iter().chain(capped_udfs()) {
+    let Functions {
+        scalars,
+        aggregates,
+    } = functions(tz, ctx.state_ref().read().scalar_functions());
+    for f in scalars {
         ctx.register_udf(f);
     }
-    for f in capped_list_udfs(ctx) {
-        ctx.register_udf(f);
+    for f in aggregates {
+        ctx.register_udaf(f);
     }
-    // `a || b` on strings becomes the capped `slate_string_concat` (registered by name too, so
-    // a plan sent to a cluster's executors finds it).
-    ctx.register_udf(ScalarUDF::new_from_impl(ConcatOp::default()));
     let rewrite: Arc<dyn FunctionRewrite + Send + Sync> = Arc::new(ConcatRewrite);
     // Registering a rewrite cannot fail (DataFusion's `Result` is for other registries).
     let _ = ctx.state_ref().write().register_function_rewrite(rewrite);
