@@ -161,7 +161,30 @@ LOOKUPS = [
     "SELECT measure, sum(n_measured) AS measured, sum(n_within) AS within FROM card "
     "WHERE level = 'all' GROUP BY measure ORDER BY measure",
 ]
-latencies, errors, lock = [], [], threading.Lock()
+# Each lookup's answer, computed from the scorecard file itself (pyarrow, no server): every
+# answer under load must equal it, so a wrong or torn result fails the test, not only an error.
+card = pq.read_table(CARD).to_pylist()
+last = max(r["window_start"] for r in card)
+EXPECTED = [
+    sorted(
+        ((r["borough"], r["measure"], r["compliance"])
+         for r in card
+         if r["level"] == "borough" and r["window_start"] == last),
+        # ORDER BY borough, measure: NULLs last, as DataFusion sorts them.
+        key=lambda t: (t[0] is None, t[0] or "", t[1]),
+    ),
+    sorted(
+        (m, sum(r["n_measured"] for r in card if r["level"] == "all" and r["measure"] == m),
+         sum(r["n_within"] for r in card if r["level"] == "all" and r["measure"] == m))
+        for m in {r["measure"] for r in card}
+    ),
+]
+if not all(EXPECTED):
+    fail("load test: the lookups select nothing from the scorecard")
+for sql, want in zip(LOOKUPS, EXPECTED):
+    if rows(query(conn, sql)) != want:
+        fail(f"load test: {sql!r} differs from the scorecard file before any load")
+latencies, errors, served, lock = [], [], [], threading.Lock()
 stop_at = time.monotonic() + LOAD_SECONDS
 
 
@@ -177,16 +200,21 @@ def client(k):
     while time.monotonic() < stop_at:
         t0 = time.perf_counter()
         try:
-            query(c, LOOKUPS[i % len(LOOKUPS)])
+            got = rows(query(c, LOOKUPS[i % len(LOOKUPS)]))
         except Exception as e:
             with lock:
                 errors.append(str(e))
             break
         mine.append(time.perf_counter() - t0)
+        if got != EXPECTED[i % len(EXPECTED)]:
+            with lock:
+                errors.append(f"client {k}: a wrong answer under load to {LOOKUPS[i % len(LOOKUPS)]!r}")
+            break
         i += 1
     c.close()
     with lock:
         latencies.extend(mine)
+        served.append(len(mine))
 
 
 t0 = time.monotonic()
@@ -198,8 +226,8 @@ for t in threads:
 elapsed = time.monotonic() - t0
 if errors:
     fail(f"load test: {len(errors)} errors, first: {errors[0]}")
-if not latencies:
-    fail("load test: no query completed")
+if len(served) != CLIENTS or min(served) == 0:
+    fail(f"load test: {CLIENTS} clients, queries answered per client: {sorted(served)}")
 latencies.sort()
 
 
@@ -213,6 +241,7 @@ print(
             "clients": CLIENTS,
             "seconds": round(elapsed, 2),
             "queries": len(latencies),
+            "fewest_per_client": min(served),
             "queries_per_s": round(len(latencies) / elapsed, 1),
             "p50_ms": round(pct(0.50), 2),
             "p99_ms": round(pct(0.99), 2),
