@@ -2,11 +2,13 @@
 //!
 //! Days outside the run's period map to [`OUTSIDE_PERIOD`] so that the cube can count them
 //! apart; a null clock maps to null (the record falls in no window). The function also counts
-//! the rows it sees, which is how the CLI shows progress through an aggregation.
+//! the rows it sees, which is how the CLI shows progress through an aggregation, and the
+//! first and last local days of the readings inside the period, which tell a report whether
+//! the data covers its first and last windows wholly.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use datafusion::arrow::array::{Array, ArrayRef, Int32Array};
 use datafusion::arrow::datatypes::DataType;
@@ -30,6 +32,8 @@ pub struct BucketUdf {
     grain: Grain,
     period: Option<(i32, i32)>,
     rows_seen: Arc<AtomicU64>,
+    /// The least and greatest local day of a non-null reading inside the period.
+    days: Arc<(AtomicI32, AtomicI32)>,
     signature: Signature,
 }
 
@@ -41,6 +45,7 @@ impl BucketUdf {
             grain,
             period,
             rows_seen: Arc::new(AtomicU64::new(0)),
+            days: Arc::new((AtomicI32::new(i32::MAX), AtomicI32::new(i32::MIN))),
             signature: Signature::any(1, Volatility::Immutable),
         }
     }
@@ -63,6 +68,24 @@ impl BucketUdf {
     /// Rows evaluated so far (shared with clones of the handle).
     pub fn rows_seen(&self) -> Arc<AtomicU64> {
         self.rows_seen.clone()
+    }
+
+    /// The first and last local days of the non-null readings inside the period evaluated so
+    /// far in this process (shared with clones of the handle; a cluster's executors evaluate
+    /// their own copies, so there it stays empty).
+    pub fn days_seen(&self) -> DaysSeen {
+        DaysSeen(self.days.clone())
+    }
+
+    /// The local day of raw reading `v`.
+    fn day_of(&self, clock: &Clock, v: i64) -> i32 {
+        let secs = v.div_euclid(clock.per_sec());
+        let offset = if clock.is_naive() {
+            0
+        } else {
+            self.tz.offset_span(secs).0
+        };
+        (secs + i64::from(offset)).div_euclid(SECS_PER_DAY) as i32
     }
 }
 
@@ -114,8 +137,42 @@ impl ScalarUDFImpl for BucketUdf {
             .collect();
         self.rows_seen
             .fetch_add(raw.len() as u64, Ordering::Relaxed);
+        // The earliest and latest reading inside the period; their days bound every other's
+        // (a local day only grows with the instant under one offset, and offsets change by
+        // less than a day).
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for (i, (&v, &u)) in raw.values().iter().zip(&values).enumerate() {
+            if u != OUTSIDE_PERIOD && raw.is_valid(i) {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+        if lo <= hi {
+            self.days
+                .0
+                .fetch_min(self.day_of(&clock, lo), Ordering::Relaxed);
+            self.days
+                .1
+                .fetch_max(self.day_of(&clock, hi), Ordering::Relaxed);
+        }
         let out = Int32Array::new(values.into(), raw.nulls().cloned());
         Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
+    }
+}
+
+/// The days [`BucketUdf::days_seen`] reports.
+#[derive(Debug, Clone)]
+pub struct DaysSeen(Arc<(AtomicI32, AtomicI32)>);
+
+impl DaysSeen {
+    /// `(first, last)` local days (days since 1970-01-01, both included), if any reading
+    /// inside the period was seen.
+    pub fn get(&self) -> Option<(i32, i32)> {
+        let (a, b) = (
+            self.0.0.load(Ordering::Relaxed),
+            self.0.1.load(Ordering::Relaxed),
+        );
+        (a <= b).then_some((a, b))
     }
 }
 
