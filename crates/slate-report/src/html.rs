@@ -117,7 +117,7 @@ svg .p90{stroke:#c2410c;stroke-width:2;fill:none}svg .p50{stroke:var(--accent);s
 svg .target{stroke:var(--not);stroke-dasharray:6 4;stroke-width:1.5}svg .centre{stroke:var(--ink);stroke-width:1.5}
 svg .l95{stroke:#6b7a90;stroke-dasharray:4 3;fill:none}svg .l998{stroke:#6b7a90;fill:none}
 svg .dot{fill:var(--accent);opacity:.8}svg .dot.hi{fill:var(--met);opacity:1}svg .dot.lo{fill:var(--not);opacity:1}
-svg .label{font-size:10px;font-weight:600}
+svg .label{font-size:10px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
 svg .partial{fill:#8a93a3;opacity:.16;stroke:none}svg .leader{stroke:var(--muted);stroke-width:.8}
 .partial-note{color:var(--unsure);font-size:12px}.coverage strong{color:var(--ink)}
 svg .roster{stroke:var(--met);stroke-width:2;stroke-dasharray:5 3;fill:none}

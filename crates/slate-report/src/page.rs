@@ -839,11 +839,24 @@ impl<'a> Page<'a> {
             let labels: Vec<PointLabel> = labels.into_iter().map(|l| l.1).collect();
             let placed = svg::place_labels(&labels, frame.area(), &avoid);
             svg::draw_labels(&mut self.out, &labels, &placed);
+            let unlabelled: Vec<String> = labels
+                .iter()
+                .zip(&placed)
+                .filter(|(_, p)| p.is_none())
+                .map(|(l, _)| esc(&l.text))
+                .collect();
             svg::legend(
                 &mut self.out,
                 &[("l95", "95% limits"), ("l998", "99.8% limits")],
             );
             let _ = writeln!(self.out, "</svg>");
+            if !unlabelled.is_empty() {
+                let _ = writeln!(
+                    self.out,
+                    "<p class=\"note\">Too crowded to label in the plot: {}.</p>",
+                    unlabelled.join(", ")
+                );
+            }
             if named.is_empty() {
                 let _ = writeln!(
                     self.out,

@@ -124,9 +124,18 @@ pub(crate) fn axes(
     }
     for (v, label) in xticks {
         let x = f.x(*v);
+        // A label centred on a tick near either edge would be cut off: align it to the edge.
+        let half = text_width(label, 11.0) / 2.0;
+        let anchor = if x + half > W {
+            "end"
+        } else if x - half < 0.0 {
+            "start"
+        } else {
+            "middle"
+        };
         let _ = write!(
             out,
-            r#"<line class="axis" x1="{x:.1}" x2="{x:.1}" y1="{b:.1}" y2="{:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            r#"<line class="axis" x1="{x:.1}" x2="{x:.1}" y1="{b:.1}" y2="{:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
             b + 4.0,
             b + 16.0,
             esc(label)
@@ -265,10 +274,15 @@ pub(crate) const DOT_R: f64 = 3.5;
 
 /// Greedy label placement: labels are placed one after another (in the given order), each at
 /// the first of a list of positions around its point (right, left, then further up and down
-/// with a leader line) whose box lies inside `area` and overlaps no point, no placed label and
-/// no box in `avoid`. When no position is free, the one with the least overlap is taken, so
-/// every label is drawn and stays inside the area.
-pub(crate) fn place_labels(labels: &[PointLabel], area: Rect, avoid: &[Rect]) -> Vec<Placed> {
+/// and further aside, with a leader line) whose box lies inside `area` and overlaps no point,
+/// no placed label and no box in `avoid`. A label with no free position is not placed
+/// (`None`): a crowded plot leaves it to the list of names beside the chart rather than draw
+/// one name over another.
+pub(crate) fn place_labels(
+    labels: &[PointLabel],
+    area: Rect,
+    avoid: &[Rect],
+) -> Vec<Option<Placed>> {
     let dots: Vec<Rect> = labels
         .iter()
         .map(|l| Rect {
@@ -278,72 +292,71 @@ pub(crate) fn place_labels(labels: &[PointLabel], area: Rect, avoid: &[Rect]) ->
             y1: l.y + DOT_R,
         })
         .collect();
-    let mut placed: Vec<Placed> = Vec::new();
-    for (i, l) in labels.iter().enumerate() {
+    let mut placed: Vec<Option<Placed>> = Vec::new();
+    // Vertical offsets by one line at a time, alternately up and down; then further aside.
+    // At most three lines away: a longer leader line crosses too much of the plot to read.
+    let dys: Vec<f64> = (0..=3)
+        .flat_map(|k| {
+            let d = f64::from(k) * 13.0;
+            if k == 0 { vec![0.0] } else { vec![-d, d] }
+        })
+        .collect();
+    for l in labels {
         let w = text_width(&l.text, LABEL_PX);
         let h = LABEL_PX + 2.0;
-        let mut best: Option<(f64, Placed)> = None;
-        'search: for dy in [0.0, -14.0, 14.0, -28.0, 28.0, -42.0, 42.0, -56.0, 56.0] {
-            for (end, up) in [(false, true), (false, false), (true, true), (true, false)] {
-                if dy != 0.0 && up != (dy < 0.0) {
-                    continue;
-                }
-                // Baseline just above (or below) the point, beside it.
-                let base = if up { l.y - 5.0 } else { l.y + 5.0 + LABEL_PX };
-                let y = base + dy;
-                let x = if end { l.x - 6.0 } else { l.x + 6.0 };
-                let bbox = Rect {
-                    x0: if end { x - w } else { x },
-                    y0: y - LABEL_PX,
-                    x1: if end { x } else { x + w },
-                    y1: y - LABEL_PX + h,
-                };
-                // Keep inside the area, whatever else.
-                let (sx, sy) = (
-                    (area.x0 - bbox.x0).max(0.0) - (bbox.x1 - area.x1).max(0.0),
-                    (area.y0 - bbox.y0).max(0.0) - (bbox.y1 - area.y1).max(0.0),
-                );
-                let bbox = Rect {
-                    x0: bbox.x0 + sx,
-                    y0: bbox.y0 + sy,
-                    x1: bbox.x1 + sx,
-                    y1: bbox.y1 + sy,
-                };
-                let cand = Placed {
-                    bbox,
-                    x: x + sx,
-                    y: y + sy,
-                    end,
-                    leader: dy != 0.0,
-                };
-                let clash: f64 = dots
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != i)
-                    .map(|(_, d)| d.overlap(&bbox))
-                    .chain(placed.iter().map(|p| p.bbox.overlap(&bbox)))
-                    .chain(avoid.iter().map(|a| a.overlap(&bbox)))
-                    .sum::<f64>()
-                    // Its own point counts too: a label shifted onto its dot hides it.
-                    + dots[i].overlap(&bbox);
-                if best.as_ref().is_none_or(|b| clash < b.0) {
-                    best = Some((clash, cand));
-                }
-                if clash == 0.0 {
-                    break 'search;
+        let mut found: Option<Placed> = None;
+        'search: for dx in [0.0, 24.0] {
+            for &dy in &dys {
+                for (end, up) in [(false, true), (false, false), (true, true), (true, false)] {
+                    if dy != 0.0 && up != (dy < 0.0) {
+                        continue;
+                    }
+                    // Baseline just above (or below) the point, beside it.
+                    let base = if up { l.y - 5.0 } else { l.y + 5.0 + LABEL_PX };
+                    let y = base + dy;
+                    let x = if end { l.x - 6.0 - dx } else { l.x + 6.0 + dx };
+                    let bbox = Rect {
+                        x0: if end { x - w } else { x },
+                        y0: y - LABEL_PX,
+                        x1: if end { x } else { x + w },
+                        y1: y - LABEL_PX + h,
+                    };
+                    if !(bbox.x0 >= area.x0
+                        && bbox.x1 <= area.x1
+                        && bbox.y0 >= area.y0
+                        && bbox.y1 <= area.y1)
+                    {
+                        continue;
+                    }
+                    // Its own point counts too: a label on its dot hides it.
+                    let clash = dots.iter().any(|d| d.overlap(&bbox) > 0.0)
+                        || placed.iter().flatten().any(|p| p.bbox.overlap(&bbox) > 0.0)
+                        || avoid.iter().any(|a| a.overlap(&bbox) > 0.0);
+                    if !clash {
+                        found = Some(Placed {
+                            bbox,
+                            x,
+                            y,
+                            end,
+                            leader: dy != 0.0 || dx != 0.0,
+                        });
+                        break 'search;
+                    }
                 }
             }
         }
-        if let Some((_, p)) = best {
-            placed.push(p);
-        }
+        placed.push(found);
     }
     placed
 }
 
-/// Draws placed labels (class `label`), with a leader line to the point when moved away.
-pub(crate) fn draw_labels(out: &mut String, labels: &[PointLabel], placed: &[Placed]) {
+/// Draws placed labels (class `label`), with a leader line to the point when moved away; the
+/// lines first, so that no line is drawn over a label.
+pub(crate) fn draw_labels(out: &mut String, labels: &[PointLabel], placed: &[Option<Placed>]) {
     for (l, p) in labels.iter().zip(placed) {
+        let Some(p) = p else {
+            continue;
+        };
         if p.leader {
             let lx = if p.end { p.bbox.x1 } else { p.bbox.x0 };
             let ly = (p.bbox.y0 + p.bbox.y1) / 2.0;
@@ -353,6 +366,11 @@ pub(crate) fn draw_labels(out: &mut String, labels: &[PointLabel], placed: &[Pla
                 l.x, l.y
             );
         }
+    }
+    for (l, p) in labels.iter().zip(placed) {
+        let Some(p) = p else {
+            continue;
+        };
         let _ = write!(
             out,
             r#"<text class="label" x="{:.1}" y="{:.1}"{}>{}</text>"#,
@@ -404,7 +422,10 @@ mod tests {
             x1: 600.0,
             y1: 132.0,
         };
-        let placed = place_labels(&labels, area(), &[centre]);
+        let placed: Vec<Placed> = place_labels(&labels, area(), &[centre])
+            .into_iter()
+            .map(|p| p.expect("room for every label"))
+            .collect();
         assert_eq!(placed.len(), labels.len());
         for (i, p) in placed.iter().enumerate() {
             assert!(area().holds(&p.bbox), "{i} outside: {p:?}");
@@ -428,14 +449,34 @@ mod tests {
     }
 
     #[test]
-    fn a_label_with_no_free_place_still_goes_inside() {
-        let labels = vec![PointLabel {
+    fn a_label_with_no_free_place_is_left_out() {
+        // Wider than the plot; and a crowd of 40 points in a column with long names: the
+        // labels that find no room are left out, the others placed apart.
+        let wide = vec![PointLabel {
             x: 300.0,
             y: 100.0,
             text: "X".repeat(200),
         }];
-        let placed = place_labels(&labels, area(), &[]);
-        assert_eq!(placed.len(), 1);
-        assert!(placed[0].bbox.y0 >= TOP && placed[0].bbox.y1 <= H - BOTTOM);
+        assert_eq!(place_labels(&wide, area(), &[]), vec![None]);
+        let crowd: Vec<PointLabel> = (0..40)
+            .map(|i| PointLabel {
+                x: 330.0,
+                y: 40.0 + i as f64 * 4.0,
+                text: format!("Kingston upon Thames {i}"),
+            })
+            .collect();
+        let placed = place_labels(&crowd, area(), &[]);
+        let drawn: Vec<Placed> = placed.iter().flatten().copied().collect();
+        assert!(
+            !drawn.is_empty() && drawn.len() < crowd.len(),
+            "{}",
+            drawn.len()
+        );
+        for (i, p) in drawn.iter().enumerate() {
+            assert!(area().holds(&p.bbox));
+            for q in &drawn[i + 1..] {
+                assert_eq!(p.bbox.overlap(&q.bbox), 0.0);
+            }
+        }
     }
 }
