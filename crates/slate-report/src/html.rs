@@ -110,7 +110,7 @@ figure{margin:12px 0 20px;break-inside:avoid}figcaption{font-weight:600;margin-b
 figure p.note,p.note{color:var(--muted);font-size:12px;margin:2px 0}
 svg{width:100%;height:auto;max-width:760px;display:block}
 svg text{font:11px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:var(--ink)}
-svg .tick{fill:var(--muted)}svg .note{font-size:10px}
+svg .tick{fill:var(--muted)}svg .note{font-size:10px;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
 svg .grid{stroke:#eceef2}svg .axis{stroke:#8a93a3;fill:none}
 svg .band{fill:var(--band);opacity:.55;stroke:none}svg .value{stroke:var(--accent);stroke-width:2;fill:none}
 svg .p90{stroke:#c2410c;stroke-width:2;fill:none}svg .p50{stroke:var(--accent);stroke-width:2;fill:none}

@@ -472,6 +472,14 @@ document.querySelectorAll('iframe').forEach(function (f) {{
     page
 }
 
+/// A chart as measured in the browser: plotting area, legend box, points' and labels' boxes.
+type Chart = (
+    Option<[f64; 4]>,
+    Option<[f64; 4]>,
+    Vec<[f64; 4]>,
+    Vec<[f64; 4]>,
+);
+
 /// `x0 y0 x1 y1` as numbers.
 fn rect(s: &str) -> [f64; 4] {
     let v: Vec<f64> = s.split(' ').map(|x| x.parse().unwrap()).collect();
@@ -644,16 +652,7 @@ fn the_report_is_fit_to_send_at_900_and_1200_px() {
             v[2]
         );
     }
-    // Per chart: (plot, legend, dots, labels).
-    let mut charts: std::collections::BTreeMap<
-        usize,
-        (
-            Option<[f64; 4]>,
-            Option<[f64; 4]>,
-            Vec<[f64; 4]>,
-            Vec<[f64; 4]>,
-        ),
-    > = Default::default();
+    let mut charts: std::collections::BTreeMap<usize, Chart> = Default::default();
     for l in &lines {
         let Some(rest) = l.strip_prefix("svg ") else {
             continue;
