@@ -116,7 +116,7 @@ pub(crate) fn axes(
         let y = f.y(*v);
         let _ = write!(
             out,
-            r#"<line class="grid" x1="{l:.1}" x2="{r:.1}" y1="{y:.1}" y2="{y:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            r#"<line class="grid" x1="{l:.1}" x2="{r:.1}" y1="{y:.1}" y2="{y:.1}"/><text class="tick y" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
             l - 4.0,
             y + 4.0,
             esc(label)
@@ -135,7 +135,7 @@ pub(crate) fn axes(
         };
         let _ = write!(
             out,
-            r#"<line class="axis" x1="{x:.1}" x2="{x:.1}" y1="{b:.1}" y2="{:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
+            r#"<line class="axis" x1="{x:.1}" x2="{x:.1}" y1="{b:.1}" y2="{:.1}"/><text class="tick x" x="{x:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
             b + 4.0,
             b + 16.0,
             esc(label)

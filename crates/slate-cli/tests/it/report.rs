@@ -491,15 +491,14 @@ fn overlap(a: [f64; 4], b: [f64; 4]) -> bool {
     a[0].max(b[0]) + 0.5 < a[2].min(b[2]) && a[1].max(b[1]) + 0.5 < a[3].min(b[3])
 }
 
-/// The y-axis tick labels of each chart (right-aligned `tick` texts), in page order.
+/// The y-axis tick labels of each chart (`tick y` texts), in page order.
 fn y_tick_labels(dom: &str) -> Vec<Vec<String>> {
     dom.split("<svg ")
         .skip(1)
         .map(|svg| {
             let svg = &svg[..svg.find("</svg>").unwrap()];
-            svg.split("<text class=\"tick\" ")
+            svg.split("<text class=\"tick y\" ")
                 .skip(1)
-                .filter(|t| t[..t.find('>').unwrap()].contains("text-anchor=\"end\""))
                 .map(|t| t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()].to_string())
                 .collect()
         })
