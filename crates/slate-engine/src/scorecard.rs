@@ -31,7 +31,7 @@ use slate_io::ImportSummary;
 
 use crate::error::{Error, Result};
 use crate::input::{Input, SummarySlot};
-use crate::udf::{BucketUdf, OUTSIDE_PERIOD, SlaHist};
+use crate::udf::{BucketUdf, DaysSeen, OUTSIDE_PERIOD, SlaHist};
 
 /// What to compute.
 #[derive(Debug, Clone)]
@@ -127,6 +127,10 @@ pub struct Scorecard {
     /// A mapped source's accounting: `input rows = imported + rejected`; `rows` above counts
     /// the canonical records the imported rows made.
     pub source: Option<ImportSummary>,
+    /// The first and last local days (both included) on which a measure's start clock falls
+    /// inside the period: the span of the data, which a report needs to tell a partial first
+    /// or last window. `None` when nothing was read here (no records, or a cluster run).
+    pub data_days: Option<(i32, i32)>,
 }
 
 /// A planned scorecard run: policy checked against the input's schema, nothing read yet.
@@ -144,6 +148,7 @@ pub struct Plan {
     rows: u64,
     files: usize,
     rows_seen: Arc<AtomicU64>,
+    days_seen: DaysSeen,
     /// Input files lacking columns the plan reads (they read as null there).
     missing: Vec<(PathBuf, Vec<String>)>,
     /// A mapped source's accounting, filled in by its scan.
@@ -357,6 +362,7 @@ impl Plan {
         };
         let bucket = BucketUdf::new(opts.tz.clone(), opts.window.grain(), period);
         let rows_seen = bucket.rows_seen();
+        let days_seen = bucket.days_seen();
         let bucket = ScalarUDF::new_from_impl(bucket);
 
         let mut group_exprs: Vec<Expr> = starts
@@ -399,6 +405,7 @@ impl Plan {
             rows,
             files,
             rows_seen,
+            days_seen,
             missing: Vec::new(),
             source: None,
         })
@@ -620,6 +627,7 @@ impl Plan {
             accounts,
             missing_columns: self.missing,
             source,
+            data_days: self.days_seen.get(),
         })
     }
 }

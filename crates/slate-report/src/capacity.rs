@@ -8,6 +8,7 @@ use std::fmt::Write;
 use crate::Provenance;
 use crate::html::{TAIL, count, dur, esc, exact, head, opct, pct};
 use crate::svg::{self, Frame};
+use crate::ticks;
 
 /// One planning interval.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -110,9 +111,10 @@ pub fn render_capacity(p: &CapacityPage) -> String {
          calls per interval</figcaption>"
     );
     let top = p.rows.iter().map(|r| r.offered).fold(0.0, f64::max);
-    let f = Frame::new(0.0, n, 0.0, nice_top(top));
+    let ya = ticks::linear(0.0, top, 5, ticks::number);
+    let f = Frame::new(0.0, n, 0.0, ya.hi);
     svg::open(&mut o, "fig-demand");
-    svg::axes(&mut o, &f, &y_ticks(&f, |v| format!("{v}")), &xt);
+    svg::axes(&mut o, &f, &ya.ticks, &xt);
     svg::line(&mut o, &f, "value", &steps(&p.rows, |r| Some(r.offered)));
     let _ = writeln!(o, "</svg>");
     data_table(
@@ -142,16 +144,18 @@ pub fn render_capacity(p: &CapacityPage) -> String {
         .map(|r| r.agents_c.max(r.on_phones.unwrap_or(0)))
         .max()
         .unwrap_or(0);
-    let f = Frame::new(0.0, n, 0.0, nice_top(f64::from(top)));
+    let ya = ticks::counts(0.0, f64::from(top), 5);
+    let f = Frame::new(0.0, n, 0.0, ya.hi);
     svg::open(&mut o, "fig-staff");
-    svg::axes(&mut o, &f, &y_ticks(&f, |v| format!("{v}")), &xt);
+    svg::axes(&mut o, &f, &ya.ticks, &xt);
+    let mut legend = Vec::new();
     svg::line(
         &mut o,
         &f,
         "p90",
         &steps(&p.rows, |r| Some(f64::from(r.agents_c))),
     );
-    svg::legend(&mut o, 0, "p90", "Erlang C");
+    legend.push(("p90", "Erlang C"));
     if has_a {
         svg::line(
             &mut o,
@@ -159,7 +163,7 @@ pub fn render_capacity(p: &CapacityPage) -> String {
             "p50",
             &steps(&p.rows, |r| r.agents_a.map(f64::from)),
         );
-        svg::legend(&mut o, 1, "p50", "Erlang A");
+        legend.push(("p50", "Erlang A"));
     }
     if has_roster {
         svg::line(
@@ -168,8 +172,9 @@ pub fn render_capacity(p: &CapacityPage) -> String {
             "roster",
             &steps(&p.rows, |r| r.on_phones.map(f64::from)),
         );
-        svg::legend(&mut o, 2, "roster", "roster");
+        legend.push(("roster", "roster"));
     }
+    svg::legend(&mut o, &legend);
     let _ = writeln!(o, "</svg>");
     data_table(
         &mut o,
@@ -214,15 +219,11 @@ pub fn render_capacity(p: &CapacityPage) -> String {
         .flat_map(|r| [r.observed_sl, r.roster_sl])
         .flatten()
         .fold(p.target, f64::min);
-    // Headroom above 100% keeps the legend off the lines.
-    let f = Frame::new(0.0, n, (lo - 0.05).max(0.0), 1.04);
+    // The legend sits above the plot, so the axis can end at 100%.
+    let ya = ticks::percent(lo, 1.0, 5);
+    let f = Frame::new(0.0, n, ya.lo, ya.hi);
     svg::open(&mut o, "fig-sl");
-    svg::axes(
-        &mut o,
-        &f,
-        &y_ticks(&f, |v| format!("{:.0}%", v * 100.0)),
-        &xt,
-    );
+    svg::axes(&mut o, &f, &ya.ticks, &xt);
     svg::hline(
         &mut o,
         &f,
@@ -231,11 +232,12 @@ pub fn render_capacity(p: &CapacityPage) -> String {
         &format!("target {}", pct(p.target)),
     );
     svg::line(&mut o, &f, "value", &steps(&p.rows, |r| r.observed_sl));
-    svg::legend(&mut o, 0, "value", "observed");
+    let mut legend = vec![("value", "observed")];
     if has_roster {
         svg::line(&mut o, &f, "roster", &steps(&p.rows, |r| r.roster_sl));
-        svg::legend(&mut o, 1, "roster", "roster (model)");
+        legend.push(("roster", "roster (model)"));
     }
+    svg::legend(&mut o, &legend);
     let _ = writeln!(o, "</svg>");
     data_table(
         &mut o,
@@ -486,18 +488,8 @@ fn steps(rows: &[CapacityRow], f: impl Fn(&CapacityRow) -> Option<f64>) -> Vec<(
     pts
 }
 
-fn nice_top(v: f64) -> f64 {
-    if v <= 0.0 { 1.0 } else { v * 1.1 }
-}
-
-fn y_ticks(f: &Frame, label: impl Fn(f64) -> String) -> Vec<(f64, String)> {
-    svg::ticks(f.y0, f.y1)
-        .into_iter()
-        .map(|v| (v, label(v)))
-        .collect()
-}
-
-/// Ticks at the start of each day (labels whose time is 00:00), at most eight.
+/// Ticks at the start of each day (labels whose time is 00:00), at most eight, every 1, 2
+/// or 7 days (or a multiple of 7).
 fn x_ticks(rows: &[CapacityRow]) -> Vec<(f64, String)> {
     let days: Vec<(f64, String)> = rows
         .iter()
@@ -505,7 +497,7 @@ fn x_ticks(rows: &[CapacityRow]) -> Vec<(f64, String)> {
         .filter(|(_, r)| r.label.ends_with(" 00:00"))
         .map(|(i, r)| (i as f64, r.label.trim_end_matches(" 00:00").to_string()))
         .collect();
-    let step = days.len().div_ceil(8).max(1);
+    let step = ticks::window_step(days.len(), 8, &[1, 2, 7]);
     days.into_iter().step_by(step).collect()
 }
 

@@ -99,7 +99,8 @@ const CSS: &str = r#"
 *{box-sizing:border-box}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--ink);max-width:1000px;margin:0 auto;padding:24px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;border-bottom:2px solid var(--ink);padding-bottom:4px}h3{font-size:15px;margin:20px 0 4px}
-.sub{color:var(--muted);margin:0 0 12px}
+.sub{color:var(--muted);margin:0 0 12px}.lede{font-size:15px;margin:0 0 8px}
+code,dd{overflow-wrap:anywhere}.scroll{overflow-x:auto;max-width:100%}
 nav a{margin-right:14px;color:var(--accent)}
 table{border-collapse:collapse;margin:6px 0 12px;font-variant-numeric:tabular-nums}
 th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:right;vertical-align:top}
@@ -109,19 +110,21 @@ figure{margin:12px 0 20px;break-inside:avoid}figcaption{font-weight:600;margin-b
 figure p.note,p.note{color:var(--muted);font-size:12px;margin:2px 0}
 svg{width:100%;height:auto;max-width:760px;display:block}
 svg text{font:11px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:var(--ink)}
-svg .tick{fill:var(--muted)}svg .note{font-size:10px}
+svg .tick{fill:var(--muted)}svg .note{font-size:10px;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
 svg .grid{stroke:#eceef2}svg .axis{stroke:#8a93a3;fill:none}
 svg .band{fill:var(--band);opacity:.55;stroke:none}svg .value{stroke:var(--accent);stroke-width:2;fill:none}
 svg .p90{stroke:#c2410c;stroke-width:2;fill:none}svg .p50{stroke:var(--accent);stroke-width:2;fill:none}
 svg .target{stroke:var(--not);stroke-dasharray:6 4;stroke-width:1.5}svg .centre{stroke:var(--ink);stroke-width:1.5}
 svg .l95{stroke:#6b7a90;stroke-dasharray:4 3;fill:none}svg .l998{stroke:#6b7a90;fill:none}
 svg .dot{fill:var(--accent);opacity:.8}svg .dot.hi{fill:var(--met);opacity:1}svg .dot.lo{fill:var(--not);opacity:1}
-svg .label{font-size:10px;font-weight:600}
+svg .label{font-size:10px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
+svg .partial{fill:#8a93a3;opacity:.16;stroke:none}svg .leader{stroke:var(--muted);stroke-width:.8}
+.partial-note{color:var(--unsure);font-size:12px}.coverage strong{color:var(--ink)}
 svg .roster{stroke:var(--met);stroke-width:2;stroke-dasharray:5 3;fill:none}
 details{margin:4px 0 8px}summary{color:var(--accent);cursor:pointer}
 .heat td{text-align:center;min-width:56px}.heat td.h-met{background:#d3ecd9}.heat td.h-not{background:#f6d4d1}.heat td.h-unsure{background:#f7e7c1}.heat td.h-none{background:#eef0f4}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dt{font-weight:600}dd{margin:0}
-pre{white-space:pre-wrap;background:#f5f6f8;padding:8px;font-size:12px;max-height:320px;overflow:auto}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f5f6f8;padding:8px;font-size:12px;max-height:320px;overflow:auto}
 .empty{border:2px dashed var(--line);padding:24px;font-size:16px}
 @page{size:A4;margin:14mm}
 @media print{body{max-width:none;padding:0;font-size:11px}nav,details{display:none}h2{break-before:page;break-after:avoid}

@@ -22,6 +22,7 @@ mod capacity;
 mod html;
 mod page;
 mod svg;
+mod ticks;
 
 pub use capacity::{CapacityPage, CapacityRow, render_capacity};
 
@@ -48,6 +49,15 @@ pub struct Provenance {
     pub rows_read: Option<u64>,
     /// Policy name or origin (`builtin:mps-promise-2008`, a file).
     pub policy: Option<String>,
+    /// The policy's own `name`, the page's title.
+    pub policy_name: Option<String>,
+    /// The policy's `description`, shown under the title.
+    pub policy_description: Option<String>,
+    /// The first and last local days (days since 1970-01-01, both included) on which a
+    /// measure's start clock falls inside the period: windows these days do not wholly cover
+    /// are marked partial. `None` when not known (a scorecard read back from a file): then a
+    /// last window with under half the usual records is marked as looking incomplete.
+    pub data_days: Option<(i32, i32)>,
     /// The policy's TOML text.
     pub policy_text: Option<String>,
     /// Zone of the calendar windows.
@@ -304,6 +314,90 @@ mod tests {
             assert!(html.contains(&format!("<section id=\"{id}\">")), "{id}");
         }
         assert!(html.contains("<td>cancelled</td><td>answer</td><td>3</td><td>6</td><td>0</td>"));
+    }
+
+    #[test]
+    fn the_title_is_the_policys_name_and_no_absolute_path_is_shown() {
+        let (s, b) = scorecard(&sample());
+        let file = "/home/analyst/exports/secret/alexandria.toml";
+        let sent = Provenance {
+            policy: Some(file.into()),
+            policy_text: Some("name = \"alexandria-dispatch\"".into()),
+            policy_name: Some("alexandria-dispatch".into()),
+            policy_description: Some("Dispatch within 2 minutes <90%>".into()),
+            command: Some(format!(
+                "slate run --input /srv/cad/imp --policy {file} --report=/home/analyst/r.html \
+                 --out card.parquet"
+            )),
+            inputs: vec![InputFile {
+                path: "/srv/cad/imp/year=2025/part-0.parquet".into(),
+                rows: Some(10),
+            }],
+            ..prov()
+        };
+        let html = render_batches((&s, &[b]), None, &sent).unwrap();
+        assert!(html.contains("<title>SLA scorecard: alexandria-dispatch</title>"));
+        assert!(html.contains("<h1>SLA scorecard: alexandria-dispatch</h1>"));
+        assert!(html.contains("<p class=\"lede\">Dispatch within 2 minutes &lt;90%&gt;</p>"));
+        for leak in [file, "/home/analyst", "/srv/cad"] {
+            assert!(!html.contains(leak), "the page shows {leak}");
+        }
+        // Relative paths as typed; absolute ones by their last component.
+        assert!(html.contains("--policy \u{2026}/alexandria.toml"));
+        assert!(html.contains("--report=\u{2026}/r.html --out card.parquet"));
+        assert!(html.contains("\u{2026}/part-0.parquet"));
+        assert!(html.contains("alexandria-dispatch (<code>\u{2026}/alexandria.toml</code>)"));
+        // Without a policy name: a plain title.
+        let html = render_batches((&s, &[scorecard(&sample()).1]), None, &prov()).unwrap();
+        assert!(html.contains("<title>SLA scorecard</title>"));
+    }
+
+    #[test]
+    fn windows_the_records_do_not_wholly_cover_are_marked_partial() {
+        const JAN: i32 = 19723; // 2024-01-01
+        const FEB: i32 = 19754;
+        const MAR: i32 = 19783;
+        let rows: Vec<Spec<'_>> = [JAN, FEB, MAR]
+            .into_iter()
+            .map(|m| (m, "all", None, "answer", Some(0.8), 500, 420, 0))
+            .collect();
+        let (s, b) = scorecard(&rows);
+        let page = |days| {
+            let prov = Provenance {
+                data_days: days,
+                ..prov()
+            };
+            render_batches((&s, std::slice::from_ref(&b)), None, &prov).unwrap()
+        };
+        // The records start on 15 January and end on 10 March: January and March partial,
+        // February the headline.
+        let html = page(Some((JAN + 14, MAR + 9)));
+        assert!(html.contains("<h2>Headline: 2024-02</h2>"), "headline");
+        assert!(html.contains("The records run from 2024-01-15 to 2024-03-10."));
+        assert!(
+            html.contains(
+                "<tr class=\"partial\" data-partial=\"partial: records from 2024-01-15\">"
+            )
+        );
+        assert!(
+            html.contains("<tr class=\"partial\" data-partial=\"partial: records to 2024-03-10\">")
+        );
+        assert!(html.contains("The latest window, 2024-03, is partial (records to 2024-03-10)"));
+        // Shaded in both charts of the measure (compliance, percentiles), with a legend entry.
+        assert_eq!(
+            html.matches("<rect class=\"partial\" x=").count(),
+            2 * 2 + 2
+        );
+        assert_eq!(html.matches("partial window</text>").count(), 2);
+        // Records on every day of the three windows (each `[start, start + 30)` here): none.
+        let html = page(Some((JAN, MAR + 29)));
+        assert!(!html.contains("class=\"partial"), "nothing is partial");
+        assert!(!html.contains("Partial window"));
+        assert!(html.contains("<h2>Headline: 2024-03</h2>"));
+        // Only the first window partial: the latest is the headline.
+        let html = page(Some((JAN + 1, MAR + 29)));
+        assert!(html.contains("<h2>Headline: 2024-03</h2>"));
+        assert_eq!(html.matches("<tr class=\"partial\"").count(), 2);
     }
 
     #[test]

@@ -12,7 +12,8 @@ use slate_core::stats::wilson_95;
 
 use crate::Provenance;
 use crate::html::{TAIL, count, dur, esc, exact, head, opct, pct, pts, window_label};
-use crate::svg::{self, Frame};
+use crate::svg::{self, Frame, PointLabel};
+use crate::ticks;
 
 /// Whole-force figures of one measure in one window.
 #[derive(Debug, Clone)]
@@ -54,8 +55,9 @@ pub(crate) struct Page<'a> {
     force_level: String,
     /// Index into `windows` of the headline window.
     headline: Option<usize>,
-    /// A last window left out of the headline as incomplete, with its share of the usual size.
-    partial: Option<((i32, i32), f64)>,
+    /// Per window, `(verb phrase, why)` when it is partial (`None`: complete):
+    /// ("is partial", "records from 2025-08-24") or ("looks incomplete", "12% of ...").
+    partial: Vec<Option<(&'static str, String)>>,
     out: String,
 }
 
@@ -108,28 +110,50 @@ impl<'a> Page<'a> {
                 f.ci = wilson_95(k, n);
             }
         }
-        // The latest window is the headline unless it is much smaller than usual (a month
-        // the data only began): then the one before it, and the page says so.
-        let size = |w: &(i32, i32)| -> i64 {
-            measures
-                .iter()
-                .filter_map(|m| force.get(&(w.0, m.as_str())))
-                .map(|f| f.n_eligible)
-                .sum()
-        };
-        let mut headline = windows.len().checked_sub(1);
-        let mut partial = None;
-        if windows.len() >= 4 {
-            let mut earlier: Vec<i64> = windows[..windows.len() - 1].iter().map(size).collect();
-            earlier.sort_unstable();
-            let median = earlier[earlier.len() / 2] as f64;
-            let last = windows[windows.len() - 1];
-            let share = size(&last) as f64 / median.max(1.0);
-            if share < 0.5 {
-                headline = Some(windows.len() - 2);
-                partial = Some((last, share));
+        // A window is partial when the days the records span do not wholly cover it (the
+        // data starts or ends inside it). Without those days (a scorecard read from a file), a
+        // last window with under half the median size of the earlier ones looks incomplete.
+        let mut partial: Vec<Option<(&'static str, String)>> = vec![None; windows.len()];
+        match prov.data_days {
+            Some((first, last)) => {
+                for (p, w) in partial.iter_mut().zip(&windows) {
+                    let from = (first > w.0).then(|| format!("records from {}", day_text(first)));
+                    let to = (last + 1 < w.1).then(|| format!("records to {}", day_text(last)));
+                    *p = match (from, to) {
+                        (None, None) => None,
+                        (a, b) => Some((
+                            "is partial",
+                            a.into_iter().chain(b).collect::<Vec<_>>().join(", "),
+                        )),
+                    };
+                }
             }
+            None if windows.len() >= 4 => {
+                let size = |w: &(i32, i32)| -> i64 {
+                    measures
+                        .iter()
+                        .filter_map(|m| force.get(&(w.0, m.as_str())))
+                        .map(|f| f.n_eligible)
+                        .sum()
+                };
+                let mut earlier: Vec<i64> = windows[..windows.len() - 1].iter().map(size).collect();
+                earlier.sort_unstable();
+                let median = earlier[earlier.len() / 2] as f64;
+                let share = size(&windows[windows.len() - 1]) as f64 / median.max(1.0);
+                if share < 0.5 {
+                    partial[windows.len() - 1] = Some((
+                        "looks incomplete",
+                        format!("{:.0}% of the records of a usual window", share * 100.0),
+                    ));
+                }
+            }
+            None => {}
         }
+        // The headline is the latest complete window (the latest of all when none is).
+        let headline = (0..windows.len())
+            .rev()
+            .find(|&i| partial[i].is_none())
+            .or(windows.len().checked_sub(1));
         Page {
             card,
             ledger,
@@ -148,16 +172,95 @@ impl<'a> Page<'a> {
         window_label(&self.card.window, w.0, w.1)
     }
 
+    /// The title, from the policy's own name: never its file's path (the page is sent to
+    /// people who have no use for where it lay on the analyst's disk).
     fn title(&self) -> String {
-        match &self.prov.policy {
-            Some(p) => format!("SLA scorecard: {p}"),
+        match self.prov.policy_name.as_deref().filter(|n| !n.is_empty()) {
+            Some(n) => format!("SLA scorecard: {n}"),
             None => "SLA scorecard".to_string(),
         }
+    }
+
+    /// Why window `i` is partial, in a few words ("partial: records from 2025-08-24").
+    fn partial_text(&self, i: usize) -> Option<String> {
+        self.partial[i]
+            .as_ref()
+            .map(|(verb, why)| format!("{}: {why}", verb.trim_start_matches("is ")))
+    }
+
+    /// Why window `i` is partial, as a note for a table cell (empty when complete).
+    fn partial_note(&self, i: usize) -> String {
+        self.partial_text(i).map_or(String::new(), |p| {
+            format!("<br><span class=\"partial-note\">{}</span>", esc(&p))
+        })
+    }
+
+    /// A table row's opening tag for window `i`: partial windows carry their note.
+    fn window_tr(&self, i: usize) -> String {
+        self.partial_text(i).map_or("<tr>".to_string(), |p| {
+            format!("<tr class=\"partial\" data-partial=\"{}\">", esc(&p))
+        })
+    }
+
+    /// Shades the partial windows of a window-indexed chart.
+    fn shade_partial(&mut self, frame: &Frame) -> bool {
+        let mut any = false;
+        for i in 0..self.windows.len() {
+            if let Some(p) = self.partial_text(i) {
+                let title = format!("{}: {p}", self.label(self.windows[i]));
+                svg::shade(&mut self.out, frame, i as f64 - 0.5, i as f64 + 0.5, &title);
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// The sentence saying which windows are partial and why, for the page's header.
+    fn coverage_sentence(&self) -> String {
+        let marked: Vec<String> = self
+            .windows
+            .iter()
+            .zip(&self.partial)
+            .filter_map(|(w, p)| {
+                p.as_ref().map(|(verb, why)| {
+                    format!(
+                        "<strong>{}</strong> ({}{})",
+                        esc(&self.label(*w)),
+                        if *verb == "is partial" {
+                            ""
+                        } else {
+                            "looks incomplete: "
+                        },
+                        esc(why)
+                    )
+                })
+            })
+            .collect();
+        if marked.is_empty() {
+            return String::new();
+        }
+        let span = self.prov.data_days.map_or(String::new(), |(a, b)| {
+            format!("The records run from {} to {}. ", day_text(a), day_text(b))
+        });
+        format!(
+            "<p class=\"note coverage\">{span}Partial window{}: {}; shaded in the charts, \
+             marked in the tables, and not used as the headline.</p>",
+            if marked.len() > 1 { "s" } else { "" },
+            marked.join("; ")
+        )
     }
 
     pub(crate) fn render(mut self) -> String {
         self.out = head(&self.title());
         let _ = writeln!(self.out, "<header><h1>{}</h1>", esc(&self.title()));
+        if let Some(d) = self
+            .prov
+            .policy_description
+            .as_deref()
+            .filter(|d| !d.is_empty())
+        {
+            let _ = writeln!(self.out, "<p class=\"lede\">{}</p>", esc(d));
+        }
         match self.headline {
             None => {
                 let _ = writeln!(
@@ -174,12 +277,17 @@ impl<'a> Page<'a> {
             }
             Some(h) => {
                 let (first, last) = (self.windows[0], self.windows[self.windows.len() - 1]);
+                let coverage = self.coverage_sentence();
+                // The groups section exists only when the card has group columns.
+                let groups = self.card.group_by.first().map_or(String::new(), |g| {
+                    format!("<a href=\"#groups\">{} compared</a>", esc(&capital(g)))
+                });
                 let _ = writeln!(
                     self.out,
                     "<p class=\"sub\">{} windows from {} to {} ({} windows). Headline window: \
-                     <strong>{}</strong>. Generated {} by slate {}.</p>\n\
+                     <strong>{}</strong>. Generated {} by slate {}.</p>\n{}\
                      <nav aria-label=\"Sections\"><a href=\"#headline\">Headline</a><a \
-                     href=\"#trends\">Trends</a><a href=\"#groups\">Boroughs compared</a><a \
+                     href=\"#trends\">Trends</a>{}<a \
                      href=\"#exclusions\">What was left out</a><a \
                      href=\"#provenance\">Provenance</a></nav></header>\n<main>",
                     esc(&self.card.window),
@@ -188,7 +296,9 @@ impl<'a> Page<'a> {
                     self.windows.len(),
                     esc(&self.label(self.windows[h])),
                     esc(&self.prov.generated_at),
-                    esc(&self.prov.version)
+                    esc(&self.prov.version),
+                    coverage,
+                    groups
                 );
                 self.headline_section(h);
                 self.trends();
@@ -222,18 +332,30 @@ impl<'a> Page<'a> {
             "<section id=\"headline\"><h2>Headline: {}</h2>",
             esc(&window_label(&self.card.window, w.0, w.1))
         );
-        if let Some((p, share)) = self.partial {
+        let last = self.windows.len() - 1;
+        if h < last {
+            let (verb, why) = self.partial[last].clone().unwrap_or_default();
             let _ = writeln!(
                 o,
-                "<p class=\"note\">The latest window, {}, has {:.0}% of the records of a usual \
-                 window, so it looks incomplete: it is in the trends but not in the headline.</p>",
-                esc(&window_label(&self.card.window, p.0, p.1)),
-                share * 100.0
+                "<p class=\"note\">The latest window, {}, {verb} ({}), so the headline is the \
+                 latest complete window; the latest is in the trends, marked.</p>",
+                esc(&window_label(
+                    &self.card.window,
+                    self.windows[last].0,
+                    self.windows[last].1
+                )),
+                esc(&why),
+            );
+        } else if let Some((verb, why)) = &self.partial[h] {
+            let _ = writeln!(
+                o,
+                "<p class=\"note\">No window is complete: the headline window {verb} ({}).</p>",
+                esc(why)
             );
         }
         let _ = writeln!(
             o,
-            "<table id=\"headline-table\"><caption class=\"note\">Whole force, {}. Verdicts \
+            "<div class=\"scroll\"><table id=\"headline-table\"><caption class=\"note\">Whole force, {}. Verdicts \
              respect uncertainty: <em>met</em> when the whole 95% interval is at or above the \
              target, <em>not met</em> when it is wholly below, <em>not distinguishable from the \
              target</em> when it straddles it.</caption>\n<thead><tr><th scope=\"col\">Measure</th>\
@@ -243,7 +365,18 @@ impl<'a> Page<'a> {
             esc(&window_label(&self.card.window, w.0, w.1)),
             before.map_or_else(
                 || "A year earlier".to_string(),
-                |b| esc(&window_label(&self.card.window, b.0, b.1))
+                |b| {
+                    let partial = self
+                        .windows
+                        .iter()
+                        .position(|w| *w == b)
+                        .is_some_and(|i| self.partial[i].is_some());
+                    format!(
+                        "{}{}",
+                        esc(&window_label(&self.card.window, b.0, b.1)),
+                        if partial { " (partial)" } else { "" }
+                    )
+                }
             )
         );
         for m in &self.measures {
@@ -296,16 +429,58 @@ impl<'a> Page<'a> {
                 m = esc(m),
             );
         }
-        let _ = writeln!(o, "</tbody></table></section>");
+        let _ = writeln!(o, "</tbody></table></div></section>");
     }
 
-    /// x ticks: about six window labels, evenly spaced.
+    /// x ticks: window labels every calendar-round number of windows (months by 1, 2, 3, 6
+    /// or 12, falling on the same months each year; weeks by 1, 2, 4, 13, 26 or 52), as many
+    /// as fit side by side.
     fn window_ticks(&self) -> Vec<(f64, String)> {
         let n = self.windows.len();
-        let step = n.div_ceil(6).max(1);
-        (0..n)
+        let family = self.card.window.as_str();
+        // Weeks are labelled by their Monday: "week of" on every tick would crowd the axis.
+        let label = |w: (i32, i32)| {
+            if family == "week" {
+                day_text(w.0)
+            } else {
+                self.label(w)
+            }
+        };
+        let steps: &[usize] = match family {
+            "month" | "rolling-12m" => &[1, 2, 3, 6, 12],
+            "quarter" => &[1, 2, 4],
+            "week" => &[1, 2, 4, 13, 26, 52],
+            "day" => &[1, 7, 14, 28],
+            _ => &[1, 2, 5, 10],
+        };
+        let widest = self
+            .windows
+            .iter()
+            .map(|w| svg::text_width(&label(*w), 11.0))
+            .fold(0.0, f64::max);
+        let room = svg::W - 72.0;
+        let target = ((room / (widest + 16.0)).floor() as usize).clamp(1, 8);
+        let step = ticks::window_step(n, target, steps);
+        // Month-based windows: start at a month that is a multiple of the step (January,
+        // July...), so that each year's labels fall on the same months.
+        let months_per_window = match family {
+            "month" | "rolling-12m" => 1,
+            "quarter" => 3,
+            _ => 0,
+        };
+        let offset = if months_per_window > 0 && (12 / months_per_window) % step == 0 {
+            (0..step.min(n))
+                .find(|&i| {
+                    let (_, m, _) = ymd_of_day(self.windows[i].0);
+                    ((m as usize - 1) / months_per_window).is_multiple_of(step)
+                })
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        (offset..n)
             .step_by(step)
-            .map(|i| (i as f64, self.label(self.windows[i])))
+            .map(|i| (i as f64, label(self.windows[i])))
             .collect()
     }
 
@@ -353,20 +528,12 @@ impl<'a> Page<'a> {
                     hi = hi.max(b);
                 }
             }
-            let pad = ((hi - lo) * 0.1).max(0.01);
-            let frame = Frame::new(
-                0.0,
-                (self.windows.len().max(2) - 1) as f64,
-                (lo - pad).max(0.0),
-                (hi + pad).min(1.0),
-            );
+            let ya = ticks::percent(lo, hi, 5);
+            let frame = Frame::new(-0.5, self.windows.len() as f64 - 0.5, ya.lo, ya.hi);
             svg::open(&mut self.out, &id);
-            let yt: Vec<(f64, String)> = svg::ticks(frame.y0, frame.y1)
-                .into_iter()
-                .map(|v| (v, tick_pct(v)))
-                .collect();
             let xt = self.window_ticks();
-            svg::axes(&mut self.out, &frame, &yt, &xt);
+            svg::axes(&mut self.out, &frame, &ya.ticks, &xt);
+            let shaded = self.shade_partial(&frame);
             let band: Vec<(f64, f64, f64)> = series
                 .iter()
                 .filter_map(|(i, _, f)| f.ci.map(|c| (*i as f64, c.0, c.1)))
@@ -386,24 +553,30 @@ impl<'a> Page<'a> {
                 .filter_map(|(i, _, f)| f.compliance.map(|c| (*i as f64, c)))
                 .collect();
             svg::line(&mut self.out, &frame, "value", &pts);
-            svg::legend(&mut self.out, 0, "value", "compliance");
+            let mut legend = vec![("value", "compliance")];
             if target.is_some() {
-                svg::legend(&mut self.out, 1, "target", "target");
+                legend.push(("target", "target"));
             }
+            if shaded {
+                legend.push(("partial", "partial window"));
+            }
+            svg::legend(&mut self.out, &legend);
             let _ = writeln!(self.out, "</svg>");
             let _ = writeln!(
                 self.out,
-                "<details><summary>Data table: compliance of {}</summary><table><thead><tr><th \
+                "<details><summary>Data table: compliance of {}</summary><div class=\"scroll\"><table><thead><tr><th \
                  scope=\"col\">Window</th><th scope=\"col\">Compliance</th><th scope=\"col\">95% \
                  interval</th><th scope=\"col\">Measured</th><th scope=\"col\">Within</th></tr>\
                  </thead><tbody>",
                 esc(m)
             );
-            for (_, w, f) in &series {
+            for (i, w, f) in &series {
                 let _ = writeln!(
                     self.out,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    "{}<td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    self.window_tr(*i),
                     esc(&self.label(*w)),
+                    self.partial_note(*i),
                     opct(f.compliance),
                     f.ci.map_or("\u{2013}".into(), |c| format!(
                         "{}\u{2013}{}",
@@ -414,7 +587,7 @@ impl<'a> Page<'a> {
                     count(f.n_within)
                 );
             }
-            let _ = writeln!(self.out, "</tbody></table></details></figure>");
+            let _ = writeln!(self.out, "</tbody></table></div></details></figure>");
             // Percentiles over time.
             let have: Vec<(usize, &str)> = pcols
                 .iter()
@@ -455,15 +628,17 @@ impl<'a> Page<'a> {
                     .filter_map(|(pi, _)| s.2.pcts.get(*pi).copied().flatten())
             });
             let (low, high) = vals.fold((0.0f64, 0.0f64), |(l, h), v| (l.min(v), h.max(v)));
-            let (bottom, top) = (low * 1.08, high.max(1.0) * 1.08);
-            let frame = Frame::new(0.0, (self.windows.len().max(2) - 1) as f64, bottom, top);
+            let ya = if wd {
+                ticks::linear(low, high, 5, |v, d| format!("{} wd", ticks::number(v, d)))
+            } else {
+                ticks::duration(low, high, 5)
+            };
+            let frame = Frame::new(-0.5, self.windows.len() as f64 - 0.5, ya.lo, ya.hi);
             svg::open(&mut self.out, &id);
-            let yt: Vec<(f64, String)> = svg::ticks(bottom, top)
-                .into_iter()
-                .map(|v| (v, fmt(v)))
-                .collect();
             let xt = self.window_ticks();
-            svg::axes(&mut self.out, &frame, &yt, &xt);
+            svg::axes(&mut self.out, &frame, &ya.ticks, &xt);
+            let shaded = self.shade_partial(&frame);
+            let mut legend: Vec<(&str, &str)> = Vec::new();
             for (k, ((pi, _), name)) in have.iter().zip(&names).enumerate() {
                 let class = if k == 0 { name.as_str() } else { "p90" };
                 let pts: Vec<(f64, f64)> = series
@@ -473,12 +648,16 @@ impl<'a> Page<'a> {
                     })
                     .collect();
                 svg::line(&mut self.out, &frame, class, &pts);
-                svg::legend(&mut self.out, k, class, name);
+                legend.push((class, name));
             }
+            if shaded {
+                legend.push(("partial", "partial window"));
+            }
+            svg::legend(&mut self.out, &legend);
             let _ = writeln!(self.out, "</svg>");
             let _ = write!(
                 self.out,
-                "<details><summary>Data table: percentiles of {}</summary><table><thead><tr><th \
+                "<details><summary>Data table: percentiles of {}</summary><div class=\"scroll\"><table><thead><tr><th \
                  scope=\"col\">Window</th>",
                 esc(m)
             );
@@ -486,15 +665,21 @@ impl<'a> Page<'a> {
                 let _ = write!(self.out, "<th scope=\"col\">{}</th>", esc(n));
             }
             let _ = writeln!(self.out, "</tr></thead><tbody>");
-            for (_, w, f) in &series {
-                let _ = write!(self.out, "<tr><td>{}</td>", esc(&self.label(*w)));
+            for (i, w, f) in &series {
+                let _ = write!(
+                    self.out,
+                    "{}<td>{}{}</td>",
+                    self.window_tr(*i),
+                    esc(&self.label(*w)),
+                    self.partial_note(*i)
+                );
                 for (pi, _) in &have {
                     let v = f.pcts.get(*pi).copied().flatten();
                     let _ = write!(self.out, "<td>{}</td>", v.map_or("\u{2013}".into(), fmt));
                 }
                 let _ = writeln!(self.out, "</tr>");
             }
-            let _ = writeln!(self.out, "</tbody></table></details></figure>");
+            let _ = writeln!(self.out, "</tbody></table></div></details></figure>");
         }
         let _ = writeln!(self.out, "</section>");
     }
@@ -520,10 +705,11 @@ impl<'a> Page<'a> {
              each dot is a {first}'s compliance against the number measured; the centre line is \
              the rate over all of them, and the funnels are the 95% and 99.8% limits within \
              which a {first} whose true rate equals the centre would fall (exact binomial with \
-             continuity adjustment, Spiegelhalter 2005). {first}s outside the 95% limits are \
+             continuity adjustment, Spiegelhalter 2005). {}s outside the 95% limits are \
              named.</p>",
             esc(&capital(first)),
-            esc(&self.label(w))
+            esc(&self.label(w)),
+            esc(&capital(first)),
         );
         let tests = group_tests(self.card, Overdispersion::None);
         for (mi, m) in self.measures.iter().enumerate() {
@@ -565,18 +751,13 @@ impl<'a> Page<'a> {
                 lo = lo.min(l.lo998);
                 hi = hi.max(l.hi998);
             }
-            let pad = ((hi - lo) * 0.08).max(0.01);
-            let frame = Frame::new(0.0, max_n * 1.08, (lo - pad).max(0.0), (hi + pad).min(1.0));
+            // The range covers every group's point (widened to round ticks, never beyond 0 and
+            // 100%): an outlier drawn at the edge would hide how far out it is.
+            let ya = ticks::percent(lo, hi, 5);
+            let xa = ticks::counts(0.0, max_n, 6);
+            let frame = Frame::new(0.0, xa.hi, ya.lo, ya.hi);
             svg::open(&mut self.out, &id);
-            let yt: Vec<(f64, String)> = svg::ticks(frame.y0, frame.y1)
-                .into_iter()
-                .map(|v| (v, tick_pct(v)))
-                .collect();
-            let xt: Vec<(f64, String)> = svg::ticks(0.0, frame.x1)
-                .into_iter()
-                .map(|v| (v, count(v as i64)))
-                .collect();
-            svg::axes(&mut self.out, &frame, &yt, &xt);
+            svg::axes(&mut self.out, &frame, &ya.ticks, &xa.ticks);
             // Limits on a geometric grid of n: they change fastest at small n.
             let n0 = (min_n as f64 * 0.5).max(2.0);
             let grid: Vec<u64> = (0..=80)
@@ -605,7 +786,7 @@ impl<'a> Page<'a> {
                     .collect();
                 svg::line(&mut self.out, &frame, class, &pts);
             }
-            svg::hline(
+            let centre_label = svg::hline(
                 &mut self.out,
                 &frame,
                 "centre",
@@ -613,6 +794,8 @@ impl<'a> Page<'a> {
                 &format!("centre {}", pct(centre)),
             );
             let mut named = Vec::new();
+            let mut labels: Vec<(f64, PointLabel)> = Vec::new();
+            let mut avoid = vec![centre_label];
             for t in &set {
                 let y = t.row.n_within as f64 / t.row.n_measured as f64;
                 let pos = t.limits.map_or(FunnelPosition::Inside, |l| l.position(y));
@@ -625,26 +808,55 @@ impl<'a> Page<'a> {
                 let name = Self::group_name(t.row);
                 let _ = write!(
                     self.out,
-                    "<circle class=\"{class}\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"3.5\"><title>{}: \
+                    "<circle class=\"{class}\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"{}\"><title>{}: \
                      {} of {}</title></circle>",
+                    svg::DOT_R,
                     esc(&name),
                     pct(y),
                     count(t.row.n_measured)
                 );
                 if pos.is_outlier() {
-                    let _ = write!(
-                        self.out,
-                        "<text class=\"label\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-                        cx + 5.0,
-                        cy - 4.0,
-                        esc(&name)
-                    );
+                    labels.push((
+                        (y - centre).abs(),
+                        PointLabel {
+                            x: cx,
+                            y: cy,
+                            text: name.clone(),
+                        },
+                    ));
                     named.push((name, y, t.row.n_measured, pos));
+                } else {
+                    avoid.push(svg::Rect {
+                        x0: cx - svg::DOT_R,
+                        y0: cy - svg::DOT_R,
+                        x1: cx + svg::DOT_R,
+                        y1: cy + svg::DOT_R,
+                    });
                 }
             }
-            svg::legend(&mut self.out, 0, "l95", "95% limits");
-            svg::legend(&mut self.out, 1, "l998", "99.8% limits");
+            // The farthest from the centre are placed first, so they get the nearest places.
+            labels.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let labels: Vec<PointLabel> = labels.into_iter().map(|l| l.1).collect();
+            let placed = svg::place_labels(&labels, frame.area(), &avoid);
+            svg::draw_labels(&mut self.out, &labels, &placed);
+            let unlabelled: Vec<String> = labels
+                .iter()
+                .zip(&placed)
+                .filter(|(_, p)| p.is_none())
+                .map(|(l, _)| esc(&l.text))
+                .collect();
+            svg::legend(
+                &mut self.out,
+                &[("l95", "95% limits"), ("l998", "99.8% limits")],
+            );
             let _ = writeln!(self.out, "</svg>");
+            if !unlabelled.is_empty() {
+                let _ = writeln!(
+                    self.out,
+                    "<p class=\"note\">Too crowded to label in the plot: {}.</p>",
+                    unlabelled.join(", ")
+                );
+            }
             if named.is_empty() {
                 let _ = writeln!(
                     self.out,
@@ -671,7 +883,7 @@ impl<'a> Page<'a> {
             }
             let _ = writeln!(
                 self.out,
-                "<details><summary>Data table: {} by {}</summary><table><thead><tr><th \
+                "<details><summary>Data table: {} by {}</summary><div class=\"scroll\"><table><thead><tr><th \
                  scope=\"col\">{}</th><th scope=\"col\">Measured</th><th \
                  scope=\"col\">Compliance</th><th scope=\"col\">95% limits</th><th \
                  scope=\"col\">99.8% limits</th><th scope=\"col\">Position</th></tr></thead><tbody>",
@@ -701,7 +913,7 @@ impl<'a> Page<'a> {
                     l.map_or("\u{2013}", |l| l.position(y).name())
                 );
             }
-            let _ = writeln!(self.out, "</tbody></table></details></figure>");
+            let _ = writeln!(self.out, "</tbody></table></div></details></figure>");
         }
         if by.len() >= 2 {
             self.heatmap(w, &by[0], &by[1]);
@@ -749,7 +961,7 @@ impl<'a> Page<'a> {
             self.out,
             "<h3>{a} \u{00d7} {b}</h3><figure><figcaption id=\"heatmap\">Compliance by {a} and {b}, \
              {}: green met, amber not distinguishable from the target, red not met (by the \
-             95% interval), grey no target</figcaption><table class=\"heat\"><thead><tr><th \
+             95% interval), grey no target</figcaption><div class=\"scroll\"><table class=\"heat\"><thead><tr><th \
              scope=\"col\" rowspan=\"2\">{}</th>",
             esc(&self.label(w)),
             esc(&capital(a)),
@@ -795,7 +1007,7 @@ impl<'a> Page<'a> {
             }
             let _ = writeln!(self.out, "</tr>");
         }
-        let _ = writeln!(self.out, "</tbody></table></figure>");
+        let _ = writeln!(self.out, "</tbody></table></div></figure>");
     }
 
     fn exclusions(&mut self) {
@@ -836,7 +1048,7 @@ impl<'a> Page<'a> {
             };
             let _ = writeln!(
                 self.out,
-                "<table id=\"accounts\"><caption class=\"note\">Records each measure applied to \
+                "<div class=\"scroll\"><table id=\"accounts\"><caption class=\"note\">Records each measure applied to \
                  (eligible) = measured + excluded.</caption><thead><tr><th scope=\"col\" \
                  rowspan=\"2\">Measure</th><th scope=\"colgroup\" colspan=\"3\">{}</th><th \
                  scope=\"colgroup\" colspan=\"3\">{all}</th></tr><tr><th scope=\"col\">Eligible</th>\
@@ -856,7 +1068,7 @@ impl<'a> Page<'a> {
                 }
                 let _ = writeln!(self.out, "</tr>");
             }
-            let _ = writeln!(self.out, "</tbody></table>");
+            let _ = writeln!(self.out, "</tbody></table></div>");
         }
         match self.ledger {
             None => {
@@ -890,7 +1102,7 @@ impl<'a> Page<'a> {
                 } else {
                     let _ = writeln!(
                         self.out,
-                        "<table id=\"ledger\"><caption class=\"note\">Exclusions by reason and \
+                        "<div class=\"scroll\"><table id=\"ledger\"><caption class=\"note\">Exclusions by reason and \
                          measure. Records with no start clock fall in no window.</caption><thead>\
                          <tr><th scope=\"col\">Reason</th><th scope=\"col\">Measure</th><th \
                          scope=\"col\">{}</th><th scope=\"col\">All windows</th><th \
@@ -910,7 +1122,7 @@ impl<'a> Page<'a> {
                             );
                         }
                     }
-                    let _ = writeln!(self.out, "</tbody></table>");
+                    let _ = writeln!(self.out, "</tbody></table></div>");
                 }
             }
         }
@@ -929,16 +1141,19 @@ impl<'a> Page<'a> {
         item("slate version", esc(&p.version));
         item(
             "Command",
-            p.command
-                .as_deref()
-                .map_or(unknown.clone(), |c| format!("<code>{}</code>", esc(c))),
+            p.command.as_deref().map_or(unknown.clone(), |c| {
+                format!("<code>{}</code>", esc(&shown_command(c)))
+            }),
         );
         let inputs: Vec<String> = p
             .inputs
             .iter()
-            .map(|i| match i.rows {
-                Some(r) => format!("<code>{}</code> ({} rows)", esc(&i.path), count(r as i64)),
-                None => format!("<code>{}</code>", esc(&i.path)),
+            .map(|i| {
+                let path = esc(&shown_path(&i.path));
+                match i.rows {
+                    Some(r) => format!("<code>{path}</code> ({} rows)", count(r as i64)),
+                    None => format!("<code>{path}</code>"),
+                }
             })
             .collect();
         item(
@@ -953,7 +1168,13 @@ impl<'a> Page<'a> {
             "Records read",
             p.rows_read.map_or(unknown.clone(), |r| count(r as i64)),
         );
-        item("Policy", p.policy.as_deref().map_or(unknown.clone(), esc));
+        let policy = match (p.policy_name.as_deref(), p.policy.as_deref()) {
+            (Some(n), Some(s)) => format!("{} (<code>{}</code>)", esc(n), esc(&shown_path(s))),
+            (Some(n), None) => esc(n),
+            (None, Some(s)) => format!("<code>{}</code>", esc(&shown_path(s))),
+            (None, None) => unknown.clone(),
+        };
+        item("Policy", policy);
         item("Zone", p.tz.as_deref().map_or(unknown.clone(), esc));
         let windows = match (self.windows.first(), self.windows.last()) {
             (Some(a), Some(b)) => format!(
@@ -990,18 +1211,43 @@ impl<'a> Page<'a> {
     }
 }
 
+/// A path as the page shows it. The page is meant to be sent, so an absolute local path
+/// shows only its last component (`…/policy.toml`): where a file lay on the analyst's disk
+/// means nothing to the reader and can say more than intended. Relative paths, `builtin:`
+/// names and URLs stay as given.
+pub(crate) fn shown_path(p: &str) -> String {
+    let b = p.as_bytes();
+    let drive =
+        b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'/' | b'\\');
+    if !(p.starts_with('/') || p.starts_with('\\') || p.starts_with('~') || drive) {
+        return p.to_string();
+    }
+    let name = p
+        .trim_end_matches(['/', '\\'])
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default();
+    format!("\u{2026}/{name}")
+}
+
+/// A command line with each absolute path (a word, or the value of `--flag=value`) shown as
+/// [`shown_path`] shows it.
+fn shown_command(c: &str) -> String {
+    c.split(' ')
+        .map(|w| match w.split_once('=') {
+            Some((k, v)) if k.starts_with("--") => format!("{k}={}", shown_path(v)),
+            _ => shown_path(w),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn capital(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
-}
-
-/// A tick label in percent: `90%`, `92.5%` (ticks are round, so one decimal is enough).
-fn tick_pct(v: f64) -> String {
-    let s = format!("{:.1}", v * 100.0);
-    format!("{}%", s.strip_suffix(".0").unwrap_or(&s))
 }
 
 /// The promise's rule in words: "within 12 min", "within 2 working days", "by the deadline

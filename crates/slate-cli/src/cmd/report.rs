@@ -135,8 +135,11 @@ pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
         });
     }
     if let Some(p) = &a.policy {
+        let policy = slate_core::SlaPolicy::load(p).context("reading --policy")?;
         prov.policy = Some(p.clone());
         prov.policy_text = policy_text(p);
+        prov.policy_name = Some(policy.name);
+        prov.policy_description = Some(policy.description);
     }
     let card = Card::from_batches(&schema, &batches)
         .with_context(|| format!("reading the scorecard {}", a.scorecard.display()))?;

@@ -203,6 +203,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     };
     let scorecard = scorecard_batch(&card.report, &policy)?;
     let card_rows = card.rows;
+    let data_days = card.data_days;
     let ledger = ledger_batch(&card.report, &policy)?;
     let mut err = std::io::stderr().lock();
     let secs = elapsed.as_secs_f64();
@@ -297,6 +298,9 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
             prov.rows_read = Some(card_rows);
             prov.policy = Some(a.policy.clone());
             prov.policy_text = policy_text(&a.policy);
+            prov.policy_name = Some(policy.name.clone());
+            prov.policy_description = Some(policy.description.clone());
+            prov.data_days = data_days;
             prov.tz = Some(a.tz.tz.clone());
             let html = slate_report::render(&card, Some(&ledger), &prov)?;
             outputs.put_bytes(REPORT, html.as_bytes())?;

@@ -432,3 +432,300 @@ fn the_full_promise_policy_reports_every_promise() {
         "{d}"
     );
 }
+
+/// A page that loads `report` in frames 900 and 1200 px wide and, once each has loaded,
+/// writes what the test checks into `<pre id="measure">`, one `key=value` line each: the
+/// page's widths (`scrollWidth` against the frame's window), and per chart the plotting area,
+/// the legend's box and every point's and label's box, in the chart's own units.
+fn measuring_page(dir: &Path, report: &Path) -> PathBuf {
+    let page = dir.join("measure.html");
+    let url = format!("file://{}", report.display());
+    std::fs::write(
+        &page,
+        format!(
+            r#"<!DOCTYPE html><html><body style="margin:0">
+<iframe data-w="900" src="{url}" style="display:block;border:0;width:900px;height:900px"></iframe>
+<iframe data-w="1200" src="{url}" style="display:block;border:0;width:1200px;height:900px"></iframe>
+<pre id="measure"></pre>
+<script>
+function box(b) {{ return [b.x, b.y, b.x + b.width, b.y + b.height].map(function (v) {{ return v.toFixed(1); }}).join(' '); }}
+document.querySelectorAll('iframe').forEach(function (f) {{
+  f.addEventListener('load', function () {{
+    var d = f.contentDocument, w = f.contentWindow, out = [], k = f.dataset.w;
+    out.push('width ' + k + '=' + d.documentElement.scrollWidth + ' ' + d.documentElement.clientWidth + ' ' + w.innerWidth);
+    if (k === '900') {{
+      d.querySelectorAll('svg[data-plot]').forEach(function (s, i) {{
+        out.push('svg ' + i + ' plot=' + s.dataset.plot);
+        var g = s.querySelector('g.legend');
+        if (g) out.push('svg ' + i + ' legend=' + box(g.getBBox()));
+        s.querySelectorAll('circle').forEach(function (c) {{ out.push('svg ' + i + ' dot=' + box(c.getBBox())); }});
+        s.querySelectorAll('text.label').forEach(function (t) {{ out.push('svg ' + i + ' label=' + box(t.getBBox())); }});
+      }});
+    }}
+    document.getElementById('measure').textContent += out.join('\n') + '\n';
+  }});
+}});
+</script></body></html>"#
+        ),
+    )
+    .unwrap();
+    page
+}
+
+/// A chart as measured in the browser: plotting area, legend box, points' and labels' boxes.
+type Chart = (
+    Option<[f64; 4]>,
+    Option<[f64; 4]>,
+    Vec<[f64; 4]>,
+    Vec<[f64; 4]>,
+);
+
+/// `x0 y0 x1 y1` as numbers.
+fn rect(s: &str) -> [f64; 4] {
+    let v: Vec<f64> = s.split(' ').map(|x| x.parse().unwrap()).collect();
+    [v[0], v[1], v[2], v[3]]
+}
+
+fn overlap(a: [f64; 4], b: [f64; 4]) -> bool {
+    // Boxes that share less than half a unit either way only touch (rounding).
+    a[0].max(b[0]) + 0.5 < a[2].min(b[2]) && a[1].max(b[1]) + 0.5 < a[3].min(b[3])
+}
+
+/// The y-axis tick labels of each chart (`tick y` texts), in page order.
+fn y_tick_labels(dom: &str) -> Vec<Vec<String>> {
+    dom.split("<svg ")
+        .skip(1)
+        .map(|svg| {
+            let svg = &svg[..svg.find("</svg>").unwrap()];
+            svg.split("<text class=\"tick y\" ")
+                .skip(1)
+                .map(|t| t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()].to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// Whether an axis's labels are round: one unit, equal steps, each label a whole multiple of
+/// a step a reader counts in (1/2/5 x 10^k; 1, 2, 5, 10, 15, 30 min; 1, 2, 3, 6, 12 h).
+fn round_axis(labels: &[String]) -> Result<(), String> {
+    let parsed: Vec<(f64, &str)> = labels
+        .iter()
+        .map(|l| {
+            let (n, unit) = match l.split_once(' ') {
+                Some((n, u)) => (n, u),
+                None => l.strip_suffix('%').map_or((l.as_str(), ""), |n| (n, "%")),
+            };
+            (n.replace(',', "").parse::<f64>().unwrap(), unit)
+        })
+        .collect();
+    if parsed.len() < 2 || parsed.iter().any(|p| p.1 != parsed[0].1) {
+        return Err(format!("{labels:?}: fewer than two ticks or mixed units"));
+    }
+    let step = parsed[1].0 - parsed[0].0;
+    let mantissa = step / 10f64.powf(step.log10().floor());
+    let allowed: &[f64] = match parsed[0].1 {
+        "min" => &[1.0, 2.0, 5.0, 10.0, 15.0, 30.0],
+        "h" => &[1.0, 2.0, 3.0, 6.0, 12.0],
+        "s" => &[1.0, 2.0, 5.0, 10.0, 20.0, 30.0],
+        _ => &[1.0, 2.0, 5.0],
+    };
+    let ok_step = allowed.iter().any(|a| (a - step).abs() < 1e-9)
+        || [1.0, 2.0, 5.0].iter().any(|m| (m - mantissa).abs() < 1e-9);
+    let even = parsed
+        .windows(2)
+        .all(|w| ((w[1].0 - w[0].0) - step).abs() < 1e-9);
+    let multiples = parsed
+        .iter()
+        .all(|p| ((p.0 / step) - (p.0 / step).round()).abs() < 1e-6);
+    if ok_step && even && multiples {
+        Ok(())
+    } else {
+        Err(format!("{labels:?}: not round"))
+    }
+}
+
+/// Issue 26 part 3 in a real browser, on weekly windows of records that start on a Sunday
+/// and end on a Tuesday, with the policy given as a file by its absolute path: the title is
+/// the policy's name; the page holds no absolute path of the policy file; it does not scroll
+/// sideways at 900 or 1200 px; in every chart the legend is clear of points and labels, points
+/// and labels lie inside the plot and labels do not overlap; every y axis ticks at round
+/// values; the first and last weeks are marked partial in the charts and tables and the
+/// headline is the last complete week. Screenshots at 900 and 1200 px are kept under `target/`.
+#[test]
+#[ignore = "needs chromium (apt-get install chromium); scripts/ci.sh runs it"]
+fn the_report_is_fit_to_send_at_900_and_1200_px() {
+    let chrome = chromium();
+    let t = tempfile::tempdir().unwrap();
+    let data = generated(t.path());
+    let policy = t.path().join("force-promises.toml");
+    let text = slate_core::policy::builtin_text("mps-promise-2008")
+        .unwrap()
+        .replace("name = \"mps-promise-2008\"", "name = \"force-promises\"");
+    std::fs::write(&policy, text).unwrap();
+    let page = t.path().join("report.html");
+    ok(&[
+        "run",
+        "--input",
+        s(&data),
+        "--policy",
+        s(&policy),
+        "--window",
+        "week",
+        "--report",
+        s(&page),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<title>SLA scorecard: force-promises</title>"));
+    assert!(html.contains("<p class=\"lede\">Metropolitan Police 2008 promises"));
+    assert!(
+        !html.contains(s(&policy)),
+        "the page shows the policy's path"
+    );
+    assert!(
+        !html.contains(s(t.path())),
+        "the page shows a local absolute path"
+    );
+
+    // The first and last local days of the policy's start clocks, by a naive loop.
+    let pol = slate_core::SlaPolicy::load(s(&policy)).unwrap();
+    let (mut first, mut last) = (chrono::NaiveDate::MAX, chrono::NaiveDate::MIN);
+    for f in slate_io::expand_inputs(&[s(&data).to_string()]).unwrap() {
+        for b in slate_io::parquet::read_file(&f).unwrap() {
+            for m in &pol.measures {
+                let c = datafusion::arrow::compute::cast(
+                    b.column_by_name(&m.start).unwrap(),
+                    &datafusion::arrow::datatypes::DataType::Int64,
+                )
+                .unwrap();
+                let c = c.as_primitive::<Int64Type>();
+                for v in c.iter().flatten() {
+                    let utc = chrono::DateTime::from_timestamp_micros(v).unwrap();
+                    let day = utc.with_timezone(&chrono_tz::Europe::London).date_naive();
+                    first = first.min(day);
+                    last = last.max(day);
+                }
+            }
+        }
+    }
+    let from = format!("data-partial=\"partial: records from {first}\"");
+    let to = format!("data-partial=\"partial: records to {last}\"");
+    assert!(html.contains(&from), "{from}");
+    assert!(html.contains(&to), "{to}");
+    assert!(html.contains("is partial (records to"), "headline note");
+    assert!(
+        html.contains("<rect class=\"partial\""),
+        "shaded in the charts"
+    );
+
+    let profile = t.path().join("profile");
+    let (dom, log) = headless(&chrome, &profile, &page, &["--dump-dom".into()]);
+    assert!(dom.contains("<table id=\"headline-table\">"), "{log}");
+    let axes = y_tick_labels(&dom);
+    assert!(axes.len() >= 10, "{} charts", axes.len());
+    for labels in &axes {
+        round_axis(labels).unwrap();
+    }
+
+    let measure = measuring_page(t.path(), &page);
+    let (mdom, log) = headless(
+        &chrome,
+        &profile,
+        &measure,
+        &["--allow-file-access-from-files".into(), "--dump-dom".into()],
+    );
+    let a = mdom.find("<pre id=\"measure\">").expect(&log) + "<pre id=\"measure\">".len();
+    let lines: Vec<&str> = mdom[a..a + mdom[a..].find("</pre>").unwrap()]
+        .lines()
+        .collect();
+    for w in ["900", "1200"] {
+        let line = lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("width {w}=")))
+            .unwrap_or_else(|| panic!("no width measured at {w} px:\n{log}"));
+        let v: Vec<u32> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+        assert!(
+            v[0] <= v[1] && v[0] <= v[2],
+            "at {w} px the page scrolls sideways: scrollWidth {} > clientWidth {} / innerWidth {}",
+            v[0],
+            v[1],
+            v[2]
+        );
+    }
+    let mut charts: std::collections::BTreeMap<usize, Chart> = Default::default();
+    for l in &lines {
+        let Some(rest) = l.strip_prefix("svg ") else {
+            continue;
+        };
+        let (i, kv) = rest.split_once(' ').unwrap();
+        let (k, v) = kv.split_once('=').unwrap();
+        let c = charts.entry(i.parse().unwrap()).or_default();
+        match k {
+            "plot" => c.0 = Some(rect(v)),
+            "legend" => c.1 = Some(rect(v)),
+            "dot" => c.2.push(rect(v)),
+            "label" => c.3.push(rect(v)),
+            _ => panic!("{l}"),
+        }
+    }
+    let mut dots = 0;
+    for (i, (plot, legend, ds, ls)) in &charts {
+        let plot = plot.unwrap();
+        let legend = legend.unwrap_or_else(|| panic!("chart {i} has no legend"));
+        assert!(
+            legend[3] <= plot[1],
+            "chart {i}: legend {legend:?} reaches into the plot {plot:?}"
+        );
+        for d in ds {
+            let (cx, cy) = ((d[0] + d[2]) / 2.0, (d[1] + d[3]) / 2.0);
+            assert!(
+                (plot[0]..=plot[2]).contains(&cx) && (plot[1]..=plot[3]).contains(&cy),
+                "chart {i}: point at ({cx}, {cy}) outside the plot {plot:?}"
+            );
+            assert!(!overlap(*d, legend), "chart {i}: point under the legend");
+        }
+        for (j, l) in ls.iter().enumerate() {
+            assert!(
+                l[0] >= plot[0] - 0.5
+                    && l[2] <= plot[2] + 0.5
+                    && l[1] >= plot[1] - 0.5
+                    && l[3] <= plot[3] + 0.5,
+                "chart {i}: label {l:?} outside the plot {plot:?}"
+            );
+            assert!(!overlap(*l, legend), "chart {i}: label under the legend");
+            for m in &ls[j + 1..] {
+                assert!(
+                    !overlap(*l, *m),
+                    "chart {i}: labels {l:?} and {m:?} overlap"
+                );
+            }
+            for d in ds {
+                assert!(
+                    !overlap(*l, *d),
+                    "chart {i}: label {l:?} over a point {d:?}"
+                );
+            }
+        }
+        dots += ds.len();
+    }
+    assert!(dots > 0, "the funnel plots have points");
+
+    let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    for w in [900, 1200] {
+        let png = artifacts.join(format!("report-{w}.png"));
+        let _ = std::fs::remove_file(&png);
+        headless(
+            &chrome,
+            &profile,
+            &page,
+            &[
+                format!("--screenshot={}", png.display()),
+                format!("--window-size={w},1400"),
+            ],
+        );
+        assert!(
+            std::fs::read(&png).unwrap().starts_with(b"\x89PNG"),
+            "screenshot at {w} px"
+        );
+    }
+}

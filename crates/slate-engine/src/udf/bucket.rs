@@ -2,11 +2,13 @@
 //!
 //! Days outside the run's period map to [`OUTSIDE_PERIOD`] so that the cube can count them
 //! apart; a null clock maps to null (the record falls in no window). The function also counts
-//! the rows it sees, which is how the CLI shows progress through an aggregation.
+//! the rows it sees, which is how the CLI shows progress through an aggregation, and the
+//! first and last local days of the readings inside the period, which tell a report whether
+//! the data covers its first and last windows wholly.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use datafusion::arrow::array::{Array, ArrayRef, Int32Array};
 use datafusion::arrow::datatypes::DataType;
@@ -30,6 +32,8 @@ pub struct BucketUdf {
     grain: Grain,
     period: Option<(i32, i32)>,
     rows_seen: Arc<AtomicU64>,
+    /// The least and greatest local day of a non-null reading inside the period.
+    days: Arc<(AtomicI32, AtomicI32)>,
     signature: Signature,
 }
 
@@ -41,6 +45,7 @@ impl BucketUdf {
             grain,
             period,
             rows_seen: Arc::new(AtomicU64::new(0)),
+            days: Arc::new((AtomicI32::new(i32::MAX), AtomicI32::new(i32::MIN))),
             signature: Signature::any(1, Volatility::Immutable),
         }
     }
@@ -63,6 +68,24 @@ impl BucketUdf {
     /// Rows evaluated so far (shared with clones of the handle).
     pub fn rows_seen(&self) -> Arc<AtomicU64> {
         self.rows_seen.clone()
+    }
+
+    /// The first and last local days of the non-null readings inside the period evaluated so
+    /// far in this process (shared with clones of the handle; a cluster's executors evaluate
+    /// their own copies, so there it stays empty).
+    pub fn days_seen(&self) -> DaysSeen {
+        DaysSeen(self.days.clone())
+    }
+
+    /// The local day of raw reading `v`.
+    fn day_of(&self, clock: &Clock, v: i64) -> i32 {
+        let secs = v.div_euclid(clock.per_sec());
+        let offset = if clock.is_naive() {
+            0
+        } else {
+            self.tz.offset_span(secs).0
+        };
+        (secs + i64::from(offset)).div_euclid(SECS_PER_DAY) as i32
     }
 }
 
@@ -114,8 +137,69 @@ impl ScalarUDFImpl for BucketUdf {
             .collect();
         self.rows_seen
             .fetch_add(raw.len() as u64, Ordering::Relaxed);
+        // The first and last local days of the readings inside the period: those of the
+        // earliest and latest reading, since under one offset the local day only grows with
+        // the instant. A clock put back across midnight within a day of either reading can
+        // give a later instant an earlier day (or the reverse), so then the readings within a
+        // day of it are looked at one by one.
+        let inside = |i: usize| values[i] != OUTSIDE_PERIOD && raw.is_valid(i);
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for (i, &v) in raw.values().iter().enumerate() {
+            if inside(i) {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+        if lo <= hi {
+            let per_sec = clock.per_sec();
+            let day_raw = SECS_PER_DAY.saturating_mul(per_sec).unsigned_abs();
+            let steady = |v: i64, forward: bool| {
+                clock.is_naive() || {
+                    let t = v.div_euclid(per_sec);
+                    let (_, from, until) = self.tz.offset_span(t);
+                    if forward {
+                        until > t.saturating_add(SECS_PER_DAY)
+                    } else {
+                        from <= t.saturating_sub(SECS_PER_DAY)
+                    }
+                }
+            };
+            let near = |edge: i64| {
+                raw.values()
+                    .iter()
+                    .enumerate()
+                    .filter(move |&(i, &v)| inside(i) && v.abs_diff(edge) < day_raw)
+                    .map(|(_, &v)| self.day_of(&clock, v))
+            };
+            let mut first = self.day_of(&clock, lo);
+            let mut last = self.day_of(&clock, hi);
+            if !steady(lo, true) {
+                first = near(lo).fold(first, i32::min);
+            }
+            if !steady(hi, false) {
+                last = near(hi).fold(last, i32::max);
+            }
+            self.days.0.fetch_min(first, Ordering::Relaxed);
+            self.days.1.fetch_max(last, Ordering::Relaxed);
+        }
         let out = Int32Array::new(values.into(), raw.nulls().cloned());
         Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
+    }
+}
+
+/// The days [`BucketUdf::days_seen`] reports.
+#[derive(Debug, Clone)]
+pub struct DaysSeen(Arc<(AtomicI32, AtomicI32)>);
+
+impl DaysSeen {
+    /// `(first, last)` local days (days since 1970-01-01, both included), if any reading
+    /// inside the period was seen.
+    pub fn get(&self) -> Option<(i32, i32)> {
+        let (a, b) = (
+            self.0.0.load(Ordering::Relaxed),
+            self.0.1.load(Ordering::Relaxed),
+        );
+        (a <= b).then_some((a, b))
     }
 }
 
@@ -218,6 +302,17 @@ mod tests {
         }
     }
 
+    /// The local day of a reading, straight from chrono-tz.
+    fn local_day(secs: i64, naive: bool, tz: chrono_tz::Tz) -> i32 {
+        let utc = DateTime::from_timestamp(secs, 0).unwrap();
+        let date = if naive {
+            utc.date_naive()
+        } else {
+            tz.from_utc_datetime(&utc.naive_utc()).date_naive()
+        };
+        day_of_ymd(date.year(), date.month(), date.day())
+    }
+
     /// The expected output, straight from chrono-tz, one reading at a time.
     fn reference(
         secs: i64,
@@ -226,13 +321,7 @@ mod tests {
         grain: Grain,
         period: Option<(i32, i32)>,
     ) -> i32 {
-        let utc = DateTime::from_timestamp(secs, 0).unwrap();
-        let date = if naive {
-            utc.date_naive()
-        } else {
-            tz.from_utc_datetime(&utc.naive_utc()).date_naive()
-        };
-        let day = day_of_ymd(date.year(), date.month(), date.day());
+        let day = local_day(secs, naive, tz);
         match period {
             Some((from, to)) if day < from || day >= to => OUTSIDE_PERIOD,
             _ => grain.unit_of_day(day),
@@ -307,8 +396,9 @@ mod tests {
             )]));
             let batch = RecordBatch::try_new(schema, vec![array]).unwrap();
             let ctx = SessionContext::new();
-            let udf =
-                ScalarUDF::new_from_impl(BucketUdf::new(Arc::new(TzRules::new(tz)), grain, period));
+            let bucket = BucketUdf::new(Arc::new(TzRules::new(tz)), grain, period);
+            let days = bucket.days_seen();
+            let udf = ScalarUDF::new_from_impl(bucket);
             let got = rt.block_on(async {
                 ctx.read_batch(batch)
                     .unwrap()
@@ -334,6 +424,20 @@ mod tests {
                     "case {case}: {tz} {grain:?} naive={naive} period={period:?} secs={s}"
                 );
             }
+            // The first and last local days of the valid readings inside the period.
+            let inside: Vec<i32> = secs
+                .iter()
+                .zip(&valid)
+                .filter(|(_, ok)| **ok)
+                .map(|(&s, _)| local_day(s, naive, tz))
+                .filter(|d| period.is_none_or(|(f, t)| *d >= f && *d < t))
+                .collect();
+            let want = inside.iter().min().zip(inside.iter().max());
+            assert_eq!(
+                days.get(),
+                want.map(|(a, b)| (*a, *b)),
+                "case {case}: {tz} naive={naive} period={period:?}"
+            );
         }
     }
 

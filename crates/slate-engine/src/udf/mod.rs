@@ -23,7 +23,7 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 use slate_core::TzRules;
 
-pub use bucket::{BucketUdf, OUTSIDE_PERIOD};
+pub use bucket::{BucketUdf, DaysSeen, OUTSIDE_PERIOD};
 pub use capped::{
     Capped, ConcatOp, ConcatRewrite, MAX_BATCH_BYTES, MAX_VALUE_BYTES, capped_list_udfs,
     capped_udfs,
