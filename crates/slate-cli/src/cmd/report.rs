@@ -135,7 +135,7 @@ pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
         });
     }
     if let Some(p) = &a.policy {
-        let policy = slate_core::SlaPolicy::load(p).context("reading --policy")?;
+        let policy = slate_io::policy::load(p).context("reading --policy")?;
         prov.policy = Some(p.clone());
         prov.policy_text = policy_text(p);
         prov.policy_name = Some(policy.name);
