@@ -587,7 +587,7 @@ fn the_report_is_fit_to_send_at_900_and_1200_px() {
     );
 
     // The first and last local days of the policy's start clocks, by a naive loop.
-    let pol = slate_core::SlaPolicy::load(s(&policy)).unwrap();
+    let pol = slate_io::policy::load(s(&policy)).unwrap();
     let (mut first, mut last) = (chrono::NaiveDate::MAX, chrono::NaiveDate::MIN);
     for f in slate_io::expand_inputs(&[s(&data).to_string()]).unwrap() {
         for b in slate_io::parquet::read_file(&f).unwrap() {
