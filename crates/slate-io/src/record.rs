@@ -306,24 +306,39 @@ impl ClockLayout {
         out
     }
 
-    /// The name and reading of the record's first ambiguous clock, for a reject.
+    /// The record's first ambiguous clock, for a reject: its source column (as the mapping
+    /// names it), canonical name and reading.
     pub(crate) fn first_ambiguous(
         rec: &Record,
         mapping: &Mapping,
-    ) -> Option<(&'static str, Reading)> {
-        let canonical = schema::CLOCKS.iter().zip(rec.clocks.iter());
-        let optional =
-            mapping
-                .optional
-                .iter()
-                .zip(&rec.optional)
-                .filter_map(|((n, _), v)| match v {
-                    OptionalValue::Clock(c) => Some((n, c)),
-                    _ => None,
-                });
-        canonical
-            .chain(optional)
-            .find_map(|(n, c)| c.filter(|c| c.is_ambiguous()).map(|c| (*n, c)))
+    ) -> Option<(String, &'static str, Reading)> {
+        let canonical = schema::CLOCKS
+            .iter()
+            .zip(mapping.clocks.iter())
+            .zip(rec.clocks.iter())
+            .map(|((n, r), c)| (*n, r.as_ref(), c));
+        let optional = mapping
+            .optional
+            .iter()
+            .zip(&rec.optional)
+            .filter_map(|((n, r), v)| match (r, v) {
+                (OptionalRule::Clock(r), OptionalValue::Clock(c)) => Some((*n, Some(r), c)),
+                _ => None,
+            });
+        let column = |r: &ClockRule| {
+            let slot = match &r.source {
+                ClockSource::Stamp { slot, .. } | ClockSource::After { slot, .. } => *slot,
+                ClockSource::DateTime { time, .. } => *time,
+            };
+            match &mapping.sources[slot] {
+                crate::mapping::ColumnRef::Name(n) => n.clone(),
+                other => other.to_string(),
+            }
+        };
+        canonical.chain(optional).find_map(|(n, r, c)| {
+            let c = c.filter(|c| c.is_ambiguous())?;
+            Some((r.map(column).unwrap_or_default(), n, c))
+        })
     }
 }
 

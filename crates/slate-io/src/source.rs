@@ -344,7 +344,9 @@ impl Emitter<'_> {
         let decided = self.layout.decide(&mut r, self.mapping.ambiguous);
         self.summary.local.resolved(&decided);
         if decided.excluded {
-            let (clock, reading) = first.expect("an excluded record has an ambiguous clock");
+            let Some((column, clock, reading)) = first else {
+                unreachable!("a record is excluded only for an ambiguous clock")
+            };
             let local = reading.earlier.div_euclid(1_000_000);
             let local = local + i64::from(self.tz.offset_at(local));
             let shown = chrono::DateTime::from_timestamp(local, 0)
@@ -362,7 +364,7 @@ impl Emitter<'_> {
             );
             for o in r.origins().collect::<Vec<_>>() {
                 self.summary.imported_rows -= 1;
-                let p = Problem::new(clock, &shown, AMBIGUOUS_REASON, detail.clone());
+                let p = Problem::new(&column, &shown, AMBIGUOUS_REASON, detail.clone());
                 self.reject(sink, o, p)?;
             }
             return Ok(());
