@@ -4,7 +4,8 @@
 //! - [`policy`]: SLA policies (TOML) and the built-in ones.
 //! - [`hist`]: exact, mergeable duration histograms, one [`MeasureCell`] per measure and cell.
 //! - [`stats`]: compliance, Wilson intervals and exact percentiles read off a histogram.
-//! - [`tz`] and [`calendar`]: local days, grains and reporting windows.
+//! - [`tz`] and [`calendar`]: local days, grains and reporting windows; [`ambiguous`]: which
+//!   instant a local reading in a repeated hour means.
 //! - [`workdays`]: UK bank-holiday calendars and working-day counts.
 //! - [`cube`] and [`report`]: cells merged into windows and rollups, and their Arrow form;
 //!   [`card`] reads that form back (for front ends that start from files).
@@ -21,6 +22,7 @@
 //! assert_eq!(p50, Some(2.5));
 //! ```
 
+pub mod ambiguous;
 pub mod calendar;
 pub mod card;
 pub mod cube;
@@ -35,6 +37,7 @@ pub mod stats;
 pub mod tz;
 pub mod workdays;
 
+pub use ambiguous::{Ambiguous, Reading};
 pub use calendar::{Grain, WindowKind};
 pub use cube::{Cube, GroupKey, Report, ReportOptions, Totals};
 pub use error::{Error, ParamMessage, Result};

@@ -9,6 +9,7 @@
 use chrono::{DateTime, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 
+use crate::ambiguous::Reading;
 use crate::error::{Error, Result};
 
 const SECS_PER_DAY: i64 = 86_400;
@@ -21,7 +22,8 @@ const TABLE_TO: i64 = 4_102_444_800;
 pub enum LocalResolution {
     /// The local time occurs exactly once.
     Exact,
-    /// The local time occurs twice (clocks went back); the earlier instant was taken.
+    /// The local time occurs twice (clocks went back); [`TzRules::local_to_instant`] takes
+    /// the earlier instant, [`crate::ambiguous`] decides per record.
     Ambiguous,
     /// The local time never occurs (clocks went forward); it was moved forward by the gap,
     /// i.e. read with the offset in force before the change.
@@ -127,21 +129,34 @@ impl TzRules {
         (t + i64::from(self.offset_at(t))).div_euclid(SECS_PER_DAY) as i32
     }
 
-    /// The instant (UTC seconds) of a naive local reading (seconds since 1970-01-01 local).
+    /// The instant (UTC seconds) of a naive local reading (seconds since 1970-01-01 local);
+    /// the earlier of two in a repeated hour (see [`TzRules::local_readings`] for both).
     pub fn local_to_instant(&self, local: i64) -> (i64, LocalResolution) {
+        let (r, res) = self.local_readings(local);
+        (r.earlier, res)
+    }
+
+    /// Both instants (UTC seconds) a naive local reading may mean: equal unless the reading
+    /// is in a repeated hour ([`LocalResolution::Ambiguous`]).
+    pub fn local_readings(&self, local: i64) -> (Reading, LocalResolution) {
         // Offsets in force a day either side; no zone changes offset twice within a day.
         let before = self.offset_at(local - SECS_PER_DAY);
         let after = self.offset_at(local + SECS_PER_DAY);
         let valid = |o: i32| self.offset_at(local - i64::from(o)) == o;
+        let at = |o: i32| Reading::exact(local - i64::from(o));
         match (valid(before), valid(after), before == after) {
-            (true, _, true) => (local - i64::from(before), LocalResolution::Exact),
+            (true, _, true) => (at(before), LocalResolution::Exact),
             (true, true, false) => {
                 let (a, b) = (local - i64::from(before), local - i64::from(after));
-                (a.min(b), LocalResolution::Ambiguous)
+                let r = Reading {
+                    earlier: a.min(b),
+                    later: a.max(b),
+                };
+                (r, LocalResolution::Ambiguous)
             }
-            (true, false, false) => (local - i64::from(before), LocalResolution::Exact),
-            (false, true, _) => (local - i64::from(after), LocalResolution::Exact),
-            (false, false, _) => (local - i64::from(before), LocalResolution::Skipped),
+            (true, false, false) => (at(before), LocalResolution::Exact),
+            (false, true, _) => (at(after), LocalResolution::Exact),
+            (false, false, _) => (at(before), LocalResolution::Skipped),
         }
     }
 }
@@ -244,6 +259,8 @@ mod tests {
         let (t, res) = r.local_to_instant(naive_secs(ndt("2023-10-29 01:30:00")));
         assert_eq!(res, LocalResolution::Ambiguous);
         assert_eq!(t, naive_secs(ndt("2023-10-29 00:30:00")));
+        let (both, _) = r.local_readings(naive_secs(ndt("2023-10-29 01:30:00")));
+        assert_eq!(both.later, naive_secs(ndt("2023-10-29 01:30:00")));
         // 01:30 on 2023-03-26 never happens: read with GMT, it is 01:30Z = 02:30 BST.
         let (t, res) = r.local_to_instant(naive_secs(ndt("2023-03-26 01:30:00")));
         assert_eq!(res, LocalResolution::Skipped);
@@ -284,10 +301,14 @@ mod tests {
                             "{name} {naive}"
                         )
                     }
-                    LocalResult::Ambiguous(a, b) => assert_eq!(
-                        (inst, res),
-                        (a.timestamp().min(b.timestamp()), LocalResolution::Ambiguous)
-                    ),
+                    LocalResult::Ambiguous(a, b) => {
+                        assert_eq!(
+                            (inst, res),
+                            (a.timestamp().min(b.timestamp()), LocalResolution::Ambiguous)
+                        );
+                        let (both, _) = r.local_readings(local);
+                        assert_eq!(both.later, a.timestamp().max(b.timestamp()));
+                    }
                     LocalResult::None => {
                         assert_eq!(res, LocalResolution::Skipped, "{name} {naive}")
                     }

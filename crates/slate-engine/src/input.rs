@@ -49,6 +49,18 @@ impl Input {
     /// a TOML file), directories are walked for CSV, TSV and Parquet files, all read through
     /// the mapping. `rejects` keeps the rejected rows of a mapped read as CSV.
     pub fn open(args: &[String], source: Option<&str>, rejects: Option<PathBuf>) -> Result<Self> {
+        Self::open_with(args, source, rejects, None)
+    }
+
+    /// [`Input::open`], reading local times in a repeated hour by `ambiguous` instead of the
+    /// mapping's own `ambiguous` rule. The rule applies to what is read through a mapping;
+    /// canonical Parquet is scanned as it is (see [`Input::mapping`]).
+    pub fn open_with(
+        args: &[String],
+        source: Option<&str>,
+        rejects: Option<PathBuf>,
+        ambiguous: Option<slate_core::Ambiguous>,
+    ) -> Result<Self> {
         let kind = if source.is_some() {
             DataKind::Source
         } else {
@@ -70,7 +82,10 @@ impl Input {
             }
             plan.writes("rejects", r).check()?;
         }
-        let mapping = Mapping::load(source.unwrap_or("canonical"))?;
+        let mut mapping = Mapping::load(source.unwrap_or("canonical"))?;
+        if let Some(rule) = ambiguous {
+            mapping = mapping.with_ambiguous(rule);
+        }
         if mapping.is_canonical() && files.iter().all(|f| slate_io::input::is_parquet(f)) {
             let mut schemas = Vec::with_capacity(files.len());
             let mut rows = 0;

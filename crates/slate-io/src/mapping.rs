@@ -13,7 +13,9 @@
 //! - Clocks are a timestamp column with a `format`, a `date` and a `time` column, or a
 //!   duration in `seconds` `after` another clock (LFB's attendance time). Times without an
 //!   offset are local wall time in the mapping's `tz` (see [`slate_core::TzRules::local_to_instant`]
-//!   for the ambiguous and skipped hours); times with an offset are instants.
+//!   for the ambiguous and skipped hours); times with an offset are instants. A record whose
+//!   local times fall in a repeated hour is read by the mapping's `ambiguous` rule, decided
+//!   once the record is complete ([`slate_core::ambiguous`]).
 //! - `missing` values (per column, plus the mapping-wide list, which defaults to `[""]`) mean
 //!   null, so a sentinel such as Seattle's `01/01/1900 12:00:00 AM` is "no arrival", not a
 //!   response time of minus a century.
@@ -74,6 +76,9 @@ pub struct MappingFile {
     pub description: Option<String>,
     /// IANA zone of times without an offset.
     pub tz: Option<String>,
+    /// How local times in a repeated hour are read: `earlier`, `later`, `exclude` or
+    /// `order` (the default; see [`slate_core::ambiguous`]).
+    pub ambiguous: Option<String>,
     /// One-byte field delimiter (default `,`).
     pub delimiter: Option<String>,
     /// Values meaning "missing" in every column (default `[""]`).
@@ -267,6 +272,8 @@ pub struct Mapping {
     pub description: String,
     /// Zone of times without an offset.
     pub tz: String,
+    /// How the local times of a record that fall in a repeated hour are read.
+    pub ambiguous: slate_core::Ambiguous,
     /// Field delimiter.
     pub delimiter: u8,
     /// Every source column any rule reads; rules hold slots into this list.
@@ -327,6 +334,12 @@ impl Mapping {
         self
     }
 
+    /// A copy reading local times in a repeated hour by another rule.
+    pub fn with_ambiguous(mut self, rule: slate_core::Ambiguous) -> Self {
+        self.ambiguous = rule;
+        self
+    }
+
     /// Output names of the kept extra columns.
     pub fn keep_names(&self) -> Vec<&str> {
         self.keep.iter().map(|(n, _)| n.as_str()).collect()
@@ -378,6 +391,10 @@ impl TryFrom<MappingFile> for Mapping {
             .clone()
             .unwrap_or_else(|| schema::DEFAULT_TZ.to_string());
         slate_core::TzRules::from_name(&tz).map_err(|e| bad("tz", e.to_string()))?;
+        let ambiguous = match file.ambiguous.as_deref() {
+            None => slate_core::Ambiguous::default(),
+            Some(a) => a.parse().map_err(|e| bad("ambiguous", e))?,
+        };
         let delimiter = match file.delimiter.as_deref() {
             None => b',',
             Some(d) if d.len() == 1 => d.as_bytes()[0],
@@ -695,6 +712,7 @@ impl TryFrom<MappingFile> for Mapping {
             name,
             description: file.description.unwrap_or_default(),
             tz,
+            ambiguous,
             delimiter,
             sources: slots.0,
             incident_id,

@@ -11,7 +11,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime};
-use slate_core::{LocalResolution, TzRules, schema};
+use slate_core::{LocalResolution, Reading, TzRules, schema};
 
 use crate::mapping::{
     ClockRule, ClockSource, Codes, Combine, Mapping, OptionalRule, TextRule, TimeFormat,
@@ -71,28 +71,66 @@ fn shorten(s: &str) -> String {
     format!("{}...", &s[..end])
 }
 
-/// Readings of naive local times that were not exact, over imported rows.
+/// Readings of naive local times that were not exact.
+///
+/// `ambiguous` counts the clocks of records (a clock of an incident joined from several rows
+/// counts once) whose reading names two instants, and splits them by what the mapping's
+/// `ambiguous` rule made of them: `ambiguous == earlier + later + unordered + excluded`.
+/// `skipped` counts readings of imported rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LocalCounts {
-    /// In a repeated hour (clocks went back): read as the earlier instant.
+    /// In a repeated hour (clocks went back).
     pub ambiguous: u64,
+    /// Of those, read as the earlier instant (the rule, or the choice that kept order).
+    pub earlier: u64,
+    /// Read as the later instant.
+    pub later: u64,
+    /// In records no choice kept in lifecycle order: read as the earlier instant.
+    pub unordered: u64,
+    /// In records rejected for them (`ambiguous = "exclude"`).
+    pub excluded: u64,
+    /// Records rejected for an ambiguous reading.
+    pub excluded_records: u64,
     /// In a skipped hour (clocks went forward): moved forward by the gap.
     pub skipped: u64,
 }
 
 impl LocalCounts {
     fn note(&mut self, r: LocalResolution) {
-        match r {
-            LocalResolution::Exact => {}
-            LocalResolution::Ambiguous => self.ambiguous += 1,
-            LocalResolution::Skipped => self.skipped += 1,
+        if r == LocalResolution::Skipped {
+            self.skipped += 1;
         }
     }
 
     pub(crate) fn add(&mut self, o: LocalCounts) {
         self.ambiguous += o.ambiguous;
+        self.earlier += o.earlier;
+        self.later += o.later;
+        self.unordered += o.unordered;
+        self.excluded += o.excluded;
+        self.excluded_records += o.excluded_records;
         self.skipped += o.skipped;
     }
+
+    /// Adds what the rule did with one record.
+    pub(crate) fn resolved(&mut self, r: &slate_core::ambiguous::Resolved) {
+        self.ambiguous += r.ambiguous;
+        self.earlier += r.earlier;
+        self.later += r.later;
+        self.unordered += r.unordered;
+        if r.excluded {
+            self.excluded += r.ambiguous;
+            self.excluded_records += 1;
+        }
+    }
+}
+
+/// Where a row came from: the file's index in the read, the 1-based row and line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub(crate) file: usize,
+    pub(crate) row: u64,
+    pub(crate) line: Option<u64>,
 }
 
 /// A canonical record before it becomes Arrow.
@@ -101,20 +139,24 @@ pub(crate) struct Record {
     pub(crate) id: String,
     /// borough, grade, channel.
     pub(crate) texts: [Option<String>; 3],
-    /// UTC microseconds, in [`schema::CLOCKS`] order.
-    pub(crate) clocks: [Option<i64>; 6],
+    /// UTC microseconds, in [`schema::CLOCKS`] order; both readings of a local time in a
+    /// repeated hour until the record is complete and its rule decides.
+    pub(crate) clocks: [Option<Reading>; 6],
     pub(crate) cancelled: Option<bool>,
     /// The mapped optional columns, in [`Mapping::optional`] order.
     pub(crate) optional: Vec<OptionalValue>,
     pub(crate) keep: Vec<Option<String>>,
+    /// The first row of the record, and any later rows joined into it.
+    pub(crate) origin: Origin,
+    pub(crate) more: Vec<Origin>,
 }
 
 /// The value of an optional column, of the column's kind.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum OptionalValue {
     Text(Option<String>),
-    /// UTC microseconds.
-    Clock(Option<i64>),
+    /// UTC microseconds (both readings until decided, as for the canonical clocks).
+    Clock(Option<Reading>),
     Flag(Option<bool>),
 }
 
@@ -133,7 +175,7 @@ impl Record {
             .zip(&mapping.clocks)
         {
             if let Some(rule) = rule {
-                *mine = combine_opt(*mine, theirs, rule.combine);
+                *mine = combine_reading(*mine, theirs, rule.combine);
             }
         }
         if self.cancelled.is_none() {
@@ -150,7 +192,7 @@ impl Record {
                     combine_text(a, b, r.combine);
                 }
                 (OptionalValue::Clock(a), OptionalValue::Clock(b), OptionalRule::Clock(r)) => {
-                    *a = combine_opt(*a, b, r.combine);
+                    *a = combine_reading(*a, b, r.combine);
                 }
                 // Flags, like `cancelled`: the first row that says.
                 (OptionalValue::Flag(a), OptionalValue::Flag(b), _) => {
@@ -164,6 +206,152 @@ impl Record {
         for ((mine, theirs), (_, rule)) in self.keep.iter_mut().zip(other.keep).zip(&mapping.keep) {
             combine_text(mine, theirs, rule.combine);
         }
+        self.more.push(other.origin);
+        self.more.extend(other.more);
+    }
+
+    /// Every row the record was read from.
+    pub(crate) fn origins(&self) -> impl Iterator<Item = Origin> + '_ {
+        std::iter::once(self.origin).chain(self.more.iter().copied())
+    }
+}
+
+/// Where a record's clocks sit for [`slate_core::ambiguous::resolve`]: the six lifecycle
+/// clocks, then the mapping's optional clocks; which follow another (a duration after it);
+/// and the order they keep (the lifecycle, and `call_ended` after `call_answered`).
+#[derive(Debug)]
+pub(crate) struct ClockLayout {
+    /// For each optional column (in [`Mapping::optional`] order), its clock index, if a clock.
+    optional: Vec<Option<usize>>,
+    follows: Vec<Option<usize>>,
+    pairs: Vec<(usize, usize)>,
+    /// Reused per record.
+    buf: Vec<Option<Reading>>,
+}
+
+/// The lifecycle clocks' indices, in order.
+const CHAIN: [usize; 6] = [0, 1, 2, 3, 4, 5];
+
+impl ClockLayout {
+    pub(crate) fn new(mapping: &Mapping) -> Self {
+        let base = |rule: &ClockRule| match rule.source {
+            ClockSource::After { base, .. } => Some(base),
+            _ => None,
+        };
+        let mut follows: Vec<Option<usize>> = mapping
+            .clocks
+            .iter()
+            .map(|r| r.as_ref().and_then(base))
+            .collect();
+        let mut optional = Vec::with_capacity(mapping.optional.len());
+        let mut pairs = Vec::new();
+        for (name, rule) in &mapping.optional {
+            optional.push(match rule {
+                OptionalRule::Clock(r) => {
+                    let i = follows.len();
+                    follows.push(base(r));
+                    if *name == schema::CALL_ENDED {
+                        pairs.push((1, i));
+                    }
+                    Some(i)
+                }
+                _ => None,
+            });
+        }
+        ClockLayout {
+            optional,
+            buf: vec![None; follows.len()],
+            follows,
+            pairs,
+        }
+    }
+
+    /// Decides the record's readings under `rule` (in place unless it is to be excluded).
+    pub(crate) fn decide(
+        &mut self,
+        rec: &mut Record,
+        rule: slate_core::Ambiguous,
+    ) -> slate_core::ambiguous::Resolved {
+        let amb = |c: &Option<Reading>| c.is_some_and(Reading::is_ambiguous);
+        let opt_amb = rec
+            .optional
+            .iter()
+            .any(|v| matches!(v, OptionalValue::Clock(c) if amb(c)));
+        if !rec.clocks.iter().any(amb) && !opt_amb {
+            return Default::default();
+        }
+        self.buf[..6].copy_from_slice(&rec.clocks);
+        for (v, i) in rec.optional.iter().zip(&self.optional) {
+            if let (OptionalValue::Clock(c), Some(i)) = (v, i) {
+                self.buf[*i] = *c;
+            }
+        }
+        let out = slate_core::ambiguous::resolve(
+            rule,
+            slate_core::ambiguous::RecordClocks {
+                readings: &mut self.buf,
+                follows: &self.follows,
+                chain: &CHAIN,
+                pairs: &self.pairs,
+            },
+        );
+        if !out.excluded {
+            rec.clocks.copy_from_slice(&self.buf[..6]);
+            for (v, i) in rec.optional.iter_mut().zip(&self.optional) {
+                if let (OptionalValue::Clock(c), Some(i)) = (v, i) {
+                    *c = self.buf[*i];
+                }
+            }
+        }
+        out
+    }
+
+    /// The record's first ambiguous clock, for a reject: its source column (as the mapping
+    /// names it), canonical name and reading.
+    pub(crate) fn first_ambiguous(
+        rec: &Record,
+        mapping: &Mapping,
+    ) -> Option<(String, &'static str, Reading)> {
+        let canonical = schema::CLOCKS
+            .iter()
+            .zip(mapping.clocks.iter())
+            .zip(rec.clocks.iter())
+            .map(|((n, r), c)| (*n, r.as_ref(), c));
+        let optional = mapping
+            .optional
+            .iter()
+            .zip(&rec.optional)
+            .filter_map(|((n, r), v)| match (r, v) {
+                (OptionalRule::Clock(r), OptionalValue::Clock(c)) => Some((*n, Some(r), c)),
+                _ => None,
+            });
+        let column = |r: &ClockRule| {
+            let slot = match &r.source {
+                ClockSource::Stamp { slot, .. } | ClockSource::After { slot, .. } => *slot,
+                ClockSource::DateTime { time, .. } => *time,
+            };
+            match &mapping.sources[slot] {
+                crate::mapping::ColumnRef::Name(n) => n.clone(),
+                other => other.to_string(),
+            }
+        };
+        canonical.chain(optional).find_map(|(n, r, c)| {
+            let c = c.filter(|c| c.is_ambiguous())?;
+            Some((r.map(column).unwrap_or_default(), n, c))
+        })
+    }
+}
+
+/// Combines clock readings instant by instant: the earliest of the earlier readings and the
+/// earliest of the later ones, so that reading every clock of the record as earlier (or as
+/// later) and then combining gives the same as combining and then choosing.
+fn combine_reading(a: Option<Reading>, b: Option<Reading>, how: Combine) -> Option<Reading> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(Reading {
+            earlier: combine_opt(Some(a.earlier), Some(b.earlier), how)?,
+            later: combine_opt(Some(a.later), Some(b.later), how)?,
+        }),
+        (a, b) => a.or(b),
     }
 }
 
@@ -227,11 +415,15 @@ impl<'a> Converter<'a> {
         }
     }
 
-    /// A local reading (seconds since the local epoch, plus microseconds) as UTC microseconds.
-    fn local(&self, ndt: NaiveDateTime, counts: &mut LocalCounts) -> i64 {
-        let (utc, res) = self.tz.local_to_instant(ndt.and_utc().timestamp());
+    /// A local reading as UTC microseconds: both instants when it is in a repeated hour.
+    fn local(&self, ndt: NaiveDateTime, counts: &mut LocalCounts) -> Reading {
+        let (utc, res) = self.tz.local_readings(ndt.and_utc().timestamp());
         counts.note(res);
-        utc * MICROS + i64::from(ndt.and_utc().timestamp_subsec_micros())
+        let sub = i64::from(ndt.and_utc().timestamp_subsec_micros());
+        Reading {
+            earlier: utc.earlier * MICROS + sub,
+            later: utc.later * MICROS + sub,
+        }
     }
 
     fn stamp(
@@ -240,7 +432,7 @@ impl<'a> Converter<'a> {
         format: &TimeFormat,
         v: &str,
         counts: &mut LocalCounts,
-    ) -> Result<i64, Problem> {
+    ) -> Result<Reading, Problem> {
         let bad = |expected: &str| {
             Problem::new(
                 &self.names[slot],
@@ -252,9 +444,9 @@ impl<'a> Converter<'a> {
         match format {
             TimeFormat::Iso => match parse_iso(v) {
                 Some((ndt, None)) => Ok(self.local(ndt, counts)),
-                Some((ndt, Some(off))) => {
-                    Ok(ndt.and_utc().timestamp_micros() - i64::from(off) * MICROS)
-                }
+                Some((ndt, Some(off))) => Ok(Reading::exact(
+                    ndt.and_utc().timestamp_micros() - i64::from(off) * MICROS,
+                )),
                 None => Err(bad("ISO 8601 (YYYY-MM-DD hh:mm:ss[.f][Z|+hh:mm])")),
             },
             TimeFormat::Pattern {
@@ -271,7 +463,7 @@ impl<'a> Converter<'a> {
             } => DateTime::parse_from_str(v, pattern)
                 .ok()
                 .filter(|d| four_digit_year(d.year()))
-                .map(|d| d.timestamp_micros())
+                .map(|d| Reading::exact(d.timestamp_micros()))
                 .ok_or_else(|| bad(&format!("{pattern:?} with a four-digit year"))),
         }
     }
@@ -280,6 +472,7 @@ impl<'a> Converter<'a> {
     pub(crate) fn convert(
         &self,
         fields: &[Option<&str>],
+        origin: Origin,
         counts: &mut LocalCounts,
     ) -> Result<Record, Problem> {
         let m = self.mapping;
@@ -302,7 +495,7 @@ impl<'a> Converter<'a> {
                 *t = self.text(rule, fields)?;
             }
         }
-        let mut clocks: [Option<i64>; 6] = [None; 6];
+        let mut clocks: [Option<Reading>; 6] = [None; 6];
         // Durations count from a clock of the same row, so they are read second.
         for pass_after in [false, true] {
             for (ci, rule) in m.clocks.iter().enumerate() {
@@ -346,6 +539,8 @@ impl<'a> Converter<'a> {
             cancelled,
             optional,
             keep,
+            origin,
+            more: Vec::new(),
         })
     }
 
@@ -356,9 +551,9 @@ impl<'a> Converter<'a> {
         rule: &ClockRule,
         pass_after: bool,
         fields: &[Option<&str>],
-        clocks: &[Option<i64>; 6],
+        clocks: &[Option<Reading>; 6],
         local: &mut LocalCounts,
-    ) -> Result<Option<Option<i64>>, Problem> {
+    ) -> Result<Option<Option<Reading>>, Problem> {
         let get = |slot: usize| Self::value(fields, slot, &rule.missing);
         Ok(Some(match (&rule.source, pass_after) {
             (ClockSource::Stamp { slot, format }, false) => match get(*slot) {
@@ -424,7 +619,8 @@ impl<'a> Converter<'a> {
                         .ok_or_else(|| {
                             Problem::new(&self.names[*slot], v, "not a number", "expected seconds")
                         })?;
-                    clocks[*base].map(|b| b + (secs * MICROS as f64).round() as i64)
+                    // A duration follows its base clock's reading.
+                    clocks[*base].map(|b| b.plus((secs * MICROS as f64).round() as i64))
                 }
             },
             _ => return Ok(None),
@@ -590,14 +786,17 @@ impl BatchBuilder {
         for (b, t) in self.texts.iter_mut().zip(&r.texts) {
             b.append_option(t.as_deref());
         }
+        // Readings are decided before a record is appended: `earlier == later`.
         for (b, c) in self.clocks.iter_mut().zip(r.clocks) {
-            b.append_option(c);
+            b.append_option(c.map(|c| c.earlier));
         }
         self.cancelled.append_option(r.cancelled);
         for (b, v) in self.optional.iter_mut().zip(&r.optional) {
             match (b, v) {
                 (OptionalBuilder::Text(b), OptionalValue::Text(v)) => b.append_option(v.as_deref()),
-                (OptionalBuilder::Clock(b), OptionalValue::Clock(v)) => b.append_option(*v),
+                (OptionalBuilder::Clock(b), OptionalValue::Clock(v)) => {
+                    b.append_option(v.map(|c| c.earlier))
+                }
                 (OptionalBuilder::Flag(b), OptionalValue::Flag(v)) => b.append_option(*v),
                 _ => unreachable!("builders and values come from the same rules"),
             }

@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
-use slate_core::TzRules;
+use slate_core::ambiguous::AMBIGUOUS_REASON;
+use slate_core::{Ambiguous, TzRules};
 
 use crate::error::{Error, Result, io_err};
 use crate::input::is_parquet;
 use crate::mapping::{ColumnRef, Mapping};
-use crate::record::{BatchBuilder, Converter, LocalCounts, Problem, Record};
+use crate::record::{BatchBuilder, ClockLayout, Converter, LocalCounts, Origin, Problem, Record};
 
 /// Records per batch handed to the sink.
 pub const DEFAULT_BATCH_ROWS: usize = 65_536;
@@ -51,10 +52,13 @@ pub struct ImportSummary {
     pub rejected_rows: u64,
     /// Canonical records written: `imported_rows` unless rows were joined per incident.
     pub records: u64,
-    /// Naive local readings that were ambiguous or skipped (imported rows only).
+    /// Naive local readings that were ambiguous (and what the mapping's rule made of them)
+    /// or skipped.
     pub local: LocalCounts,
     /// Rejected rows by reason category.
     pub reasons: BTreeMap<String, u64>,
+    /// The rule that read local times in a repeated hour (the mapping's `ambiguous`).
+    pub ambiguous: Ambiguous,
 }
 
 impl ImportSummary {
@@ -85,10 +89,29 @@ impl ImportSummary {
             lines.push(format!("  rejected by reason: {}", reasons.join(", ")));
         }
         lines.push(format!(
-            "  local times ({tz}): {} ambiguous (read as the earlier instant), {} skipped (moved forward by the gap)",
-            self.local.ambiguous, self.local.skipped
+            "  local times ({tz}): {} ambiguous ({}), {} skipped (moved forward by the gap)",
+            self.local.ambiguous,
+            self.ambiguous_detail(),
+            self.local.skipped
         ));
         lines
+    }
+
+    /// What the `ambiguous` rule made of the readings in a repeated hour, for [`Self::describe`].
+    fn ambiguous_detail(&self) -> String {
+        let l = &self.local;
+        match self.ambiguous {
+            Ambiguous::Earlier => "ambiguous = earlier: read as the earlier instant".into(),
+            Ambiguous::Later => "ambiguous = later: read as the later instant".into(),
+            Ambiguous::Exclude => format!(
+                "ambiguous = exclude: {} records rejected as {AMBIGUOUS_REASON}",
+                l.excluded_records
+            ),
+            Ambiguous::Order => format!(
+                "ambiguous = order: {} kept in order as the earlier instant, {} as the later, {} could not be ordered (read as the earlier)",
+                l.earlier, l.later, l.unordered
+            ),
+        }
     }
 
     /// Whether the accounting identity holds.
@@ -264,14 +287,24 @@ impl Grouper {
 struct Reading<'a> {
     mapping: &'a Mapping,
     tz: TzRules,
-    builder: BatchBuilder,
-    batch_rows: usize,
     grouper: Option<Grouper>,
-    summary: ImportSummary,
     seq: u64,
+    out: Emitter<'a>,
 }
 
-impl Reading<'_> {
+/// Where finished records go: the rule decides their readings, then they are appended to
+/// the batch or, excluded, become rejects.
+struct Emitter<'a> {
+    mapping: &'a Mapping,
+    files: &'a [PathBuf],
+    tz: TzRules,
+    layout: ClockLayout,
+    builder: BatchBuilder,
+    batch_rows: usize,
+    summary: ImportSummary,
+}
+
+impl Emitter<'_> {
     fn flush(&mut self, sink: &mut dyn SourceSink) -> Result<()> {
         if self.builder.len() > 0 {
             let batch = self.builder.finish().map_err(|source| Error::Arrow {
@@ -286,9 +319,7 @@ impl Reading<'_> {
     fn reject(
         &mut self,
         sink: &mut dyn SourceSink,
-        file: &Path,
-        row: u64,
-        line: Option<u64>,
+        origin: Origin,
         problem: Problem,
     ) -> Result<()> {
         self.summary.rejected_rows += 1;
@@ -298,67 +329,100 @@ impl Reading<'_> {
             .entry(problem.kind.to_string())
             .or_default() += 1;
         sink.reject(&Reject {
-            file: file.display().to_string(),
-            row,
-            line,
+            file: self.files[origin.file].display().to_string(),
+            row: origin.row,
+            line: origin.line,
             problem,
         })
     }
 
+    /// Decides one finished record's readings and appends it, handing a batch to `sink` each
+    /// time `batch_rows` are buffered; or, excluded by the rule, rejects each of its rows
+    /// (they were counted imported). The one path by which records leave the reader.
+    fn emit(&mut self, mut r: Record, sink: &mut dyn SourceSink) -> Result<()> {
+        let first = ClockLayout::first_ambiguous(&r, self.mapping);
+        let decided = self.layout.decide(&mut r, self.mapping.ambiguous);
+        self.summary.local.resolved(&decided);
+        if decided.excluded {
+            let Some((column, clock, reading)) = first else {
+                unreachable!("a record is excluded only for an ambiguous clock")
+            };
+            let local = reading.earlier.div_euclid(1_000_000);
+            let local = local + i64::from(self.tz.offset_at(local));
+            let shown = chrono::DateTime::from_timestamp(local, 0)
+                .map(|d| d.naive_utc().to_string())
+                .unwrap_or_default();
+            let rows = 1 + r.more.len();
+            let detail = format!(
+                "{clock} occurs twice in {} (clocks went back) and ambiguous = exclude{}",
+                self.tz.name(),
+                if rows > 1 {
+                    format!("; incident {} of {rows} rows", r.id)
+                } else {
+                    String::new()
+                }
+            );
+            for o in r.origins().collect::<Vec<_>>() {
+                self.summary.imported_rows -= 1;
+                let p = Problem::new(&column, &shown, AMBIGUOUS_REASON, detail.clone());
+                self.reject(sink, o, p)?;
+            }
+            return Ok(());
+        }
+        self.builder.append(&r);
+        self.summary.records += 1;
+        if self.builder.len() >= self.batch_rows {
+            let batch = self.builder.finish().map_err(|source| Error::Arrow {
+                path: PathBuf::from("<import>"),
+                source,
+            })?;
+            sink.batch(batch)?;
+        }
+        Ok(())
+    }
+}
+
+impl Reading<'_> {
     /// One row's fields by slot, or the problem that rejects it.
     fn row(
         &mut self,
         conv: &Converter<'_>,
         fields: std::result::Result<&[Option<&str>], Problem>,
         sink: &mut dyn SourceSink,
-        file: &Path,
         row: u64,
         line: Option<u64>,
     ) -> Result<()> {
-        self.summary.input_rows += 1;
+        self.out.summary.input_rows += 1;
         self.seq += 1;
-        let mut local = LocalCounts::default();
-        let rec = match fields.and_then(|f| conv.convert(f, &mut local)) {
-            Ok(r) => r,
-            Err(p) => return self.reject(sink, file, row, line, p),
+        let origin = Origin {
+            file: self.out.summary.files,
+            row,
+            line,
         };
-        let (builder, summary, batch_rows) =
-            (&mut self.builder, &mut self.summary, self.batch_rows);
-        let mut emit = |r: Record| emit_record(builder, summary, batch_rows, sink, &r);
+        let mut local = LocalCounts::default();
+        let rec = match fields.and_then(|f| conv.convert(f, origin, &mut local)) {
+            Ok(r) => r,
+            Err(p) => return self.out.reject(sink, origin, p),
+        };
+        // Counted imported now: emitting may reject it (and rows joined with it) again.
+        self.out.summary.imported_rows += 1;
+        let out = &mut self.out;
+        let mut emit = |r: Record| out.emit(r, sink);
         let pushed = match &mut self.grouper {
             None => emit(rec).map(Ok)?,
             Some(g) => g.push(self.seq, rec, self.mapping, &mut emit)?,
         };
         match pushed {
             Ok(()) => {
-                self.summary.imported_rows += 1;
-                self.summary.local.add(local);
+                self.out.summary.local.add(local);
                 Ok(())
             }
-            Err(p) => self.reject(sink, file, row, line, p),
+            Err(p) => {
+                self.out.summary.imported_rows -= 1;
+                self.out.reject(sink, origin, p)
+            }
         }
     }
-}
-
-/// Appends one finished record, handing a batch to `sink` each time `batch_rows` are buffered:
-/// the one path by which records leave the reader, whether grouped into incidents or not.
-fn emit_record(
-    builder: &mut BatchBuilder,
-    summary: &mut ImportSummary,
-    batch_rows: usize,
-    sink: &mut dyn SourceSink,
-    r: &Record,
-) -> Result<()> {
-    builder.append(r);
-    summary.records += 1;
-    if builder.len() >= batch_rows {
-        let batch = builder.finish().map_err(|source| Error::Arrow {
-            path: PathBuf::from("<import>"),
-            source,
-        })?;
-        sink.batch(batch)?;
-    }
-    Ok(())
 }
 
 /// Reads `files` through `mapping`, handing canonical batches and rejects to `sink`.
@@ -377,15 +441,24 @@ pub fn read_source(
     })?;
     let mut r = Reading {
         mapping,
-        tz,
-        builder: BatchBuilder::new(mapping),
-        batch_rows: batch_rows.max(1),
+        tz: tz.clone(),
         grouper: mapping
             .incident
             .as_ref()
             .map(|i| Grouper::new(i.window_rows)),
-        summary: ImportSummary::default(),
         seq: 0,
+        out: Emitter {
+            mapping,
+            files,
+            tz,
+            layout: ClockLayout::new(mapping),
+            builder: BatchBuilder::new(mapping),
+            batch_rows: batch_rows.max(1),
+            summary: ImportSummary {
+                ambiguous: mapping.ambiguous,
+                ..ImportSummary::default()
+            },
+        },
     };
     for f in files {
         if is_parquet(f) {
@@ -393,15 +466,15 @@ pub fn read_source(
         } else {
             read_csv(f, &mut r, sink)?;
         }
-        r.summary.files += 1;
+        r.out.summary.files += 1;
     }
     if let Some(mut g) = r.grouper.take() {
-        let (builder, summary, batch_rows) = (&mut r.builder, &mut r.summary, r.batch_rows);
-        g.finish(&mut |rec: Record| emit_record(builder, summary, batch_rows, sink, &rec))?;
+        let out = &mut r.out;
+        g.finish(&mut |rec: Record| out.emit(rec, sink))?;
     }
-    r.flush(sink)?;
-    debug_assert!(r.summary.balances());
-    Ok(r.summary)
+    r.out.flush(sink)?;
+    debug_assert!(r.out.summary.balances());
+    Ok(r.out.summary)
 }
 
 fn read_csv(path: &Path, r: &mut Reading<'_>, sink: &mut dyn SourceSink) -> Result<()> {
@@ -485,7 +558,7 @@ fn read_csv(path: &Path, r: &mut Reading<'_>, sink: &mut dyn SourceSink) -> Resu
             Some(p) => Err(p),
             None => Ok(fields.as_slice()),
         };
-        r.row(&conv, input, sink, path, row, line)?;
+        r.row(&conv, input, sink, row, line)?;
         if row.is_multiple_of(8192) {
             let b = rdr.position().byte();
             sink.progress(b - last_byte);
@@ -532,7 +605,7 @@ fn read_parquet(path: &Path, r: &mut Reading<'_>, sink: &mut dyn SourceSink) -> 
                     .iter()
                     .map(|t| t.is_valid(i).then(|| t.value(i).trim())),
             );
-            r.row(&conv, Ok(fields.as_slice()), sink, path, row, None)?;
+            r.row(&conv, Ok(fields.as_slice()), sink, row, None)?;
         }
     }
     sink.progress(size);

@@ -32,6 +32,8 @@ pub(crate) struct ImportArgs {
     /// Zone of times without an offset (IANA name); default: the mapping's `tz`.
     #[arg(long, value_name = "ZONE")]
     pub(crate) tz: Option<String>,
+    #[command(flatten)]
+    pub(crate) ambiguous: crate::cmd::source::AmbiguousArgs,
     /// Replace earlier year=*/ partitions and _rejects.csv in a non-empty DIR.
     #[arg(long)]
     pub(crate) force: bool,
@@ -71,7 +73,10 @@ fn run_import(files: &[PathBuf], mapping: &Mapping, opts: &ImportOptions) -> Res
 }
 
 pub(crate) fn run(a: ImportArgs) -> Result<Outcome> {
-    let mapping = load_mapping(&a.source, a.tz.as_deref())?;
+    let mut mapping = load_mapping(&a.source, a.tz.as_deref())?;
+    if let Some(rule) = a.ambiguous.ambiguous {
+        mapping = mapping.with_ambiguous(rule);
+    }
     let slate_io::input::Expanded { files, notes } =
         slate_io::expand_noted(&a.input, slate_io::DataKind::Source)?;
     crate::cmd::source::write_notes(&mut std::io::stderr().lock(), &notes)?;

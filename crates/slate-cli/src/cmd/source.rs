@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use slate_core::Ambiguous;
 use slate_io::ImportSummary;
 
 /// The `--source` option shared by the commands that read inputs.
@@ -21,15 +22,43 @@ pub(crate) struct SourceArgs {
     /// With a mapped source: write the rejected rows here (CSV) instead of only counting them.
     #[arg(long, value_name = "FILE")]
     pub(crate) rejects: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) ambiguous: AmbiguousArgs,
+}
+
+/// The `--ambiguous` option of the commands that read local clock times through a mapping.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct AmbiguousArgs {
+    /// How local times that fall in a repeated hour (clocks went back) are read: `earlier`
+    /// or `later` instant, `exclude` the record (a reject, reason ambiguous_local_time), or
+    /// `order`: per record, the readings that keep its clocks in lifecycle order, closest
+    /// together (earlier where none does). Default: the mapping's `ambiguous`, else `order`.
+    #[arg(long, value_name = "earlier|later|exclude|order", value_parser = parse_ambiguous)]
+    pub(crate) ambiguous: Option<Ambiguous>,
+}
+
+fn parse_ambiguous(s: &str) -> std::result::Result<Ambiguous, String> {
+    s.parse()
 }
 
 impl SourceArgs {
     /// The input these arguments and `--input` describe; what was left out so that each file
     /// is read once (loops, second names) is said on stderr.
     pub(crate) fn open(&self, inputs: &[String]) -> Result<slate_engine::Input> {
-        let input =
-            slate_engine::Input::open(inputs, self.source.as_deref(), self.rejects.clone())?;
+        let input = slate_engine::Input::open_with(
+            inputs,
+            self.source.as_deref(),
+            self.rejects.clone(),
+            self.ambiguous.ambiguous,
+        )?;
         write_notes(&mut std::io::stderr().lock(), input.notes())?;
+        if let (Some(rule), None) = (self.ambiguous.ambiguous, input.mapping()) {
+            writeln!(
+                std::io::stderr().lock(),
+                "warning: --ambiguous {rule} applies to inputs read through a mapping (--source, or CSV); \
+                 naive clocks in canonical Parquet are read as the earlier instant"
+            )?;
+        }
         Ok(input)
     }
 }

@@ -859,3 +859,251 @@ fn mapping_fills_promise_columns_of_each_kind() {
         Some("Black and minority ethnic")
     );
 }
+
+// ------------------------------------------------- clocks in the repeated hour
+
+/// A made-up export across both clock changes of 2024 in London and New York, the records
+/// built so that the four `ambiguous` rules read them differently (see each row's note).
+const AMBIGUOUS_HEADER: &str = "id,received,answered,created,dispatched,arrived,closed,ended\n";
+
+/// London: BST ends 2024-10-27 02:00 (01:00-01:59 twice), begins 2024-03-31 01:00 (skipped).
+const LONDON_ROWS: &str = "\
+L1,2024-10-27 01:40:00,2024-10-27 01:40:30,2024-10-27 01:41:00,2024-10-27 01:43:00,2024-10-27 01:05:00,2024-10-27 02:30:00,
+L2,2024-10-27 01:58:00,2024-10-27 01:58:22,2024-10-27 02:01:00,2024-10-27 02:03:00,2024-10-27 02:10:00,2024-10-27 03:00:00,2024-10-27 02:05:54
+L3,2024-10-27 01:30:00,2024-10-27 01:31:00,2024-10-27 00:50:00,,,,
+L4,2024-10-27 01:10:00,2024-10-27 01:11:00,2024-10-27 01:12:00,2024-10-27 01:15:00,2024-10-27 01:25:00,2024-10-27 01:50:00,
+L5,2024-10-27 12:00:00,2024-10-27 12:00:10,2024-10-27 12:01:00,2024-10-27 12:02:00,2024-10-27 12:09:00,2024-10-27 13:00:00,2024-10-27 12:03:00
+L6,2024-03-31 01:30:00,2024-03-31 02:31:00,,,,,
+";
+
+/// New York: EDT ends 2024-11-03 02:00 (01:00-01:59 twice), begins 2024-03-10 02:00 (skipped);
+/// `arrived` is `travel` seconds after `dispatched` here, so it follows dispatch's reading.
+const NEW_YORK_ROWS: &str = "\
+N1,2024-11-03 01:50:00,2024-11-03 01:50:20,2024-11-03 01:51:00,2024-11-03 01:55:00,420,2024-11-03 01:20:00,
+N2,2024-11-03 01:30:00,2024-11-03 01:30:40,2024-11-03 00:45:00,,,,
+N3,2024-11-03 01:20:00,2024-11-03 01:20:30,2024-11-03 01:22:00,2024-11-03 01:24:00,300,2024-11-03 01:45:00,2024-11-03 01:26:00
+N4,2024-11-03 09:00:00,2024-11-03 09:00:20,2024-11-03 09:01:00,2024-11-03 09:02:00,600,2024-11-03 10:00:00,2024-11-03 09:04:00
+N5,2024-03-10 02:30:00,2024-03-10 03:31:00,,,,,
+";
+
+fn ambiguous_mapping(zone: &str, arrived_after: bool, rule: Option<&str>) -> Mapping {
+    let arrived = if arrived_after {
+        "[columns.arrived]\nseconds = \"arrived\"\nafter = \"dispatched\"\n"
+    } else {
+        "[columns.arrived]\nfrom = \"arrived\"\n"
+    };
+    let rule = rule.map_or(String::new(), |r| format!("ambiguous = \"{r}\"\n"));
+    Mapping::from_toml(
+        &format!(
+            "name = \"made-up\"\ntz = \"{zone}\"\n{rule}\
+             [columns.incident_id]\nfrom = \"id\"\n\
+             [columns.call_received]\nfrom = \"received\"\n\
+             [columns.call_answered]\nfrom = \"answered\"\n\
+             [columns.incident_created]\nfrom = \"created\"\n\
+             [columns.dispatched]\nfrom = \"dispatched\"\n{arrived}\
+             [columns.closed]\nfrom = \"closed\"\n\
+             [columns.call_ended]\nfrom = \"ended\"\n"
+        ),
+        "made-up",
+    )
+    .unwrap()
+}
+
+/// The oracle, with chrono-tz alone: one export row's clocks (in `AMBIGUOUS_HEADER` order;
+/// `arrived` is seconds after dispatch when `arrived_after`) as UTC text under `rule`, or
+/// `None` when the record is excluded. For `order` every combination of instants of the
+/// ambiguous readings is tried: it keeps order when the present lifecycle clocks do not go
+/// backwards and `ended` is not before `answered`; the smallest sum of those gaps wins, ties
+/// to the fewest later readings, then to the lowest binary number (first ambiguous clock the
+/// lowest bit); none keeping order reads all as earlier.
+fn oracle_record(
+    fields: &[&str],
+    zone: &str,
+    arrived_after: bool,
+    rule: &str,
+) -> Option<Vec<Option<String>>> {
+    use chrono::TimeZone;
+    let tz: chrono_tz::Tz = zone.parse().unwrap();
+    // Per clock: the instants it may mean (one or two), in µs.
+    let mut options: Vec<Option<Vec<i64>>> = Vec::new();
+    for (i, f) in fields[1..].iter().enumerate() {
+        if f.is_empty() || (arrived_after && i == 4) {
+            options.push(None);
+            continue;
+        }
+        let naive = NaiveDateTime::parse_from_str(f, YMD_HMS).unwrap();
+        options.push(Some(match tz.from_local_datetime(&naive) {
+            chrono::LocalResult::Single(d) => vec![d.timestamp_micros()],
+            chrono::LocalResult::Ambiguous(a, b) => {
+                let (a, b) = (a.timestamp_micros(), b.timestamp_micros());
+                vec![a.min(b), a.max(b)]
+            }
+            // The skipped hour: read with the offset before the change (as documented).
+            chrono::LocalResult::None => {
+                let before = tz
+                    .from_local_datetime(&(naive - chrono::Duration::hours(3)))
+                    .single()
+                    .unwrap();
+                let off = before.offset().fix().local_minus_utc();
+                vec![(naive.and_utc().timestamp() - i64::from(off)) * 1_000_000]
+            }
+        }));
+    }
+    use chrono::Offset;
+    let ambiguous: Vec<usize> = (0..7)
+        .filter(|&i| options[i].as_ref().is_some_and(|o| o.len() == 2))
+        .collect();
+    let travel = (arrived_after && !fields[5].is_empty())
+        .then(|| fields[5].parse::<i64>().unwrap() * 1_000_000);
+    let value = |choice: &[bool], i: usize| -> Option<i64> {
+        if i == 4
+            && let Some(t) = travel
+        {
+            return Some(options[3].as_ref()?[usize::from(choice[3])] + t);
+        }
+        options[i]
+            .as_ref()
+            .map(|o| o[usize::from(choice[i]) % o.len()])
+    };
+    let all = |later: bool| {
+        let mut c = [false; 7];
+        ambiguous.iter().for_each(|&i| c[i] = later);
+        c
+    };
+    let choice = match rule {
+        _ if ambiguous.is_empty() => all(false),
+        "earlier" => all(false),
+        "later" => all(true),
+        "exclude" => return None,
+        "order" => {
+            let mut best: Option<((i64, usize, u32), [bool; 7])> = None;
+            for mask in 0..(1u32 << ambiguous.len()) {
+                let mut c = [false; 7];
+                for (k, &i) in ambiguous.iter().enumerate() {
+                    c[i] = mask >> k & 1 == 1;
+                }
+                let chain: Vec<i64> = (0..6).filter_map(|i| value(&c, i)).collect();
+                let mut ok = chain.windows(2).all(|w| w[0] <= w[1]);
+                let mut span = chain.last().zip(chain.first()).map_or(0, |(l, f)| l - f);
+                if let (Some(a), Some(e)) = (value(&c, 1), value(&c, 6)) {
+                    ok &= a <= e;
+                    span += e - a;
+                }
+                let key = (span, c.iter().filter(|&&x| x).count(), mask);
+                if ok && best.as_ref().is_none_or(|(b, _)| key < *b) {
+                    best = Some((key, c));
+                }
+            }
+            best.map_or(all(false), |(_, c)| c)
+        }
+        other => panic!("rule {other}"),
+    };
+    Some(
+        (0..7)
+            .map(|i| {
+                value(&choice, i).map(|us| {
+                    DateTime::from_timestamp_micros(us)
+                        .unwrap()
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string()
+                })
+            })
+            .collect(),
+    )
+}
+
+const CLOCK_COLUMNS: [&str; 7] = [
+    "call_received",
+    "call_answered",
+    "incident_created",
+    "dispatched",
+    "arrived",
+    "closed",
+    "call_ended",
+];
+
+/// Each rule, in London and New York: every clock of every record equals the oracle's, and
+/// excluded records are rejects (one per row) with reason `ambiguous_local_time`.
+#[test]
+fn ambiguous_rules_agree_with_an_independent_reading() {
+    for (zone, rows, after) in [
+        ("Europe/London", LONDON_ROWS, false),
+        ("America/New_York", NEW_YORK_ROWS, true),
+    ] {
+        for rule in ["earlier", "later", "exclude", "order"] {
+            let m = ambiguous_mapping(zone, after, Some(rule));
+            let r = read_with(&m, format!("{AMBIGUOUS_HEADER}{rows}").as_bytes());
+            let mut excluded = 0;
+            for line in rows.lines() {
+                let fields: Vec<&str> = line.split(',').collect();
+                let id = fields[0];
+                match oracle_record(&fields, zone, after, rule) {
+                    None => {
+                        excluded += 1;
+                        assert!(!r.rows.contains_key(id), "{zone} {rule} {id} read");
+                    }
+                    Some(expected) => {
+                        for (col, want) in CLOCK_COLUMNS.iter().zip(expected) {
+                            assert_eq!(r.get(id, col), want, "{zone} {rule} {id} {col}");
+                        }
+                    }
+                }
+            }
+            let s = &r.summary;
+            assert_eq!(
+                s.local.ambiguous,
+                s.local.earlier + s.local.later + s.local.unordered + s.local.excluded,
+                "{zone} {rule}"
+            );
+            assert_eq!(s.local.skipped, 1, "{zone} {rule}");
+            // Records without an ambiguous reading are read under every rule; the others
+            // are rejects, one per row, under `exclude` only.
+            let n = if rule == "exclude" { excluded } else { 0 };
+            let with_ambiguous = if zone == "Europe/London" { 4 } else { 3 };
+            assert_eq!(excluded, if rule == "exclude" { with_ambiguous } else { 0 });
+            assert_eq!(r.rejects.len(), n, "{zone} {rule}: {:?}", r.rejects);
+            assert_eq!(s.local.excluded_records, n as u64);
+            assert!(
+                r.rejects
+                    .iter()
+                    .all(|j| j.problem.kind == "ambiguous_local_time" && j.row > 0)
+            );
+            let counts = (
+                s.local.ambiguous,
+                s.local.earlier,
+                s.local.later,
+                s.local.unordered,
+            );
+            let want = match (zone, rule) {
+                ("Europe/London", "order") => (15, 10, 3, 2),
+                ("Europe/London", "earlier") => (15, 15, 0, 0),
+                ("Europe/London", "later") => (15, 0, 15, 0),
+                ("Europe/London", _) => (15, 0, 0, 0),
+                (_, "order") => (13, 10, 1, 2),
+                (_, "earlier") => (13, 13, 0, 0),
+                (_, "later") => (13, 0, 13, 0),
+                _ => (13, 0, 0, 0),
+            };
+            assert_eq!(counts, want, "{zone} {rule}");
+        }
+    }
+    // The records as built, read off the rows by hand (London is UTC+1 before the change).
+    let m = ambiguous_mapping("Europe/London", false, None);
+    let r = read_with(&m, format!("{AMBIGUOUS_HEADER}{LONDON_ROWS}").as_bytes());
+    // L1: created in the first pass, attended in the second.
+    assert_eq!(r.get("L1", "dispatched").unwrap(), "2024-10-27 00:43:00");
+    assert_eq!(r.get("L1", "arrived").unwrap(), "2024-10-27 01:05:00");
+    // L2: a call answered at 01:58:22 and ended at 02:05:54 lasted 7 min 32 s, not 67.
+    assert_eq!(r.get("L2", "call_answered").unwrap(), "2024-10-27 01:58:22");
+    // L3: out of order whichever way; L4: in order either way, so the earlier.
+    assert_eq!(r.get("L3", "call_received").unwrap(), "2024-10-27 00:30:00");
+    assert_eq!(r.get("L4", "closed").unwrap(), "2024-10-27 00:50:00");
+    assert_eq!(r.summary.ambiguous, slate_core::Ambiguous::Order);
+    let lines = r.summary.describe("Europe/London");
+    assert!(
+        lines.iter().any(|l| l.contains(
+            "15 ambiguous (ambiguous = order: 10 kept in order as the earlier instant, 3 as the later, 2 could not be ordered (read as the earlier))"
+        )),
+        "{lines:?}"
+    );
+}
