@@ -206,3 +206,116 @@ fn capacity_on_all_abandoned_calls_says_none_was_answered() {
     );
     assert!(!err.contains("no abandoned column"), "{err}");
 }
+
+/// Issue 26: the repeated hour's rule comes from `--ambiguous`, else the mapping's
+/// `ambiguous`, else `order`; each decides the same record differently. Created 01:50 and
+/// arrived 01:10 on the night London's clocks went back (27 October 2024): read both as the
+/// earlier or both as the later instant and the unit arrived before the incident existed; under
+/// `order` the creation is the first pass of the hour and the arrival the second (20 min).
+#[test]
+fn the_ambiguous_rule_comes_from_the_flag_then_the_mapping_then_order() {
+    let d = tempfile::tempdir().unwrap();
+    let csv = d.path().join("night.csv");
+    std::fs::write(
+        &csv,
+        "id,received,created,arrived\n\
+         n1,2024-10-27 00:30:00,2024-10-27 01:50:00,2024-10-27 01:10:00\n\
+         n2,2024-10-27 00:10:00,2024-10-27 00:20:00,2024-10-27 00:40:00\n",
+    )
+    .unwrap();
+    let mapping = |key: &str| {
+        let m = d.path().join(format!("m-{}.toml", key.len()));
+        std::fs::write(
+            &m,
+            format!(
+                "name = \"night\"\ntz = \"Europe/London\"\n{key}\n\
+                 [columns.incident_id]\nfrom = \"id\"\n\
+                 [columns.incident_created]\nfrom = \"created\"\n\
+                 [columns.call_received]\nfrom = \"received\"\n\
+                 [columns.arrived]\nfrom = \"arrived\"\n"
+            ),
+        )
+        .unwrap();
+        m
+    };
+    let keyed = mapping("ambiguous = \"exclude\"");
+    let plain = mapping("");
+    let import = |m: &Path, flag: Option<&str>| {
+        let out = d.path().join(format!("out-{}", std::process::id()));
+        let mut args = vec![
+            "import",
+            "--source",
+            m.to_str().unwrap(),
+            "--input",
+            csv.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--force",
+        ];
+        if let Some(f) = flag {
+            args.extend(["--ambiguous", f]);
+        }
+        // The summary is import's output (stdout).
+        let o = slate().args(&args).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // The mapping's key: the record with ambiguous readings is a reject.
+    let err = import(&keyed, None);
+    assert!(
+        err.contains(
+            "2 ambiguous (ambiguous = exclude: 1 records rejected as ambiguous_local_time)"
+        ),
+        "{err}"
+    );
+    // The flag wins over the key.
+    let err = import(&keyed, Some("later"));
+    assert!(
+        err.contains("2 ambiguous (ambiguous = later: read as the later instant)"),
+        "{err}"
+    );
+    // Neither: `order`, which keeps the record in lifecycle order (created as the earlier
+    // instant, arrived as the later).
+    let err = import(&plain, None);
+    assert!(
+        err.contains(
+            "2 ambiguous (ambiguous = order: 1 kept in order as the earlier instant, 1 as the later, 0 could not be ordered"
+        ),
+        "{err}"
+    );
+    // And the measured figure follows: `run --source` gives the 20 minutes under `order`, and
+    // a negative duration (excluded) under `earlier`.
+    for (rule, within) in [("order", "1"), ("earlier", "0")] {
+        let card = d.path().join(format!("card-{rule}.csv"));
+        let policy = d.path().join("p.toml");
+        std::fs::write(
+            &policy,
+            "[[measure]]\nid = \"attend\"\nstart = \"incident_created\"\nstop = \"arrived\"\nthreshold = \"30m\"\n",
+        )
+        .unwrap();
+        ok(&[
+            "run",
+            "--input",
+            csv.to_str().unwrap(),
+            "--source",
+            plain.to_str().unwrap(),
+            "--ambiguous",
+            rule,
+            "--policy",
+            policy.to_str().unwrap(),
+            "--window",
+            "year",
+            "--by",
+            "",
+            "--out",
+            card.to_str().unwrap(),
+        ]);
+        let mut rdr = csv::Reader::from_path(&card).unwrap();
+        let head = rdr.headers().unwrap().clone();
+        let at = |n: &str| head.iter().position(|h| h == n).unwrap();
+        let r = rdr.records().next().unwrap().unwrap();
+        // n2 (no ambiguity, 20 min) is within under every rule; n1 only under `order`.
+        let want_within = if within == "1" { "2" } else { "1" };
+        assert_eq!(&r[at("n_within")], want_within, "{rule}: {r:?}");
+    }
+}
