@@ -372,11 +372,7 @@ impl Emitter<'_> {
         self.builder.append(&r);
         self.summary.records += 1;
         if self.builder.len() >= self.batch_rows {
-            let batch = self.builder.finish().map_err(|source| Error::Arrow {
-                path: PathBuf::from("<import>"),
-                source,
-            })?;
-            sink.batch(batch)?;
+            self.flush(sink)?;
         }
         Ok(())
     }
