@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
-use slate_core::report::scorecard_batch;
 use slate_core::WindowKind;
+use slate_core::report::scorecard_batch;
 
 use crate::Outcome;
 use crate::args::Method;
