@@ -133,6 +133,77 @@ pub struct Resolved {
     pub excluded: bool,
 }
 
+/// The lifecycle order a CAD record's clocks keep: indices into the six clocks in
+/// [`crate::schema::CLOCKS`] order (`call_received` .. `closed`), each not before the one
+/// before it. Every reader of naive clocks orders them by this chain.
+pub const LIFECYCLE: [usize; 6] = [0, 1, 2, 3, 4, 5];
+
+/// The index (in [`crate::schema::CLOCKS`]) `call_ended` must not precede: `call_answered`.
+pub const CALL_ENDED_AFTER: usize = 1;
+
+/// Decides the readings of the six lifecycle clocks of one record (no other clocks, none
+/// a duration after another) under `rule`, in [`LIFECYCLE`] order.
+pub fn resolve_lifecycle(rule: Ambiguous, readings: &mut [Option<Reading>; 6]) -> Resolved {
+    resolve(
+        rule,
+        RecordClocks {
+            readings,
+            follows: &[None; 6],
+            chain: &LIFECYCLE,
+            pairs: &[],
+        },
+    )
+}
+
+/// What a rule decided over many records: [`Resolved`] summed.
+/// `ambiguous == earlier + later + unordered + excluded`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Readings in a repeated hour.
+    pub ambiguous: u64,
+    /// Read as the earlier instant (the rule, or the choice that kept order).
+    pub earlier: u64,
+    /// Read as the later instant.
+    pub later: u64,
+    /// In records no choice kept in lifecycle order: read as the earlier instant.
+    pub unordered: u64,
+    /// In records rejected for them ([`Ambiguous::Exclude`]).
+    pub excluded: u64,
+    /// Records rejected for an ambiguous reading.
+    pub excluded_records: u64,
+}
+
+impl Tally {
+    /// Adds what the rule did with one record.
+    pub fn add(&mut self, r: &Resolved) {
+        self.ambiguous += r.ambiguous;
+        self.earlier += r.earlier;
+        self.later += r.later;
+        self.unordered += r.unordered;
+        if r.excluded {
+            self.excluded += r.ambiguous;
+            self.excluded_records += 1;
+        }
+    }
+
+    /// What `rule` made of the readings, in words (`records` names what was decided on:
+    /// records, updates).
+    pub fn describe(&self, rule: Ambiguous, records: &str) -> String {
+        match rule {
+            Ambiguous::Earlier => "ambiguous = earlier: read as the earlier instant".into(),
+            Ambiguous::Later => "ambiguous = later: read as the later instant".into(),
+            Ambiguous::Exclude => format!(
+                "ambiguous = exclude: {} {records} rejected as {AMBIGUOUS_REASON}",
+                self.excluded_records
+            ),
+            Ambiguous::Order => format!(
+                "ambiguous = order: {} kept in order as the earlier instant, {} as the later, {} could not be ordered (read as the earlier)",
+                self.earlier, self.later, self.unordered
+            ),
+        }
+    }
+}
+
 /// Most ambiguous clocks whose choices [`Ambiguous::Order`] tries together (2^N choices);
 /// a record has at most a handful, so this only bounds malformed input.
 const MAX_CHOICES: usize = 12;

@@ -229,9 +229,6 @@ pub(crate) struct ClockLayout {
     buf: Vec<Option<Reading>>,
 }
 
-/// The lifecycle clocks' indices, in order.
-const CHAIN: [usize; 6] = [0, 1, 2, 3, 4, 5];
-
 impl ClockLayout {
     pub(crate) fn new(mapping: &Mapping) -> Self {
         let base = |rule: &ClockRule| match rule.source {
@@ -251,7 +248,7 @@ impl ClockLayout {
                     let i = follows.len();
                     follows.push(base(r));
                     if *name == schema::CALL_ENDED {
-                        pairs.push((1, i));
+                        pairs.push((slate_core::ambiguous::CALL_ENDED_AFTER, i));
                     }
                     Some(i)
                 }
@@ -291,7 +288,7 @@ impl ClockLayout {
             slate_core::ambiguous::RecordClocks {
                 readings: &mut self.buf,
                 follows: &self.follows,
-                chain: &CHAIN,
+                chain: &slate_core::ambiguous::LIFECYCLE,
                 pairs: &self.pairs,
             },
         );

@@ -100,18 +100,15 @@ impl ImportSummary {
     /// What the `ambiguous` rule made of the readings in a repeated hour, for [`Self::describe`].
     fn ambiguous_detail(&self) -> String {
         let l = &self.local;
-        match self.ambiguous {
-            Ambiguous::Earlier => "ambiguous = earlier: read as the earlier instant".into(),
-            Ambiguous::Later => "ambiguous = later: read as the later instant".into(),
-            Ambiguous::Exclude => format!(
-                "ambiguous = exclude: {} records rejected as {AMBIGUOUS_REASON}",
-                l.excluded_records
-            ),
-            Ambiguous::Order => format!(
-                "ambiguous = order: {} kept in order as the earlier instant, {} as the later, {} could not be ordered (read as the earlier)",
-                l.earlier, l.later, l.unordered
-            ),
+        slate_core::ambiguous::Tally {
+            ambiguous: l.ambiguous,
+            earlier: l.earlier,
+            later: l.later,
+            unordered: l.unordered,
+            excluded: l.excluded,
+            excluded_records: l.excluded_records,
         }
+        .describe(self.ambiguous, "records")
     }
 
     /// Whether the accounting identity holds.

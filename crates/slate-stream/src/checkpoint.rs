@@ -29,7 +29,7 @@ const FORMAT: u32 = 2;
 /// The settings a checkpoint is only valid for.
 fn fingerprint(cfg: &StreamConfig) -> String {
     format!(
-        "{}|{}|{:?}|{}|{}|{}|{:?}|{:?}|{}|{:?}",
+        "{}|{}|{:?}|{}|{}|{}|{:?}|{:?}|{}|{:?}|ambiguous={}",
         cfg.policy.name,
         cfg.opts.window,
         cfg.opts.group_by,
@@ -39,7 +39,8 @@ fn fingerprint(cfg: &StreamConfig) -> String {
         cfg.late,
         cfg.opts.method,
         cfg.emit_every_us,
-        cfg.revise_horizon_us
+        cfg.revise_horizon_us,
+        cfg.ambiguous
     )
 }
 

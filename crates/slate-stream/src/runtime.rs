@@ -12,14 +12,16 @@ use std::time::Duration;
 
 use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use slate_core::TzRules;
+use slate_core::ambiguous::Tally;
 use slate_core::report::{ledger_batch, scorecard_batch};
 use tokio::sync::mpsc;
 
 use crate::checkpoint::{Checkpoints, StateLock};
 use crate::clock::Clock;
 use crate::error::{Error, Result, io};
-use crate::source::{Reject, Replay, is_update_file, parse_json_update, read_update_file};
+use crate::source::{
+    Reject, Replay, TextClocks, is_update_file, parse_json_update, read_update_file,
+};
 use crate::state::{Emission, Processor, State, StreamConfig};
 use crate::update::{Update, from_batch, to_batch};
 
@@ -105,8 +107,12 @@ pub struct Summary {
     pub late_dropped: usize,
     /// Late updates applied as revisions.
     pub late_revised: u64,
-    /// Lines or rows the source could not read.
+    /// Lines or rows the source could not read, and updates the `ambiguous` rule excluded
+    /// (counted again by a restart, which reads the source from its start).
     pub rejects: Vec<Reject>,
+    /// What the `ambiguous` rule decided for the text updates this run read (a restart reads
+    /// the source from its start, so these count the whole input read so far).
+    pub ambiguous: slate_core::ambiguous::Tally,
     /// Whether the run resumed from a checkpoint.
     pub resumed: bool,
     /// When resumed, what could not be checked against the checkpoint (a pipe on standard
@@ -514,7 +520,7 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
     };
     let source = spawn_source(
         spec.source.clone(),
-        cfg.opts.tz.clone(),
+        TextClocks::new(cfg.opts.tz.clone(), cfg.ambiguous),
         skip,
         spec.batch_size.max(1),
         tx,
@@ -569,7 +575,7 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
             last_checkpoint = now;
         }
     }
-    source.await.map_err(|e| Error::Pipeline(e.to_string()))??;
+    summary.ambiguous = source.await.map_err(|e| Error::Pipeline(e.to_string()))??;
     while let Ok(r) = rej_rx.try_recv() {
         summary.rejects.push(r);
     }
@@ -653,12 +659,12 @@ impl Batcher {
 
 fn spawn_source(
     spec: SourceSpec,
-    tz: Arc<TzRules>,
+    mut clocks: TextClocks,
     skip: Skip,
     size: usize,
     tx: mpsc::Sender<RecordBatch>,
     rejects: mpsc::UnboundedSender<Reject>,
-) -> tokio::task::JoinHandle<Result<()>> {
+) -> tokio::task::JoinHandle<Result<Tally>> {
     // Sources decode files and block on stdin: they run on the blocking pool.
     tokio::task::spawn_blocking(move || {
         let mut out = Batcher {
@@ -670,7 +676,7 @@ fn spawn_source(
         match spec {
             SourceSpec::Replay { inputs, speed } => {
                 let mut first: Option<(i64, std::time::Instant)> = None;
-                for u in Replay::new(&inputs, tz)? {
+                for u in Replay::new(&inputs, clocks.tz.clone())? {
                     let u = u?;
                     if let (Some(speed), Some(t)) = (speed, u.event_us()) {
                         let (t0, w0) = *first.get_or_insert((t, std::time::Instant::now()));
@@ -682,7 +688,7 @@ fn spawn_source(
                         }
                     }
                     if !out.push(u) {
-                        return Ok(());
+                        return Ok(clocks.tally);
                     }
                 }
             }
@@ -699,10 +705,10 @@ fn spawn_source(
                     }
                     n += 1;
                     if !line.trim().is_empty() {
-                        match parse_json_update(line.trim_end(), &tz) {
+                        match parse_json_update(line.trim_end(), &mut clocks) {
                             Ok(u) => {
                                 if !out.push(u) {
-                                    return Ok(());
+                                    return Ok(clocks.tally);
                                 }
                             }
                             Err(reason) => {
@@ -716,7 +722,7 @@ fn spawn_source(
                     }
                     // Nothing more buffered: the next read may block, so hand over what we have.
                     if reader.buffer().is_empty() && !out.flush() {
-                        return Ok(());
+                        return Ok(clocks.tally);
                     }
                 }
             }
@@ -730,13 +736,13 @@ fn spawn_source(
                         .collect();
                     files.sort();
                     for f in files {
-                        let (ups, rej) = read_update_file(&f, &tz)?;
+                        let (ups, rej) = read_update_file(&f, &mut clocks)?;
                         for r in rej {
                             let _ = rejects.send(r);
                         }
                         for u in ups {
                             if !out.push(u) {
-                                return Ok(());
+                                return Ok(clocks.tally);
                             }
                         }
                         out.flush();
@@ -749,14 +755,14 @@ fn spawn_source(
                     }
                     std::thread::sleep(Duration::from_millis(200));
                     if out.tx.is_closed() {
-                        return Ok(());
+                        return Ok(clocks.tally);
                     }
                 }
             }
         }
         out.check_position()?;
         out.flush();
-        Ok(())
+        Ok(clocks.tally)
     })
 }
 

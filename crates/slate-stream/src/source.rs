@@ -10,13 +10,16 @@ use arrow::array::{ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit};
 use chrono::{DateTime, NaiveDateTime};
-use slate_core::TzRules;
+use slate_core::ambiguous::{AMBIGUOUS_REASON, Reading, Tally, resolve_lifecycle};
 use slate_core::schema::{self, CLOCKS};
+use slate_core::{Ambiguous, TzRules};
 
 use crate::error::{Error, Result, io};
 use crate::update::{Update, from_batch, split_record};
 
 /// Reads a record batch whose clocks may be naive local time into records with UTC clocks.
+/// A naive reading in a repeated hour is the earlier instant, clock by clock, as `slate run`
+/// reads naive Parquet, so that a replay gives the batch figures.
 pub fn records_of_batch(batch: &RecordBatch, tz: &TzRules) -> Result<Vec<Update>> {
     let schema = batch.schema();
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
@@ -180,9 +183,39 @@ impl Replay {
     }
 }
 
+/// How text updates (NDJSON, CSV) read naive clocks: local time in `tz`; the readings of a
+/// repeated hour are carried as both instants until the update is read, then decided for the
+/// update as a whole by `ambiguous` (the CAD lifecycle order,
+/// [`slate_core::ambiguous::resolve_lifecycle`]). `tally` counts what the rule decided.
+#[derive(Debug, Clone)]
+pub struct TextClocks {
+    /// The zone naive clocks are read in.
+    pub tz: std::sync::Arc<TzRules>,
+    /// The rule for readings in a repeated hour.
+    pub ambiguous: Ambiguous,
+    /// What the rule decided so far.
+    pub tally: Tally,
+}
+
+impl TextClocks {
+    /// Naive clocks read in `tz`, a repeated hour's readings decided by `ambiguous`.
+    pub fn new(tz: std::sync::Arc<TzRules>, ambiguous: Ambiguous) -> Self {
+        TextClocks {
+            tz,
+            ambiguous,
+            tally: Tally::default(),
+        }
+    }
+}
+
 /// Parses one NDJSON update. Clocks are RFC 3339 with an offset (instants), naive
-/// `YYYY-MM-DD[T ]HH:MM:SS[.f]` (local time in `tz`), or integers (microseconds since the epoch).
-pub fn parse_json_update(line: &str, tz: &TzRules) -> std::result::Result<Update, String> {
+/// `YYYY-MM-DD[T ]HH:MM:SS[.f]` (local time, see [`TextClocks`]), or integers (microseconds
+/// since the epoch). An update the rule excludes is an error whose reason starts with
+/// [`AMBIGUOUS_REASON`].
+pub fn parse_json_update(
+    line: &str,
+    clocks: &mut TextClocks,
+) -> std::result::Result<Update, String> {
     let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
     let obj = v.as_object().ok_or("not a JSON object")?;
     let mut fields = Vec::with_capacity(obj.len());
@@ -196,16 +229,19 @@ pub fn parse_json_update(line: &str, tz: &TzRules) -> std::result::Result<Update
         };
         fields.push((k.as_str(), text));
     }
-    update_of_fields(fields.iter().map(|(k, v)| (*k, v.as_deref())), tz)
+    update_of_fields(fields.iter().map(|(k, v)| (*k, v.as_deref())), clocks)
 }
 
 /// Builds an update from `(column, text)` pairs (NDJSON keys or CSV headers).
 pub fn update_of_fields<'a>(
     fields: impl Iterator<Item = (&'a str, Option<&'a str>)>,
-    tz: &TzRules,
+    clocks: &mut TextClocks,
 ) -> std::result::Result<Update, String> {
     let mut u = Update::default();
     let mut has_id = false;
+    let mut readings: [Option<Reading>; 6] = [None; 6];
+    // The clocks as written, for the reject under `exclude`.
+    let mut texts: [Option<&str>; 6] = [None; 6];
     for (k, v) in fields {
         let v = v.filter(|s| !s.is_empty());
         match k {
@@ -229,24 +265,41 @@ pub fn update_of_fields<'a>(
                     .iter()
                     .position(|c| *c == clock)
                     .ok_or_else(|| format!("unknown column {clock:?}"))?;
-                u.clocks[i] = v
-                    .map(|s| parse_clock(s, tz).map_err(|e| format!("{clock}: {e}")))
+                readings[i] = v
+                    .map(|s| parse_clock(s, &clocks.tz).map_err(|e| format!("{clock}: {e}")))
                     .transpose()?;
+                texts[i] = v;
             }
         }
     }
     if !has_id {
         return Err("incident_id is missing".into());
     }
+    let decided = resolve_lifecycle(clocks.ambiguous, &mut readings);
+    clocks.tally.add(&decided);
+    if decided.excluded {
+        // The first ambiguous clock in lifecycle order (`resolve` left the readings as read).
+        let i = (0..6)
+            .find(|&i| readings[i].is_some_and(Reading::is_ambiguous))
+            .expect("an excluded update has an ambiguous reading");
+        let (clock, text) = (CLOCKS[i], texts[i].unwrap_or_default());
+        return Err(format!(
+            "{AMBIGUOUS_REASON}: {clock} {text:?} occurs twice (clocks went back); \
+             the update is not read under ambiguous = exclude"
+        ));
+    }
+    u.clocks = readings.map(|r| r.map(|r| r.earlier));
     Ok(u)
 }
 
-fn parse_clock(s: &str, tz: &TzRules) -> std::result::Result<i64, String> {
+/// A clock's text as microseconds since the epoch: both instants when it is a naive reading
+/// in a repeated hour.
+fn parse_clock(s: &str, tz: &TzRules) -> std::result::Result<Reading, String> {
     if let Ok(n) = s.parse::<i64>() {
-        return Ok(n);
+        return Ok(Reading::exact(n));
     }
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-        return Ok(d.timestamp_micros());
+        return Ok(Reading::exact(d.timestamp_micros()));
     }
     // Four digits of year, so `24-06-01 10:00:00` is not read as the year 24.
     let four_digit_year = s
@@ -259,7 +312,11 @@ fn parse_clock(s: &str, tz: &TzRules) -> std::result::Result<i64, String> {
         if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
             let us = n.and_utc().timestamp_micros();
             let (secs, sub) = (us.div_euclid(1_000_000), us.rem_euclid(1_000_000));
-            return Ok(tz.local_to_instant(secs).0 * 1_000_000 + sub);
+            let (r, _) = tz.local_readings(secs);
+            return Ok(Reading {
+                earlier: r.earlier * 1_000_000 + sub,
+                later: r.later * 1_000_000 + sub,
+            });
         }
     }
     Err(format!(
@@ -279,8 +336,13 @@ pub struct Reject {
 }
 
 /// Reads a directory file's updates: `.ndjson`/`.jsonl` lines, `.csv` rows with canonical
-/// headers, or `.parquet` rows. Unreadable lines are returned as rejects, never dropped.
-pub fn read_update_file(path: &Path, tz: &TzRules) -> Result<(Vec<Update>, Vec<Reject>)> {
+/// headers, or `.parquet` rows. Unreadable lines (and updates the `ambiguous` rule excludes)
+/// are returned as rejects, never dropped. Naive Parquet clocks are read clock by clock as
+/// the earlier instant, as [`records_of_batch`] does.
+pub fn read_update_file(
+    path: &Path,
+    clocks: &mut TextClocks,
+) -> Result<(Vec<Update>, Vec<Reject>)> {
     let name = path.display().to_string();
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let mut ups = Vec::new();
@@ -292,7 +354,7 @@ pub fn read_update_file(path: &Path, tz: &TzRules) -> Result<(Vec<Update>, Vec<R
                 if line.trim().is_empty() {
                     continue;
                 }
-                match parse_json_update(line, tz) {
+                match parse_json_update(line, clocks) {
                     Ok(u) => ups.push(u),
                     Err(reason) => rejects.push(Reject {
                         file: name.clone(),
@@ -326,7 +388,7 @@ pub fn read_update_file(path: &Path, tz: &TzRules) -> Result<(Vec<Update>, Vec<R
                         .iter()
                         .copied()
                         .zip(vals.iter().map(|v| Some(v.trim()))),
-                    tz,
+                    clocks,
                 ) {
                     Ok(u) => ups.push(u),
                     Err(reason) => rejects.push(Reject {
@@ -339,7 +401,7 @@ pub fn read_update_file(path: &Path, tz: &TzRules) -> Result<(Vec<Update>, Vec<R
         }
         "parquet" => {
             for batch in slate_io::parquet::read_file(path)? {
-                ups.extend(records_of_batch(&batch, tz)?);
+                ups.extend(records_of_batch(&batch, &clocks.tz)?);
             }
         }
         _ => {}
@@ -365,9 +427,10 @@ mod tests {
     #[test]
     fn json_updates_parse_every_clock_form() {
         let tz = TzRules::from_name("Europe/London").unwrap();
+        let tz = &mut TextClocks::new(std::sync::Arc::new(tz), Ambiguous::Order);
         let u = parse_json_update(
             r#"{"incident_id": "a1", "grade": "I", "call_received": "2024-07-01T10:00:00Z", "arrived": "2024-07-01 11:05:00", "closed": 5, "cancelled": false}"#,
-            &tz,
+            tz,
         )
         .unwrap();
         assert_eq!(u.id, "a1");
@@ -384,7 +447,70 @@ mod tests {
             r#"{"incident_id": "x", "arrived": "24-07-01T11:05:00Z"}"#,
             "nope",
         ] {
-            assert!(parse_json_update(bad, &tz).is_err(), "{bad}");
+            assert!(parse_json_update(bad, tz).is_err(), "{bad}");
         }
+    }
+
+    /// London, 27 Oct 2024: 01:00-01:59 happens at 00:xxZ (BST) and again at 01:xxZ (GMT).
+    #[test]
+    fn each_rule_decides_an_update_in_the_repeated_hour() {
+        let z = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros();
+        // Created 01:50, arrived 01:10: only created in the first pass and arrived in the
+        // second keep order.
+        let line = r#"{"incident_id": "r", "incident_created": "2024-10-27 01:50:00", "arrived": "2024-10-27 01:10:00", "closed": "2024-10-27T02:30:00Z"}"#;
+        let tz = std::sync::Arc::new(TzRules::from_name("Europe/London").unwrap());
+        let read = |rule| {
+            let mut c = TextClocks::new(tz.clone(), rule);
+            (parse_json_update(line, &mut c), c.tally)
+        };
+        let (u, t) = read(Ambiguous::Earlier);
+        let u = u.unwrap();
+        assert_eq!(u.clocks[2], Some(z("2024-10-27T00:50:00Z")));
+        assert_eq!(u.clocks[4], Some(z("2024-10-27T00:10:00Z")));
+        assert_eq!((t.ambiguous, t.earlier, t.later), (2, 2, 0));
+        let (u, t) = read(Ambiguous::Later);
+        assert_eq!(u.unwrap().clocks[4], Some(z("2024-10-27T01:10:00Z")));
+        assert_eq!((t.ambiguous, t.later), (2, 2));
+        let (u, t) = read(Ambiguous::Order);
+        let u = u.unwrap();
+        // Closest together in order: created 00:50Z, arrived 01:10Z.
+        assert_eq!(u.clocks[2], Some(z("2024-10-27T00:50:00Z")));
+        assert_eq!(u.clocks[4], Some(z("2024-10-27T01:10:00Z")));
+        assert_eq!((t.earlier, t.later, t.unordered), (1, 1, 0));
+        let (u, t) = read(Ambiguous::Exclude);
+        let e = u.unwrap_err();
+        assert!(
+            e.starts_with("ambiguous_local_time: incident_created \"2024-10-27 01:50:00\""),
+            "{e}"
+        );
+        assert_eq!((t.ambiguous, t.excluded, t.excluded_records), (2, 2, 1));
+    }
+
+    #[test]
+    fn an_excluded_csv_row_is_a_reject_not_a_drop() {
+        let dir = std::env::temp_dir().join(format!("slate-amb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("u.csv");
+        std::fs::write(
+            &f,
+            "incident_id,incident_created,arrived\n\
+             a,2024-11-03 01:20:00,2024-11-03 01:40:00\n\
+             b,2024-11-03 03:20:00,2024-11-03 03:40:00\n",
+        )
+        .unwrap();
+        let tz = std::sync::Arc::new(TzRules::from_name("America/New_York").unwrap());
+        let mut c = TextClocks::new(tz, Ambiguous::Exclude);
+        let (ups, rej) = read_update_file(&f, &mut c).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(ups.len(), 1);
+        assert_eq!(ups[0].id, "b");
+        assert_eq!(rej.len(), 1);
+        assert_eq!(rej[0].row, 2);
+        assert!(
+            rej[0].reason.starts_with(AMBIGUOUS_REASON),
+            "{}",
+            rej[0].reason
+        );
+        assert_eq!(c.tally.excluded_records, 1);
     }
 }

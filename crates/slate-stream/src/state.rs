@@ -45,6 +45,9 @@ pub struct StreamConfig {
     /// dropped from memory (its figures stay in its `latest/` file), and an update that would
     /// change it goes to the late ledger ([`LateReason::PastHorizon`]).
     pub revise_horizon_us: Option<i64>,
+    /// How a text update's naive clocks in a repeated hour are read, decided per update
+    /// ([`crate::source::TextClocks`]); naive Parquet clocks are always the earlier instant.
+    pub ambiguous: slate_core::Ambiguous,
 }
 
 /// Why an update went to the late ledger.

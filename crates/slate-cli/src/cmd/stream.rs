@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use slate_core::WindowKind;
 use slate_core::duration::parse_duration_secs;
+use slate_core::{Ambiguous, WindowKind};
 use slate_engine::ScorecardOptions;
 use slate_stream::clock::SystemClock;
 use slate_stream::{LateMode, RunSpec, SinkSpec, SourceSpec, StreamConfig, run_stream};
@@ -112,6 +112,14 @@ pub(crate) struct StreamArgs {
     #[cfg(feature = "serve")]
     #[arg(long, requires = "serve")]
     pub(crate) allow_no_token: bool,
+    /// How naive local times in NDJSON/CSV updates that fall in a repeated hour (clocks went
+    /// back) are read: `earlier` or `later` instant, `exclude` the update (rejected, reason
+    /// ambiguous_local_time), or `order`: per update, the readings that keep its clocks in
+    /// lifecycle order, closest together (earlier where none does). Naive clocks in Parquet
+    /// (--replay, or .parquet files in --watch) are read as the earlier instant, as `slate run`
+    /// reads them.
+    #[arg(long, value_name = "earlier|later|exclude|order", value_parser = |s: &str| s.parse::<Ambiguous>())]
+    pub(crate) ambiguous: Option<Ambiguous>,
     #[command(flatten)]
     pub(crate) tz: TzArgs,
 }
@@ -163,7 +171,15 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
             "none" => None,
             v => Some(secs("revise-horizon", v)? * 1_000_000),
         },
+        ambiguous: a.ambiguous.unwrap_or_default(),
     };
+    if let (Some(rule), false) = (a.ambiguous, a.replay.is_empty()) {
+        writeln!(
+            std::io::stderr().lock(),
+            "warning: --ambiguous {rule} applies to NDJSON and CSV updates (--stdin, --watch); \
+             naive clocks in replayed Parquet are read as the earlier instant, as `slate run` reads them"
+        )?;
+    }
     let source = if !a.replay.is_empty() {
         SourceSpec::Replay {
             inputs: a.replay.clone(),
@@ -220,13 +236,14 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
         }
         None => (spec, None),
     };
+    let rule = cfg.ambiguous;
     let t0 = std::time::Instant::now();
     let s = rt.block_on(run_stream(cfg, spec))?;
     let secs = t0.elapsed().as_secs_f64();
     let mut err = std::io::stderr().lock();
     writeln!(
         err,
-        "{}{} updates, {} emissions in {secs:.2} s; open incidents {}; late updates: {} revised, {} dropped; {} unreadable lines",
+        "{}{} updates, {} emissions in {secs:.2} s; open incidents {}; late updates: {} revised, {} dropped; {} unreadable lines{}",
         match (s.resumed, &s.unverified) {
             (true, Some(note)) => format!("resumed from checkpoint ({note}); "),
             (true, None) => "resumed from checkpoint; ".to_string(),
@@ -237,7 +254,16 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
         s.open,
         s.late_revised,
         s.late_dropped,
-        s.rejects.len()
+        s.rejects.len(),
+        if a.replay.is_empty() {
+            format!(
+                "; {} ambiguous local times ({})",
+                s.ambiguous.ambiguous,
+                s.ambiguous.describe(rule, "updates")
+            )
+        } else {
+            String::new()
+        }
     )?;
     if !s.emission_ms.is_empty() {
         let mut ms = s.emission_ms.clone();

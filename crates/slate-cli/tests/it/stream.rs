@@ -413,3 +413,269 @@ fn stdin_from_another_file_is_refused_and_a_pipe_is_named_unverifiable() {
         "{stderr}"
     );
 }
+
+/// Records in the repeated hour of 2024 (clocks as local wall time on that night; `-` none):
+/// created in the first pass and attended in the second, in order either way, out of order
+/// whichever way, partly filled, and one in summer.
+const REPEATED_HOUR: [(&str, [&str; 6]); 6] = [
+    (
+        "r1",
+        [
+            "01:40:00", "01:40:30", "01:41:00", "01:43:00", "01:05:00", "01:30:00",
+        ],
+    ),
+    (
+        "r2",
+        [
+            "00:55:00", "00:55:20", "00:56:00", "00:58:00", "01:10:00", "01:20:00",
+        ],
+    ),
+    (
+        "r3",
+        [
+            "02:30:00", "02:30:10", "02:31:00", "02:35:00", "01:10:00", "02:50:00",
+        ],
+    ),
+    ("r4", ["01:15:00", "-", "01:16:00", "-", "01:25:00", "-"]),
+    (
+        "r5",
+        [
+            "01:59:00", "01:59:30", "02:00:30", "02:01:00", "01:12:00", "01:40:00",
+        ],
+    ),
+    (
+        "s1",
+        [
+            "12:00:00", "12:00:20", "12:01:00", "12:02:00", "12:08:00", "12:40:00",
+        ],
+    ),
+];
+
+/// Per rule, an independent reading of [`REPEATED_HOUR`] (chrono-tz): how many readings are
+/// ambiguous, read as earlier, as later, unordered, and how many records are excluded.
+fn repeated_hour_oracle(zone: &str, night: &str, rule: &str) -> (u64, u64, u64, u64, u64) {
+    use chrono::TimeZone;
+    let tz: chrono_tz::Tz = zone.parse().unwrap();
+    let mut n = (0, 0, 0, 0, 0);
+    for (id, clocks) in REPEATED_HOUR {
+        let day = if id.starts_with('s') {
+            "2024-07-01"
+        } else {
+            night
+        };
+        // Each clock's instants (one, or two in the repeated hour).
+        let options: Vec<Option<Vec<i64>>> = clocks
+            .iter()
+            .map(|c| {
+                (*c != "-").then(|| {
+                    let naive = chrono::NaiveDateTime::parse_from_str(
+                        &format!("{day} {c}"),
+                        "%Y-%m-%d %H:%M:%S",
+                    )
+                    .unwrap();
+                    match tz.from_local_datetime(&naive) {
+                        chrono::LocalResult::Single(t) => vec![t.timestamp()],
+                        chrono::LocalResult::Ambiguous(a, b) => {
+                            vec![
+                                a.timestamp().min(b.timestamp()),
+                                a.timestamp().max(b.timestamp()),
+                            ]
+                        }
+                        chrono::LocalResult::None => panic!("{day} {c} skipped"),
+                    }
+                })
+            })
+            .collect();
+        let amb: Vec<usize> = (0..6)
+            .filter(|&i| options[i].as_ref().is_some_and(|o| o.len() == 2))
+            .collect();
+        let k = amb.len() as u64;
+        n.0 += k;
+        match rule {
+            "earlier" => n.1 += k,
+            "later" => n.2 += k,
+            "exclude" => n.4 += u64::from(k > 0),
+            _ => {
+                // Keep the present clocks in order, smallest total span, fewest later, lowest mask.
+                let mut best: Option<(i64, u32, u32)> = None;
+                for mask in 0..(1u32 << amb.len()) {
+                    let at = |i: usize| {
+                        let o = options[i].as_ref()?;
+                        let later = amb
+                            .iter()
+                            .position(|&a| a == i)
+                            .is_some_and(|k| mask >> k & 1 == 1);
+                        Some(o[usize::from(later)])
+                    };
+                    let chain: Vec<i64> = (0..6).filter_map(at).collect();
+                    let key = (chain[chain.len() - 1] - chain[0], mask.count_ones(), mask);
+                    if chain.windows(2).all(|w| w[0] <= w[1]) && best.is_none_or(|b| key < b) {
+                        best = Some(key);
+                    }
+                }
+                match best {
+                    Some((_, later, _)) => {
+                        n.2 += u64::from(later);
+                        n.1 += k - u64::from(later);
+                    }
+                    None => n.3 += k,
+                }
+            }
+        }
+    }
+    n
+}
+
+/// NDJSON updates with readings in the repeated hour, streamed under each `--ambiguous`
+/// rule, end with the scorecard and ledger of `slate run --source canonical --ambiguous RULE`
+/// over the same records as CSV; the summary's counts are an independent reading's; excluded
+/// updates are listed rejects; a restart with another rule is refused.
+#[test]
+fn stream_ambiguous_rules_give_the_batch_figures() {
+    let t = tempfile::tempdir().unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    for (zone, night) in [
+        ("Europe/London", "2024-10-27"),
+        ("America/New_York", "2024-11-03"),
+    ] {
+        let dir = t.path().join(zone.replace('/', "-"));
+        let watch = dir.join("in");
+        std::fs::create_dir_all(&watch).unwrap();
+        let mut csv = format!(
+            "incident_id,borough,grade,channel,cancelled,{}\n",
+            slate_core::schema::CLOCKS.join(",")
+        );
+        let mut ndjson = String::new();
+        for (id, clocks) in REPEATED_HOUR {
+            let day = if id.starts_with('s') {
+                "2024-07-01"
+            } else {
+                night
+            };
+            let text: Vec<String> = clocks
+                .iter()
+                .map(|c| {
+                    if *c == "-" {
+                        String::new()
+                    } else {
+                        format!("{day} {c}")
+                    }
+                })
+                .collect();
+            csv.push_str(&format!("{id},North,I,999,false,{}\n", text.join(",")));
+            let fields: Vec<String> = slate_core::schema::CLOCKS
+                .iter()
+                .zip(&text)
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| format!("\"{k}\": \"{v}\""))
+                .collect();
+            ndjson.push_str(&format!(
+                "{{\"incident_id\": \"{id}\", \"borough\": \"North\", \"grade\": \"I\", \"channel\": \"999\", \"cancelled\": false, {}}}\n",
+                fields.join(", ")
+            ));
+        }
+        // The canonical mapping in this zone: `run --source` does not apply `--tz` to a
+        // mapping's `tz` (only `import` does), so the zone is written into a copy.
+        let mapping = dir.join("canonical.toml");
+        std::fs::write(
+            &mapping,
+            include_str!("../../../slate-io/src/mapping/builtin/canonical.toml")
+                .replace("tz = \"Europe/London\"", &format!("tz = \"{zone}\"")),
+        )
+        .unwrap();
+        let records = dir.join("records.csv");
+        std::fs::write(&records, csv).unwrap();
+        std::fs::write(watch.join("updates.ndjson"), ndjson).unwrap();
+        for rule in ["earlier", "later", "exclude", "order"] {
+            let reference = dir.join(format!("run-{rule}.parquet"));
+            let o = slate()
+                .args([
+                    "run",
+                    "--source",
+                    &s(&mapping),
+                    "--tz",
+                    zone,
+                    "--ambiguous",
+                    rule,
+                ])
+                .args(["-i", &s(&records), "--out", &s(&reference)])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let (out, state) = (
+                dir.join(format!("out-{rule}")),
+                dir.join(format!("state-{rule}")),
+            );
+            let stream = |rule: &str| {
+                slate()
+                    .args(["stream", "--watch", &s(&watch), "--once", "--tz", zone])
+                    .args([
+                        "--ambiguous",
+                        rule,
+                        "--out",
+                        &s(&out),
+                        "--state",
+                        &s(&state),
+                    ])
+                    .output()
+                    .unwrap()
+            };
+            let o = stream(rule);
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.success(), "{zone} {rule}: {stderr}");
+            // Rows of a file, `None` when it has none (a ledger can be empty).
+            let rows = |p: std::path::PathBuf| {
+                let b: Vec<RecordBatch> = slate_io::parquet::read_file(&p).unwrap();
+                let b: Vec<RecordBatch> = b.into_iter().filter(|b| b.num_rows() > 0).collect();
+                (!b.is_empty()).then(|| concat_batches(&b[0].schema(), &b).unwrap())
+            };
+            let card = rows(out.join("latest.parquet"));
+            assert!(card.is_some(), "{zone} {rule}");
+            assert_eq!(card, rows(reference.clone()), "{zone} {rule}");
+            assert_eq!(
+                rows(out.join("latest.exclusions.parquet")),
+                rows(dir.join(format!("run-{rule}.exclusions.parquet"))),
+                "{zone} {rule}"
+            );
+            let (amb, earlier, later, unordered, excluded) =
+                repeated_hour_oracle(zone, night, rule);
+            assert!(
+                amb > 0 && (rule != "order" || (later > 0 && unordered > 0)),
+                "{zone}: {amb}"
+            );
+            let detail = match rule {
+                "earlier" => "ambiguous = earlier: read as the earlier instant".to_string(),
+                "later" => "ambiguous = later: read as the later instant".to_string(),
+                "exclude" => format!(
+                    "ambiguous = exclude: {excluded} updates rejected as ambiguous_local_time"
+                ),
+                _ => format!(
+                    "ambiguous = order: {earlier} kept in order as the earlier instant, {later} as the later, {unordered} could not be ordered (read as the earlier)"
+                ),
+            };
+            assert!(
+                stderr.contains(&format!(
+                    "{excluded} unreadable lines; {amb} ambiguous local times ({detail})"
+                )),
+                "{zone} {rule}: {stderr}"
+            );
+            let rejects = stderr.matches(": ambiguous_local_time: ").count() as u64;
+            assert_eq!(rejects, excluded, "{zone} {rule}: {stderr}");
+            if rule == "exclude" {
+                assert!(excluded > 0);
+                assert!(
+                    stderr.contains("updates.ndjson:1: ambiguous_local_time: call_received"),
+                    "{stderr}"
+                );
+            }
+            // The rule changes the figures: a checkpoint written under one is not resumed
+            // under another.
+            let other = if rule == "order" { "earlier" } else { "order" };
+            let o = stream(other);
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert!(!o.status.success(), "{zone} {rule}: {stderr}");
+            assert!(stderr.contains("written with other settings"), "{stderr}");
+            assert!(stream(rule).status.success());
+        }
+    }
+}

@@ -43,6 +43,7 @@ fn config(window: WindowKind, late: LateMode) -> StreamConfig {
         emit_every_us: 7 * DAY_US,
         late,
         revise_horizon_us: None,
+        ambiguous: slate_core::Ambiguous::Order,
     }
 }
 
