@@ -8,16 +8,38 @@ use clap::Args;
 use slate_core::TzRules;
 
 /// The zone option.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub(crate) struct TzArgs {
-    /// Zone for calendar windows and for timestamps without a zone (IANA name).
-    #[arg(long, default_value = slate_core::schema::DEFAULT_TZ, value_name = "ZONE")]
-    pub(crate) tz: String,
+    /// Zone for calendar windows and for timestamps without a zone (IANA name). Default: a
+    /// mapped source's `tz` (which this overrides for reading it too), else Europe/London.
+    #[arg(long, value_name = "ZONE")]
+    pub(crate) tz: Option<String>,
 }
 
 impl TzArgs {
+    /// A zone given by name.
+    pub(crate) fn named(tz: &str) -> Self {
+        TzArgs {
+            tz: Some(tz.to_string()),
+        }
+    }
+
+    /// The zone's name: the flag, else the mapped source's zone, else the default.
+    pub(crate) fn name<'a>(&'a self, source_tz: Option<&'a str>) -> &'a str {
+        self.tz
+            .as_deref()
+            .or(source_tz)
+            .unwrap_or(slate_core::schema::DEFAULT_TZ)
+    }
+
+    /// The zone's rules (see [`TzArgs::name`]).
+    pub(crate) fn rules_for(&self, source_tz: Option<&str>) -> Result<Arc<TzRules>> {
+        Ok(Arc::new(TzRules::from_name(self.name(source_tz))?))
+    }
+
+    /// The zone's rules, for commands that read no mapped source.
     pub(crate) fn rules(&self) -> Result<Arc<TzRules>> {
-        Ok(Arc::new(TzRules::from_name(&self.tz)?))
+        self.rules_for(None)
     }
 }
 

@@ -49,17 +49,19 @@ impl Input {
     /// a TOML file), directories are walked for CSV, TSV and Parquet files, all read through
     /// the mapping. `rejects` keeps the rejected rows of a mapped read as CSV.
     pub fn open(args: &[String], source: Option<&str>, rejects: Option<PathBuf>) -> Result<Self> {
-        Self::open_with(args, source, rejects, None)
+        Self::open_with(args, source, rejects, None, None)
     }
 
     /// [`Input::open`], reading local times in a repeated hour by `ambiguous` instead of the
-    /// mapping's own `ambiguous` rule. The rule applies to what is read through a mapping;
-    /// canonical Parquet is scanned as it is (see [`Input::mapping`]).
+    /// mapping's own `ambiguous` rule, and local times in zone `tz` instead of the mapping's
+    /// `tz`. Both apply to what is read through a mapping; canonical Parquet is scanned as it
+    /// is (see [`Input::mapping`]).
     pub fn open_with(
         args: &[String],
         source: Option<&str>,
         rejects: Option<PathBuf>,
         ambiguous: Option<slate_core::Ambiguous>,
+        tz: Option<&str>,
     ) -> Result<Self> {
         let kind = if source.is_some() {
             DataKind::Source
@@ -85,6 +87,10 @@ impl Input {
         let mut mapping = Mapping::load(source.unwrap_or("canonical"))?;
         if let Some(rule) = ambiguous {
             mapping = mapping.with_ambiguous(rule);
+        }
+        if let Some(z) = tz {
+            slate_core::TzRules::from_name(z)?;
+            mapping = mapping.with_tz(z);
         }
         if mapping.is_canonical() && files.iter().all(|f| slate_io::input::is_parquet(f)) {
             let mut schemas = Vec::with_capacity(files.len());

@@ -466,7 +466,7 @@ fn capacity_page(
         })
         .collect();
     provenance.policy = Some(a.policy.clone());
-    provenance.tz = Some(a.tz.tz.clone());
+    provenance.tz = Some(a.tz.name(None).to_string());
     slate_report::CapacityPage {
         channel: a.channel.clone(),
         measure: measure.to_string(),

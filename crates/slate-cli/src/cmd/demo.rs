@@ -49,9 +49,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         promises: false,
         staffing_beta: 1.0,
         threads: None,
-        tz: TzArgs {
-            tz: slate_core::schema::DEFAULT_TZ.into(),
-        },
+        tz: TzArgs::named(slate_core::schema::DEFAULT_TZ),
     })?;
     let out = a.dir.join("scorecard-monthly.parquet");
     let report = a.dir.join("report.html");
@@ -80,9 +78,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         explain: false,
         threads: None,
         cluster: None,
-        tz: TzArgs {
-            tz: slate_core::schema::DEFAULT_TZ.into(),
-        },
+        tz: TzArgs::named(slate_core::schema::DEFAULT_TZ),
         source: Default::default(),
     };
     // The yearly view of the whole force fits a screen: same run, year windows, no groups.
@@ -95,7 +91,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
     };
     run::run(monthly)?;
     let policy = slate_io::policy::load(&yearly.policy)?;
-    let input = yearly.source.open(&yearly.input)?;
+    let input = yearly.source.open(&yearly.input, None)?;
     if let Some((card, _)) = run::compute(&yearly, &input, &policy)? {
         let batch = scorecard_batch(&card.report, &policy)?;
         let mut out = std::io::stdout().lock();

@@ -91,7 +91,9 @@ fn parse_window(s: &str) -> Result<WindowKind, String> {
 }
 
 impl RunArgs {
-    pub(crate) fn options(&self) -> Result<ScorecardOptions> {
+    /// The scorecard options; `source_tz`: the mapped source's zone, the windows' zone when
+    /// `--tz` is not given.
+    pub(crate) fn options(&self, source_tz: Option<&str>) -> Result<ScorecardOptions> {
         Ok(ScorecardOptions {
             window: self.window,
             group_by: self
@@ -100,7 +102,7 @@ impl RunArgs {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect(),
-            tz: self.tz.rules()?,
+            tz: self.tz.rules_for(source_tz)?,
             from: self.from,
             to: self.to,
             method: self.percentile_method.into(),
@@ -116,7 +118,7 @@ pub(crate) fn compute(
     input: &Input,
     policy: &SlaPolicy,
 ) -> Result<Option<(Scorecard, Duration)>> {
-    let opts = a.options()?;
+    let opts = a.options(input.mapping().map(|m| m.tz.as_str()))?;
     let rt = slate_engine::runtime(opts.threads)?;
     rt.block_on(async {
         let plan = match &a.cluster {
@@ -197,7 +199,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     // records are read; they are written together at the end.
     let mut outputs = output_plan(&a)?;
     let policy = slate_io::policy::load(&a.policy)?;
-    let input = a.source.open(&a.input)?;
+    let input = a.source.open(&a.input, a.tz.tz.as_deref())?;
     let Some((card, elapsed)) = compute(&a, &input, &policy)? else {
         return Ok(Outcome::Ok);
     };
@@ -238,13 +240,6 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
                     "  pass --rejects FILE (or use `slate import`) to keep the rejected rows"
                 )?,
             }
-        }
-        if m.tz != a.tz.tz {
-            writeln!(
-                err,
-                "  note: source times were read in {}; windows use --tz {}",
-                m.tz, a.tz.tz
-            )?;
         }
     }
     for (file, cols) in &card.missing_columns {
@@ -301,7 +296,10 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
             prov.policy_name = Some(policy.name.clone());
             prov.policy_description = Some(policy.description.clone());
             prov.data_days = data_days;
-            prov.tz = Some(a.tz.tz.clone());
+            prov.tz = Some(
+                a.tz.name(input.mapping().map(|m| m.tz.as_str()))
+                    .to_string(),
+            );
             let html = slate_report::render(&card, Some(&ledger), &prov)?;
             outputs.put_bytes(REPORT, html.as_bytes())?;
             wrote.push(format!(

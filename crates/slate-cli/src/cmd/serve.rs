@@ -157,7 +157,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<Outcome> {
     let rt = slate_engine::runtime(a.threads)?;
     rt.block_on(async {
         if !a.input.is_empty() {
-            let input = a.source.open(&a.input)?;
+            let input = a.source.open(&a.input, a.tz.tz.as_deref())?;
             catalog.add_records(&input, policies).await?;
         }
         for spec in &a.scorecard {

@@ -44,12 +44,15 @@ fn parse_ambiguous(s: &str) -> std::result::Result<Ambiguous, String> {
 impl SourceArgs {
     /// The input these arguments and `--input` describe; what was left out so that each file
     /// is read once (loops, second names) is said on stderr.
-    pub(crate) fn open(&self, inputs: &[String]) -> Result<slate_engine::Input> {
+    /// `tz`: the `--tz` flag, which overrides a mapping's zone for its naive times (as for
+    /// `slate import`).
+    pub(crate) fn open(&self, inputs: &[String], tz: Option<&str>) -> Result<slate_engine::Input> {
         let input = slate_engine::Input::open_with(
             inputs,
             self.source.as_deref(),
             self.rejects.clone(),
             self.ambiguous.ambiguous,
+            tz,
         )?;
         write_notes(&mut std::io::stderr().lock(), input.notes())?;
         if let (Some(rule), None) = (self.ambiguous.ambiguous, input.mapping()) {

@@ -28,7 +28,7 @@ fn fmt_ts(us: i64) -> String {
 }
 
 pub(crate) fn run(a: ValidateArgs) -> Result<Outcome> {
-    let input = a.source.open(&a.input)?;
+    let input = a.source.open(&a.input, None)?;
     let rt = slate_engine::runtime(None)?;
     let report = rt.block_on(validate(&input))?;
     let mut out = std::io::stdout().lock();

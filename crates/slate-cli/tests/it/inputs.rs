@@ -319,3 +319,57 @@ fn the_ambiguous_rule_comes_from_the_flag_then_the_mapping_then_order() {
         assert_eq!(&r[at("n_within")], want_within, "{rule}: {r:?}");
     }
 }
+
+/// `--tz` with a mapped source reads its naive times in that zone (as `import --tz` does) and
+/// puts the windows there; before, `run` read them in the mapping's zone (London for
+/// `canonical`) and only windowed in `--tz`. 01:00 on 1 March read in London is 20:00 on 29
+/// February in New York: the day window tells the two readings apart.
+#[test]
+fn tz_overrides_a_mapped_sources_zone_for_reading_and_windows() {
+    let d = tempfile::tempdir().unwrap();
+    let csv = d.path().join("calls.csv");
+    std::fs::write(
+        &csv,
+        "incident_id,call_received,incident_created,arrived\n\
+         a,2024-03-01 01:00:00,2024-03-01 01:01:00,2024-03-01 01:09:00\n",
+    )
+    .unwrap();
+    let policy = d.path().join("p.toml");
+    std::fs::write(
+        &policy,
+        "[[measure]]\nid = \"attend\"\nstart = \"incident_created\"\nstop = \"arrived\"\nthreshold = \"10m\"\n",
+    )
+    .unwrap();
+    let day = |tz: Option<&str>| {
+        let card = d.path().join(format!("card-{}.csv", tz.is_some()));
+        let mut args = vec![
+            "run",
+            "--input",
+            csv.to_str().unwrap(),
+            "--source",
+            "canonical",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--window",
+            "day",
+            "--by",
+            "",
+            "--out",
+            card.to_str().unwrap(),
+        ];
+        if let Some(z) = tz {
+            args.extend(["--tz", z]);
+        }
+        ok(&args);
+        let mut rdr = csv::Reader::from_path(&card).unwrap();
+        let head = rdr.headers().unwrap().clone();
+        let at = head.iter().position(|h| h == "window_start").unwrap();
+        let r = rdr.records().next().unwrap().unwrap();
+        r[at].to_string()
+    };
+    assert_eq!(day(Some("America/New_York")), "2024-03-01");
+    // Without --tz: the mapping's zone (London) for both.
+    assert_eq!(day(None), "2024-03-01");
+    // And the zone given is the one read in: 01:00 in Los Angeles is still 1 March there.
+    assert_eq!(day(Some("America/Los_Angeles")), "2024-03-01");
+}
