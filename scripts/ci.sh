@@ -34,6 +34,13 @@ if ! python3 -c "import moto.server, boto3" 2>/dev/null; then
     || python3 -m pip install --quiet --break-system-packages 'moto[server]'
 fi
 
+step "DuckDB (the provenance test reads the outputs' metadata with it too)"
+# The test uses pyarrow (installed above) always and DuckDB's parquet_kv_metadata when present.
+if ! python3 -c "import duckdb" 2>/dev/null; then
+  python3 -m pip install --quiet duckdb \
+    || python3 -m pip install --quiet --break-system-packages duckdb
+fi
+
 step "rustfmt"
 cargo fmt --all --check
 

@@ -57,6 +57,44 @@ pub struct DemandOptions {
     pub source: Option<String>,
 }
 
+impl DemandOptions {
+    /// The provenance of a demand profile (and the tables computed from it) with these options
+    /// over `inputs`, for `policy` as named (`spec`): the zone, the interval, layout, period and
+    /// measure, the policy's name, text and hash, and the input files as found. The caller adds
+    /// the command line and its own settings (channel, shrinkage, what-ifs).
+    pub fn provenance(
+        &self,
+        inputs: &[String],
+        spec: &str,
+        policy: &slate_core::SlaPolicy,
+    ) -> Result<slate_io::Provenance> {
+        let input = slate_engine::Input::open(inputs, self.source.as_deref(), None)?;
+        let mut p = slate_io::Provenance::new();
+        p.policy = Some(slate_io::provenance::PolicyInfo::of(spec, &policy.name));
+        p.zone = Some(self.tz.name().to_string());
+        p.source = input.mapping().map(|m| m.name.clone());
+        p.inputs = input.provenance_inputs().to_vec();
+        let s = &mut p.settings;
+        s.insert("interval_s".into(), self.interval_s.to_string());
+        s.insert(
+            "profile".into(),
+            match self.profile {
+                Profile::HourOfWeek => "hour-of-week",
+                Profile::Calendar => "calendar",
+            }
+            .into(),
+        );
+        s.insert("measure".into(), self.measure.id.clone());
+        if let Some(d) = self.from {
+            s.insert("from".into(), d.to_string());
+        }
+        if let Some(d) = self.to {
+            s.insert("to".into(), d.to_string());
+        }
+        Ok(p)
+    }
+}
+
 /// One interval of one channel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemandRow {

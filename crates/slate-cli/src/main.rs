@@ -56,6 +56,9 @@ enum Command {
     /// --cluster`).
     #[cfg(feature = "cluster")]
     Cluster(cmd::cluster::ClusterArgs),
+    /// Print what made an output: slate's version, the command, the policy, zone, window,
+    /// groups and inputs recorded in a Parquet, Arrow IPC or CSV file slate wrote.
+    Info(cmd::info::InfoArgs),
     /// List or print SLA policies.
     Policy(cmd::policy::PolicyArgs),
     /// Generate a small dataset and show a scorecard: the two-minute tour.
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         #[cfg(feature = "cluster")]
         Command::Cluster(a) => cmd::cluster::run(a),
+        Command::Info(a) => cmd::info::run(a),
         Command::Policy(a) => cmd::policy::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     };

@@ -21,6 +21,7 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
 use slate_io::input::InputNote;
+use slate_io::provenance::InputFile;
 use slate_io::source::DEFAULT_BATCH_ROWS;
 use slate_io::{DataKind, ImportSummary, Mapping, Reject, RejectsWriter, SourceSink};
 
@@ -32,6 +33,8 @@ pub struct Input {
     files: Vec<PathBuf>,
     kind: Kind,
     notes: Vec<InputNote>,
+    /// Each file as found (size, modification time or ETag, footer rows), for provenance.
+    facts: Vec<InputFile>,
 }
 
 #[derive(Debug)]
@@ -94,20 +97,25 @@ impl Input {
         }
         if mapping.is_canonical() && files.iter().all(|f| slate_io::input::is_parquet(f)) {
             let mut schemas = Vec::with_capacity(files.len());
+            let mut facts = Vec::with_capacity(files.len());
             let mut rows = 0;
             for f in &files {
                 let (s, n) = slate_io::parquet::read_schema(f)?;
                 schemas.push(s);
+                facts.push(InputFile::local(f, Some(n)));
                 rows += n;
             }
             return Ok(Input {
                 files,
                 kind: Kind::Parquet { schemas, rows },
                 notes,
+                facts,
             });
         }
         Ok(Input {
             notes,
+            // Rows per file of a mapped source are not counted; the summary has the total.
+            facts: files.iter().map(|f| InputFile::local(f, None)).collect(),
             kind: Kind::Mapped(Arc::new(MappedSource {
                 files: files.clone(),
                 schema: slate_io::record::output_schema(&mapping),
@@ -122,10 +130,10 @@ impl Input {
     /// A Parquet dataset with files on object storage (`s3://`), and perhaps local ones too.
     /// An object's "path" is its URL, which is what DataFusion is given to read it.
     fn open_objects(urls: &[String], paths: &[String], kind: DataKind) -> Result<Self> {
-        let mut found: Vec<(PathBuf, SchemaRef, u64)> =
+        let mut found: Vec<(PathBuf, SchemaRef, InputFile)> =
             slate_io::object::expand_objects(urls, kind)?
                 .into_iter()
-                .map(|o| (PathBuf::from(o.url), o.schema, o.rows))
+                .map(|o| (PathBuf::from(o.url), o.schema, o.facts))
                 .collect();
         let mut notes = Vec::new();
         if !paths.is_empty() {
@@ -133,16 +141,25 @@ impl Input {
             notes = local.notes;
             for f in local.files {
                 let (s, n) = slate_io::parquet::read_schema(&f)?;
-                found.push((f, s, n));
+                let facts = InputFile::local(&f, Some(n));
+                found.push((f, s, facts));
             }
         }
         found.sort_by(|a, b| a.0.cmp(&b.0));
-        let rows = found.iter().map(|f| f.2).sum();
-        let (files, schemas) = found.into_iter().map(|(f, s, _)| (f, s)).unzip();
+        let rows = found.iter().map(|f| f.2.rows.unwrap_or(0)).sum();
+        let mut files = Vec::with_capacity(found.len());
+        let mut schemas = Vec::with_capacity(found.len());
+        let mut facts = Vec::with_capacity(found.len());
+        for (f, s, i) in found {
+            files.push(f);
+            schemas.push(s);
+            facts.push(i);
+        }
         Ok(Input {
             files,
             kind: Kind::Parquet { schemas, rows },
             notes,
+            facts,
         })
     }
 
@@ -155,6 +172,13 @@ impl Input {
     /// The data files, sorted (an object's URL as its path).
     pub fn files(&self) -> &[PathBuf] {
         &self.files
+    }
+
+    /// The data files as found, for an output's provenance: size and modification time (an
+    /// object's ETag), and rows from a Parquet footer (a mapped source's are counted only in
+    /// total, see [`Input::summary`]).
+    pub fn provenance_inputs(&self) -> &[InputFile] {
+        &self.facts
     }
 
     /// Input rows when known before reading (Parquet footers); `None` for a mapped source.

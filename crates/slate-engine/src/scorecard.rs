@@ -28,6 +28,7 @@ use slate_core::{
     WindowKind,
 };
 use slate_io::ImportSummary;
+use slate_io::provenance::{PolicyInfo, Provenance};
 
 use crate::error::{Error, Result};
 use crate::input::{Input, SummarySlot};
@@ -87,6 +88,39 @@ impl ScorecardOptions {
             ));
         }
         Ok(())
+    }
+}
+
+impl ScorecardOptions {
+    /// The provenance of figures computed with these options, `policy` (as named: `spec`) and
+    /// `input`: its zone, window, groups, percentile method, period and rollups, the policy's
+    /// name, text and hash, the source mapping and the input files. The caller adds what only
+    /// it knows (the command line, the rows read).
+    pub fn provenance(&self, spec: &str, policy: &SlaPolicy, input: &Input) -> Provenance {
+        let mut p = self.provenance_without_input(spec, policy);
+        p.inputs = input.provenance_inputs().to_vec();
+        p.source = input.mapping().map(|m| m.name.clone());
+        p
+    }
+
+    /// [`provenance`](Self::provenance) for figures whose inputs the caller lists itself (the
+    /// stream's updates).
+    pub fn provenance_without_input(&self, spec: &str, policy: &SlaPolicy) -> Provenance {
+        let mut p = Provenance::new();
+        p.policy = Some(PolicyInfo::of(spec, &policy.name));
+        p.zone = Some(self.tz.name().to_string());
+        p.window = Some(self.window.name().to_string());
+        p.group_by = Some(self.group_by.clone());
+        p.percentile_method = Some(self.method.name().to_string());
+        if let Some(d) = self.from {
+            p.settings.insert("from".into(), d.to_string());
+        }
+        if let Some(d) = self.to {
+            p.settings.insert("to".into(), d.to_string());
+        }
+        p.settings
+            .insert("rollups".into(), self.rollups.to_string());
+        p
     }
 }
 

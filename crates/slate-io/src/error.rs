@@ -153,6 +153,14 @@ pub enum Error {
         /// Why not.
         reason: String,
     },
+    /// A file's provenance cannot be read: it has none, or not slate's.
+    #[error("{}: no slate provenance: {reason}", path.display())]
+    Provenance {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// A bad glob pattern.
     #[error("bad glob {pattern:?}: {reason}")]
     Glob {

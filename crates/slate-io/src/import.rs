@@ -13,20 +13,22 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
 use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::KeyValue;
 use slate_core::calendar::ymd_of_day;
 use slate_core::{TzRules, schema};
 
 use crate::error::{Error, Result, io_err};
 use crate::mapping::Mapping;
-use crate::output::{parquet_properties, prepare_output_dir, temp_path};
+use crate::output::{parquet_properties, prepare_output_dir, temp_path, write_with};
 use crate::plan::{OutputPlan, write_err};
+use crate::provenance::{InputFile, METADATA_KEY, Provenance, sidecar_path};
 use crate::record::output_schema;
 use crate::source::{ImportSummary, Reject, SourceSink, read_source};
 
@@ -36,6 +38,8 @@ use crate::source::{ImportSummary, Reject, SourceSink, read_source};
 pub const REJECTS_FILE: &str = "_rejects.csv";
 /// The name before 0.2, still replaced by `--force`.
 const OLD_REJECTS_FILE: &str = "rejects.csv";
+/// The default rejects file's provenance sidecar (also replaced by `--force`).
+const REJECTS_SIDECAR: &str = "_rejects.csv.provenance.json";
 
 /// In-progress row-group bytes after which a partition's writer flushes.
 pub const FLUSH_BYTES: usize = 16 << 20;
@@ -53,6 +57,9 @@ pub struct ImportOptions {
     pub force: bool,
     /// Records per batch.
     pub batch_rows: usize,
+    /// What the dataset's parts and the rejects file (in its sidecar) record of their making;
+    /// the import adds the mapping, its zone and the inputs. `None`: nothing.
+    pub provenance: Option<Provenance>,
 }
 
 /// What [`import`] wrote.
@@ -79,27 +86,55 @@ pub fn import(
         .unwrap_or_else(|| opts.out_dir.join(REJECTS_FILE));
     // Before anything is removed or written: the dataset and the rejects file must not be, or
     // hold, an input (`--force` would otherwise delete the records it is about to read).
+    let provenance = opts.provenance.clone().map(|mut p| {
+        p.source = Some(mapping.name.clone());
+        p.zone.get_or_insert_with(|| mapping.tz.clone());
+        p.inputs = files.iter().map(|f| InputFile::local(f, None)).collect();
+        p
+    });
     let mut plan = OutputPlan::new();
     for f in files {
         plan.reads("input", f);
     }
     plan.writes_dir("dataset", &opts.out_dir)
-        .writes("rejects", &rejects_path)
-        .check()?;
-    prepare_output_dir(&opts.out_dir, opts.force, &[REJECTS_FILE, OLD_REJECTS_FILE])?;
+        .writes("rejects", &rejects_path);
+    if provenance.is_some() {
+        plan.writes("rejects provenance", sidecar_path(&rejects_path));
+    }
+    plan.check()?;
+    prepare_output_dir(
+        &opts.out_dir,
+        opts.force,
+        &[REJECTS_FILE, OLD_REJECTS_FILE, REJECTS_SIDECAR],
+    )?;
     let tz = TzRules::from_name(&mapping.tz).map_err(|e| Error::InvalidMapping {
         mapping: mapping.name.clone(),
         field: "tz".into(),
         reason: e.to_string(),
     })?;
     let mut sink = ImportSink {
-        parts: Partitions::new(opts.out_dir.clone(), output_schema(mapping), tz),
+        parts: Partitions::new(
+            opts.out_dir.clone(),
+            output_schema(mapping),
+            tz,
+            provenance.clone(),
+        ),
         rejects: RejectsWriter::create(&rejects_path)?,
         progress,
     };
     let summary = read_source(files, mapping, opts.batch_rows, &mut sink)?;
     let parts = sink.parts.finish()?;
     sink.rejects.finish()?;
+    if let Some(p) = &provenance {
+        // Rows read are known now: the rejects say of how many rows they are the rejects.
+        let mut p = p.stamped("rejects");
+        p.rows_read = Some(summary.input_rows);
+        let side = sidecar_path(&rejects_path);
+        write_with(&side, |mut f| {
+            f.write_all(p.to_json_pretty().as_bytes())
+                .map_err(|e| write_err(&side, e))
+        })?;
+    }
     Ok(ImportReport {
         summary,
         parts,
@@ -213,10 +248,11 @@ struct Partitions {
     next_part: HashMap<MonthKey, usize>,
     written: Vec<PathBuf>,
     tick: u64,
+    provenance: Option<Provenance>,
 }
 
 impl Partitions {
-    fn new(dir: PathBuf, schema: SchemaRef, tz: TzRules) -> Self {
+    fn new(dir: PathBuf, schema: SchemaRef, tz: TzRules, provenance: Option<Provenance>) -> Self {
         Partitions {
             dir,
             schema,
@@ -225,6 +261,7 @@ impl Partitions {
             next_part: HashMap::new(),
             written: Vec::new(),
             tick: 0,
+            provenance,
         }
     }
 
@@ -317,7 +354,13 @@ impl Partitions {
         Ok(())
     }
 
-    fn close(&mut self, p: OpenPart) -> Result<()> {
+    fn close(&mut self, mut p: OpenPart) -> Result<()> {
+        if let Some(prov) = &self.provenance {
+            p.writer.append_key_value_metadata(KeyValue::new(
+                METADATA_KEY.to_string(),
+                prov.stamped("dataset part").to_json(),
+            ));
+        }
         let closed = p
             .writer
             .close()

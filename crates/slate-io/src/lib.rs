@@ -6,6 +6,8 @@
 //! - [`output`]: writing Parquet (zstd), Arrow IPC and CSV atomically, chosen by extension.
 //! - [`plan`]: a command's inputs and outputs resolved before any work, collisions refused,
 //!   outputs written together ([`OutputPlan`]).
+//! - [`provenance`]: what made an output, in its metadata (or a CSV's sidecar), and reading it
+//!   back (`slate info`).
 //! - [`parquet`]: reading Parquet schemas and batches outside DataFusion.
 //! - [`mapping`]: source mappings (TOML) from a CAD export's columns to canonical ones, and
 //!   the built-in ones (`canonical`, `lfb`, `sffd`, `seattle-spd`).
@@ -27,6 +29,7 @@ pub mod output;
 pub mod parquet;
 pub mod plan;
 pub mod policy;
+pub mod provenance;
 pub mod record;
 pub mod source;
 pub mod textfile;
@@ -37,4 +40,5 @@ pub use input::{DataKind, expand, expand_inputs, expand_noted};
 pub use mapping::Mapping;
 pub use output::{Format, prepare_output_dir, write_batches};
 pub use plan::OutputPlan;
+pub use provenance::Provenance;
 pub use source::{ImportSummary, Reject, SourceSink, read_source};

@@ -44,6 +44,8 @@ pub struct ObjectFile {
     pub schema: SchemaRef,
     /// The footer's row count.
     pub rows: u64,
+    /// What the store says of the object (size, modification time, ETag), for provenance.
+    pub facts: crate::provenance::InputFile,
 }
 
 /// An S3 store for `bucket`, configured from the `AWS_*` environment (see the module docs).
@@ -243,8 +245,19 @@ async fn footer(store: Arc<dyn ObjectStore>, url: String, meta: ObjectMeta) -> R
         .map_err(corrupt)?;
     let arrow = ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())
         .map_err(corrupt)?;
+    let rows = arrow.metadata().file_metadata().num_rows().max(0) as u64;
     Ok(ObjectFile {
-        rows: arrow.metadata().file_metadata().num_rows().max(0) as u64,
+        facts: crate::provenance::InputFile {
+            path: url.clone(),
+            bytes: Some(meta.size),
+            modified: Some(
+                meta.last_modified
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
+            etag: meta.e_tag.clone(),
+            rows: Some(rows),
+        },
+        rows,
         schema: arrow.schema().clone(),
         url,
     })

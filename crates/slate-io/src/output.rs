@@ -9,15 +9,18 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result, io_err};
 use crate::plan::{stage_local, write_err};
+use crate::provenance::{METADATA_KEY, Provenance, sidecar_path};
 
 /// Output formats slate writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,15 +100,44 @@ pub fn prepare_output_dir(out: &Path, force: bool, ours: &[&str]) -> Result<()> 
 const SMALL_PARQUET_BYTES: usize = 4 << 20;
 
 /// Writes batches sharing `schema` to `path` in the format its extension names; `path` may be
-/// an `s3://` URL.
+/// an `s3://` URL. No provenance: for tests and data that is not a result (`slate gen`).
 pub fn write_batches(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    write_table(path, schema, batches, None)
+}
+
+/// [`write_batches`] with `provenance` in the file's metadata (a CSV file's in its sidecar,
+/// written after it; see [`crate::provenance`]).
+pub fn write_table(
+    path: &Path,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    provenance: Option<&Provenance>,
+) -> Result<()> {
     let format = Format::from_path(path)?;
+    let meta = provenance.map(Provenance::to_json);
+    let meta = meta.as_deref();
     if let Some(url) = object_url(path) {
         let mut bytes = Vec::new();
-        encode_to(format, path, schema, batches, &mut bytes)?;
-        return crate::object::put(url, bytes);
+        encode_to(format, path, schema, batches, meta, &mut bytes)?;
+        crate::object::put(url, bytes)?;
+    } else {
+        write_with(path, |file| {
+            encode_to(format, path, schema, batches, meta, file)
+        })?;
     }
-    write_with(path, |file| encode_to(format, path, schema, batches, file))
+    match provenance {
+        Some(p) if format == Format::Csv => {
+            let side = sidecar_path(path);
+            let json = p.to_json_pretty().into_bytes();
+            match object_url(&side) {
+                Some(url) => crate::object::put(url, json),
+                None => write_with(&side, |mut f| {
+                    f.write_all(&json).map_err(|e| write_err(&side, e))
+                }),
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Writes the local file `path` through a temporary name beside it: `fill` writes the content,
@@ -128,26 +160,50 @@ pub fn object_url(path: &Path) -> Option<&str> {
     path.to_str().filter(|s| crate::object::is_object_url(s))
 }
 
-/// Encodes `batches` in `format` into `sink`; `path` only names the target in errors, which
-/// are write errors ([`Error::Write`]): a full disk is not "an unreadable file".
+/// Encodes `batches` in `format` into `sink`, with `meta` (provenance JSON) under
+/// [`METADATA_KEY`] in a Parquet or IPC file (a CSV file has nowhere to hold it); `path` only
+/// names the target in errors, which are write errors ([`Error::Write`]): a full disk is not
+/// "an unreadable file".
 pub(crate) fn encode_to<W: Write + Send>(
     format: Format,
     path: &Path,
     schema: SchemaRef,
     batches: &[RecordBatch],
+    meta: Option<&str>,
     sink: W,
 ) -> Result<()> {
     let arrow_err = |source: arrow::error::ArrowError| write_err(path, source);
+    // In the Arrow schema too: an IPC file's schema message carries it, and in Parquet the
+    // stored Arrow schema does, which is where pyarrow's `read_table(f).schema.metadata` looks
+    // (the key-value metadata is where `read_metadata(f).metadata` and DuckDB look).
+    let (schema, batches) = match meta {
+        None => (schema, std::borrow::Cow::Borrowed(batches)),
+        Some(m) => {
+            let mut md = schema.metadata().clone();
+            md.insert(METADATA_KEY.to_string(), m.to_string());
+            let schema = Arc::new(schema.as_ref().clone().with_metadata(md));
+            let batches = batches
+                .iter()
+                .map(|b| b.clone().with_schema(schema.clone()))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(arrow_err)?;
+            (schema, std::borrow::Cow::Owned(batches))
+        }
+    };
+    let batches = batches.as_ref();
     match format {
         Format::Parquet => {
             let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
             let props = if bytes < SMALL_PARQUET_BYTES {
-                WriterProperties::builder()
-                    .set_compression(Compression::SNAPPY)
-                    .build()
+                WriterProperties::builder().set_compression(Compression::SNAPPY)
             } else {
-                parquet_properties()
+                parquet_properties().into_builder()
             };
+            let props = props
+                .set_key_value_metadata(
+                    meta.map(|m| vec![KeyValue::new(METADATA_KEY.to_string(), m.to_string())]),
+                )
+                .build();
             let mut w =
                 ArrowWriter::try_new(sink, schema, Some(props)).map_err(|e| write_err(path, e))?;
             for b in batches {
@@ -205,7 +261,6 @@ mod tests {
     use super::*;
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
-    use std::sync::Arc;
 
     #[test]
     fn writes_every_format_and_reads_parquet_back() {

@@ -18,6 +18,11 @@
 //! temporary file behind: a new scorecard never stands beside an old ledger. An output named by
 //! a symbolic link is written to the link's target; the link stays. Object storage outputs
 //! (`s3://`) are uploaded at commit, before the local renames, one atomic PUT each.
+//!
+//! Every table the plan writes carries the plan's [`Provenance`] (see [`crate::provenance`]),
+//! stamped with the output's role and the time: in a Parquet or IPC file's metadata, and for a
+//! CSV file in a sidecar `FILE.provenance.json` that is declared, checked, staged and committed
+//! with it, so an input or another output of that name is refused, not overwritten.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -27,6 +32,7 @@ use arrow::datatypes::SchemaRef;
 
 use crate::error::{Error, Result, io_err};
 use crate::output::{Format, encode_to, object_url, temp_path};
+use crate::provenance::{Provenance, sidecar_path};
 
 /// A command's inputs and outputs, checked against each other and written together.
 #[derive(Debug, Default)]
@@ -34,6 +40,7 @@ pub struct OutputPlan {
     inputs: Vec<Declared>,
     outputs: Vec<Output>,
     checked: bool,
+    provenance: Provenance,
 }
 
 #[derive(Debug)]
@@ -49,6 +56,8 @@ struct Output {
     path: PathBuf,
     dir: bool,
     table: bool,
+    /// The role of the CSV table this is the provenance sidecar of.
+    sidecar_of: Option<String>,
     /// Where the bytes go (links followed); set by `check`.
     real: Option<PathBuf>,
     staged: Option<Staged>,
@@ -122,9 +131,33 @@ impl OutputPlan {
     }
 
     /// Declares a table output, written with [`put_batches`](Self::put_batches) under the same
-    /// `role`: its extension must name a format slate writes.
+    /// `role`: its extension must name a format slate writes. A CSV table's provenance sidecar
+    /// is declared with it.
     pub fn writes_table(&mut self, role: &str, path: impl AsRef<Path>) -> &mut Self {
-        self.push_output(role, path.as_ref(), Kind::Table)
+        let path = path.as_ref();
+        self.push_output(role, path, Kind::Table);
+        if Format::from_path(path).ok() == Some(Format::Csv) {
+            self.push_output(
+                &format!("{role} provenance"),
+                &sidecar_path(path),
+                Kind::File,
+            );
+            if let Some(o) = self.outputs.last_mut() {
+                o.sidecar_of = Some(role.to_string());
+            }
+        }
+        self
+    }
+
+    /// What every table this plan writes records of its making; the command fills it in
+    /// (the command line, the policy, the inputs...) before the tables are put.
+    pub fn provenance_mut(&mut self) -> &mut Provenance {
+        &mut self.provenance
+    }
+
+    /// The provenance tables get (see [`provenance_mut`](Self::provenance_mut)).
+    pub fn provenance(&self) -> &Provenance {
+        &self.provenance
     }
 
     /// Declares an output directory that the caller fills itself (a dataset): it must not hold
@@ -139,6 +172,7 @@ impl OutputPlan {
             path: path.to_path_buf(),
             dir: kind == Kind::Dir,
             table: kind == Kind::Table,
+            sidecar_of: None,
             real: None,
             staged: None,
         });
@@ -258,7 +292,8 @@ impl OutputPlan {
     }
 
     /// Stages the output declared as `role`: `batches` encoded in the format its extension
-    /// names, under a temporary name until [`commit`](Self::commit).
+    /// names with the plan's provenance (a CSV file's in its sidecar), under a temporary name
+    /// until [`commit`](Self::commit).
     pub fn put_batches(
         &mut self,
         role: &str,
@@ -268,17 +303,28 @@ impl OutputPlan {
         let (o, target) = self.target(role)?;
         let format = Format::from_path(&o.path)?;
         let shown = o.path.clone();
+        let provenance = self.provenance.stamped(role);
+        let json = provenance.to_json();
+        let meta = (format != Format::Csv).then_some(json.as_str());
         let staged = match target {
             None => {
                 let mut bytes = Vec::new();
-                encode_to(format, &shown, schema, batches, &mut bytes)?;
+                encode_to(format, &shown, schema, batches, meta, &mut bytes)?;
                 Staged::Object(bytes)
             }
             Some(real) => Staged::Local(stage_local(&real, &shown, |file| {
-                encode_to(format, &shown, schema, batches, file)
+                encode_to(format, &shown, schema, batches, meta, file)
             })?),
         };
         self.replace_staged(role, staged);
+        let sidecar = self
+            .outputs
+            .iter()
+            .find(|o| o.sidecar_of.as_deref() == Some(role))
+            .map(|o| o.role.clone());
+        if let Some(side) = sidecar {
+            self.put_bytes(&side, provenance.to_json_pretty().as_bytes())?;
+        }
         Ok(())
     }
 
@@ -690,5 +736,66 @@ mod tests {
         p.put_batches("scorecard", b.schema(), &[b]).unwrap();
         assert_eq!(p.commit().unwrap(), vec![target.clone()]);
         assert!(target.is_file());
+    }
+
+    #[test]
+    fn every_table_carries_the_provenance_a_csv_in_a_sidecar_committed_with_it() {
+        let d = tempfile::tempdir().unwrap();
+        let outs = ["card.parquet", "card.arrow", "card.csv"].map(|n| d.path().join(n));
+        let mut p = checked(|p| {
+            for (i, o) in outs.iter().enumerate() {
+                p.writes_table(&format!("table{i}"), o);
+            }
+        })
+        .unwrap();
+        p.provenance_mut().command = Some("slate run --out card.parquet".into());
+        p.provenance_mut().zone = Some("Europe/London".into());
+        let b = batch(vec![1, 2]);
+        for i in 0..outs.len() {
+            p.put_batches(&format!("table{i}"), b.schema(), std::slice::from_ref(&b))
+                .unwrap();
+        }
+        let side = d.path().join("card.csv.provenance.json");
+        assert!(!side.exists(), "the sidecar waits for the commit");
+        // Three tables and the sidecar, committed together.
+        assert_eq!(p.commit().unwrap().len(), 4);
+        for (i, o) in outs.iter().enumerate() {
+            let got = crate::provenance::read(o).unwrap();
+            assert_eq!(got.output.as_deref(), Some(format!("table{i}").as_str()));
+            assert_eq!(got.zone.as_deref(), Some("Europe/London"));
+            assert!(got.written_at.is_some());
+        }
+        // The data is as before: the CSV has no comment lines, Parquet and IPC the same rows.
+        assert_eq!(std::fs::read_to_string(&outs[2]).unwrap(), "a\n1\n2\n");
+        let back = crate::parquet::read_file(&outs[0]).unwrap();
+        assert_eq!(back[0].columns(), b.columns());
+        let ipc = std::fs::File::open(&outs[1]).unwrap();
+        let r = arrow::ipc::reader::FileReader::try_new(ipc, None).unwrap();
+        let got: Vec<RecordBatch> = r.map(|b| b.unwrap()).collect();
+        assert_eq!(got[0].columns(), b.columns());
+    }
+
+    #[test]
+    fn a_csv_sidecar_is_checked_like_any_output() {
+        let d = tempfile::tempdir().unwrap();
+        let csv = d.path().join("x.csv");
+        let side = d.path().join("x.csv.provenance.json");
+        std::fs::write(&side, b"an input").unwrap();
+        let e = checked(|p| {
+            p.reads("policy", &side).writes_table("scorecard", &csv);
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("scorecard provenance output") && e.contains("refusing"),
+            "{e}"
+        );
+        let e = checked(|p| {
+            p.writes_table("scorecard", &csv).writes("report", &side);
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("same file"), "{e}");
+        assert_eq!(std::fs::read(&side).unwrap(), b"an input");
     }
 }

@@ -14,6 +14,7 @@ use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, TimestampMic
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use slate_core::ambiguous::Tally;
 use slate_core::report::{ledger_batch, scorecard_batch};
+use slate_io::Provenance;
 use tokio::sync::mpsc;
 
 use crate::checkpoint::{Checkpoints, StateLock};
@@ -79,6 +80,9 @@ pub struct RunSpec {
     /// Called after each emission is written, with the whole current scorecard and ledger
     /// (what `latest.parquet` holds): `slate stream --serve` publishes them as tables.
     pub on_latest: Option<LatestHook>,
+    /// What every file written records of its making (see `slate_io::provenance`), stamped
+    /// per file with its role, the time and the updates read so far; `None`: nothing.
+    pub provenance: Option<Provenance>,
 }
 
 /// A function given each emission's whole current scorecard and ledger.
@@ -217,31 +221,38 @@ fn window_files(dir: &Path) -> Result<Vec<WindowFile>> {
     Ok(out)
 }
 
-/// Writes `batch` to `path` through a temporary name beside it, renamed when complete; a
-/// failed write (a full disk) leaves no temporary file (`slate_io::write_batches` removes it).
-fn write_file(path: &Path, batch: &RecordBatch) -> Result<()> {
-    Ok(slate_io::write_batches(
+/// Writes `batch` to `path` through a temporary name beside it, renamed when complete, with
+/// `prov` in its metadata; a failed write (a full disk) leaves no temporary file
+/// (`slate_io::output::write_table` removes it).
+fn write_file(path: &Path, batch: &RecordBatch, prov: Option<&Provenance>) -> Result<()> {
+    Ok(slate_io::output::write_table(
         path,
         batch.schema(),
         std::slice::from_ref(batch),
+        prov,
     )?)
 }
 
 /// Writes `batch` to `path`, or removes the file when the batch has no rows.
-fn write_or_remove(path: &Path, batch: &RecordBatch) -> Result<()> {
+fn write_or_remove(path: &Path, batch: &RecordBatch, prov: Option<&Provenance>) -> Result<()> {
     if batch.num_rows() == 0 {
         match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
             _ => Ok(()),
         }
     } else {
-        write_file(path, batch)
+        write_file(path, batch, prov)
     }
 }
 
 /// Concatenates the window files of `dir` into one file (`latest.parquet` at the end of a
 /// finite source).
-fn concat_windows(dir: &Path, to: &Path, empty: &RecordBatch) -> Result<()> {
+fn concat_windows(
+    dir: &Path,
+    to: &Path,
+    empty: &RecordBatch,
+    prov: Option<&Provenance>,
+) -> Result<()> {
     let mut batches = Vec::new();
     for (_, f) in window_files(dir)? {
         batches.extend(slate_io::parquet::read_file(&f)?);
@@ -249,7 +260,7 @@ fn concat_windows(dir: &Path, to: &Path, empty: &RecordBatch) -> Result<()> {
     let schema = empty.schema();
     let all = arrow::compute::concat_batches(&schema, std::iter::once(empty).chain(&batches))
         .map_err(|e| Error::Pipeline(e.to_string()))?;
-    write_file(to, &all)
+    write_file(to, &all, prov)
 }
 
 /// Per-window batches of the current scorecard and ledger, kept only for `on_latest`.
@@ -266,12 +277,18 @@ struct Sink {
     /// removed before the first write, so a run refused before it writes (a checkpoint
     /// position beyond the source) leaves the output as it was.
     stale_after: Option<u64>,
+    provenance: Option<Provenance>,
 }
 
 impl Sink {
     /// A sink; with a hook and a directory, frozen windows' batches come back from their files
     /// (a restarted processor no longer holds their cells).
-    fn new(spec: SinkSpec, on_latest: Option<LatestHook>, p: &Processor) -> Result<Self> {
+    fn new(
+        spec: SinkSpec,
+        on_latest: Option<LatestHook>,
+        provenance: Option<Provenance>,
+        p: &Processor,
+    ) -> Result<Self> {
         let mut hook_windows = HookWindows::new();
         if let (Some(_), SinkSpec::Dir(out)) = (&on_latest, &spec) {
             let policy = &p.config().policy;
@@ -310,6 +327,16 @@ impl Sink {
             late_written: None,
             hook_windows,
             stale_after: Some(p.state.seq),
+            provenance,
+        })
+    }
+
+    /// The provenance of the file `role` written now, after the updates read so far.
+    fn stamp(&self, role: &str, p: &Processor) -> Option<Provenance> {
+        self.provenance.as_ref().map(|prov| {
+            let mut s = prov.stamped(role);
+            s.rows_read = Some(p.state.position);
+            s
         })
     }
 
@@ -331,15 +358,21 @@ impl Sink {
                     let path = emission_path(out, seq);
                     std::fs::create_dir_all(path.parent().expect("has a parent"))
                         .map_err(io(out))?;
-                    write_file(&path, &batch)?;
+                    write_file(&path, &batch, self.stamp("emission", p).as_ref())?;
                 }
                 SinkSpec::IpcStdout => {
                     if self.ipc.is_none() {
-                        let w = arrow::ipc::writer::StreamWriter::try_new(
-                            std::io::stdout(),
-                            &batch.schema(),
-                        )
-                        .map_err(|e| Error::Pipeline(e.to_string()))?;
+                        // The stream's schema message carries the provenance of its start.
+                        let mut schema = batch.schema().as_ref().clone();
+                        if let Some(prov) = self.stamp("emission stream", p) {
+                            schema.metadata.insert(
+                                slate_io::provenance::METADATA_KEY.to_string(),
+                                prov.to_json(),
+                            );
+                        }
+                        let w =
+                            arrow::ipc::writer::StreamWriter::try_new(std::io::stdout(), &schema)
+                                .map_err(|e| Error::Pipeline(e.to_string()))?;
                         self.ipc = Some(w);
                     }
                     let w = self.ipc.as_mut().expect("created above");
@@ -364,13 +397,23 @@ impl Sink {
                     }
                 }
             }
+            let card_prov = self.stamp("latest scorecard", p);
+            let ledger_prov = self.stamp("latest ledger", p);
             for (w, r) in &e.changed {
                 let name = window_file(*w);
-                write_or_remove(&cards.join(&name), &scorecard_batch(r, policy)?)?;
-                write_or_remove(&ledgers.join(&name), &ledger_batch(r, policy)?)?;
+                write_or_remove(
+                    &cards.join(&name),
+                    &scorecard_batch(r, policy)?,
+                    card_prov.as_ref(),
+                )?;
+                write_or_remove(
+                    &ledgers.join(&name),
+                    &ledger_batch(r, policy)?,
+                    ledger_prov.as_ref(),
+                )?;
             }
             if self.late_written != Some(p.state.late.len()) {
-                write_late(out, &p.state)?;
+                write_late(out, &p.state, self.stamp("late updates", p).as_ref())?;
                 self.late_written = Some(p.state.late.len());
             }
         }
@@ -415,19 +458,21 @@ impl Sink {
                 &out.join(LATEST_DIR),
                 &out.join("latest.parquet"),
                 &scorecard_batch(&shape, policy)?,
+                self.stamp("latest scorecard", p).as_ref(),
             )?;
             concat_windows(
                 &out.join(LATEST_LEDGER_DIR),
                 &out.join("latest.exclusions.parquet"),
                 &ledger_batch(&shape, policy)?,
+                self.stamp("latest ledger", p).as_ref(),
             )?;
-            write_late(out, &p.state)?;
+            write_late(out, &p.state, self.stamp("late updates", p).as_ref())?;
         }
         Ok(())
     }
 }
 
-fn write_late(out: &Path, state: &State) -> Result<()> {
+fn write_late(out: &Path, state: &State, prov: Option<&Provenance>) -> Result<()> {
     let ids: Vec<&str> = state.late.iter().map(|l| l.incident_id.as_str()).collect();
     let reasons: Vec<&str> = state.late.iter().map(|l| l.reason.as_str()).collect();
     let ts: TimestampMicrosecondArray = state
@@ -454,7 +499,7 @@ fn write_late(out: &Path, state: &State) -> Result<()> {
         ],
     )
     .map_err(|e| Error::Pipeline(e.to_string()))?;
-    write_file(&out.join("late.parquet"), &batch)
+    write_file(&out.join("late.parquet"), &batch, prov)
 }
 
 /// Removes emissions numbered after `seq`: written after the checkpoint a restart resumes
@@ -526,7 +571,12 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         tx,
         rej_tx,
     );
-    let mut sink = Sink::new(spec.sink.clone(), spec.on_latest.clone(), &p)?;
+    let mut sink = Sink::new(
+        spec.sink.clone(),
+        spec.on_latest.clone(),
+        spec.provenance.clone(),
+        &p,
+    )?;
     let clock = spec.clock.clone();
     let mut last_checkpoint = clock.now_us();
     let mut last_activity = clock.now_us();
@@ -781,7 +831,7 @@ mod tests {
             vec![Arc::new(Int64Array::from(vec![1, 2, 3]))],
         )
         .unwrap();
-        assert!(write_file(&path, &batch).is_err());
+        assert!(write_file(&path, &batch, None).is_err());
         let left: Vec<_> = std::fs::read_dir(d.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())

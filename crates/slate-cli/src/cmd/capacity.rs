@@ -226,6 +226,7 @@ pub(crate) fn run(a: CapacityArgs) -> Result<Outcome> {
         threads: a.threads,
         source: a.source.clone(),
     };
+    *outputs.provenance_mut() = provenance(&a, &opts, &policy)?;
     let rt = slate_engine::runtime(a.threads)?;
     let t0 = std::time::Instant::now();
     let rows = rt.block_on(demand::demand_profile(&a.input, &opts))?;
@@ -482,6 +483,35 @@ fn capacity_page(
         rows,
         provenance,
     }
+}
+
+/// What the capacity tables record of their making: the demand options' provenance with this
+/// command line and the settings that shape the staffing.
+fn provenance(
+    a: &CapacityArgs,
+    opts: &DemandOptions,
+    policy: &SlaPolicy,
+) -> Result<slate_io::Provenance> {
+    let mut p = opts.provenance(&a.input, &a.policy, policy)?;
+    p.command = Some(crate::cmd::report::command_line());
+    let shown = |v: Option<f64>| v.map(|x| x.to_string());
+    for (k, v) in [
+        ("channel", Some(a.channel.clone())),
+        ("shrinkage", Some(a.shrinkage.to_string())),
+        ("handling_time", a.handling_time.clone()),
+        ("patience", a.patience.clone()),
+        ("demand", a.demand.clone()),
+        ("aht", a.aht.clone()),
+        ("target", shown(a.target)),
+        ("max_abandon", shown(a.max_abandon)),
+        ("roster", a.roster.as_ref().map(|r| r.display().to_string())),
+        ("seed", a.simulate.then(|| a.seed.to_string())),
+    ] {
+        if let Some(v) = v {
+            p.settings.insert(k.into(), v);
+        }
+    }
+    Ok(p)
 }
 
 /// Simulates each interval at its Erlang C staffing: Poisson arrivals at the interval's rate,

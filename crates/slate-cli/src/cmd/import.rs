@@ -85,6 +85,10 @@ pub(crate) fn run(a: ImportArgs) -> Result<Outcome> {
         rejects: a.rejects.clone(),
         force: a.force,
         batch_rows: DEFAULT_BATCH_ROWS,
+        provenance: Some(slate_io::Provenance {
+            command: Some(crate::cmd::report::command_line()),
+            ..slate_io::Provenance::new()
+        }),
     };
     let t0 = Instant::now();
     let report = run_import(&files, &mapping, &opts)

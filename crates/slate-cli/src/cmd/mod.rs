@@ -5,6 +5,7 @@ pub(crate) mod cluster;
 pub(crate) mod demo;
 pub(crate) mod gen_data;
 pub(crate) mod import;
+pub(crate) mod info;
 pub(crate) mod policy;
 pub(crate) mod report;
 pub(crate) mod run;

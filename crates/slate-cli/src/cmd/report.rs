@@ -79,6 +79,15 @@ pub(crate) fn policy_text(spec: &str) -> Option<String> {
     }
 }
 
+/// The command line, as `slate ARGS...`, for provenance.
+pub(crate) fn command_line() -> String {
+    std::env::args()
+        .enumerate()
+        .map(|(i, a)| if i == 0 { "slate".to_string() } else { a })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Provenance with the version, the time and the command line filled in.
 pub(crate) fn provenance() -> Provenance {
     Provenance {
@@ -86,15 +95,37 @@ pub(crate) fn provenance() -> Provenance {
         generated_at: chrono::Utc::now()
             .format("%Y-%m-%d %H:%M:%S UTC")
             .to_string(),
-        command: Some(
-            std::env::args()
-                .enumerate()
-                .map(|(i, a)| if i == 0 { "slate".to_string() } else { a })
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
+        command: Some(command_line()),
         ..Provenance::default()
     }
+}
+
+/// The disparity table's provenance: the scorecard's own (its policy, zone, window, inputs'
+/// command), with this command and the scorecard and ledger as its inputs.
+fn derived_provenance(
+    a: &ReportArgs,
+    card: &Card,
+    inputs: Vec<slate_io::provenance::InputFile>,
+) -> slate_io::Provenance {
+    let mut p = slate_io::provenance::read(&a.scorecard).unwrap_or_default();
+    p.slate_version = slate_io::Provenance::new().slate_version;
+    if let Some(c) = p.command.take() {
+        p.settings.insert("scorecard command".into(), c);
+    }
+    p.command = Some(command_line());
+    p.window.get_or_insert_with(|| card.window.clone());
+    p.group_by.get_or_insert_with(|| card.group_by.clone());
+    if let Some(spec) = &a.policy {
+        let name = slate_core::SlaPolicy::load(spec).map_or_else(|_| spec.clone(), |x| x.name);
+        p.policy = Some(slate_io::provenance::PolicyInfo::of(spec, &name));
+    }
+    p.rows_read = inputs.first().and_then(|i| i.rows);
+    p.inputs = inputs;
+    p.settings.insert(
+        "overdispersion".into(),
+        format!("{:?}", a.overdispersion).to_lowercase(),
+    );
+    p
 }
 
 pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
@@ -149,6 +180,12 @@ pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
         .context("reading the ledger")?;
     let html = slate_report::render(&card, ledger.as_ref(), &prov)?;
     outputs.put_bytes("report", html.as_bytes())?;
+    let facts = prov
+        .inputs
+        .iter()
+        .map(|i| slate_io::provenance::InputFile::local(Path::new(&i.path), i.rows))
+        .collect();
+    *outputs.provenance_mut() = derived_provenance(&a, &card, facts);
     let disparity = a
         .disparity
         .as_ref()

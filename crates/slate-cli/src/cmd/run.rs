@@ -18,7 +18,7 @@ use slate_report::InputFile;
 
 use crate::Outcome;
 use crate::args::{Method, TzArgs, parse_date};
-use crate::cmd::report::{OdArg, policy_text, provenance};
+use crate::cmd::report::{OdArg, command_line, policy_text, provenance};
 use crate::cmd::source::{SourceArgs, write_summary};
 use crate::progress::{rows_bar, spinner};
 
@@ -203,6 +203,12 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     let Some((card, elapsed)) = compute(&a, &input, &policy)? else {
         return Ok(Outcome::Ok);
     };
+    let prov = outputs.provenance_mut();
+    *prov = a
+        .options(input.mapping().map(|m| m.tz.as_str()))?
+        .provenance(&a.policy, &policy, &input);
+    prov.command = Some(command_line());
+    prov.rows_read = Some(card.rows);
     let scorecard = scorecard_batch(&card.report, &policy)?;
     let card_rows = card.rows;
     let data_days = card.data_days;

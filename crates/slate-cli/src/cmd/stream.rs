@@ -124,6 +124,46 @@ pub(crate) struct StreamArgs {
     pub(crate) tz: TzArgs,
 }
 
+/// What the stream's files record of their making: the options' provenance, this command
+/// line, the sources and the stream's own settings.
+fn provenance(a: &StreamArgs, cfg: &StreamConfig) -> slate_io::Provenance {
+    let mut p = cfg.opts.provenance_without_input(&a.policy, &cfg.policy);
+    p.command = Some(crate::cmd::report::command_line());
+    if !a.replay.is_empty() {
+        // What the replay will read, as found now; the replay itself reports what it cannot.
+        p.inputs = match slate_io::expand_noted(&a.replay, slate_io::DataKind::Parquet) {
+            Ok(found) => found
+                .files
+                .iter()
+                .map(|f| slate_io::provenance::InputFile::local(f, None))
+                .collect(),
+            Err(_) => a
+                .replay
+                .iter()
+                .map(|r| slate_io::provenance::InputFile {
+                    path: r.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+        };
+    } else if let Some(w) = &a.watch {
+        p.settings.insert("watch".into(), w.display().to_string());
+    } else {
+        p.settings.insert("source".into(), "standard input".into());
+    }
+    for (k, v) in [
+        ("lateness", &a.lateness),
+        ("settle", &a.settle),
+        ("emit_every", &a.emit_every),
+        ("revise_horizon", &a.revise_horizon),
+    ] {
+        p.settings.insert(k.into(), v.clone());
+    }
+    p.settings
+        .insert("late".into(), format!("{:?}", a.late).to_lowercase());
+    p
+}
+
 fn secs(flag: &str, v: &str) -> Result<i64> {
     parse_duration_secs(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
 }
@@ -215,6 +255,7 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
         channel_capacity: 8,
         clock: Arc::new(SystemClock),
         on_latest: None,
+        provenance: Some(provenance(&a, &cfg)),
     };
     let rt = slate_engine::runtime(None)?;
     #[cfg(feature = "serve")]

@@ -98,6 +98,21 @@ fn capacity_from_generated_history() {
         assert!(v >= 0.0, "{line}");
     }
     assert!(demand.exists());
+    // Both tables say what made them; the CSV in its sidecar.
+    for (file, role) in [(&demand, "demand profile"), (&staffing, "staffing")] {
+        let (info, _) = ok(&["info", file.to_str().unwrap()]);
+        for want in [
+            format!("output             {role}"),
+            "policy             builtin:mps-promise-2008".into(),
+            "channel            999".into(),
+            "shrinkage          0.3".into(),
+            "demand             x1.10".into(),
+            "measure            answer_999_10s".into(),
+            "interval_s         3600".into(),
+        ] {
+            assert!(info.contains(&want), "{want:?} missing:\n{info}");
+        }
+    }
 
     // A roster: 3 on every hour; the reverse calculation reports the day and the week.
     let roster = d.path().join("roster.csv");

@@ -52,6 +52,24 @@ fn an_imported_directory_is_a_dataset_and_equals_the_direct_scan() {
         d,
     ]);
     assert!(data.join("_rejects.csv").is_file());
+    // The parts and the rejects say what made them; the rejects' sidecar is not data either.
+    let part = slate_io::expand_inputs(&[d.to_string()]).unwrap()[0].clone();
+    for (f, role) in [
+        (part, "dataset part"),
+        (data.join("_rejects.csv"), "rejects"),
+    ] {
+        let o = slate().arg("info").arg(&f).output().unwrap();
+        let info = String::from_utf8_lossy(&o.stdout);
+        for want in [
+            format!("output             {role}"),
+            "source mapping     lfb".into(),
+            "zone               Europe/London".into(),
+            format!("  {}", lfb_csv()),
+        ] {
+            assert!(info.contains(&want), "{want:?} missing:\n{info}");
+        }
+        assert_eq!(info.contains("rows read          10000"), role == "rejects");
+    }
     // What other tools and people leave in datasets.
     std::fs::write(data.join("notes.csv"), "who,what\nme,a note\n").unwrap();
     std::fs::write(data.join("README.md"), "# LFB sample\n").unwrap();

@@ -11,6 +11,7 @@ mod docs;
 mod inputs;
 mod oddities;
 mod promises;
+mod provenance;
 mod realdata;
 mod report;
 mod s3;

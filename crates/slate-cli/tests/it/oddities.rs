@@ -457,6 +457,7 @@ fn sffd_call_crossing_midnight_is_filed_under_the_month_it_was_received() {
         rejects: None,
         force: false,
         batch_rows: 16,
+        provenance: None,
     };
     let report =
         slate_io::import(&[file], &Mapping::load("sffd").unwrap(), &opts, &mut |_| {}).unwrap();
@@ -619,6 +620,7 @@ fn the_rejects_file_lists_file_row_line_column_value_and_reason() {
         rejects: Some(rejects.clone()),
         force: false,
         batch_rows: 16,
+        provenance: None,
     };
     let report = slate_io::import(
         std::slice::from_ref(&file),

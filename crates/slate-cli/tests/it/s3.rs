@@ -286,6 +286,22 @@ fn s3_inputs_equal_the_same_files_on_disk() {
             &[],
         );
     }
+    // The outputs' provenance lists each object with its ETag, and the size and rows of the
+    // same file on disk.
+    let remote = slate_io::provenance::read(&t.path().join("monthly.s3.csv")).unwrap();
+    let local = slate_io::provenance::read(&t.path().join("monthly.disk.csv")).unwrap();
+    assert_eq!(remote.inputs.len(), local.inputs.len());
+    assert!(!local.inputs.is_empty());
+    for (o, l) in remote.inputs.iter().zip(&local.inputs) {
+        let rel = l.path.strip_prefix(data.to_str().unwrap()).unwrap();
+        assert!(
+            o.path.starts_with("s3://cad/force/calls") && o.path.ends_with(rel),
+            "{o:?} {l:?}"
+        );
+        assert!(o.etag.as_ref().is_some_and(|e| !e.is_empty()), "{o:?}");
+        assert_eq!((o.bytes, o.rows), (l.bytes, l.rows), "{o:?} {l:?}");
+    }
+    assert_eq!(remote.rows_read, local.rows_read);
     // A prefix without the trailing slash, and one object named alone, read as on disk.
     let one = first_parquet(&data);
     let rel = one

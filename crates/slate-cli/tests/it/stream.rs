@@ -154,6 +154,21 @@ fn sigkill_at_random_points_then_restart_gives_the_batch_figures() {
         .into_owned()])
     .unwrap();
     assert_eq!(read_all(&full_files), all, "seed {seed}");
+    // Each file says what made it: the stream's settings and the updates read by then.
+    for (file, role) in [
+        (out.join("latest.parquet"), "latest scorecard"),
+        (files[0].clone(), "emission"),
+    ] {
+        let info = slate().arg("info").arg(&file).output().unwrap();
+        let text = String::from_utf8_lossy(&info.stdout);
+        for want in [
+            format!("output             {role}"),
+            "settle             30d".to_string(),
+            "rows read          ".to_string(),
+        ] {
+            assert!(text.contains(&want), "{want:?} missing:\n{text}");
+        }
+    }
 }
 
 #[test]
@@ -198,6 +213,11 @@ fn emissions_stream_as_arrow_ipc_on_stdout() {
     let reader =
         datafusion::arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(o.stdout), None)
             .unwrap();
+    let prov = reader.schema().metadata()["slate.provenance"].clone();
+    assert!(
+        prov.contains("\"output\":\"emission stream\"") && prov.contains("\"settle\":\"20d\""),
+        "{prov}"
+    );
     let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
     assert!(batches.len() > 5, "{} emissions", batches.len());
     let all = concat_batches(&batches[0].schema(), &batches).unwrap();

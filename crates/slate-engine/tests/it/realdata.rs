@@ -133,6 +133,7 @@ fn import_sample(s: &Sample, out: &Path) -> ImportSummary {
         rejects: None,
         force: false,
         batch_rows: DEFAULT_BATCH_ROWS,
+        provenance: None,
     };
     let report = slate_io::import(&[file], &mapping, &opts, &mut |_| {}).unwrap();
     assert!(report.summary.balances(), "{}", report.summary.accounting());

@@ -84,6 +84,7 @@ fn spec(source: SourceSpec, out: &Path) -> RunSpec {
         channel_capacity: 4,
         clock: Arc::new(SystemClock),
         on_latest: None,
+        provenance: Some(slate_io::Provenance::new()),
     }
 }
 
