@@ -108,7 +108,7 @@ impl PolicyInfo {
     pub fn of(spec: &str, name: &str) -> Self {
         let text = match spec.strip_prefix("builtin:") {
             Some(b) => slate_core::policy::builtin_text(b).map(str::to_string),
-            None => slate_core::textfile::read_text_file(Path::new(spec)).ok(),
+            None => crate::textfile::read_text_file(Path::new(spec)).ok(),
         };
         Self {
             spec: spec.to_string(),

@@ -490,7 +490,7 @@ fn capacity_page(
 fn provenance(
     a: &CapacityArgs,
     opts: &DemandOptions,
-    policy: &SlaPolicy,
+    policy: &slate_core::SlaPolicy,
 ) -> Result<slate_io::Provenance> {
     let mut p = opts.provenance(&a.input, &a.policy, policy)?;
     p.command = Some(crate::cmd::report::command_line());

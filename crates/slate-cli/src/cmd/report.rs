@@ -116,7 +116,7 @@ fn derived_provenance(
     p.window.get_or_insert_with(|| card.window.clone());
     p.group_by.get_or_insert_with(|| card.group_by.clone());
     if let Some(spec) = &a.policy {
-        let name = slate_core::SlaPolicy::load(spec).map_or_else(|_| spec.clone(), |x| x.name);
+        let name = slate_io::policy::load(spec).map_or_else(|_| spec.clone(), |x| x.name);
         p.policy = Some(slate_io::provenance::PolicyInfo::of(spec, &name));
     }
     p.rows_read = inputs.first().and_then(|i| i.rows);
