@@ -330,8 +330,9 @@ fn tz_overrides_a_mapped_sources_zone_for_reading_and_windows() {
     let csv = d.path().join("calls.csv");
     std::fs::write(
         &csv,
-        "incident_id,call_received,incident_created,arrived\n\
-         a,2024-03-01 01:00:00,2024-03-01 01:01:00,2024-03-01 01:09:00\n",
+        "incident_id,borough,grade,channel,call_received,call_answered,incident_created,\
+         dispatched,arrived,closed,cancelled\n\
+         a,X,I,999,2024-03-01 01:00:00,,2024-03-01 01:01:00,,2024-03-01 01:09:00,,false\n",
     )
     .unwrap();
     let policy = d.path().join("p.toml");
