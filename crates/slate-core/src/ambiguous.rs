@@ -186,6 +186,16 @@ impl Tally {
         }
     }
 
+    /// Adds another tally.
+    pub fn merge(&mut self, o: &Tally) {
+        self.ambiguous += o.ambiguous;
+        self.earlier += o.earlier;
+        self.later += o.later;
+        self.unordered += o.unordered;
+        self.excluded += o.excluded;
+        self.excluded_records += o.excluded_records;
+    }
+
     /// What `rule` made of the readings, in words (`records` names what was decided on:
     /// records, updates).
     pub fn describe(&self, rule: Ambiguous, records: &str) -> String {

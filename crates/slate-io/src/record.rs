@@ -73,24 +73,13 @@ fn shorten(s: &str) -> String {
 
 /// Readings of naive local times that were not exact.
 ///
-/// `ambiguous` counts the clocks of records (a clock of an incident joined from several rows
-/// counts once) whose reading names two instants, and splits them by what the mapping's
-/// `ambiguous` rule made of them: `ambiguous == earlier + later + unordered + excluded`.
-/// `skipped` counts readings of imported rows.
+/// `repeated` counts the clocks of records (a clock of an incident joined from several rows
+/// counts once) whose reading names two instants, split by what the mapping's `ambiguous` rule
+/// made of them (the tally the stream keeps too). `skipped` counts readings of imported rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LocalCounts {
-    /// In a repeated hour (clocks went back).
-    pub ambiguous: u64,
-    /// Of those, read as the earlier instant (the rule, or the choice that kept order).
-    pub earlier: u64,
-    /// Read as the later instant.
-    pub later: u64,
-    /// In records no choice kept in lifecycle order: read as the earlier instant.
-    pub unordered: u64,
-    /// In records rejected for them (`ambiguous = "exclude"`).
-    pub excluded: u64,
-    /// Records rejected for an ambiguous reading.
-    pub excluded_records: u64,
+    /// In a repeated hour (clocks went back), and what the rule made of them.
+    pub repeated: slate_core::ambiguous::Tally,
     /// In a skipped hour (clocks went forward): moved forward by the gap.
     pub skipped: u64,
 }
@@ -103,25 +92,8 @@ impl LocalCounts {
     }
 
     pub(crate) fn add(&mut self, o: LocalCounts) {
-        self.ambiguous += o.ambiguous;
-        self.earlier += o.earlier;
-        self.later += o.later;
-        self.unordered += o.unordered;
-        self.excluded += o.excluded;
-        self.excluded_records += o.excluded_records;
+        self.repeated.merge(&o.repeated);
         self.skipped += o.skipped;
-    }
-
-    /// Adds what the rule did with one record.
-    pub(crate) fn resolved(&mut self, r: &slate_core::ambiguous::Resolved) {
-        self.ambiguous += r.ambiguous;
-        self.earlier += r.earlier;
-        self.later += r.later;
-        self.unordered += r.unordered;
-        if r.excluded {
-            self.excluded += r.ambiguous;
-            self.excluded_records += 1;
-        }
     }
 }
 

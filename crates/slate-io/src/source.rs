@@ -90,25 +90,11 @@ impl ImportSummary {
         }
         lines.push(format!(
             "  local times ({tz}): {} ambiguous ({}), {} skipped (moved forward by the gap)",
-            self.local.ambiguous,
-            self.ambiguous_detail(),
+            self.local.repeated.ambiguous,
+            self.local.repeated.describe(self.ambiguous, "records"),
             self.local.skipped
         ));
         lines
-    }
-
-    /// What the `ambiguous` rule made of the readings in a repeated hour, for [`Self::describe`].
-    fn ambiguous_detail(&self) -> String {
-        let l = &self.local;
-        slate_core::ambiguous::Tally {
-            ambiguous: l.ambiguous,
-            earlier: l.earlier,
-            later: l.later,
-            unordered: l.unordered,
-            excluded: l.excluded,
-            excluded_records: l.excluded_records,
-        }
-        .describe(self.ambiguous, "records")
     }
 
     /// Whether the accounting identity holds.
@@ -339,7 +325,7 @@ impl Emitter<'_> {
     fn emit(&mut self, mut r: Record, sink: &mut dyn SourceSink) -> Result<()> {
         let first = ClockLayout::first_ambiguous(&r, self.mapping);
         let decided = self.layout.decide(&mut r, self.mapping.ambiguous);
-        self.summary.local.resolved(&decided);
+        self.summary.local.repeated.add(&decided);
         if decided.excluded {
             let Some((column, clock, reading)) = first else {
                 unreachable!("a record is excluded only for an ambiguous clock")

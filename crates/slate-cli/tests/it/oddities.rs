@@ -210,7 +210,10 @@ fn lfb_calls_in_the_repeated_hour_read_the_earlier_instant_and_are_counted() {
         r.get("C-26032023", "call_received").as_deref(),
         Some("2023-03-26 01:30:00")
     );
-    assert_eq!((r.summary.local.ambiguous, r.summary.local.skipped), (2, 1));
+    assert_eq!(
+        (r.summary.local.repeated.ambiguous, r.summary.local.skipped),
+        (2, 1)
+    );
 }
 
 #[test]
@@ -1053,8 +1056,11 @@ fn ambiguous_rules_agree_with_an_independent_reading() {
             }
             let s = &r.summary;
             assert_eq!(
-                s.local.ambiguous,
-                s.local.earlier + s.local.later + s.local.unordered + s.local.excluded,
+                s.local.repeated.ambiguous,
+                s.local.repeated.earlier
+                    + s.local.repeated.later
+                    + s.local.repeated.unordered
+                    + s.local.repeated.excluded,
                 "{zone} {rule}"
             );
             assert_eq!(s.local.skipped, 1, "{zone} {rule}");
@@ -1064,17 +1070,17 @@ fn ambiguous_rules_agree_with_an_independent_reading() {
             let with_ambiguous = if zone == "Europe/London" { 4 } else { 3 };
             assert_eq!(excluded, if rule == "exclude" { with_ambiguous } else { 0 });
             assert_eq!(r.rejects.len(), n, "{zone} {rule}: {:?}", r.rejects);
-            assert_eq!(s.local.excluded_records, n as u64);
+            assert_eq!(s.local.repeated.excluded_records, n as u64);
             assert!(
                 r.rejects
                     .iter()
                     .all(|j| j.problem.kind == "ambiguous_local_time" && j.row > 0)
             );
             let counts = (
-                s.local.ambiguous,
-                s.local.earlier,
-                s.local.later,
-                s.local.unordered,
+                s.local.repeated.ambiguous,
+                s.local.repeated.earlier,
+                s.local.repeated.later,
+                s.local.repeated.unordered,
             );
             let want = match (zone, rule) {
                 ("Europe/London", "order") => (15, 10, 3, 2),
