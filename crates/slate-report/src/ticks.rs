@@ -7,8 +7,6 @@
 //! 1, 2, 3, 6, 12 h; then 1, 2 or 5 x 10^k days; every label of an axis is in its step's unit
 //! ("15 min", never "16.7 min"). Every chart axis of the report is laid out here.
 
-use std::fmt::Write;
-
 /// An axis: its range (the data's, widened to whole steps) and its ticks with their labels.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Axis {
@@ -82,15 +80,20 @@ pub(crate) fn linear(
 ) -> Axis {
     let (lo, hi) = usable(lo, hi);
     let step = nice_step((hi - lo) / target.max(1) as f64);
-    let (first, last) = span(lo, hi, step);
     let d = decimals(step);
+    stepped(lo, hi, step, |v| label(v, d))
+}
+
+/// The axis over `[lo, hi]` widened to whole multiples of `step`, each tick labelled.
+fn stepped(lo: f64, hi: f64, step: f64, label: impl Fn(f64) -> String) -> Axis {
+    let (first, last) = span(lo, hi, step);
     Axis {
         lo: first as f64 * step,
         hi: last as f64 * step,
         ticks: (first..=last)
             .map(|i| {
                 let v = i as f64 * step;
-                (v, label(v, d))
+                (v, label(v))
             })
             .collect(),
     }
@@ -115,17 +118,7 @@ pub(crate) fn percent(lo: f64, hi: f64, target: usize) -> Axis {
 pub(crate) fn counts(lo: f64, hi: f64, target: usize) -> Axis {
     let (lo, hi) = usable(lo, hi);
     let step = nice_step((hi - lo) / target.max(1) as f64).max(1.0);
-    let (first, last) = span(lo, hi, step);
-    Axis {
-        lo: first as f64 * step,
-        hi: last as f64 * step,
-        ticks: (first..=last)
-            .map(|i| {
-                let v = i as f64 * step;
-                (v, thousands(v as i64))
-            })
-            .collect(),
-    }
+    stepped(lo, hi, step, |v| thousands(v as i64))
 }
 
 fn thousands(n: i64) -> String {
@@ -175,20 +168,8 @@ pub(crate) fn duration(lo: f64, hi: f64, target: usize) -> Axis {
         // Half a day and more per interval: 1, 2 or 5 x 10^k days.
         _ => (nice_step(raw / 86_400.0) * 86_400.0, 86_400.0, "d"),
     };
-    let (first, last) = span(lo, hi, step);
     let d = decimals(step / unit);
-    let mut ticks = Vec::new();
-    for i in first..=last {
-        let v = i as f64 * step;
-        let mut label = number(v / unit, d);
-        let _ = write!(label, " {name}");
-        ticks.push((v, label));
-    }
-    Axis {
-        lo: first as f64 * step,
-        hi: last as f64 * step,
-        ticks,
-    }
+    stepped(lo, hi, step, |v| format!("{} {name}", number(v / unit, d)))
 }
 
 /// The step, in windows, between labelled windows: the first of `steps` (calendar-round
