@@ -23,6 +23,15 @@ pub fn load(spec: &str) -> Result<SlaPolicy> {
     from_toml_in(&text, spec, Path::new(spec).parent())
 }
 
+/// The TOML text of `builtin:NAME` or of a policy file, as it reads now; `None` when it cannot
+/// be read.
+pub fn text(spec: &str) -> Option<String> {
+    match spec.strip_prefix("builtin:") {
+        Some(name) => slate_core::policy::builtin_text(name).map(str::to_string),
+        None => read_text_file(Path::new(spec)).ok(),
+    }
+}
+
 /// Parses policy TOML (`origin` names it in errors), reading the calendar files it names from
 /// `dir` (the policy file's folder) when they are there, else from the working directory.
 pub fn from_toml_in(text: &str, origin: &str, dir: Option<&Path>) -> Result<SlaPolicy> {

@@ -106,10 +106,7 @@ impl PolicyInfo {
     /// from the built-in table or the file, and the text's hash. A text that cannot be read
     /// again (the file was removed since) leaves both absent.
     pub fn of(spec: &str, name: &str) -> Self {
-        let text = match spec.strip_prefix("builtin:") {
-            Some(b) => slate_core::policy::builtin_text(b).map(str::to_string),
-            None => crate::textfile::read_text_file(Path::new(spec)).ok(),
-        };
+        let text = crate::policy::text(spec);
         Self {
             spec: spec.to_string(),
             name: name.to_string(),

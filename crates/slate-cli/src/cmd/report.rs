@@ -9,7 +9,6 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use slate_core::card::Card;
 use slate_core::disparity::{Overdispersion, disparity_batch};
-use slate_core::policy::builtin_text;
 use slate_io::OutputPlan;
 use slate_report::{InputFile, Provenance};
 
@@ -71,14 +70,6 @@ fn read_parquet(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     Ok((schema, batches))
 }
 
-/// The text of a policy spec, for the provenance section.
-pub(crate) fn policy_text(spec: &str) -> Option<String> {
-    match spec.strip_prefix("builtin:") {
-        Some(name) => builtin_text(name).map(str::to_string),
-        None => slate_io::textfile::read_text_file(Path::new(spec)).ok(),
-    }
-}
-
 /// The command line, as `slate ARGS...`, for provenance.
 pub(crate) fn command_line() -> String {
     std::env::args()
@@ -106,6 +97,7 @@ fn derived_provenance(
     a: &ReportArgs,
     card: &Card,
     inputs: Vec<slate_io::provenance::InputFile>,
+    policy: Option<slate_io::provenance::PolicyInfo>,
 ) -> slate_io::Provenance {
     let mut p = slate_io::provenance::read(&a.scorecard).unwrap_or_default();
     p.slate_version = slate_io::Provenance::new().slate_version;
@@ -115,9 +107,8 @@ fn derived_provenance(
     p.command = Some(command_line());
     p.window.get_or_insert_with(|| card.window.clone());
     p.group_by.get_or_insert_with(|| card.group_by.clone());
-    if let Some(spec) = &a.policy {
-        let name = slate_io::policy::load(spec).map_or_else(|_| spec.clone(), |x| x.name);
-        p.policy = Some(slate_io::provenance::PolicyInfo::of(spec, &name));
+    if policy.is_some() {
+        p.policy = policy;
     }
     p.rows_read = inputs.first().and_then(|i| i.rows);
     p.inputs = inputs;
@@ -165,12 +156,16 @@ pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
             rows: Some(rows(b)),
         });
     }
+    // Loaded and read once: the page and the disparity table's provenance show the same text.
+    let mut policy_info = None;
     if let Some(p) = &a.policy {
         let policy = slate_io::policy::load(p).context("reading --policy")?;
+        let info = slate_io::provenance::PolicyInfo::of(p, &policy.name);
         prov.policy = Some(p.clone());
-        prov.policy_text = policy_text(p);
+        prov.policy_text = info.text.clone();
         prov.policy_name = Some(policy.name);
         prov.policy_description = Some(policy.description);
+        policy_info = Some(info);
     }
     let card = Card::from_batches(&schema, &batches)
         .with_context(|| format!("reading the scorecard {}", a.scorecard.display()))?;
@@ -185,7 +180,7 @@ pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
         .iter()
         .map(|i| slate_io::provenance::InputFile::local(Path::new(&i.path), i.rows))
         .collect();
-    *outputs.provenance_mut() = derived_provenance(&a, &card, facts);
+    *outputs.provenance_mut() = derived_provenance(&a, &card, facts, policy_info);
     let disparity = a
         .disparity
         .as_ref()

@@ -18,7 +18,7 @@ use slate_report::InputFile;
 
 use crate::Outcome;
 use crate::args::{Method, TzArgs, parse_date};
-use crate::cmd::report::{OdArg, command_line, policy_text, provenance};
+use crate::cmd::report::{OdArg, command_line, provenance};
 use crate::cmd::source::{SourceArgs, write_summary};
 use crate::progress::{rows_bar, spinner};
 
@@ -298,7 +298,12 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
                 .collect();
             prov.rows_read = Some(card_rows);
             prov.policy = Some(a.policy.clone());
-            prov.policy_text = policy_text(&a.policy);
+            // The text the outputs' provenance read (and hashed), not a second read.
+            prov.policy_text = outputs
+                .provenance()
+                .policy
+                .as_ref()
+                .and_then(|p| p.text.clone());
             prov.policy_name = Some(policy.name.clone());
             prov.policy_description = Some(policy.description.clone());
             prov.data_days = data_days;
