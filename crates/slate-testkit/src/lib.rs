@@ -6,10 +6,12 @@
 //! - [`oracle`]: every scorecard figure computed record by record (chrono-tz, sorted vectors).
 //! - [`case`]: random policies, windows, groups, zones and periods from a seed.
 //! - [`compare`]: slate's scorecard and ledger batches against the oracle.
+//! - [`paths`]: the fixtures and the real-data samples beside the checkout.
 
 pub mod case;
 pub mod compare;
 pub mod oracle;
+pub mod paths;
 pub mod pred;
 pub mod records;
 

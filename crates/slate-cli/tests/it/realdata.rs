@@ -8,24 +8,9 @@
 // Test helpers outside #[test] fns are not covered by clippy's allow-unwrap-in-tests.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-
 use crate::cli::slate;
 
-pub(crate) fn realdata() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realdata");
-    assert!(
-        p.is_dir(),
-        "the real-data samples are missing: expected them in {} (a `shared/realdata` folder beside \
-         the repository checkout, as on CI and in /work); these tests need them and must not pass without them",
-        p.display()
-    );
-    p
-}
-
-pub(crate) fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
+pub(crate) use slate_testkit::paths::{fixtures, realdata};
 
 /// The command as a user runs it: `slate import` prints the accounting identity and writes
 /// partitions and the rejects file; `run --source` and `validate --source` read the CSV.

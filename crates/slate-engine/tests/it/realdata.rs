@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use slate_core::cube::GroupKey;
@@ -18,18 +18,7 @@ use slate_core::{MeasureCell, PercentileMethod, SlaPolicy, Summary, TzRules, Win
 use slate_engine::{ScorecardOptions, run_scorecard};
 use slate_io::source::DEFAULT_BATCH_ROWS;
 use slate_io::{ImportOptions, ImportSummary, Mapping};
-
-/// `../shared/realdata`, or a failing test that says where it looked.
-fn realdata() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realdata");
-    assert!(
-        p.is_dir(),
-        "the real-data samples are missing: expected them in {} (a `shared/realdata` folder beside \
-         the repository checkout, as on CI and in /work); these tests need them and must not pass without them",
-        p.display()
-    );
-    p
-}
+use slate_testkit::paths::{fixtures, realdata};
 
 /// How one sanity CSV's columns are read.
 struct Sample {
@@ -119,10 +108,6 @@ const SEATTLE: Sample = Sample {
         ("pct_le_900s", Figure::PctWithin(1)),
     ],
 };
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
 
 /// Imports a sample into `out` with its built-in mapping.
 fn import_sample(s: &Sample, out: &Path) -> ImportSummary {
