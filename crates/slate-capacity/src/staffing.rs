@@ -62,7 +62,7 @@ pub fn rostered(agents: u32, shrinkage: f64) -> u32 {
         .max(0.0) as u32
 }
 
-fn check_plan(plan: &Plan) -> Result<()> {
+pub(crate) fn check_plan(plan: &Plan) -> Result<()> {
     if !(plan.shrinkage >= 0.0 && plan.shrinkage < 1.0) {
         return Err(CapacityError::Parameter(
             ParamMessage::new()
@@ -215,6 +215,17 @@ pub struct WhatIf {
     pub aht_delta: f64,
     /// A new target share (`--target 0.95`), if changed.
     pub target_share: Option<f64>,
+}
+
+impl Default for WhatIf {
+    /// No change.
+    fn default() -> Self {
+        WhatIf {
+            demand_factor: 1.0,
+            aht_delta: 0.0,
+            target_share: None,
+        }
+    }
 }
 
 impl WhatIf {

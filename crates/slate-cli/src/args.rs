@@ -119,3 +119,46 @@ impl From<Method> for slate_core::PercentileMethod {
         }
     }
 }
+
+/// Over-dispersion options on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum, Default)]
+pub(crate) enum OdArg {
+    /// Plain binomial limits.
+    #[default]
+    None,
+    /// Multiplicative phi from Winsorised z-scores.
+    Phi,
+    /// Additive between-group variance tau-squared.
+    Tau2,
+}
+
+impl From<OdArg> for slate_core::disparity::Overdispersion {
+    fn from(a: OdArg) -> Self {
+        match a {
+            OdArg::None => slate_core::disparity::Overdispersion::None,
+            OdArg::Phi => slate_core::disparity::Overdispersion::Multiplicative,
+            OdArg::Tau2 => slate_core::disparity::Overdispersion::Additive,
+        }
+    }
+}
+
+/// The command line, as `slate ARGS...`, for provenance.
+pub(crate) fn command_line() -> String {
+    std::env::args()
+        .enumerate()
+        .map(|(i, a)| if i == 0 { "slate".to_string() } else { a })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Provenance with the version, the time and the command line filled in.
+pub(crate) fn page_provenance() -> slate_report::Provenance {
+    slate_report::Provenance {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        generated_at: chrono::Utc::now()
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string(),
+        command: Some(command_line()),
+        ..slate_report::Provenance::default()
+    }
+}

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod args;
 mod cmd;
 mod progress;
+mod source;
 mod table;
 
 #[global_allocator]

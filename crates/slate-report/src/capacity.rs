@@ -58,8 +58,31 @@ pub struct CapacityPage {
     pub patience_s: Option<f64>,
     /// The intervals, in time order.
     pub rows: Vec<CapacityRow>,
+    /// The whole period's figures.
+    pub summary: CapacitySummary,
     /// Where the figures came from.
     pub provenance: Provenance,
+}
+
+/// The whole period's figures, as the capacity plan computed them (the page shows them; it
+/// does not weigh the rows again).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CapacitySummary {
+    /// Offered calls.
+    pub calls: f64,
+    /// Erlang C agent-hours on the phones.
+    pub hours_c: f64,
+    /// Erlang A agent-hours on the phones (when patience is known).
+    pub hours_a: Option<f64>,
+    /// Staff-hours to roster after shrinkage.
+    pub staff_hours: f64,
+    /// Staff-hours of the roster (with a roster).
+    pub rostered_hours: Option<f64>,
+    /// The roster's service level by the model: answered calls within the threshold, of
+    /// answered calls.
+    pub roster_sl: Option<f64>,
+    /// Observed service level: measured calls within the threshold, of measured calls.
+    pub observed_sl: Option<f64>,
 }
 
 /// The capacity page as one self-contained HTML document.
@@ -68,7 +91,6 @@ pub fn render_capacity(p: &CapacityPage) -> String {
     let mut o = head(&title);
     let has_a = p.rows.iter().any(|r| r.agents_a.is_some());
     let has_roster = p.rows.iter().any(|r| r.rostered.is_some());
-    let hours = p.interval_s / 3600.0;
     let _ = writeln!(
         o,
         "<header><h1>{}</h1><p class=\"sub\">{} intervals of {} ({}); target {} of answered \
@@ -100,7 +122,7 @@ pub fn render_capacity(p: &CapacityPage) -> String {
             esc(&p.channel)
         );
     }
-    summary(&mut o, p, has_a, has_roster, hours);
+    summary(&mut o, p);
     let xt = x_ticks(&p.rows);
     let n = p.rows.len() as f64;
 
@@ -261,22 +283,8 @@ pub fn render_capacity(p: &CapacityPage) -> String {
     o
 }
 
-fn summary(o: &mut String, p: &CapacityPage, has_a: bool, has_roster: bool, hours: f64) {
-    let calls: f64 = p.rows.iter().map(|r| r.offered).sum();
-    let weighted = |f: &dyn Fn(&CapacityRow) -> Option<f64>| -> Option<f64> {
-        let (mut num, mut den) = (0.0, 0.0);
-        for r in &p.rows {
-            if let Some(v) = f(r) {
-                num += v * r.offered;
-                den += r.offered;
-            }
-        }
-        (den > 0.0).then(|| num / den)
-    };
-    let agent_h = |f: &dyn Fn(&CapacityRow) -> Option<u32>| -> Option<f64> {
-        let v: Vec<u32> = p.rows.iter().filter_map(f).collect();
-        (!v.is_empty()).then(|| v.iter().map(|&n| f64::from(n) * hours).sum())
-    };
+fn summary(o: &mut String, p: &CapacityPage) {
+    let f = &p.summary;
     let row = |o: &mut String, id: &str, name: &str, v: Option<f64>, text: String| {
         let _ = writeln!(
             o,
@@ -290,59 +298,47 @@ fn summary(o: &mut String, p: &CapacityPage, has_a: bool, has_roster: bool, hour
         "<section id=\"summary\"><h2>Summary</h2><table id=\"capacity-summary\"><thead><tr><th \
          scope=\"col\">Figure</th><th scope=\"col\">Value</th></tr></thead><tbody>"
     );
-    row(
-        o,
-        "calls",
-        "Offered calls",
-        Some(calls),
-        format!("{calls:.1}"),
-    );
-    let h = |v: Option<f64>| v.map_or("\u{2013}".to_string(), |v| format!("{v:.1}"));
-    let c = agent_h(&|r| Some(r.agents_c));
+    let h = |v: f64| format!("{v:.1}");
+    row(o, "calls", "Offered calls", Some(f.calls), h(f.calls));
     row(
         o,
         "agent_hours_c",
         "Agent-hours on the phones, Erlang C",
-        c,
-        h(c),
+        Some(f.hours_c),
+        h(f.hours_c),
     );
-    if has_a {
-        let a = agent_h(&|r| r.agents_a);
+    if let Some(a) = f.hours_a {
         row(
             o,
             "agent_hours_a",
             "Agent-hours on the phones, Erlang A",
-            a,
+            Some(a),
             h(a),
         );
     }
-    let s = agent_h(&|r| Some(r.staff_needed));
     row(
         o,
         "staff_hours",
         "Staff-hours to roster (after shrinkage)",
-        s,
-        h(s),
+        Some(f.staff_hours),
+        h(f.staff_hours),
     );
-    if has_roster {
-        let r = agent_h(&|r| r.rostered);
-        row(o, "rostered_hours", "Staff-hours rostered", r, h(r));
-        let sl = weighted(&|r| r.roster_sl);
+    if let Some(r) = f.rostered_hours {
+        row(o, "rostered_hours", "Staff-hours rostered", Some(r), h(r));
         row(
             o,
             "roster_sl",
-            "Roster's service level (model, call-weighted)",
-            sl,
-            opct(sl),
+            "Roster's service level (model, of answered calls)",
+            f.roster_sl,
+            opct(f.roster_sl),
         );
     }
-    let obs = weighted(&|r| r.observed_sl);
     row(
         o,
         "observed_sl",
-        "Observed service level (call-weighted)",
-        obs,
-        opct(obs),
+        "Observed service level (of measured calls)",
+        f.observed_sl,
+        opct(f.observed_sl),
     );
     let _ = writeln!(o, "</tbody></table></section>");
 }
@@ -531,6 +527,15 @@ mod tests {
             shrinkage: 0.3,
             patience_s: Some(60.0),
             rows,
+            summary: CapacitySummary {
+                calls: 1000.0,
+                hours_c: 216.0,
+                hours_a: Some(168.0),
+                staff_hours: 300.0,
+                rostered_hours: Some(240.0),
+                roster_sl: Some(0.9),
+                observed_sl: Some(0.93),
+            },
             provenance: Provenance {
                 version: "0".into(),
                 generated_at: "now".into(),
@@ -550,7 +555,7 @@ mod tests {
         assert_eq!(html.matches("<details>").count(), 3);
         // Ticks at day starts.
         assert!(html.contains(">Mon</text>") && html.contains(">Tue</text>"));
-        // Agent-hours of Erlang C: sum over both days of 2 + h/4 = 2 * (48 + 60) = 216.
+        // The summary shows the plan's own figures.
         assert!(html.contains("<tr data-figure=\"agent_hours_c\"><th scope=\"row\">Agent-hours on the phones, Erlang C</th><td data-value=\"216.0\">216.0</td>"), "{html}");
         assert!(html.contains(
             "<tr data-interval=\"Mon 05:00\"><td>Mon 05:00</td><td class=\"offered\" data-value=\"5.5\">5.5</td><td class=\"agents_c\" data-value=\"3\">3</td>"

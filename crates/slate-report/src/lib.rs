@@ -24,7 +24,7 @@ mod page;
 mod svg;
 mod ticks;
 
-pub use capacity::{CapacityPage, CapacityRow, render_capacity};
+pub use capacity::{CapacityPage, CapacityRow, CapacitySummary, render_capacity};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;

@@ -11,9 +11,9 @@ use slate_core::report::scorecard_batch;
 
 use crate::Outcome;
 use crate::args::Method;
+use crate::args::OdArg;
 use crate::args::TzArgs;
 use crate::cmd::gen_data::{self, GenArgs};
-use crate::cmd::report::OdArg;
 use crate::cmd::run::{self, RunArgs};
 
 /// Arguments of `slate demo`.

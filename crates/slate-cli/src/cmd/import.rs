@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use slate_io::source::DEFAULT_BATCH_ROWS;
 use slate_io::{ImportOptions, ImportReport, Mapping};
 
-use crate::cmd::source::write_summary;
+use crate::source::write_summary;
 
 use crate::Outcome;
 
@@ -33,7 +33,7 @@ pub(crate) struct ImportArgs {
     #[arg(long, value_name = "ZONE")]
     pub(crate) tz: Option<String>,
     #[command(flatten)]
-    pub(crate) ambiguous: crate::cmd::source::AmbiguousArgs,
+    pub(crate) ambiguous: crate::source::AmbiguousArgs,
     /// Replace earlier year=*/ partitions and _rejects.csv in a non-empty DIR.
     #[arg(long)]
     pub(crate) force: bool,
@@ -79,14 +79,14 @@ pub(crate) fn run(a: ImportArgs) -> Result<Outcome> {
     }
     let slate_io::input::Expanded { files, notes } =
         slate_io::expand_noted(&a.input, slate_io::DataKind::Source)?;
-    crate::cmd::source::write_notes(&mut std::io::stderr().lock(), &notes)?;
+    crate::source::write_notes(&mut std::io::stderr().lock(), &notes)?;
     let opts = ImportOptions {
         out_dir: a.out.clone(),
         rejects: a.rejects.clone(),
         force: a.force,
         batch_rows: DEFAULT_BATCH_ROWS,
         provenance: Some(slate_io::Provenance {
-            command: Some(crate::cmd::report::command_line()),
+            command: Some(crate::args::command_line()),
             ..slate_io::Provenance::new()
         }),
     };

@@ -11,6 +11,5 @@ pub(crate) mod report;
 pub(crate) mod run;
 #[cfg(feature = "serve")]
 pub(crate) mod serve;
-pub(crate) mod source;
 pub(crate) mod stream;
 pub(crate) mod validate;

@@ -4,37 +4,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use slate_core::card::Card;
-use slate_core::disparity::{Overdispersion, disparity_batch};
+use slate_core::disparity::disparity_batch;
+
+use crate::args::{OdArg, command_line, page_provenance};
 use slate_io::OutputPlan;
-use slate_report::{InputFile, Provenance};
+use slate_report::InputFile;
 
 use crate::Outcome;
-
-/// Over-dispersion options on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum, Default)]
-pub(crate) enum OdArg {
-    /// Plain binomial limits.
-    #[default]
-    None,
-    /// Multiplicative phi from Winsorised z-scores.
-    Phi,
-    /// Additive between-group variance tau-squared.
-    Tau2,
-}
-
-impl From<OdArg> for Overdispersion {
-    fn from(a: OdArg) -> Self {
-        match a {
-            OdArg::None => Overdispersion::None,
-            OdArg::Phi => Overdispersion::Multiplicative,
-            OdArg::Tau2 => Overdispersion::Additive,
-        }
-    }
-}
 
 /// Arguments of `slate report`.
 #[derive(Debug, Clone, Args)]
@@ -68,27 +48,6 @@ fn read_parquet(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let (schema, _) = slate_io::parquet::read_schema(path)?;
     let batches = slate_io::parquet::read_file(path)?;
     Ok((schema, batches))
-}
-
-/// The command line, as `slate ARGS...`, for provenance.
-pub(crate) fn command_line() -> String {
-    std::env::args()
-        .enumerate()
-        .map(|(i, a)| if i == 0 { "slate".to_string() } else { a })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Provenance with the version, the time and the command line filled in.
-pub(crate) fn provenance() -> Provenance {
-    Provenance {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        generated_at: chrono::Utc::now()
-            .format("%Y-%m-%d %H:%M:%S UTC")
-            .to_string(),
-        command: Some(command_line()),
-        ..Provenance::default()
-    }
 }
 
 /// The disparity table's provenance: the scorecard's own (its policy, zone, window, inputs'
@@ -145,7 +104,7 @@ pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
         .map(|p| read_parquet(p).with_context(|| format!("reading the ledger {}", p.display())))
         .transpose()?;
     let rows = |b: &[RecordBatch]| b.iter().map(|b| b.num_rows() as u64).sum::<u64>();
-    let mut prov = provenance();
+    let mut prov = page_provenance();
     prov.inputs.push(InputFile {
         path: a.scorecard.display().to_string(),
         rows: Some(rows(&batches)),

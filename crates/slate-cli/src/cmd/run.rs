@@ -18,9 +18,9 @@ use slate_report::InputFile;
 
 use crate::Outcome;
 use crate::args::{Method, TzArgs, parse_date};
-use crate::cmd::report::{OdArg, command_line, provenance};
-use crate::cmd::source::{SourceArgs, write_summary};
+use crate::args::{OdArg, command_line, page_provenance};
 use crate::progress::{rows_bar, spinner};
+use crate::source::{SourceArgs, write_summary};
 
 /// Arguments of `slate run`.
 #[derive(Debug, Clone, Args)]
@@ -287,7 +287,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
         }
         if let Some(path) = &a.report {
             let ledger = Ledger::from_batches(&ledger.schema(), std::slice::from_ref(&ledger))?;
-            let mut prov = provenance();
+            let mut prov = page_provenance();
             prov.inputs = input
                 .files()
                 .iter()

@@ -13,7 +13,7 @@ use slate_serve::{Catalog, ScorecardCacheLimits, ServeOptions, SpillOptions};
 
 use crate::Outcome;
 use crate::args::TzArgs;
-use crate::cmd::source::SourceArgs;
+use crate::source::SourceArgs;
 
 /// Arguments of `slate serve`.
 #[derive(Debug, Args)]

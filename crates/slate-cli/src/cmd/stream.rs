@@ -128,7 +128,7 @@ pub(crate) struct StreamArgs {
 /// line, the sources and the stream's own settings.
 fn provenance(a: &StreamArgs, cfg: &StreamConfig) -> slate_io::Provenance {
     let mut p = cfg.opts.provenance_without_input(&a.policy, &cfg.policy);
-    p.command = Some(crate::cmd::report::command_line());
+    p.command = Some(crate::args::command_line());
     if !a.replay.is_empty() {
         // What the replay will read, as found now; the replay itself reports what it cannot.
         p.inputs = match slate_io::expand_noted(&a.replay, slate_io::DataKind::Parquet) {

@@ -7,7 +7,7 @@ use clap::Args;
 use slate_engine::validate::validate;
 
 use crate::Outcome;
-use crate::cmd::source::{SourceArgs, write_summary};
+use crate::source::{SourceArgs, write_summary};
 
 /// Arguments of `slate validate`.
 #[derive(Debug, Args)]

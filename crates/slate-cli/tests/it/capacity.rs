@@ -106,7 +106,8 @@ fn capacity_from_generated_history() {
             "policy             builtin:mps-promise-2008".into(),
             "channel            999".into(),
             "shrinkage          0.3".into(),
-            "demand             x1.10".into(),
+            "demand_factor      1.1".into(),
+            "aht_delta_s        20".into(),
             "measure            answer_999_10s".into(),
             "interval_s         3600".into(),
         ] {
