@@ -41,6 +41,9 @@ if ! python3 -c "import duckdb" 2>/dev/null; then
     || python3 -m pip install --quiet --break-system-packages duckdb
 fi
 
+step "one build for the quick start and the tests"
+bash scripts/check-one-build.sh
+
 step "rustfmt"
 cargo fmt --all --check
 

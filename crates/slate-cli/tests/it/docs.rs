@@ -4,7 +4,7 @@
 //! `../shared/realdata` in the working directory under their published file names.
 //!
 //! Only commands that cannot run inside a test are left out, each by name: the test suite
-//! itself and the benchmarks. `cargo run -p slate-cli --` is the `slate` binary under test.
+//! itself and the benchmarks. `cargo run ... --` is the `slate` binary under test.
 //! A block that fails names the document, the block's line and what it printed.
 
 use std::path::Path;
@@ -43,7 +43,7 @@ fn sh_blocks(text: &str) -> Vec<(usize, String)> {
     out
 }
 
-/// The script as run: `cargo run -p slate-cli --` is `slate`; [`NOT_RUN`] lines become no-ops.
+/// The script as run: `cargo run ... -- ARGS` is `slate ARGS`; [`NOT_RUN`] lines become no-ops.
 fn runnable(script: &str) -> String {
     script
         .lines()
@@ -51,8 +51,15 @@ fn runnable(script: &str) -> String {
             let t = line.trim_start();
             if NOT_RUN.iter().any(|(cmd, _)| t.starts_with(cmd)) {
                 format!(": not run here: {t}")
+            } else if let Some(args) = t
+                .strip_prefix("cargo run ")
+                .and_then(|r| r.split_once(" -- "))
+                .map(|(_, args)| args)
+            {
+                // `cargo run [cargo's flags] -- ARGS` is the binary under test given ARGS.
+                format!("slate {args}")
             } else {
-                line.replace("cargo run -p slate-cli --", "slate")
+                line.to_string()
             }
         })
         .collect::<Vec<_>>()
@@ -147,10 +154,13 @@ fn every_documented_command_runs_as_written() {
 
 #[test]
 fn sh_blocks_are_found_and_rewritten() {
-    let md = "text\n```sh\ncargo run -p slate-cli -- demo\nbash scripts/test.sh\n```\n```text\nslate nope\n```\n";
+    let md = "text\n```sh\ncargo run --locked -p slate-cli --all-features -- demo  # note\nbash scripts/test.sh\n```\n```text\nslate nope\n```\n";
     let blocks = sh_blocks(md);
     assert_eq!(blocks.len(), 1);
     assert_eq!(blocks[0].0, 2);
     let s = runnable(&blocks[0].1);
-    assert_eq!(s, "slate demo\n: not run here: bash scripts/test.sh");
+    assert_eq!(
+        s,
+        "slate demo  # note\n: not run here: bash scripts/test.sh"
+    );
 }
