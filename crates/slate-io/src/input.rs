@@ -17,42 +17,15 @@
 //! symbolic link back to a folder that holds it (a loop) is not followed; [`expand_noted`]
 //! says which names were left out ([`InputNote`]), so a caller can tell the user.
 //!
-//! An `s3://bucket/prefix/` input is walked by the same rule ([`is_walked_data`], used by
-//! [`crate::object`]): object storage has no folders, only keys, so the rule is applied to the
-//! key's part below the prefix.
+//! An `s3://bucket/prefix/` input is walked by the same rule ([`is_walked_data`], in
+//! [`crate::location`], which [`crate::object`] uses too): object storage has no folders, only
+//! keys, so the rule is applied to the key's part below the prefix.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, io_err};
-
-/// Which files a directory walk takes as data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DataKind {
-    /// Canonical records: Parquet only.
-    Parquet,
-    /// A CAD export read through a mapping: CSV, TSV or Parquet.
-    Source,
-}
-
-impl DataKind {
-    pub(crate) fn accepts(self, name: &str) -> bool {
-        let ext = Path::new(name)
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        matches!(
-            (self, ext.as_deref()),
-            (_, Some("parquet")) | (DataKind::Source, Some("csv" | "tsv"))
-        )
-    }
-
-    pub(crate) fn describe(self) -> &'static str {
-        match self {
-            DataKind::Parquet => ".parquet",
-            DataKind::Source => ".csv, .tsv or .parquet",
-        }
-    }
-}
+pub use crate::location::{DataKind, is_not_data, is_walked_data};
+use crate::location::Location;
 
 /// Something [`expand_noted`] found and handled that the reader should be told: the files are
 /// still each read once, but a name the user gave (or a link in a folder) was not followed.
@@ -122,7 +95,7 @@ pub fn expand(args: &[String], kind: DataKind) -> Result<Vec<PathBuf>> {
 pub fn expand_noted(args: &[String], kind: DataKind) -> Result<Expanded> {
     let mut walk = Walk::new(kind);
     for arg in args {
-        if crate::object::is_object_url(arg) {
+        if let Location::Object { .. } = Location::parse(arg)? {
             // Object storage is listed by `crate::object`, for the commands that read it.
             return Err(Error::ObjectUrl {
                 url: arg.clone(),
@@ -331,27 +304,6 @@ pub fn is_parquet(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
-}
-
-/// Whether a file or folder name is never data: it starts with `.` or `_` (see the module docs).
-pub fn is_not_data(name: &str) -> bool {
-    name.starts_with('.') || name.starts_with('_')
-}
-
-/// Whether a file found by a walk is data, given its path below the walked directory
-/// (`/`-separated): no folder or name on the way starts with `.` or `_`, and the name has the
-/// kind's extension. The directory walk ([`expand`]) applies the same rule as it descends.
-pub fn is_walked_data(relative: &str, kind: DataKind) -> bool {
-    let mut parts = relative.split('/').filter(|p| !p.is_empty()).peekable();
-    while let Some(part) = parts.next() {
-        if is_not_data(part) {
-            return false;
-        }
-        if parts.peek().is_none() {
-            return kind.accepts(part);
-        }
-    }
-    false
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! slate's readers and writers between files and Arrow record batches.
 //!
 //! - [`input`]: expanding `--input` files, directories and globs: the one rule for what is data.
+//! - [`location`]: a local path or an object ([`location::Location`]) and the rule for what a
+//!   walk takes as data; a leaf that [`input`] and [`object`] share.
 //! - [`object`]: `s3://bucket/prefix/` inputs: the store from the AWS environment, and the
 //!   Parquet objects under a prefix by the same rule.
 //! - [`output`]: writing Parquet (zstd), Arrow IPC and CSV atomically, chosen by extension.
@@ -23,6 +25,7 @@
 pub mod error;
 pub mod import;
 pub mod input;
+pub mod location;
 pub mod mapping;
 pub mod object;
 pub mod output;

@@ -25,15 +25,8 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 
 use crate::error::{Error, Result, object_err};
-use crate::input::{DataKind, is_walked_data};
-
-/// The URL scheme slate reads objects from.
-pub const S3_SCHEME: &str = "s3";
-
-/// Whether an `--input` argument names object storage rather than a local path.
-pub fn is_object_url(arg: &str) -> bool {
-    arg.starts_with("s3://")
-}
+use crate::location::{DataKind, is_walked_data};
+pub use crate::location::{S3_SCHEME, is_object_url, split_url};
 
 /// One Parquet object found under the inputs: its URL, and from its footer its schema and rows.
 #[derive(Debug, Clone)]
@@ -64,22 +57,6 @@ pub fn s3_store(bucket: &str) -> Result<Arc<dyn ObjectStore>> {
         .build()
         .map_err(object_err(&format!("s3://{bucket}")))?;
     Ok(Arc::new(store))
-}
-
-/// Bucket and key (without a leading `/`) of an `s3://` URL.
-pub fn split_url(url: &str) -> Result<(&str, &str)> {
-    let rest = url.strip_prefix("s3://").ok_or_else(|| Error::ObjectUrl {
-        url: url.to_string(),
-        reason: "not an s3://bucket/key URL".into(),
-    })?;
-    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return Err(Error::ObjectUrl {
-            url: url.to_string(),
-            reason: "no bucket: expected s3://bucket/prefix/".into(),
-        });
-    }
-    Ok((bucket, key))
 }
 
 /// Expands `s3://` inputs into the Parquet objects they hold, each with its footer's schema
