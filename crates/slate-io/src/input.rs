@@ -24,8 +24,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, io_err};
-pub use crate::location::{DataKind, is_not_data, is_walked_data};
 use crate::location::Location;
+pub use crate::location::{DataKind, is_not_data, is_walked_data};
 
 /// Something [`expand_noted`] found and handled that the reader should be told: the files are
 /// still each read once, but a name the user gave (or a link in a folder) was not followed.

@@ -28,6 +28,8 @@ pub mod input;
 pub mod location;
 pub mod mapping;
 pub mod object;
+#[cfg(test)]
+mod oddities;
 pub mod output;
 pub mod parquet;
 pub mod plan;

@@ -9,7 +9,6 @@ mod cluster;
 mod datasets;
 mod docs;
 mod inputs;
-mod oddities;
 mod promises;
 mod provenance;
 mod realdata;

@@ -4,16 +4,16 @@
 //! silent drop). Expected values are read off the fixture rows themselves.
 
 // Test helpers outside #[test] fns are not covered by clippy's allow-unwrap-in-tests.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::source::DEFAULT_BATCH_ROWS;
+use crate::{ImportOptions, ImportSummary, Mapping, Reject, SourceSink};
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, TimestampMicrosecondType};
 use chrono::{DateTime, NaiveDateTime};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, TimestampMicrosecondType};
-use slate_io::source::DEFAULT_BATCH_ROWS;
-use slate_io::{ImportOptions, ImportSummary, Mapping, Reject, SourceSink};
 
 /// A record as text: column -> value (clocks as UTC `YYYY-MM-DD hh:mm:ss`).
 type Row = HashMap<String, Option<String>>;
@@ -25,12 +25,12 @@ struct Collect {
 }
 
 impl SourceSink for Collect {
-    fn batch(&mut self, batch: RecordBatch) -> slate_io::Result<()> {
+    fn batch(&mut self, batch: RecordBatch) -> crate::Result<()> {
         self.batches.push(batch);
         Ok(())
     }
 
-    fn reject(&mut self, reject: &Reject) -> slate_io::Result<()> {
+    fn reject(&mut self, reject: &Reject) -> crate::Result<()> {
         self.rejects.push(reject.clone());
         Ok(())
     }
@@ -64,7 +64,7 @@ fn read_with(mapping: &Mapping, csv: &[u8]) -> Read {
     let dir = tempfile::tempdir().unwrap();
     let file = write_tmp(dir.path(), "in.csv", csv);
     let mut sink = Collect::default();
-    let summary = slate_io::read_source(&[file], mapping, DEFAULT_BATCH_ROWS, &mut sink).unwrap();
+    let summary = crate::read_source(&[file], mapping, DEFAULT_BATCH_ROWS, &mut sink).unwrap();
     assert!(summary.balances(), "{}", summary.accounting());
     assert_eq!(summary.rejected_rows as usize, sink.rejects.len());
     let mut rows = HashMap::new();
@@ -463,12 +463,12 @@ fn sffd_call_crossing_midnight_is_filed_under_the_month_it_was_received() {
         provenance: None,
     };
     let report =
-        slate_io::import(&[file], &Mapping::load("sffd").unwrap(), &opts, &mut |_| {}).unwrap();
+        crate::import(&[file], &Mapping::load("sffd").unwrap(), &opts, &mut |_| {}).unwrap();
     assert_eq!(
         report.parts,
         vec![out.join("year=2016/month=12/part-0.parquet")]
     );
-    let batches = slate_io::parquet::read_file(&report.parts[0]).unwrap();
+    let batches = crate::parquet::read_file(&report.parts[0]).unwrap();
     let rcv = batches[0]
         .column_by_name("call_received")
         .unwrap()
@@ -485,7 +485,7 @@ fn sffd_call_crossing_midnight_is_filed_under_the_month_it_was_received() {
 #[test]
 fn rows_of_a_call_further_apart_than_the_window_are_rejected_not_duplicated() {
     let text = Mapping::load("sffd")
-        .map(|_| slate_io::mapping::builtin_text("sffd").unwrap())
+        .map(|_| crate::mapping::builtin_text("sffd").unwrap())
         .unwrap();
     let narrow = text.replace("window-rows = 100000", "window-rows = 2");
     let m = Mapping::from_toml(&narrow, "narrow").unwrap();
@@ -625,7 +625,7 @@ fn the_rejects_file_lists_file_row_line_column_value_and_reason() {
         batch_rows: 16,
         provenance: None,
     };
-    let report = slate_io::import(
+    let report = crate::import(
         std::slice::from_ref(&file),
         &Mapping::load("lfb").unwrap(),
         &opts,
@@ -651,8 +651,8 @@ fn the_rejects_file_lists_file_row_line_column_value_and_reason() {
 
 #[test]
 fn a_custom_mapping_reads_a_parquet_export_with_its_own_names() {
-    use datafusion::arrow::array::StringArray;
-    use datafusion::arrow::datatypes::{Field, Schema};
+    use arrow::array::StringArray;
+    use arrow::datatypes::{Field, Schema};
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     let schema = Arc::new(Schema::new(vec![
@@ -680,7 +680,7 @@ fn a_custom_mapping_reads_a_parquet_export_with_its_own_names() {
     )
     .unwrap();
     let file = dir.path().join("export.parquet");
-    slate_io::write_batches(&file, schema, &[batch]).unwrap();
+    crate::write_batches(&file, schema, &[batch]).unwrap();
     let m = Mapping::from_toml(
         "name = \"mine\"\ntz = \"Europe/London\"\n[columns.incident_id]\nfrom = \"ref\"\n[columns.call_received]\nfrom = \"opened\"\n\
          [columns.arrived]\nfrom = \"on_scene\"\n[columns.grade]\nfrom = \"pri\"\ncodes = { \"1\" = \"I\", \"2\" = \"S\" }\n",
@@ -688,7 +688,7 @@ fn a_custom_mapping_reads_a_parquet_export_with_its_own_names() {
     )
     .unwrap();
     let mut sink = Collect::default();
-    let s = slate_io::read_source(&[file], &m, 8, &mut sink).unwrap();
+    let s = crate::read_source(&[file], &m, 8, &mut sink).unwrap();
     assert_eq!(s.accounting(), "3 input rows = 2 imported + 1 rejected");
     assert_eq!(
         (
@@ -760,7 +760,7 @@ fn mapping_fills_optional_columns_call_ended_and_abandoned() {
         ("Disconnected", "bad timestamp")
     );
     // Output order: canonical columns, mapped optional columns in the schema's list order.
-    let schema = slate_io::record::output_schema(&m);
+    let schema = crate::record::output_schema(&m);
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let canonical = slate_core::schema::COLUMNS.len();
     assert_eq!(&names[canonical..], &["call_ended", "abandoned"]);
@@ -793,11 +793,11 @@ fn mapping_optional_clock_as_seconds_after_a_canonical_clock_and_absent_when_unm
     // No answer clock to count from: no end.
     assert_eq!(r.get("b", "call_ended"), None);
     // `abandoned` is not mapped: the column is absent, as in Parquet data without it.
-    let schema = slate_io::record::output_schema(&m);
+    let schema = crate::record::output_schema(&m);
     assert!(schema.field_with_name("abandoned").is_err());
     assert!(!r.rows["a"].contains_key("abandoned"));
     // A built-in mapping of an incident export has neither.
-    let lfb = slate_io::record::output_schema(&Mapping::load("lfb").unwrap());
+    let lfb = crate::record::output_schema(&Mapping::load("lfb").unwrap());
     assert!(lfb.field_with_name("call_ended").is_err());
 }
 
@@ -840,7 +840,7 @@ fn mapping_fills_promise_columns_of_each_kind() {
         "test",
     )
     .unwrap();
-    let schema = slate_io::record::output_schema(&m);
+    let schema = crate::record::output_schema(&m);
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let canonical = slate_core::schema::COLUMNS.len();
     assert_eq!(
