@@ -348,7 +348,7 @@ fn cluster_errors_are_clear() {
 }
 
 #[test]
-fn cluster_survives_or_names_a_killed_executor() {
+fn cluster_survives_a_killed_executor_with_the_local_figures() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("data");
     let o = slate()
@@ -404,41 +404,26 @@ fn cluster_survives_or_names_a_killed_executor() {
     victim.wait().unwrap();
     let out = run.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    if out.status.success() {
-        // Ballista re-ran the lost work elsewhere: the figures must be the local ones.
-        for file in ["local", "local.exclusions"] {
-            let a = std::fs::read_to_string(t.path().join(format!("{file}.csv"))).unwrap();
-            let b = std::fs::read_to_string(
-                t.path()
-                    .join(format!("{}.csv", file.replace("local", "cluster"))),
-            )
-            .unwrap();
-            assert_eq!(
-                a, b,
-                "{file}: a run that lost an executor differs from the local run"
-            );
-        }
-    } else {
-        assert_eq!(out.status.code(), Some(2), "{err}");
-        // The cluster and the stage: one named by the scheduler, or the final one, whose
-        // output the client was reading.
-        assert!(
-            err.contains(&format!(
-                "the run on the cluster at {} failed in ",
-                cluster.url
-            )) && err.contains(" stage"),
-            "{err}"
-        );
-        assert!(!remote.exists(), "a failed run wrote a scorecard");
-    }
-    eprintln!(
-        "after killing an executor: {}",
-        if out.status.success() {
-            "identical result".to_string()
-        } else {
-            err.into_owned()
-        }
+    // With one executor left, Ballista re-runs the lost executor's tasks there: the run must
+    // succeed (measured: it did in every run here, under load too), and its figures must be the
+    // local run's. A failure would at least have to name the cluster and the stage
+    // (`slate_cluster::failure_context`, unit-tested), but it is not what happens.
+    assert!(
+        out.status.success(),
+        "the run did not survive the loss of one of two executors:\n{err}"
     );
+    for file in ["local", "local.exclusions"] {
+        let a = std::fs::read_to_string(t.path().join(format!("{file}.csv"))).unwrap();
+        let b = std::fs::read_to_string(
+            t.path()
+                .join(format!("{}.csv", file.replace("local", "cluster"))),
+        )
+        .unwrap();
+        assert_eq!(
+            a, b,
+            "{file}: a run that lost an executor differs from the local run"
+        );
+    }
 }
 
 #[test]
