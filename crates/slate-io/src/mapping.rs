@@ -381,301 +381,40 @@ impl TryFrom<MappingFile> for Mapping {
 
     fn try_from(file: MappingFile) -> Result<Self> {
         let name = file.name.clone().unwrap_or_else(|| "unnamed".to_string());
-        let bad = |field: &str, reason: String| Error::InvalidMapping {
-            mapping: name.clone(),
-            field: field.to_string(),
-            reason,
+        let mut r = Rules {
+            global_missing: file.missing.clone().unwrap_or_else(|| vec![String::new()]),
+            name,
+            file: &file,
+            slots: Slots(Vec::new()),
         };
         let tz = file
             .tz
             .clone()
             .unwrap_or_else(|| schema::DEFAULT_TZ.to_string());
-        slate_core::TzRules::from_name(&tz).map_err(|e| bad("tz", e.to_string()))?;
+        slate_core::TzRules::from_name(&tz).map_err(|e| r.bad("tz", e.to_string()))?;
         let ambiguous = match file.ambiguous.as_deref() {
             None => slate_core::Ambiguous::default(),
-            Some(a) => a.parse().map_err(|e| bad("ambiguous", e))?,
+            Some(a) => a.parse().map_err(|e| r.bad("ambiguous", e))?,
         };
-        let delimiter = match file.delimiter.as_deref() {
-            None => b',',
-            Some(d) if d.len() == 1 => d.as_bytes()[0],
-            Some("\\t") => b'\t',
-            Some(d) => {
-                return Err(bad(
-                    "delimiter",
-                    format!("{d:?} is not one ASCII character"),
-                ));
-            }
-        };
-        let global_missing = file.missing.clone().unwrap_or_else(|| vec![String::new()]);
-        let is_target = |k: &str| {
-            schema::COLUMNS.iter().any(|c| c.name == k) || schema::optional_column(k).is_some()
-        };
-        for k in file.keep.keys() {
-            if is_target(k) {
-                return Err(bad(
-                    &format!("keep.{k}"),
-                    "is a canonical column; map it under [columns]".into(),
-                ));
-            }
-        }
-        for k in file.columns.keys() {
-            if !is_target(k) {
-                let names: Vec<&str> = schema::COLUMNS.iter().map(|c| c.name).collect();
-                let optional: Vec<&str> = schema::OPTIONAL_COLUMNS.iter().map(|c| c.name).collect();
-                return Err(bad(
-                    &format!("columns.{k}"),
-                    format!(
-                        "is not a canonical column (one of {}; optional: {}); use [keep] for extra columns",
-                        names.join(", "),
-                        optional.join(", ")
-                    ),
-                ));
-            }
-        }
-        let mut slots = Slots(Vec::new());
-        let combine_of = |field: &str, c: &Option<String>, default: Combine| -> Result<Combine> {
-            match c.as_deref() {
-                None => Ok(default),
-                Some("first") => Ok(Combine::First),
-                Some("min") => Ok(Combine::Min),
-                Some("max") => Ok(Combine::Max),
-                Some(o) => Err(bad(
-                    &format!("{field}.combine"),
-                    format!("{o:?}: use first, min or max"),
-                )),
-            }
-        };
-        let missing_of = |c: &ColumnFile| -> Vec<String> {
-            let mut m = global_missing.clone();
-            m.extend(c.missing.iter().flatten().cloned());
-            m
-        };
-        let only = |field: &str, c: &ColumnFile, allowed: &[&str]| -> Result<()> {
-            let set: [(&str, bool); 12] = [
-                ("from", c.from.is_some()),
-                ("format", c.format.is_some()),
-                ("date", c.date.is_some()),
-                ("date-format", c.date_format.is_some()),
-                ("time", c.time.is_some()),
-                ("time-format", c.time_format.is_some()),
-                ("seconds", c.seconds.is_some()),
-                ("after", c.after.is_some()),
-                ("codes", c.codes.is_some()),
-                ("unknown-code", c.unknown_code.is_some()),
-                ("true-values", c.true_values.is_some()),
-                ("combine", c.combine.is_some()),
-            ];
-            for (k, present) in set {
-                if present && !allowed.contains(&k) {
-                    return Err(bad(
-                        &format!("{field}.{k}"),
-                        "does not apply to this column".into(),
-                    ));
-                }
-            }
-            Ok(())
-        };
-
-        let text_rule = |field: &str, c: &ColumnFile, slots: &mut Slots| -> Result<TextRule> {
-            only(field, c, &["from", "codes", "unknown-code", "combine"])?;
-            let Some(from) = &c.from else {
-                return Err(bad(
-                    &format!("{field}.from"),
-                    "is required (the source column)".into(),
-                ));
-            };
-            let codes = match &c.codes {
-                None => {
-                    if c.unknown_code.is_some() {
-                        return Err(bad(
-                            &format!("{field}.unknown-code"),
-                            "needs a `codes` table".into(),
-                        ));
-                    }
-                    None
-                }
-                Some(t) => Some(Codes {
-                    table: t.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                    unknown: match c.unknown_code.as_deref() {
-                        None | Some("reject") => UnknownCode::Reject,
-                        Some("keep") => UnknownCode::Keep,
-                        Some("null") => UnknownCode::Null,
-                        Some(o) => {
-                            return Err(bad(
-                                &format!("{field}.unknown-code"),
-                                format!("{o:?}: use reject, keep or null"),
-                            ));
-                        }
-                    },
-                }),
-            };
-            Ok(TextRule {
-                slot: slots.of(from),
-                codes,
-                missing: missing_of(c),
-                combine: combine_of(field, &c.combine, Combine::First)?,
-            })
-        };
-
-        // incident_id: the column, else the incident key.
-        let key = file.incident.as_ref().and_then(|i| i.key.clone());
-        let id_file = file.columns.get(schema::INCIDENT_ID).cloned();
-        let id_file = match (id_file, &key) {
-            (Some(c), _) => c,
-            (None, Some(k)) => ColumnFile {
-                from: Some(k.clone()),
-                ..Default::default()
-            },
-            (None, None) => {
-                return Err(bad(
-                    "columns.incident_id",
-                    "is required (the incident's unique id)".into(),
-                ));
-            }
-        };
-        let incident_id = text_rule("columns.incident_id", &id_file, &mut slots)?;
-        if let Some(k) = &key
-            && id_file.from.as_ref() != Some(k)
-        {
-            return Err(bad(
-                "incident.key",
-                "must be the column mapped to incident_id".into(),
-            ));
-        }
-        let incident = match &file.incident {
-            None => None,
-            Some(i) => {
-                if i.key.is_none() {
-                    return Err(bad("incident.key", "is required in [incident]".into()));
-                }
-                let window_rows = i.window_rows.unwrap_or(DEFAULT_WINDOW_ROWS);
-                if window_rows == 0 {
-                    return Err(bad("incident.window-rows", "must be at least 1".into()));
-                }
-                Some(IncidentRule { window_rows })
-            }
-        };
-
+        let delimiter = r.delimiter()?;
+        r.check_targets()?;
+        let (incident_id, incident) = r.incident()?;
         let mut texts: [Option<TextRule>; 3] = [None, None, None];
         for (t, name) in texts.iter_mut().zip(TEXT_COLUMNS) {
             if let Some(c) = file.columns.get(name) {
-                *t = Some(text_rule(&format!("columns.{name}"), c, &mut slots)?);
+                *t = Some(r.text_rule(&format!("columns.{name}"), c)?);
             }
         }
-
-        // A clock's rule; required and optional clocks are read alike.
-        let clock_rule = |name: &str, c: &ColumnFile, slots: &mut Slots| -> Result<ClockRule> {
-            let field = format!("columns.{name}");
-            let source = if let Some(from) = &c.from {
-                only(&field, c, &["from", "format", "combine"])?;
-                let format = match c.format.as_deref() {
-                    None | Some("iso") => TimeFormat::Iso,
-                    Some(p) => {
-                        check_pattern(p).map_err(|r| bad(&format!("{field}.format"), r))?;
-                        TimeFormat::Pattern {
-                            pattern: p.to_string(),
-                            offset: p.contains("%z") || p.contains("%:z") || p.contains("%#z"),
-                        }
-                    }
-                };
-                ClockSource::Stamp {
-                    slot: slots.of(from),
-                    format,
-                }
-            } else if let (Some(d), Some(t)) = (&c.date, &c.time) {
-                only(
-                    &field,
-                    c,
-                    &["date", "date-format", "time", "time-format", "combine"],
-                )?;
-                let date_format = c.date_format.clone().unwrap_or_else(|| "%Y-%m-%d".into());
-                let time_format = c.time_format.clone().unwrap_or_else(|| "%H:%M:%S".into());
-                check_pattern(&date_format).map_err(|r| bad(&format!("{field}.date-format"), r))?;
-                check_pattern(&time_format).map_err(|r| bad(&format!("{field}.time-format"), r))?;
-                ClockSource::DateTime {
-                    date: slots.of(d),
-                    date_format,
-                    time: slots.of(t),
-                    time_format,
-                }
-            } else if let Some(s) = &c.seconds {
-                only(&field, c, &["seconds", "after", "combine"])?;
-                let Some(after) = &c.after else {
-                    return Err(bad(
-                        &format!("{field}.after"),
-                        "is required with `seconds` (the clock it counts from)".into(),
-                    ));
-                };
-                let Some(base) = schema::CLOCKS.iter().position(|x| x == after) else {
-                    return Err(bad(
-                        &format!("{field}.after"),
-                        format!("{after:?} is not a canonical clock"),
-                    ));
-                };
-                match file.columns.get(after.as_str()) {
-                    Some(b) if b.seconds.is_none() => {}
-                    Some(_) => {
-                        return Err(bad(
-                            &format!("{field}.after"),
-                            format!("{after:?} is itself a duration; chains are not supported"),
-                        ));
-                    }
-                    None => {
-                        return Err(bad(
-                            &format!("{field}.after"),
-                            format!("{after:?} is not mapped"),
-                        ));
-                    }
-                }
-                ClockSource::After {
-                    base,
-                    slot: slots.of(s),
-                }
-            } else {
-                return Err(bad(
-                    &field,
-                    "needs `from`, or `date` and `time`, or `seconds` and `after`".into(),
-                ));
-            };
-            Ok(ClockRule {
-                source,
-                missing: missing_of(c),
-                combine: combine_of(&field, &c.combine, Combine::Min)?,
-            })
-        };
         let mut clocks: [Option<ClockRule>; 6] = Default::default();
         for (ci, name) in schema::CLOCKS.iter().enumerate() {
             if let Some(c) = file.columns.get(*name) {
-                clocks[ci] = Some(clock_rule(name, c, &mut slots)?);
+                clocks[ci] = Some(r.clock_rule(name, c)?);
             }
         }
-
-        let flag_rule = |name: &str, c: &ColumnFile, slots: &mut Slots| -> Result<FlagRule> {
-            let field = format!("columns.{name}");
-            only(&field, c, &["from", "true-values"])?;
-            let Some(from) = &c.from else {
-                return Err(bad(
-                    &format!("{field}.from"),
-                    "is required (the source column)".into(),
-                ));
-            };
-            Ok(FlagRule {
-                slot: slots.of(from),
-                true_values: c
-                    .true_values
-                    .clone()
-                    .unwrap_or_else(|| ["true", "yes", "y", "1"].map(String::from).to_vec())
-                    .iter()
-                    .map(|s| s.to_lowercase())
-                    .collect(),
-                missing: missing_of(c),
-            })
-        };
         let cancelled = match file.columns.get(schema::CANCELLED) {
             None => None,
-            Some(c) => Some(flag_rule(schema::CANCELLED, c, &mut slots)?),
+            Some(c) => Some(r.flag_rule(schema::CANCELLED, c)?),
         };
-
         // Optional columns, by kind, in the list's order (the order of the output columns).
         let mut optional = Vec::new();
         for spec in &schema::OPTIONAL_COLUMNS {
@@ -684,30 +423,25 @@ impl TryFrom<MappingFile> for Mapping {
             };
             let rule = match spec.kind {
                 schema::ColumnKind::Text => {
-                    OptionalRule::Text(text_rule(&format!("columns.{}", spec.name), c, &mut slots)?)
+                    OptionalRule::Text(r.text_rule(&format!("columns.{}", spec.name), c)?)
                 }
-                schema::ColumnKind::Clock => {
-                    OptionalRule::Clock(clock_rule(spec.name, c, &mut slots)?)
-                }
-                schema::ColumnKind::Flag => {
-                    OptionalRule::Flag(flag_rule(spec.name, c, &mut slots)?)
-                }
+                schema::ColumnKind::Clock => OptionalRule::Clock(r.clock_rule(spec.name, c)?),
+                schema::ColumnKind::Flag => OptionalRule::Flag(r.flag_rule(spec.name, c)?),
             };
             optional.push((spec.name, rule));
         }
-
         let mut keep = Vec::new();
         for (k, from) in &file.keep {
             if k.is_empty() {
-                return Err(bad("keep", "an output column needs a name".into()));
+                return Err(r.bad("keep", "an output column needs a name".into()));
             }
             let c = ColumnFile {
                 from: Some(from.clone()),
                 ..Default::default()
             };
-            keep.push((k.clone(), text_rule(&format!("keep.{k}"), &c, &mut slots)?));
+            keep.push((k.clone(), r.text_rule(&format!("keep.{k}"), &c)?));
         }
-
+        let Rules { name, slots, .. } = r;
         Ok(Mapping {
             name,
             description: file.description.unwrap_or_default(),
@@ -722,6 +456,297 @@ impl TryFrom<MappingFile> for Mapping {
             optional,
             keep,
             incident,
+        })
+    }
+}
+
+/// What [`Mapping::try_from`] builds the rules with: the file, the mapping's name for errors,
+/// the missing-value markers of every column, and the source columns read so far.
+struct Rules<'a> {
+    name: String,
+    file: &'a MappingFile,
+    global_missing: Vec<String>,
+    slots: Slots,
+}
+
+impl Rules<'_> {
+    fn bad(&self, field: &str, reason: String) -> Error {
+        Error::InvalidMapping {
+            mapping: self.name.clone(),
+            field: field.to_string(),
+            reason,
+        }
+    }
+
+    fn delimiter(&self) -> Result<u8> {
+        match self.file.delimiter.as_deref() {
+            None => Ok(b','),
+            Some(d) if d.len() == 1 => Ok(d.as_bytes()[0]),
+            Some("\\t") => Ok(b'\t'),
+            Some(d) => Err(self.bad("delimiter", format!("{d:?} is not one ASCII character"))),
+        }
+    }
+
+    /// `[columns]` names canonical columns only, `[keep]` none.
+    fn check_targets(&self) -> Result<()> {
+        let is_target = |k: &str| {
+            schema::COLUMNS.iter().any(|c| c.name == k) || schema::optional_column(k).is_some()
+        };
+        for k in self.file.keep.keys() {
+            if is_target(k) {
+                return Err(self.bad(
+                    &format!("keep.{k}"),
+                    "is a canonical column; map it under [columns]".into(),
+                ));
+            }
+        }
+        for k in self.file.columns.keys() {
+            if !is_target(k) {
+                let names: Vec<&str> = schema::COLUMNS.iter().map(|c| c.name).collect();
+                let optional: Vec<&str> = schema::OPTIONAL_COLUMNS.iter().map(|c| c.name).collect();
+                return Err(self.bad(
+                    &format!("columns.{k}"),
+                    format!(
+                        "is not a canonical column (one of {}; optional: {}); use [keep] for extra columns",
+                        names.join(", "),
+                        optional.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn combine_of(&self, field: &str, c: &Option<String>, default: Combine) -> Result<Combine> {
+        match c.as_deref() {
+            None => Ok(default),
+            Some("first") => Ok(Combine::First),
+            Some("min") => Ok(Combine::Min),
+            Some("max") => Ok(Combine::Max),
+            Some(o) => Err(self.bad(
+                &format!("{field}.combine"),
+                format!("{o:?}: use first, min or max"),
+            )),
+        }
+    }
+
+    fn missing_of(&self, c: &ColumnFile) -> Vec<String> {
+        let mut m = self.global_missing.clone();
+        m.extend(c.missing.iter().flatten().cloned());
+        m
+    }
+
+    /// Refuses keys of `c` that do not apply to its kind of column.
+    fn only(&self, field: &str, c: &ColumnFile, allowed: &[&str]) -> Result<()> {
+        let set: [(&str, bool); 12] = [
+            ("from", c.from.is_some()),
+            ("format", c.format.is_some()),
+            ("date", c.date.is_some()),
+            ("date-format", c.date_format.is_some()),
+            ("time", c.time.is_some()),
+            ("time-format", c.time_format.is_some()),
+            ("seconds", c.seconds.is_some()),
+            ("after", c.after.is_some()),
+            ("codes", c.codes.is_some()),
+            ("unknown-code", c.unknown_code.is_some()),
+            ("true-values", c.true_values.is_some()),
+            ("combine", c.combine.is_some()),
+        ];
+        for (k, present) in set {
+            if present && !allowed.contains(&k) {
+                return Err(self.bad(
+                    &format!("{field}.{k}"),
+                    "does not apply to this column".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn text_rule(&mut self, field: &str, c: &ColumnFile) -> Result<TextRule> {
+        self.only(field, c, &["from", "codes", "unknown-code", "combine"])?;
+        let Some(from) = &c.from else {
+            return Err(self.bad(
+                &format!("{field}.from"),
+                "is required (the source column)".into(),
+            ));
+        };
+        let codes = match &c.codes {
+            None => {
+                if c.unknown_code.is_some() {
+                    return Err(self.bad(
+                        &format!("{field}.unknown-code"),
+                        "needs a `codes` table".into(),
+                    ));
+                }
+                None
+            }
+            Some(t) => Some(Codes {
+                table: t.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                unknown: match c.unknown_code.as_deref() {
+                    None | Some("reject") => UnknownCode::Reject,
+                    Some("keep") => UnknownCode::Keep,
+                    Some("null") => UnknownCode::Null,
+                    Some(o) => {
+                        return Err(self.bad(
+                            &format!("{field}.unknown-code"),
+                            format!("{o:?}: use reject, keep or null"),
+                        ));
+                    }
+                },
+            }),
+        };
+        Ok(TextRule {
+            slot: self.slots.of(from),
+            codes,
+            missing: self.missing_of(c),
+            combine: self.combine_of(field, &c.combine, Combine::First)?,
+        })
+    }
+
+    /// `incident_id` (the column, else the incident key) and the `[incident]` rule.
+    fn incident(&mut self) -> Result<(TextRule, Option<IncidentRule>)> {
+        let key = self.file.incident.as_ref().and_then(|i| i.key.clone());
+        let id_file = match (self.file.columns.get(schema::INCIDENT_ID).cloned(), &key) {
+            (Some(c), _) => c,
+            (None, Some(k)) => ColumnFile {
+                from: Some(k.clone()),
+                ..Default::default()
+            },
+            (None, None) => {
+                return Err(self.bad(
+                    "columns.incident_id",
+                    "is required (the incident's unique id)".into(),
+                ));
+            }
+        };
+        let incident_id = self.text_rule("columns.incident_id", &id_file)?;
+        if let Some(k) = &key
+            && id_file.from.as_ref() != Some(k)
+        {
+            return Err(self.bad(
+                "incident.key",
+                "must be the column mapped to incident_id".into(),
+            ));
+        }
+        let incident = match &self.file.incident {
+            None => None,
+            Some(i) => {
+                if i.key.is_none() {
+                    return Err(self.bad("incident.key", "is required in [incident]".into()));
+                }
+                let window_rows = i.window_rows.unwrap_or(DEFAULT_WINDOW_ROWS);
+                if window_rows == 0 {
+                    return Err(self.bad("incident.window-rows", "must be at least 1".into()));
+                }
+                Some(IncidentRule { window_rows })
+            }
+        };
+        Ok((incident_id, incident))
+    }
+
+    /// A clock's rule; required and optional clocks are read alike.
+    fn clock_rule(&mut self, name: &str, c: &ColumnFile) -> Result<ClockRule> {
+        let field = format!("columns.{name}");
+        let source = if let Some(from) = &c.from {
+            self.only(&field, c, &["from", "format", "combine"])?;
+            let format = match c.format.as_deref() {
+                None | Some("iso") => TimeFormat::Iso,
+                Some(p) => {
+                    check_pattern(p).map_err(|r| self.bad(&format!("{field}.format"), r))?;
+                    TimeFormat::Pattern {
+                        pattern: p.to_string(),
+                        offset: p.contains("%z") || p.contains("%:z") || p.contains("%#z"),
+                    }
+                }
+            };
+            ClockSource::Stamp {
+                slot: self.slots.of(from),
+                format,
+            }
+        } else if let (Some(d), Some(t)) = (&c.date, &c.time) {
+            self.only(
+                &field,
+                c,
+                &["date", "date-format", "time", "time-format", "combine"],
+            )?;
+            let date_format = c.date_format.clone().unwrap_or_else(|| "%Y-%m-%d".into());
+            let time_format = c.time_format.clone().unwrap_or_else(|| "%H:%M:%S".into());
+            check_pattern(&date_format)
+                .map_err(|r| self.bad(&format!("{field}.date-format"), r))?;
+            check_pattern(&time_format)
+                .map_err(|r| self.bad(&format!("{field}.time-format"), r))?;
+            ClockSource::DateTime {
+                date: self.slots.of(d),
+                date_format,
+                time: self.slots.of(t),
+                time_format,
+            }
+        } else if let Some(s) = &c.seconds {
+            self.only(&field, c, &["seconds", "after", "combine"])?;
+            ClockSource::After {
+                base: self.seconds_base(&field, c.after.as_ref())?,
+                slot: self.slots.of(s),
+            }
+        } else {
+            return Err(self.bad(
+                &field,
+                "needs `from`, or `date` and `time`, or `seconds` and `after`".into(),
+            ));
+        };
+        Ok(ClockRule {
+            source,
+            missing: self.missing_of(c),
+            combine: self.combine_of(&field, &c.combine, Combine::Min)?,
+        })
+    }
+
+    /// The canonical clock a `seconds` clock counts from: mapped, and not itself a duration.
+    fn seconds_base(&self, field: &str, after: Option<&String>) -> Result<usize> {
+        let Some(after) = after else {
+            return Err(self.bad(
+                &format!("{field}.after"),
+                "is required with `seconds` (the clock it counts from)".into(),
+            ));
+        };
+        let Some(base) = schema::CLOCKS.iter().position(|x| x == after) else {
+            return Err(self.bad(
+                &format!("{field}.after"),
+                format!("{after:?} is not a canonical clock"),
+            ));
+        };
+        match self.file.columns.get(after.as_str()) {
+            Some(b) if b.seconds.is_none() => Ok(base),
+            Some(_) => Err(self.bad(
+                &format!("{field}.after"),
+                format!("{after:?} is itself a duration; chains are not supported"),
+            )),
+            None => Err(self.bad(
+                &format!("{field}.after"),
+                format!("{after:?} is not mapped"),
+            )),
+        }
+    }
+
+    fn flag_rule(&mut self, name: &str, c: &ColumnFile) -> Result<FlagRule> {
+        let field = format!("columns.{name}");
+        self.only(&field, c, &["from", "true-values"])?;
+        let Some(from) = &c.from else {
+            return Err(self.bad(
+                &format!("{field}.from"),
+                "is required (the source column)".into(),
+            ));
+        };
+        Ok(FlagRule {
+            slot: self.slots.of(from),
+            true_values: c
+                .true_values
+                .clone()
+                .unwrap_or_else(|| ["true", "yes", "y", "1"].map(String::from).to_vec())
+                .iter()
+                .map(|s| s.to_lowercase())
+                .collect(),
+            missing: self.missing_of(c),
         })
     }
 }
