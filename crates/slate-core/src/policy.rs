@@ -326,209 +326,115 @@ fn validate(
 ) -> Result<SlaPolicy> {
     let mut calendars: Calendars = Vec::new();
     let name = file.name.unwrap_or_else(|| "unnamed".to_string());
-    let bad = |measure: &str, field: &str, reason: String| Error::InvalidPolicy {
-        policy: name.clone(),
-        measure: measure.to_string(),
-        field: field.to_string(),
-        reason,
-    };
     if file.measure.is_empty() {
-        return Err(bad(
-            "",
-            "measure",
-            "a policy needs at least one [[measure]]".into(),
-        ));
+        return Err(Check {
+            policy: &name,
+            label: String::new(),
+        }
+        .bad("measure", "a policy needs at least one [[measure]]".into()));
     }
     let mut seen = HashSet::new();
     let mut measures = Vec::with_capacity(file.measure.len());
     for (i, m) in file.measure.into_iter().enumerate() {
-        let id = m.id.unwrap_or_default();
-        let label = if id.is_empty() {
-            format!("#{}", i + 1)
-        } else {
-            id.clone()
+        let id = m.id.clone().unwrap_or_default();
+        let check = Check {
+            policy: &name,
+            label: if id.is_empty() {
+                format!("#{}", i + 1)
+            } else {
+                id.clone()
+            },
         };
+        check.id(&id, &mut seen)?;
+        measures.push(check.measure(id, m, calendar, &mut calendars)?);
+    }
+    Ok(SlaPolicy {
+        name,
+        description: file.description.unwrap_or_default(),
+        measures,
+    })
+}
+
+/// The checks of one `[[measure]]` of a policy, each error naming the policy, the measure
+/// (its id, or `#N` without one) and the field.
+struct Check<'a> {
+    policy: &'a str,
+    label: String,
+}
+
+/// A measure's kind, start and stop columns and threshold, as its kind reads them.
+type KindParts = (MeasureKind, String, String, i64);
+
+impl Check<'_> {
+    fn bad(&self, field: &str, reason: String) -> Error {
+        Error::InvalidPolicy {
+            policy: self.policy.to_string(),
+            measure: self.label.clone(),
+            field: field.to_string(),
+            reason,
+        }
+    }
+
+    fn id(&self, id: &str, seen: &mut HashSet<String>) -> Result<()> {
         if id.is_empty() {
-            return Err(bad(&label, "id", "is required".into()));
+            return Err(self.bad("id", "is required".into()));
         }
         if !id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return Err(bad(
-                &label,
-                "id",
-                "use letters, digits, '_' and '-' only".into(),
-            ));
+            return Err(self.bad("id", "use letters, digits, '_' and '-' only".into()));
         }
-        if !seen.insert(id.clone()) {
-            return Err(bad(&label, "id", "duplicate measure id".into()));
+        if !seen.insert(id.to_string()) {
+            return Err(self.bad("id", "duplicate measure id".into()));
         }
-        let clock = |v: Option<String>, field: &str| -> Result<String> {
-            match v {
-                Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-                _ => Err(bad(
-                    &label,
-                    field,
-                    "is required (a timestamp column)".into(),
-                )),
-            }
-        };
-        let kind_word = m.kind.as_deref().map(str::trim).unwrap_or("duration");
-        let absent = |v: &Option<String>, field: &str, why: &str| -> Result<()> {
-            match v {
-                Some(_) => Err(bad(&label, field, why.to_string())),
-                None => Ok(()),
-            }
-        };
-        let duration_field = |v: Option<String>, field: &str| -> Result<Option<i64>> {
-            v.map(|t| parse_duration_secs(&t).map_err(|e| bad(&label, field, e.to_string())))
-                .transpose()
-        };
-        let (kind, start, stop, threshold) = match kind_word {
-            "duration" => {
-                let start = clock(m.start, "start")?;
-                let stop = clock(m.stop, "stop")?;
-                if start == stop {
-                    return Err(bad(&label, "stop", "must differ from start".into()));
-                }
-                let deadline_only = "only a kind = \"deadline\" measure has one";
-                for (v, f, why) in [
-                    (&m.deadline, "deadline", deadline_only),
-                    (&m.grace, "grace", deadline_only),
-                    (
-                        &m.success,
-                        "success",
-                        "only a kind = \"share\" measure has one",
-                    ),
-                ] {
-                    absent(v, f, why)?;
-                }
-                let Some(t) = m.threshold else {
-                    return Err(bad(
-                        &label,
-                        "threshold",
-                        "is required (e.g. \"15m\", or \"2wd\" with a calendar)".into(),
-                    ));
-                };
-                match t.trim().strip_suffix("wd") {
-                    Some(n) => {
-                        let n: i64 =
-                            n.trim().parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                                bad(
-                                    &label,
-                                    "threshold",
-                                    format!("{t:?}: working days are a whole number, e.g. \"2wd\""),
-                                )
-                            })?;
-                        let Some(spec) = m.calendar.as_deref().map(str::trim) else {
-                            return Err(bad(
-                                &label,
-                                "calendar",
-                                format!(
-                                    "a working-day threshold ({t:?}) needs a calendar: one of {} or a calendar file (.toml)",
-                                    crate::workdays::BUILTIN_CALENDARS.join(", ")
-                                ),
-                            ));
-                        };
-                        let cal = load_calendar(spec, calendar, &mut calendars)
-                            .map_err(|e| bad(&label, "calendar", e.to_string()))?;
-                        (MeasureKind::WorkingDays(cal), start, stop, n)
-                    }
-                    None => {
-                        absent(
-                            &m.calendar,
-                            "calendar",
-                            "a calendar goes with a working-day threshold such as \"2wd\"",
-                        )?;
-                        let secs = duration_field(Some(t), "threshold")?.unwrap_or(0);
-                        (MeasureKind::Duration, start, stop, secs)
-                    }
-                }
-            }
-            "deadline" => {
-                absent(
-                    &m.start,
-                    "start",
-                    "a deadline measure is placed in the window of its deadline and counts lateness from it: omit start",
-                )?;
-                for (v, f, why) in [
-                    (
-                        &m.threshold,
-                        "threshold",
-                        "a deadline measure is within when stop <= deadline + grace: use grace",
-                    ),
-                    (
-                        &m.calendar,
-                        "calendar",
-                        "working days go with a duration measure",
-                    ),
-                    (
-                        &m.success,
-                        "success",
-                        "only a kind = \"share\" measure has one",
-                    ),
-                ] {
-                    absent(v, f, why)?;
-                }
-                let deadline = clock(m.deadline, "deadline")?;
-                let stop = clock(m.stop, "stop")?;
-                if deadline == stop {
-                    return Err(bad(&label, "stop", "must differ from deadline".into()));
-                }
-                let grace = duration_field(m.grace, "grace")?.unwrap_or(0);
-                (MeasureKind::Deadline, deadline, stop, grace)
-            }
-            "share" => {
-                for (v, f) in [
-                    (&m.stop, "stop"),
-                    (&m.threshold, "threshold"),
-                    (&m.calendar, "calendar"),
-                    (&m.deadline, "deadline"),
-                    (&m.grace, "grace"),
-                ] {
-                    absent(
-                        v,
-                        f,
-                        "a share measure has a start (its window clock) and a success predicate only",
-                    )?;
-                }
-                if m.percentiles.as_ref().is_some_and(|p| !p.is_empty()) {
-                    return Err(bad(
-                        &label,
-                        "percentiles",
-                        "a share has no percentiles".into(),
+        Ok(())
+    }
+
+    /// A required timestamp column.
+    fn clock(&self, v: Option<String>, field: &str) -> Result<String> {
+        match v {
+            Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+            _ => Err(self.bad(field, "is required (a timestamp column)".into())),
+        }
+    }
+
+    /// A field this kind of measure must not have.
+    fn absent(&self, v: &Option<String>, field: &str, why: &str) -> Result<()> {
+        match v {
+            Some(_) => Err(self.bad(field, why.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    fn duration(&self, v: Option<String>, field: &str) -> Result<Option<i64>> {
+        v.map(|t| parse_duration_secs(&t).map_err(|e| self.bad(field, e.to_string())))
+            .transpose()
+    }
+
+    fn measure(
+        &self,
+        id: String,
+        m: MeasureFile,
+        calendar: &dyn Fn(&str) -> Result<WorkCalendar>,
+        calendars: &mut Calendars,
+    ) -> Result<Measure> {
+        let (kind, start, stop, threshold) =
+            match m.kind.as_deref().map(str::trim).unwrap_or("duration") {
+                "duration" => self.duration_kind(&m, calendar, calendars)?,
+                "deadline" => self.deadline_kind(&m)?,
+                "share" => self.share_kind(&m)?,
+                other => {
+                    return Err(self.bad(
+                        "kind",
+                        format!("{other:?} is not a kind: use duration, deadline or share"),
                     ));
                 }
-                let start = clock(m.start, "start")?;
-                let success_sql = match m.success {
-                    Some(s) if !s.trim().is_empty() => s,
-                    _ => {
-                        return Err(bad(
-                            &label,
-                            "success",
-                            "is required (a true/false SQL predicate, e.g. \"satisfied\")".into(),
-                        ));
-                    }
-                };
-                (MeasureKind::Share { success_sql }, start.clone(), start, 0)
-            }
-            other => {
-                return Err(bad(
-                    &label,
-                    "kind",
-                    format!("{other:?} is not a kind: use duration, deadline or share"),
-                ));
-            }
-        };
+            };
         if let Some(t) = m.target
             && !(t > 0.0 && t <= 1.0)
         {
-            return Err(bad(
-                &label,
-                "target",
-                format!("{t} is not a share in (0, 1]"),
-            ));
+            return Err(self.bad("target", format!("{t} is not a share in (0, 1]")));
         }
         let mut percentiles = match kind {
             MeasureKind::Share { .. } => Vec::new(),
@@ -537,48 +443,17 @@ fn validate(
                 .unwrap_or_else(|| DEFAULT_PERCENTILES.to_vec()),
         };
         if let Some(p) = percentiles.iter().find(|p| !(0.0..=1.0).contains(*p)) {
-            return Err(bad(&label, "percentiles", format!("{p} is not in [0, 1]")));
+            return Err(self.bad("percentiles", format!("{p} is not in [0, 1]")));
         }
         percentiles.sort_by(f64::total_cmp);
         percentiles.dedup();
         let where_sql = match m.where_sql {
             Some(w) if w.trim().is_empty() => {
-                return Err(bad(
-                    &label,
-                    "where",
-                    "is empty; omit it to measure every record".into(),
-                ));
+                return Err(self.bad("where", "is empty; omit it to measure every record".into()));
             }
             other => other,
         };
-        let mut reasons = HashSet::new();
-        let mut exclusions = Vec::new();
-        for (j, e) in m.exclude.unwrap_or_default().into_iter().enumerate() {
-            let field = format!("exclude[{j}]");
-            let reason = e.reason.unwrap_or_default();
-            if reason.trim().is_empty() {
-                return Err(bad(&label, &field, "needs a reason".into()));
-            }
-            if Exclusion::BUILTIN
-                .iter()
-                .any(|b| b.builtin_name() == Some(reason.as_str()))
-            {
-                return Err(bad(
-                    &label,
-                    &field,
-                    format!("{reason:?} is a built-in reason"),
-                ));
-            }
-            if !reasons.insert(reason.clone()) {
-                return Err(bad(&label, &field, format!("duplicate reason {reason:?}")));
-            }
-            let where_sql = match e.where_sql {
-                Some(w) if !w.trim().is_empty() => w,
-                _ => return Err(bad(&label, &field, "needs a where predicate".into())),
-            };
-            exclusions.push(NamedExclusion { reason, where_sql });
-        }
-        measures.push(Measure {
+        Ok(Measure {
             id,
             description: m.description.unwrap_or_default(),
             kind,
@@ -588,14 +463,159 @@ fn validate(
             threshold,
             target: m.target,
             percentiles,
-            exclusions,
-        });
+            exclusions: self.exclusions(m.exclude.unwrap_or_default())?,
+        })
     }
-    Ok(SlaPolicy {
-        name,
-        description: file.description.unwrap_or_default(),
-        measures,
-    })
+
+    fn duration_kind(
+        &self,
+        m: &MeasureFile,
+        calendar: &dyn Fn(&str) -> Result<WorkCalendar>,
+        calendars: &mut Calendars,
+    ) -> Result<KindParts> {
+        let start = self.clock(m.start.clone(), "start")?;
+        let stop = self.clock(m.stop.clone(), "stop")?;
+        if start == stop {
+            return Err(self.bad("stop", "must differ from start".into()));
+        }
+        let deadline_only = "only a kind = \"deadline\" measure has one";
+        for (v, f, why) in [
+            (&m.deadline, "deadline", deadline_only),
+            (&m.grace, "grace", deadline_only),
+            (
+                &m.success,
+                "success",
+                "only a kind = \"share\" measure has one",
+            ),
+        ] {
+            self.absent(v, f, why)?;
+        }
+        let Some(t) = m.threshold.clone() else {
+            return Err(self.bad(
+                "threshold",
+                "is required (e.g. \"15m\", or \"2wd\" with a calendar)".into(),
+            ));
+        };
+        let Some(n) = t.trim().strip_suffix("wd") else {
+            self.absent(
+                &m.calendar,
+                "calendar",
+                "a calendar goes with a working-day threshold such as \"2wd\"",
+            )?;
+            let secs = self.duration(Some(t), "threshold")?.unwrap_or(0);
+            return Ok((MeasureKind::Duration, start, stop, secs));
+        };
+        let n: i64 = n.trim().parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            self.bad(
+                "threshold",
+                format!("{t:?}: working days are a whole number, e.g. \"2wd\""),
+            )
+        })?;
+        let Some(spec) = m.calendar.as_deref().map(str::trim) else {
+            return Err(self.bad(
+                "calendar",
+                format!(
+                    "a working-day threshold ({t:?}) needs a calendar: one of {} or a calendar file (.toml)",
+                    crate::workdays::BUILTIN_CALENDARS.join(", ")
+                ),
+            ));
+        };
+        let cal = load_calendar(spec, calendar, calendars)
+            .map_err(|e| self.bad("calendar", e.to_string()))?;
+        Ok((MeasureKind::WorkingDays(cal), start, stop, n))
+    }
+
+    fn deadline_kind(&self, m: &MeasureFile) -> Result<KindParts> {
+        self.absent(
+            &m.start,
+            "start",
+            "a deadline measure is placed in the window of its deadline and counts lateness from it: omit start",
+        )?;
+        for (v, f, why) in [
+            (
+                &m.threshold,
+                "threshold",
+                "a deadline measure is within when stop <= deadline + grace: use grace",
+            ),
+            (
+                &m.calendar,
+                "calendar",
+                "working days go with a duration measure",
+            ),
+            (
+                &m.success,
+                "success",
+                "only a kind = \"share\" measure has one",
+            ),
+        ] {
+            self.absent(v, f, why)?;
+        }
+        let deadline = self.clock(m.deadline.clone(), "deadline")?;
+        let stop = self.clock(m.stop.clone(), "stop")?;
+        if deadline == stop {
+            return Err(self.bad("stop", "must differ from deadline".into()));
+        }
+        let grace = self.duration(m.grace.clone(), "grace")?.unwrap_or(0);
+        Ok((MeasureKind::Deadline, deadline, stop, grace))
+    }
+
+    fn share_kind(&self, m: &MeasureFile) -> Result<KindParts> {
+        for (v, f) in [
+            (&m.stop, "stop"),
+            (&m.threshold, "threshold"),
+            (&m.calendar, "calendar"),
+            (&m.deadline, "deadline"),
+            (&m.grace, "grace"),
+        ] {
+            self.absent(
+                v,
+                f,
+                "a share measure has a start (its window clock) and a success predicate only",
+            )?;
+        }
+        if m.percentiles.as_ref().is_some_and(|p| !p.is_empty()) {
+            return Err(self.bad("percentiles", "a share has no percentiles".into()));
+        }
+        let start = self.clock(m.start.clone(), "start")?;
+        let success_sql = match &m.success {
+            Some(s) if !s.trim().is_empty() => s.clone(),
+            _ => {
+                return Err(self.bad(
+                    "success",
+                    "is required (a true/false SQL predicate, e.g. \"satisfied\")".into(),
+                ));
+            }
+        };
+        Ok((MeasureKind::Share { success_sql }, start.clone(), start, 0))
+    }
+
+    /// The named exclusions, in order: each with a reason of its own and a predicate.
+    fn exclusions(&self, list: Vec<ExclusionFile>) -> Result<Vec<NamedExclusion>> {
+        let mut reasons = HashSet::new();
+        let mut exclusions = Vec::new();
+        for (j, e) in list.into_iter().enumerate() {
+            let field = format!("exclude[{j}]");
+            let reason = e.reason.unwrap_or_default();
+            if reason.trim().is_empty() {
+                return Err(self.bad(&field, "needs a reason".into()));
+            }
+            if Exclusion::BUILTIN
+                .iter()
+                .any(|b| b.builtin_name() == Some(reason.as_str()))
+            {
+                return Err(self.bad(&field, format!("{reason:?} is a built-in reason")));
+            }
+            if !reasons.insert(reason.clone()) {
+                return Err(self.bad(&field, format!("duplicate reason {reason:?}")));
+            }
+            let where_sql = match e.where_sql {
+                Some(w) if !w.trim().is_empty() => w,
+                _ => return Err(self.bad(&field, "needs a where predicate".into())),
+            };
+            exclusions.push(NamedExclusion { reason, where_sql });
+        }
+        Ok(exclusions)
+    }
 }
 
 #[cfg(test)]
