@@ -267,7 +267,13 @@ mod client {
     }
 
     /// Checks a checkpoint's offset against the partition's range now.
-    fn check_offset(spec: &KafkaSpec, p: i32, at: i64, (low, high): (i64, i64)) -> Result<()> {
+    fn check_offset(
+        spec: &KafkaSpec,
+        checkpoint: &str,
+        p: i32,
+        at: i64,
+        (low, high): (i64, i64),
+    ) -> Result<()> {
         let why = if at > high {
             format!(
                 "beyond its end offset {high}: the topic is not the one the checkpoint was written over"
@@ -280,7 +286,7 @@ mod client {
             return Ok(());
         };
         Err(Error::Checkpoint {
-            path: "checkpoint.json".into(),
+            path: checkpoint.to_string(),
             reason: format!(
                 "Kafka topic {} partition {p}: checkpoint offset {at} is {why}; use a new state directory",
                 spec.topic
@@ -304,7 +310,8 @@ mod client {
         let Some(ids) = partitions(&c, spec, out)? else {
             return Ok(());
         };
-        add_partitions(&c, spec, &ids, &progress, &mut parts)?;
+        let checkpoint = out.checkpoint();
+        add_partitions(&c, spec, &checkpoint, &ids, &progress, &mut parts)?;
         let mut refreshed = Instant::now();
         let mut sent = progress.clone();
         // Updates sent (before this run too). The processor emits after whole batches, so
@@ -376,7 +383,7 @@ mod client {
                             "Kafka topic {}: new partitions {new:?}, read from their start",
                             spec.topic
                         );
-                        add_partitions(&c, spec, &new, &progress, &mut parts)?;
+                        add_partitions(&c, spec, &checkpoint, &new, &progress, &mut parts)?;
                     }
                 }
                 commit(&c, spec, &progress, &mut last_commit);
@@ -429,6 +436,7 @@ mod client {
     fn add_partitions(
         c: &Client,
         spec: &KafkaSpec,
+        checkpoint: &str,
         ids: &[i32],
         progress: &SourceProgress,
         parts: &mut BTreeMap<i32, Partition>,
@@ -439,7 +447,7 @@ mod client {
                 .map_err(kafka_err(spec, &format!("partition {p}'s offsets")))?;
             let next = match progress.offsets.get(&p) {
                 Some(&at) => {
-                    check_offset(spec, p, at, range)?;
+                    check_offset(spec, checkpoint, p, at, range)?;
                     at
                 }
                 None => range.0,
@@ -504,16 +512,19 @@ mod client {
 
         #[test]
         fn a_checkpoint_offset_outside_the_partition_is_refused() {
-            assert!(check_offset(&spec(), 0, 5, (0, 5)).is_ok());
-            assert!(check_offset(&spec(), 0, 2, (2, 9)).is_ok());
-            let e = check_offset(&spec(), 1, 10, (0, 5))
+            assert!(check_offset(&spec(), "s/checkpoint.json", 0, 5, (0, 5)).is_ok());
+            assert!(check_offset(&spec(), "s/checkpoint.json", 0, 2, (2, 9)).is_ok());
+            let e = check_offset(&spec(), "s/checkpoint.json", 1, 10, (0, 5))
                 .unwrap_err()
                 .to_string();
             assert!(
                 e.contains("partition 1") && e.contains("beyond its end offset 5"),
                 "{e}"
             );
-            let e = check_offset(&spec(), 0, 1, (3, 9)).unwrap_err().to_string();
+            assert!(e.starts_with("checkpoint s/checkpoint.json: "), "{e}");
+            let e = check_offset(&spec(), "s/checkpoint.json", 0, 1, (3, 9))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("messages 1..3 were deleted"), "{e}");
         }
 

@@ -710,6 +710,12 @@ impl Batcher {
     }
 
     /// The checkpoint's position: updates applied before this run.
+    /// The checkpoint's file, for errors about it (`-`: none).
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
+    pub(crate) fn checkpoint(&self) -> String {
+        (self.skip.checkpoint.as_deref()).map_or_else(|| "-".into(), |p| p.display().to_string())
+    }
+
     #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
     pub(crate) fn position(&self) -> u64 {
         self.skip.position
