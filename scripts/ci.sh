@@ -41,6 +41,13 @@ if ! python3 -c "import duckdb" 2>/dev/null; then
     || python3 -m pip install --quiet --break-system-packages duckdb
 fi
 
+step "confluent-kafka (the README's Kafka example hosts librdkafka's mock broker with it)"
+# The Rust Kafka tests host the mock broker themselves; the README example uses Python's client.
+if ! python3 -c "import confluent_kafka" 2>/dev/null; then
+  python3 -m pip install --quiet confluent-kafka \
+    || python3 -m pip install --quiet --break-system-packages confluent-kafka
+fi
+
 step "one build for the quick start and the tests"
 bash scripts/check-one-build.sh
 

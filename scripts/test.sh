@@ -3,7 +3,7 @@
 # (nextest does not run doc tests). Uses cargo-nextest when present, else cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Tests that need Chromium, the ADBC driver or moto are #[ignore]d (they show as skipped);
+# Tests that need Chromium, the ADBC driver, moto or confluent-kafka are #[ignore]d (skipped);
 # SLATE_RUN_IGNORED=1 (scripts/ci.sh, after installing them) runs them too.
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --locked --profile ci --no-tests=fail

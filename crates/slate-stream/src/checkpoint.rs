@@ -103,6 +103,11 @@ pub(crate) enum SourceId {
         /// The redirected file (`None`: a pipe or terminal).
         file: Option<FileId>,
     },
+    /// A Kafka topic: the checkpoint's offsets are checked against each partition's range.
+    Kafka {
+        /// The topic.
+        topic: String,
+    },
 }
 
 fn canonical(p: &Path) -> String {
@@ -128,6 +133,9 @@ impl SourceId {
                 path: canonical(path),
             },
             SourceSpec::Stdin => SourceId::Stdin { file: stdin_file() },
+            SourceSpec::Kafka(k) => SourceId::Kafka {
+                topic: k.topic.clone(),
+            },
         })
     }
 
@@ -143,6 +151,7 @@ impl SourceId {
             SourceId::Dir { path } => format!("the watched directory {path}"),
             SourceId::Stdin { file: Some(_) } => "standard input from a file".into(),
             SourceId::Stdin { file: None } => "standard input from a pipe or a device".into(),
+            SourceId::Kafka { topic } => format!("the Kafka topic {topic}"),
         }
     }
 
@@ -201,11 +210,24 @@ fn stdin_file() -> Option<FileId> {
     None
 }
 
+/// Where a source that seeks (Kafka) stands after the updates a state holds: written in the
+/// same checkpoint as the state, so a restart seeks to it and neither loses nor repeats a
+/// message.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SourceProgress {
+    /// Partition: the next offset to read.
+    pub offsets: std::collections::BTreeMap<i32, i64>,
+    /// The messages read so far that held unreadable updates (never read again).
+    pub rejects: Vec<crate::source::Reject>,
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Checkpoint {
     fingerprint: String,
     source: SourceId,
     state: State,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    progress: Option<SourceProgress>,
 }
 
 /// A state directory's checkpoints for one run: its settings and its source's identity.
@@ -241,7 +263,7 @@ impl Checkpoints {
 
     /// The checkpointed state; `None` only when there is no checkpoint file at all. A damaged
     /// checkpoint, or one of other settings or another input, is an error.
-    pub(crate) fn load(&self) -> Result<Option<State>> {
+    pub(crate) fn load(&self) -> Result<Option<(State, Option<SourceProgress>)>> {
         let path = self.path();
         let bad = |reason: String| Error::Checkpoint {
             path: path.display().to_string(),
@@ -264,18 +286,19 @@ impl Checkpoints {
         if let Some(why) = cp.source.mismatch(&self.source) {
             return Err(bad(format!("{why}; use a new state directory")));
         }
-        Ok(Some(cp.state))
+        Ok(Some((cp.state, cp.progress)))
     }
 
     /// Writes a checkpoint atomically: temporary file, fsync, rename, fsync of the directory.
-    /// A failed write removes its temporary file.
-    pub(crate) fn save(&self, state: State) -> Result<()> {
+    /// A failed write removes its temporary file. `progress`: where a seeking source stands.
+    pub(crate) fn save(&self, state: State, progress: Option<&SourceProgress>) -> Result<()> {
         let dir = &self.dir;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let cp = Checkpoint {
             fingerprint: self.fingerprint.clone(),
             source: self.source.clone(),
             state,
+            progress: progress.cloned(),
         };
         let body = serde_json::to_vec(&cp).map_err(|e| Error::Pipeline(e.to_string()))?;
         let header = format!(
@@ -383,7 +406,7 @@ pub fn load_checkpoint(
     cfg: &StreamConfig,
     source: &SourceSpec,
 ) -> Result<Option<State>> {
-    Checkpoints::new(dir, cfg, source)?.load()
+    Ok(Checkpoints::new(dir, cfg, source)?.load()?.map(|(s, _)| s))
 }
 
 /// Writes `state` as the checkpoint in `dir` for settings `cfg` and source `source`.
@@ -393,7 +416,7 @@ pub fn save_checkpoint(
     source: &SourceSpec,
     state: State,
 ) -> Result<()> {
-    Checkpoints::new(dir, cfg, source)?.save(state)
+    Checkpoints::new(dir, cfg, source)?.save(state, None)
 }
 
 /// An exclusive lock on a state directory, held while a stream runs: an OS advisory lock
@@ -460,7 +483,7 @@ mod tests {
             fingerprint: "f".into(),
             source: SourceId::Dir { path: "d".into() },
         };
-        assert!(cps.save(State::default()).is_err());
+        assert!(cps.save(State::default(), None).is_err());
         let left: Vec<_> = std::fs::read_dir(d.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -479,8 +502,21 @@ mod tests {
         assert!(cps.load().unwrap().is_none());
         let mut s = State::default();
         s.position = 12345;
-        cps.save(s).unwrap();
-        assert_eq!(cps.load().unwrap().unwrap().position, 12345);
+        cps.save(s.clone(), None).unwrap();
+        let (back, progress) = cps.load().unwrap().unwrap();
+        assert_eq!((back.position, progress), (12345, None));
+        // A seeking source's offsets and rejects come back with the state they were saved with.
+        let at = SourceProgress {
+            offsets: [(0, 7), (2, 40)].into(),
+            rejects: vec![crate::source::Reject {
+                file: "cad[2]@39".into(),
+                row: 1,
+                reason: "not JSON".into(),
+            }],
+        };
+        cps.save(s.clone(), Some(&at)).unwrap();
+        assert_eq!(cps.load().unwrap().unwrap().1, Some(at));
+        cps.save(s, None).unwrap();
         let good = std::fs::read(cps.path()).unwrap();
         let at = good.windows(5).position(|w| w == b"12345").unwrap();
         let mut cases: Vec<(Vec<u8>, &str)> = vec![

@@ -11,6 +11,8 @@
 //!
 //! - [`update`]: updates and their Arrow form.
 //! - [`source`]: replay of historical Parquet, NDJSON, directory files.
+//! - [`kafka`]: every partition of a Kafka topic, its offsets checkpointed with the state
+//!   (the client behind the `kafka` cargo feature).
 //! - [`state`]: the processor.
 //! - [`runtime`]: the task pipeline and sinks.
 //! - [`checkpoint`]: the checkpoints, checksummed and tied to the settings and the source's
@@ -20,6 +22,7 @@
 pub mod checkpoint;
 pub mod clock;
 pub mod error;
+pub mod kafka;
 pub mod runtime;
 pub mod source;
 pub mod state;

@@ -17,7 +17,7 @@ use slate_core::report::{ledger_batch, scorecard_batch};
 use slate_io::Provenance;
 use tokio::sync::mpsc;
 
-use crate::checkpoint::{Checkpoints, StateLock};
+use crate::checkpoint::{Checkpoints, SourceProgress, StateLock};
 use crate::clock::Clock;
 use crate::error::{Error, Result, io};
 use crate::source::{
@@ -46,6 +46,8 @@ pub enum SourceSpec {
         /// Stop once the files present have been read.
         once: bool,
     },
+    /// Every partition of a Kafka topic ([`crate::kafka`]).
+    Kafka(crate::kafka::KafkaSpec),
 }
 
 /// Where emissions go.
@@ -542,7 +544,7 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         None => None,
     };
     let resumed = restored.is_some();
-    let state = restored.unwrap_or_default();
+    let (state, mut progress) = restored.unwrap_or_default();
     let mut summary = Summary {
         resumed,
         unverified: (checkpoints.as_ref())
@@ -556,10 +558,13 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         summary.emissions = p.state.seq;
         return Ok(summary);
     }
-    let (tx, mut rx) = mpsc::channel::<RecordBatch>(spec.channel_capacity.max(1));
+    let (tx, mut rx) = mpsc::channel::<Chunk>(spec.channel_capacity.max(1));
     let (rej_tx, mut rej_rx) = mpsc::unbounded_channel::<Reject>();
+    // A seeking source starts where the checkpoint's progress says; the others are read again
+    // from their start, skipping what the checkpoint's state already holds.
+    let seeks = matches!(spec.source, SourceSpec::Kafka(_));
     let skip = Skip {
-        left: p.state.position,
+        left: if seeks { 0 } else { p.state.position },
         position: p.state.position,
         checkpoint: checkpoints.as_ref().map(Checkpoints::path),
     };
@@ -567,6 +572,7 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         spec.source.clone(),
         TextClocks::new(cfg.opts.tz.clone(), cfg.ambiguous),
         skip,
+        progress.clone().unwrap_or_default(),
         spec.batch_size.max(1),
         tx,
         rej_tx,
@@ -598,7 +604,10 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
             },
             None => rx.recv().await,
         };
-        let Some(batch) = next else { break };
+        let Some((batch, at)) = next else { break };
+        if at.is_some() {
+            progress = at;
+        }
         last_activity = clock.now_us();
         let updates = from_batch(&batch).map_err(|e| Error::Pipeline(e.to_string()))?;
         for u in updates {
@@ -621,11 +630,14 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         if let Some(c) = &checkpoints
             && now - last_checkpoint >= spec.checkpoint_every.as_micros() as i64
         {
-            c.save(p.snapshot())?;
+            c.save(p.snapshot(), progress.as_ref())?;
             last_checkpoint = now;
         }
     }
     summary.ambiguous = source.await.map_err(|e| Error::Pipeline(e.to_string()))??;
+    if let Some(at) = &progress {
+        summary.rejects.extend(at.rejects.iter().cloned());
+    }
     while let Ok(r) = rej_rx.try_recv() {
         summary.rejects.push(r);
     }
@@ -636,7 +648,7 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
     }
     sink.finish(&p)?;
     if let Some(c) = &checkpoints {
-        c.save(p.snapshot())?;
+        c.save(p.snapshot(), progress.as_ref())?;
     }
     summary.updates = p.state.position;
     summary.emissions = p.state.seq;
@@ -656,9 +668,13 @@ struct Skip {
     checkpoint: Option<PathBuf>,
 }
 
+/// What the source sends the processor: a batch of updates and, from a seeking source, where
+/// it stands after them (checkpointed with the state that applied them).
+type Chunk = (RecordBatch, Option<SourceProgress>);
+
 /// Sends updates in batches, skipping those consumed before a restart.
-struct Batcher {
-    tx: mpsc::Sender<RecordBatch>,
+pub(crate) struct Batcher {
+    pub(crate) tx: mpsc::Sender<Chunk>,
     buf: Vec<Update>,
     size: usize,
     skip: Skip,
@@ -684,7 +700,41 @@ impl Batcher {
         }
         let batch = to_batch(&self.buf);
         self.buf.clear();
-        self.tx.blocking_send(batch).is_ok()
+        self.tx.blocking_send((batch, None)).is_ok()
+    }
+
+    /// Queues a whole message's updates, sent only by [`Batcher::send_at`].
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
+    pub(crate) fn queue(&mut self, ups: Vec<Update>) {
+        self.buf.extend(ups);
+    }
+
+    /// The checkpoint's position: updates applied before this run.
+    /// The checkpoint's file, for errors about it (`-`: none).
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
+    pub(crate) fn checkpoint(&self) -> String {
+        (self.skip.checkpoint.as_deref()).map_or_else(|| "-".into(), |p| p.display().to_string())
+    }
+
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
+    pub(crate) fn position(&self) -> u64 {
+        self.skip.position
+    }
+
+    /// Updates queued and not yet sent.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
+    pub(crate) fn queued(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Sends the queued updates with where the source stands after them (even none: the
+    /// progress alone moves the checkpoint past rejected messages); false when the receiver
+    /// is gone.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
+    pub(crate) fn send_at(&mut self, at: SourceProgress) -> bool {
+        let batch = to_batch(&self.buf);
+        self.buf.clear();
+        self.tx.blocking_send((batch, Some(at))).is_ok()
     }
 
     /// Fails when the source, having given all it holds, gave fewer updates than the
@@ -711,8 +761,9 @@ fn spawn_source(
     spec: SourceSpec,
     mut clocks: TextClocks,
     skip: Skip,
+    progress: SourceProgress,
     size: usize,
-    tx: mpsc::Sender<RecordBatch>,
+    tx: mpsc::Sender<Chunk>,
     rejects: mpsc::UnboundedSender<Reject>,
 ) -> tokio::task::JoinHandle<Result<Tally>> {
     // Sources decode files and block on stdin: they run on the blocking pool.
@@ -808,6 +859,10 @@ fn spawn_source(
                         return Ok(clocks.tally);
                     }
                 }
+            }
+            SourceSpec::Kafka(k) => {
+                crate::kafka::read(&k, progress, size, &mut clocks, &mut out)?;
+                return Ok(clocks.tally);
             }
         }
         out.check_position()?;

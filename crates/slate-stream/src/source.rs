@@ -325,11 +325,11 @@ fn parse_clock(s: &str, tz: &TzRules) -> std::result::Result<Reading, String> {
 }
 
 /// A line or row a source could not read, with where it was.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Reject {
-    /// File (or `-` for stdin).
+    /// File (`-` for stdin; `TOPIC[PARTITION]@OFFSET` for a Kafka message).
     pub file: String,
-    /// 1-based line or row.
+    /// 1-based line or row (of the file, or of the message).
     pub row: u64,
     /// Why.
     pub reason: String,
@@ -350,54 +350,11 @@ pub fn read_update_file(
     match ext {
         "ndjson" | "jsonl" => {
             let text = std::fs::read_to_string(path).map_err(io(path))?;
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match parse_json_update(line, clocks) {
-                    Ok(u) => ups.push(u),
-                    Err(reason) => rejects.push(Reject {
-                        file: name.clone(),
-                        row: i as u64 + 1,
-                        reason,
-                    }),
-                }
-            }
+            read_ndjson(&text, &name, clocks, &mut ups, &mut rejects);
         }
         "csv" => {
             let text = std::fs::read_to_string(path).map_err(io(path))?;
-            let mut lines = text.lines();
-            let header: Vec<&str> = lines
-                .next()
-                .unwrap_or("")
-                .split(',')
-                .map(str::trim)
-                .collect();
-            for (i, line) in lines.enumerate() {
-                let vals: Vec<&str> = line.split(',').collect();
-                if vals.len() != header.len() {
-                    rejects.push(Reject {
-                        file: name.clone(),
-                        row: i as u64 + 2,
-                        reason: format!("{} fields, header has {}", vals.len(), header.len()),
-                    });
-                    continue;
-                }
-                match update_of_fields(
-                    header
-                        .iter()
-                        .copied()
-                        .zip(vals.iter().map(|v| Some(v.trim()))),
-                    clocks,
-                ) {
-                    Ok(u) => ups.push(u),
-                    Err(reason) => rejects.push(Reject {
-                        file: name.clone(),
-                        row: i as u64 + 2,
-                        reason,
-                    }),
-                }
-            }
+            read_csv(&text, &name, clocks, &mut ups, &mut rejects);
         }
         "parquet" => {
             for batch in slate_io::parquet::read_file(path)? {
@@ -407,6 +364,74 @@ pub fn read_update_file(
         _ => {}
     }
     Ok((ups, rejects))
+}
+
+/// Reads NDJSON text (a file, or a Kafka message): one update per non-empty line; a line that
+/// cannot be read is a reject naming `name` and its 1-based line.
+pub fn read_ndjson(
+    text: &str,
+    name: &str,
+    clocks: &mut TextClocks,
+    ups: &mut Vec<Update>,
+    rejects: &mut Vec<Reject>,
+) {
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_json_update(line, clocks) {
+            Ok(u) => ups.push(u),
+            Err(reason) => rejects.push(Reject {
+                file: name.to_string(),
+                row: i as u64 + 1,
+                reason,
+            }),
+        }
+    }
+}
+
+/// Reads CSV text (a file, or a Kafka message) whose first line is a header of canonical
+/// column names: one update per row; a row that cannot be read is a reject naming `name` and
+/// its 1-based line.
+pub fn read_csv(
+    text: &str,
+    name: &str,
+    clocks: &mut TextClocks,
+    ups: &mut Vec<Update>,
+    rejects: &mut Vec<Reject>,
+) {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .collect();
+    for (i, line) in lines.enumerate() {
+        let vals: Vec<&str> = line.split(',').collect();
+        if vals.len() != header.len() {
+            rejects.push(Reject {
+                file: name.to_string(),
+                row: i as u64 + 2,
+                reason: format!("{} fields, header has {}", vals.len(), header.len()),
+            });
+            continue;
+        }
+        match update_of_fields(
+            header
+                .iter()
+                .copied()
+                .zip(vals.iter().map(|v| Some(v.trim()))),
+            clocks,
+        ) {
+            Ok(u) => ups.push(u),
+            Err(reason) => rejects.push(Reject {
+                file: name.to_string(),
+                row: i as u64 + 2,
+                reason,
+            }),
+        }
+    }
 }
 
 /// Whether a directory entry is an update file the directory source reads: by extension, and

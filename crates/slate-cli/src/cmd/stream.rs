@@ -11,6 +11,7 @@ use slate_core::duration::parse_duration_secs;
 use slate_core::{Ambiguous, WindowKind};
 use slate_engine::ScorecardOptions;
 use slate_stream::clock::SystemClock;
+use slate_stream::kafka::{KafkaSpec, TextFormat};
 use slate_stream::{LateMode, RunSpec, SinkSpec, SourceSpec, StreamConfig, run_stream};
 
 use crate::Outcome;
@@ -25,9 +26,18 @@ pub(crate) enum Late {
     Drop,
 }
 
+/// The text of Kafka messages.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum KafkaFormat {
+    /// One JSON update per line.
+    Ndjson,
+    /// A header line, then one update per row.
+    Csv,
+}
+
 /// Arguments of `slate stream`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["replay", "stdin", "watch"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["replay", "stdin", "watch", "kafka"])))]
 pub(crate) struct StreamArgs {
     /// Replay historical Parquet (files, directories, globs) in event-time order. A directory is
     /// a dataset: only its .parquet files are read, and names starting with `.` or `_` are not
@@ -45,6 +55,28 @@ pub(crate) struct StreamArgs {
     /// With --watch: stop after the files already there.
     #[arg(long)]
     pub(crate) once: bool,
+    /// Read every partition of a Kafka topic from these bootstrap brokers (host:port,...);
+    /// the offsets read are checkpointed with the state (needs the `kafka` build feature).
+    #[arg(long, value_name = "BROKERS", requires = "topic")]
+    pub(crate) kafka: Option<String>,
+    /// With --kafka: the topic.
+    #[arg(long, value_name = "TOPIC", requires = "kafka")]
+    pub(crate) topic: Option<String>,
+    /// With --kafka: a consumer group to commit the offsets read to, for monitoring lag only
+    /// (slate resumes from its own checkpoint and reads every partition itself).
+    #[arg(long, value_name = "GROUP", requires = "kafka")]
+    pub(crate) group: Option<String>,
+    /// With --kafka: the messages' text, NDJSON (a JSON update per line) or CSV (a header
+    /// line, then one update per row).
+    #[arg(long, value_enum, default_value = "ndjson", requires = "kafka")]
+    pub(crate) format: KafkaFormat,
+    /// With --kafka: stop once every partition's end offset as of the start has been read.
+    #[arg(long, requires = "kafka")]
+    pub(crate) exit_at_end: bool,
+    /// With --kafka: a librdkafka client property (security.protocol, sasl.username, ...),
+    /// repeatable.
+    #[arg(long, value_name = "KEY=VALUE", requires = "kafka")]
+    pub(crate) kafka_set: Vec<String>,
     /// Replay speed: event seconds per wall second (default: as fast as possible).
     #[arg(long)]
     pub(crate) speed: Option<f64>,
@@ -148,6 +180,9 @@ fn provenance(a: &StreamArgs, cfg: &StreamConfig) -> slate_io::Provenance {
         };
     } else if let Some(w) = &a.watch {
         p.settings.insert("watch".into(), w.display().to_string());
+    } else if let (Some(b), Some(t)) = (&a.kafka, &a.topic) {
+        p.settings.insert("kafka".into(), b.clone());
+        p.settings.insert("topic".into(), t.clone());
     } else {
         p.settings.insert("source".into(), "standard input".into());
     }
@@ -230,6 +265,31 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
             path: dir.clone(),
             once: a.once,
         }
+    } else if let Some(brokers) = &a.kafka {
+        if !cfg!(feature = "kafka") {
+            anyhow::bail!(
+                "--kafka: this slate was built without Kafka; build it with `cargo install --path crates/slate-cli --features kafka`"
+            );
+        }
+        let properties = a
+            .kafka_set
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) => Ok((k.trim().to_string(), v.to_string())),
+                None => Err(anyhow::anyhow!("--kafka-set {kv:?}: expected KEY=VALUE")),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        SourceSpec::Kafka(KafkaSpec {
+            brokers: brokers.clone(),
+            topic: a.topic.clone().unwrap_or_default(),
+            group: a.group.clone(),
+            format: match a.format {
+                KafkaFormat::Ndjson => TextFormat::Ndjson,
+                KafkaFormat::Csv => TextFormat::Csv,
+            },
+            exit_at_end: a.exit_at_end,
+            properties,
+        })
     } else {
         SourceSpec::Stdin
     };

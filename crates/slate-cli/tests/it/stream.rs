@@ -699,3 +699,392 @@ fn stream_ambiguous_rules_give_the_batch_figures() {
         }
     }
 }
+
+/// `slate stream --kafka` against a Kafka-protocol broker on loopback: librdkafka's mock
+/// cluster, hosted by this test process while it runs, kills and restarts the `slate` binary.
+#[cfg(feature = "kafka")]
+mod kafka {
+    use std::io::{BufRead, BufReader};
+    use std::path::Path;
+    use std::process::Stdio;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::compute::filter_record_batch;
+    use slate_stream::kafka::rdkafka::ClientConfig;
+    use slate_stream::kafka::rdkafka::mocking::MockCluster;
+    use slate_stream::kafka::rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use slate_stream::update::Update;
+
+    use super::{generate, read_all};
+    use crate::cli::slate;
+
+    const TOPIC: &str = "cad";
+    const PARTITIONS: i32 = 3;
+
+    /// An update as the NDJSON a CAD integration would publish (clocks in microseconds).
+    fn json(u: &Update) -> String {
+        let mut m = serde_json::Map::new();
+        m.insert("incident_id".into(), u.id.clone().into());
+        for (k, v) in [
+            ("borough", &u.borough),
+            ("grade", &u.grade),
+            ("channel", &u.channel),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), v.clone().into());
+            }
+        }
+        for (name, c) in slate_core::schema::CLOCKS.iter().zip(u.clocks) {
+            if let Some(c) = c {
+                m.insert((*name).into(), c.into());
+            }
+        }
+        if let Some(c) = u.cancelled {
+            m.insert("cancelled".into(), c.into());
+        }
+        serde_json::Value::Object(m).to_string()
+    }
+
+    /// Publishes `data`'s records as their updates in event-time order (the replay's feed),
+    /// each to the partition of its incident, after `before` (raw messages for partition 0).
+    fn publish(brokers: &str, data: &Path, before: &[&[u8]]) -> usize {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("linger.ms", "5")
+            .set("queue.buffering.max.messages", "1000000")
+            .create()
+            .unwrap();
+        for m in before {
+            producer
+                .send(BaseRecord::<(), [u8]>::to(TOPIC).payload(m).partition(0))
+                .unwrap();
+        }
+        let tz = Arc::new(slate_core::TzRules::from_name("Europe/London").unwrap());
+        let replay =
+            slate_stream::source::Replay::new(&[data.to_string_lossy().into_owned()], tz).unwrap();
+        let mut n = 0;
+        for u in replay {
+            let u = u.unwrap();
+            let line = json(&u);
+            let p = (u.id.bytes().map(i32::from).sum::<i32>()) % PARTITIONS;
+            loop {
+                match producer.send(BaseRecord::<(), str>::to(TOPIC).payload(&line).partition(p)) {
+                    Ok(()) => break,
+                    Err(_) => {
+                        producer.poll(Duration::from_millis(10));
+                    }
+                }
+            }
+            n += 1;
+            if n % 10_000 == 0 {
+                producer.poll(Duration::ZERO);
+            }
+        }
+        producer.flush(Duration::from_secs(60)).unwrap();
+        n
+    }
+
+    fn kafka_cmd(brokers: &str, out: &Path, state: &Path) -> std::process::Command {
+        let mut c = slate();
+        c.args([
+            "stream",
+            "--kafka",
+            brokers,
+            "--topic",
+            TOPIC,
+            "--exit-at-end",
+        ])
+        .args([
+            "--out",
+            out.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .args(["--checkpoint-every", "0s", "--batch-size", "1500"])
+        .args(["--settle", "30d", "--lateness", "1d", "--emit-every", "5d"])
+        .args(["--late", "drop"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        c
+    }
+
+    fn emission_files(out: &Path) -> Vec<std::path::PathBuf> {
+        slate_io::expand_inputs(&[out.join("emissions").to_string_lossy().into_owned()]).unwrap()
+    }
+
+    /// A topic of three partitions holding a year of generated updates and one malformed
+    /// message: the stream equals `slate run` (scorecard and ledger), lists the bad message
+    /// once, and, killed with SIGKILL at random points and restarted, writes the same
+    /// emission files and final figures as an uninterrupted run.
+    #[test]
+    fn kafka_stream_equals_batch_and_sigkill_then_restart_changes_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let data = t.path().join("data");
+        generate(&data, "8000");
+        let reference = t.path().join("run.parquet");
+        let o = slate()
+            .args(["run", "-i", data.to_str().unwrap(), "--out"])
+            .arg(&reference)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic(TOPIC, PARTITIONS, 1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        let n = publish(
+            &brokers,
+            &data,
+            &[b"{\"incident_id\": \"bad\", \"arrived\": \"soon\"}"],
+        );
+        assert!(n > 30_000, "{n} updates");
+
+        // Uninterrupted.
+        let (full_out, full_state) = (t.path().join("out-full"), t.path().join("state-full"));
+        let t0 = Instant::now();
+        let full = kafka_cmd(&brokers, &full_out, &full_state)
+            .output()
+            .unwrap();
+        let span = t0.elapsed().as_millis().max(200) as u64;
+        let stderr = String::from_utf8_lossy(&full.stderr);
+        assert!(full.status.success(), "{stderr}");
+        assert!(stderr.contains(&format!("{n} updates")), "{stderr}");
+        assert!(stderr.contains("1 unreadable lines"), "{stderr}");
+        assert!(
+            stderr.contains("rejected cad[0]@0:1: arrived: \"soon\" is not a timestamp"),
+            "{stderr}"
+        );
+        assert_eq!(
+            read_all(&[full_out.join("latest.parquet")]),
+            read_all(std::slice::from_ref(&reference))
+        );
+        assert_eq!(
+            read_all(&[full_out.join("latest.exclusions.parquet")]),
+            read_all(&[t.path().join("run.exclusions.parquet")])
+        );
+
+        // Killed at random points, then restarted to the end.
+        let (out, state) = (t.path().join("out"), t.path().join("state"));
+        let mut x = 0x6b61_666b_u64;
+        let mut killed_mid_run = 0;
+        for _ in 0..5 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let delay = span / 20 + (x >> 33) % (span * 3 / 20);
+            let mut child = kafka_cmd(&brokers, &out, &state).spawn().unwrap();
+            std::thread::sleep(Duration::from_millis(delay));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+                killed_mid_run += 1;
+            }
+            child.wait().unwrap();
+        }
+        assert!(
+            killed_mid_run >= 3,
+            "only {killed_mid_run} kills landed mid-run (run takes {span} ms)"
+        );
+        let last = kafka_cmd(&brokers, &out, &state).output().unwrap();
+        let stderr = String::from_utf8_lossy(&last.stderr);
+        assert!(last.status.success(), "{stderr}");
+        assert!(stderr.contains("resumed from checkpoint"), "{stderr}");
+        // Every update once, the bad message listed once, though read before the kills.
+        assert!(stderr.contains(&format!("{n} updates")), "{stderr}");
+        assert_eq!(stderr.matches("rejected cad[0]@0:1").count(), 1, "{stderr}");
+        assert_eq!(
+            read_all(&[out.join("latest.parquet")]),
+            read_all(&[reference])
+        );
+        let files = emission_files(&out);
+        for (i, f) in files.iter().enumerate() {
+            assert_eq!(
+                f.file_name().unwrap().to_str().unwrap(),
+                format!("emission-{:08}.parquet", i + 1)
+            );
+        }
+        let all = read_all(&files);
+        assert_eq!(read_all(&emission_files(&full_out)), all);
+        let fin = all.column_by_name("final").unwrap().as_boolean().clone();
+        assert_eq!(
+            filter_record_batch(&all, &fin).unwrap().num_rows(),
+            read_all(&[full_out.join("latest.parquet")]).num_rows()
+        );
+    }
+
+    /// Reads `child`'s stderr on a thread, line by line, into a shared buffer.
+    fn collect_stderr(child: &mut std::process::Child) -> Arc<std::sync::Mutex<String>> {
+        let buf = Arc::new(std::sync::Mutex::new(String::new()));
+        let (b, err) = (buf.clone(), child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let mut b = b.lock().unwrap();
+                b.push_str(&line);
+                b.push('\n');
+            }
+        });
+        buf
+    }
+
+    fn wait_for(buf: &std::sync::Mutex<String>, what: &str, limit: Duration) -> Duration {
+        let t0 = Instant::now();
+        while !buf.lock().unwrap().contains(what) {
+            assert!(
+                t0.elapsed() < limit,
+                "no {what:?} within {limit:?}:\n{}",
+                buf.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        t0.elapsed()
+    }
+
+    /// A broker that does not answer is named within seconds and retried; once it is back the
+    /// stream reads the topic to its end.
+    #[test]
+    fn an_unreachable_broker_is_named_fast_and_the_stream_resumes_when_it_returns() {
+        let t = tempfile::tempdir().unwrap();
+        // Nothing listens on a port that was free a moment ago.
+        let nobody = format!("127.0.0.1:{}", crate::cli::free_port());
+        let mut child = kafka_cmd(&nobody, &t.path().join("o1"), &t.path().join("s1"))
+            .spawn()
+            .unwrap();
+        let err = collect_stderr(&mut child);
+        let took = wait_for(
+            &err,
+            &format!("Kafka brokers {nobody} unreachable"),
+            Duration::from_secs(15),
+        );
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic(TOPIC, 2, 1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .create()
+            .unwrap();
+        for (i, p) in [(1, 0), (2, 1), (3, 0)] {
+            let line = format!(
+                "{{\"incident_id\": \"i{i}\", \"grade\": \"I\", \"call_received\": \"2024-03-0{i}T10:00:00Z\", \"arrived\": \"2024-03-0{i}T10:09:00Z\"}}"
+            );
+            producer
+                .send(BaseRecord::<(), str>::to(TOPIC).payload(&line).partition(p))
+                .unwrap();
+        }
+        producer.flush(Duration::from_secs(10)).unwrap();
+        cluster.broker_down(1).unwrap();
+        let out = t.path().join("o2");
+        let mut child = kafka_cmd(&brokers, &out, &t.path().join("s2"))
+            .spawn()
+            .unwrap();
+        let err = collect_stderr(&mut child);
+        wait_for(&err, "unreachable", Duration::from_secs(15));
+        cluster.broker_up(1).unwrap();
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "still running:\n{}",
+                err.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(status.success(), "{}", err.lock().unwrap());
+        assert!(
+            err.lock().unwrap().contains("3 updates"),
+            "{}",
+            err.lock().unwrap()
+        );
+        assert!(read_all(&[out.join("latest.parquet")]).num_rows() > 0);
+    }
+
+    /// Live (no `--exit-at-end`): partitions that stay empty are not waited for, updates
+    /// published while the stream runs are read, and the consumer group named by `--group`
+    /// receives the offsets read.
+    #[test]
+    fn a_live_stream_reads_what_arrives_and_does_not_wait_for_empty_partitions() {
+        let t = tempfile::tempdir().unwrap();
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic(TOPIC, 4, 1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        let out = t.path().join("out");
+        let mut child = slate()
+            .args([
+                "stream", "--kafka", &brokers, "--topic", TOPIC, "--group", "g1",
+            ])
+            .args(["--out", out.to_str().unwrap()])
+            .args(["--settle", "1d", "--lateness", "0s", "--emit-every", "1d"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = collect_stderr(&mut child);
+        std::thread::sleep(Duration::from_secs(2));
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .create()
+            .unwrap();
+        // Ten days of incidents, all in partition 1; partitions 0, 2 and 3 stay empty.
+        for d in 1..=10 {
+            let line = format!(
+                "{{\"incident_id\": \"d{d}\", \"grade\": \"I\", \"call_received\": \"2024-03-{d:02}T10:00:00Z\", \"arrived\": \"2024-03-{d:02}T10:09:00Z\", \"closed\": \"2024-03-{d:02}T11:00:00Z\"}}"
+            );
+            producer
+                .send(BaseRecord::<(), str>::to(TOPIC).payload(&line).partition(1))
+                .unwrap();
+        }
+        producer.flush(Duration::from_secs(10)).unwrap();
+        // The watermark passes day after day: emissions follow while the stream runs.
+        let t0 = Instant::now();
+        let emitted = loop {
+            let n = std::fs::read_dir(out.join("emissions"))
+                .map(|d| d.count())
+                .unwrap_or(0);
+            if n >= 5 || t0.elapsed() > Duration::from_secs(30) {
+                break n;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{}",
+            err.lock().unwrap()
+        );
+        assert!(
+            emitted >= 5,
+            "{emitted} emissions:\n{}",
+            err.lock().unwrap()
+        );
+        // The group's committed offsets (monitoring only) reach the end of partition 1.
+        let consumer: slate_stream::kafka::rdkafka::consumer::BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("group.id", "g1")
+            .create()
+            .unwrap();
+        use slate_stream::kafka::rdkafka::consumer::Consumer;
+        let mut tpl = slate_stream::kafka::rdkafka::TopicPartitionList::new();
+        tpl.add_partition(TOPIC, 1);
+        let t0 = Instant::now();
+        loop {
+            let c = consumer
+                .committed_offsets(tpl.clone(), Duration::from_secs(5))
+                .unwrap();
+            let at = c.find_partition(TOPIC, 1).unwrap().offset();
+            if at == slate_stream::kafka::rdkafka::Offset::Offset(10) {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(20), "committed: {at:?}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
