@@ -6,7 +6,7 @@ use std::fmt::Write;
 use slate_core::calendar::{day_of_ymd, ymd_of_day};
 use slate_core::card::{Card, CardRow, Ledger, day_text};
 use slate_core::disparity::{
-    FunnelLimits, FunnelPosition, Overdispersion, funnel_limits, group_tests,
+    FunnelLimits, FunnelPosition, GroupTest, Overdispersion, funnel_limits, group_tests,
 };
 use slate_core::stats::wilson_95;
 
@@ -712,213 +712,232 @@ impl<'a> Page<'a> {
             esc(&capital(first)),
         );
         let tests = group_tests(self.card, Overdispersion::None);
-        for (mi, m) in self.measures.iter().enumerate() {
-            let set: Vec<_> = tests
+        for (mi, m) in self.measures.clone().iter().enumerate() {
+            let set: Vec<&GroupTest> = tests
                 .iter()
                 .filter(|t| t.row.start == w.0 && t.row.measure == *m && t.row.level == *first)
                 .filter(|t| t.row.n_measured > 0)
                 .collect();
-            let Some(centre) = set.first().map(|t| t.centre) else {
-                continue;
-            };
-            let id = format!("funnel-{mi}");
-            let _ = writeln!(
-                self.out,
-                "<h3>{}</h3><figure><figcaption id=\"{id}\">{}: compliance of each {} against \
-                 the number measured, {}; centre {}</figcaption>",
-                esc(m),
-                esc(m),
-                esc(first),
-                esc(&self.label(w)),
-                pct(centre)
-            );
-            let max_n = set.iter().map(|t| t.row.n_measured).max().unwrap_or(1) as f64;
-            let min_n = set
-                .iter()
-                .map(|t| t.row.n_measured)
-                .min()
-                .unwrap_or(1)
-                .max(1) as u64;
-            let ys = set
-                .iter()
-                .map(|t| t.row.n_within as f64 / t.row.n_measured as f64);
-            let (mut lo, mut hi) = (centre, centre);
-            for y in ys {
-                lo = lo.min(y);
-                hi = hi.max(y);
+            if !set.is_empty() {
+                self.funnel(&format!("funnel-{mi}"), m, first, w, &set);
             }
-            if let Some(l) = funnel_limits(centre, min_n) {
-                lo = lo.min(l.lo998);
-                hi = hi.max(l.hi998);
-            }
-            // The range covers every group's point (widened to round ticks, never beyond 0 and
-            // 100%): an outlier drawn at the edge would hide how far out it is.
-            let ya = ticks::percent(lo, hi, 5);
-            let xa = ticks::counts(0.0, max_n, 6);
-            let frame = Frame::new(0.0, xa.hi, ya.lo, ya.hi);
-            svg::open(&mut self.out, &id);
-            svg::axes(&mut self.out, &frame, &ya.ticks, &xa.ticks);
-            // Limits on a geometric grid of n: they change fastest at small n.
-            let n0 = (min_n as f64 * 0.5).max(2.0);
-            let grid: Vec<u64> = (0..=80)
-                .map(|i| (n0 * (frame.x1 / n0).powf(i as f64 / 80.0)).round() as u64)
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            let lims: Vec<(f64, FunnelLimits)> = grid
-                .iter()
-                .filter_map(|&n| funnel_limits(centre, n).map(|l| (n as f64, l)))
-                .collect();
-            let inside = |v: f64| v >= frame.y0 && v <= frame.y1;
-            for (class, pick) in [
-                (
-                    "l998",
-                    (|l: &slate_core::disparity::FunnelLimits| l.lo998) as fn(&_) -> f64,
-                ),
-                ("l998", |l| l.hi998),
-                ("l95", |l| l.lo95),
-                ("l95", |l| l.hi95),
-            ] {
-                let pts: Vec<(f64, f64)> = lims
-                    .iter()
-                    .map(|(n, l)| (*n, pick(l)))
-                    .filter(|p| inside(p.1))
-                    .collect();
-                svg::line(&mut self.out, &frame, class, &pts);
-            }
-            let centre_label = svg::hline(
-                &mut self.out,
-                &frame,
-                "centre",
-                centre,
-                &format!("centre {}", pct(centre)),
-            );
-            let mut named = Vec::new();
-            let mut labels: Vec<(f64, PointLabel)> = Vec::new();
-            let mut avoid = vec![centre_label];
-            for t in &set {
-                let y = t.row.n_within as f64 / t.row.n_measured as f64;
-                let pos = t.limits.map_or(FunnelPosition::Inside, |l| l.position(y));
-                let class = match pos {
-                    FunnelPosition::Above95 | FunnelPosition::Above998 => "dot hi",
-                    FunnelPosition::Below95 | FunnelPosition::Below998 => "dot lo",
-                    FunnelPosition::Inside => "dot",
-                };
-                let (cx, cy) = (frame.x(t.row.n_measured as f64), frame.y(y));
-                let name = Self::group_name(t.row);
-                let _ = write!(
-                    self.out,
-                    "<circle class=\"{class}\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"{}\"><title>{}: \
-                     {} of {}</title></circle>",
-                    svg::DOT_R,
-                    esc(&name),
-                    pct(y),
-                    count(t.row.n_measured)
-                );
-                if pos.is_outlier() {
-                    labels.push((
-                        (y - centre).abs(),
-                        PointLabel {
-                            x: cx,
-                            y: cy,
-                            text: name.clone(),
-                        },
-                    ));
-                    named.push((name, y, t.row.n_measured, pos));
-                } else {
-                    avoid.push(svg::Rect {
-                        x0: cx - svg::DOT_R,
-                        y0: cy - svg::DOT_R,
-                        x1: cx + svg::DOT_R,
-                        y1: cy + svg::DOT_R,
-                    });
-                }
-            }
-            // The farthest from the centre are placed first, so they get the nearest places.
-            labels.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let labels: Vec<PointLabel> = labels.into_iter().map(|l| l.1).collect();
-            let placed = svg::place_labels(&labels, frame.area(), &avoid);
-            svg::draw_labels(&mut self.out, &labels, &placed);
-            let unlabelled: Vec<String> = labels
-                .iter()
-                .zip(&placed)
-                .filter(|(_, p)| p.is_none())
-                .map(|(l, _)| esc(&l.text))
-                .collect();
-            svg::legend(
-                &mut self.out,
-                &[("l95", "95% limits"), ("l998", "99.8% limits")],
-            );
-            let _ = writeln!(self.out, "</svg>");
-            if !unlabelled.is_empty() {
-                let _ = writeln!(
-                    self.out,
-                    "<p class=\"note\">Too crowded to label in the plot: {}.</p>",
-                    unlabelled.join(", ")
-                );
-            }
-            if named.is_empty() {
-                let _ = writeln!(
-                    self.out,
-                    "<p class=\"outliers\">No {first} is outside the 95% limits.</p>"
-                );
-            } else {
-                let list: Vec<String> = named
-                    .iter()
-                    .map(|(n, y, c, p)| {
-                        format!(
-                            "{} ({}, {} measured; {})",
-                            esc(n),
-                            pct(*y),
-                            count(*c),
-                            p.name()
-                        )
-                    })
-                    .collect();
-                let _ = writeln!(
-                    self.out,
-                    "<p class=\"outliers\">Outside the 95% limits: {}.</p>",
-                    list.join("; ")
-                );
-            }
-            let _ = writeln!(
-                self.out,
-                "<details><summary>Data table: {} by {}</summary><div class=\"scroll\"><table><thead><tr><th \
-                 scope=\"col\">{}</th><th scope=\"col\">Measured</th><th \
-                 scope=\"col\">Compliance</th><th scope=\"col\">95% limits</th><th \
-                 scope=\"col\">99.8% limits</th><th scope=\"col\">Position</th></tr></thead><tbody>",
-                esc(m),
-                esc(first),
-                esc(&capital(first))
-            );
-            for t in &set {
-                let y = t.row.n_within as f64 / t.row.n_measured as f64;
-                let l = t.limits;
-                let _ = writeln!(
-                    self.out,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(&Self::group_name(t.row)),
-                    count(t.row.n_measured),
-                    pct(y),
-                    l.map_or("\u{2013}".into(), |l| format!(
-                        "{}\u{2013}{}",
-                        pct(l.lo95),
-                        pct(l.hi95)
-                    )),
-                    l.map_or("\u{2013}".into(), |l| format!(
-                        "{}\u{2013}{}",
-                        pct(l.lo998),
-                        pct(l.hi998)
-                    )),
-                    l.map_or("\u{2013}", |l| l.position(y).name())
-                );
-            }
-            let _ = writeln!(self.out, "</tbody></table></div></details></figure>");
         }
         if by.len() >= 2 {
             self.heatmap(w, &by[0], &by[1]);
         }
         let _ = writeln!(self.out, "</section>");
+    }
+
+    /// One measure's funnel plot of the groups in `set` (window `w`), the groups outside the
+    /// 95% limits named, and its data table.
+    fn funnel(&mut self, id: &str, m: &str, first: &str, w: (i32, i32), set: &[&GroupTest]) {
+        let centre = set[0].centre;
+        let _ = writeln!(
+            self.out,
+            "<h3>{}</h3><figure><figcaption id=\"{id}\">{}: compliance of each {} against \
+             the number measured, {}; centre {}</figcaption>",
+            esc(m),
+            esc(m),
+            esc(first),
+            esc(&self.label(w)),
+            pct(centre)
+        );
+        let (named, unlabelled) = self.funnel_plot(id, centre, set);
+        if !unlabelled.is_empty() {
+            let _ = writeln!(
+                self.out,
+                "<p class=\"note\">Too crowded to label in the plot: {}.</p>",
+                unlabelled.join(", ")
+            );
+        }
+        if named.is_empty() {
+            let _ = writeln!(
+                self.out,
+                "<p class=\"outliers\">No {first} is outside the 95% limits.</p>"
+            );
+        } else {
+            let list: Vec<String> = named
+                .iter()
+                .map(|(n, y, c, p)| {
+                    format!(
+                        "{} ({}, {} measured; {})",
+                        esc(n),
+                        pct(*y),
+                        count(*c),
+                        p.name()
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                self.out,
+                "<p class=\"outliers\">Outside the 95% limits: {}.</p>",
+                list.join("; ")
+            );
+        }
+        let _ = writeln!(
+            self.out,
+            "<details><summary>Data table: {} by {}</summary><div class=\"scroll\"><table><thead><tr><th \
+             scope=\"col\">{}</th><th scope=\"col\">Measured</th><th \
+             scope=\"col\">Compliance</th><th scope=\"col\">95% limits</th><th \
+             scope=\"col\">99.8% limits</th><th scope=\"col\">Position</th></tr></thead><tbody>",
+            esc(m),
+            esc(first),
+            esc(&capital(first))
+        );
+        for t in set {
+            let y = t.row.n_within as f64 / t.row.n_measured as f64;
+            let l = t.limits;
+            let _ = writeln!(
+                self.out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&Self::group_name(t.row)),
+                count(t.row.n_measured),
+                pct(y),
+                l.map_or("\u{2013}".into(), |l| format!(
+                    "{}\u{2013}{}",
+                    pct(l.lo95),
+                    pct(l.hi95)
+                )),
+                l.map_or("\u{2013}".into(), |l| format!(
+                    "{}\u{2013}{}",
+                    pct(l.lo998),
+                    pct(l.hi998)
+                )),
+                l.map_or("\u{2013}", |l| l.position(y).name())
+            );
+        }
+        let _ = writeln!(self.out, "</tbody></table></div></details></figure>");
+    }
+
+    /// The funnel's SVG: limits on a geometric grid of n, the centre line, a dot per group,
+    /// outliers labelled where there is room. Returns the outliers (name, rate, measured,
+    /// position) and the names too crowded to label.
+    #[allow(clippy::type_complexity)]
+    fn funnel_plot(
+        &mut self,
+        id: &str,
+        centre: f64,
+        set: &[&GroupTest],
+    ) -> (Vec<(String, f64, i64, FunnelPosition)>, Vec<String>) {
+        let max_n = set.iter().map(|t| t.row.n_measured).max().unwrap_or(1) as f64;
+        let min_n = set
+            .iter()
+            .map(|t| t.row.n_measured)
+            .min()
+            .unwrap_or(1)
+            .max(1) as u64;
+        let ys = set
+            .iter()
+            .map(|t| t.row.n_within as f64 / t.row.n_measured as f64);
+        let (mut lo, mut hi) = (centre, centre);
+        for y in ys {
+            lo = lo.min(y);
+            hi = hi.max(y);
+        }
+        if let Some(l) = funnel_limits(centre, min_n) {
+            lo = lo.min(l.lo998);
+            hi = hi.max(l.hi998);
+        }
+        // The range covers every group's point (widened to round ticks, never beyond 0 and
+        // 100%): an outlier drawn at the edge would hide how far out it is.
+        let ya = ticks::percent(lo, hi, 5);
+        let xa = ticks::counts(0.0, max_n, 6);
+        let frame = Frame::new(0.0, xa.hi, ya.lo, ya.hi);
+        svg::open(&mut self.out, id);
+        svg::axes(&mut self.out, &frame, &ya.ticks, &xa.ticks);
+        // Limits on a geometric grid of n: they change fastest at small n.
+        let n0 = (min_n as f64 * 0.5).max(2.0);
+        let grid: Vec<u64> = (0..=80)
+            .map(|i| (n0 * (frame.x1 / n0).powf(i as f64 / 80.0)).round() as u64)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let lims: Vec<(f64, FunnelLimits)> = grid
+            .iter()
+            .filter_map(|&n| funnel_limits(centre, n).map(|l| (n as f64, l)))
+            .collect();
+        let inside = |v: f64| v >= frame.y0 && v <= frame.y1;
+        for (class, pick) in [
+            (
+                "l998",
+                (|l: &slate_core::disparity::FunnelLimits| l.lo998) as fn(&_) -> f64,
+            ),
+            ("l998", |l| l.hi998),
+            ("l95", |l| l.lo95),
+            ("l95", |l| l.hi95),
+        ] {
+            let pts: Vec<(f64, f64)> = lims
+                .iter()
+                .map(|(n, l)| (*n, pick(l)))
+                .filter(|p| inside(p.1))
+                .collect();
+            svg::line(&mut self.out, &frame, class, &pts);
+        }
+        let centre_label = svg::hline(
+            &mut self.out,
+            &frame,
+            "centre",
+            centre,
+            &format!("centre {}", pct(centre)),
+        );
+        let mut named = Vec::new();
+        let mut labels: Vec<(f64, PointLabel)> = Vec::new();
+        let mut avoid = vec![centre_label];
+        for t in set {
+            let y = t.row.n_within as f64 / t.row.n_measured as f64;
+            let pos = t.limits.map_or(FunnelPosition::Inside, |l| l.position(y));
+            let class = match pos {
+                FunnelPosition::Above95 | FunnelPosition::Above998 => "dot hi",
+                FunnelPosition::Below95 | FunnelPosition::Below998 => "dot lo",
+                FunnelPosition::Inside => "dot",
+            };
+            let (cx, cy) = (frame.x(t.row.n_measured as f64), frame.y(y));
+            let name = Self::group_name(t.row);
+            let _ = write!(
+                self.out,
+                "<circle class=\"{class}\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"{}\"><title>{}: \
+                 {} of {}</title></circle>",
+                svg::DOT_R,
+                esc(&name),
+                pct(y),
+                count(t.row.n_measured)
+            );
+            if pos.is_outlier() {
+                labels.push((
+                    (y - centre).abs(),
+                    PointLabel {
+                        x: cx,
+                        y: cy,
+                        text: name.clone(),
+                    },
+                ));
+                named.push((name, y, t.row.n_measured, pos));
+            } else {
+                avoid.push(svg::Rect {
+                    x0: cx - svg::DOT_R,
+                    y0: cy - svg::DOT_R,
+                    x1: cx + svg::DOT_R,
+                    y1: cy + svg::DOT_R,
+                });
+            }
+        }
+        // The farthest from the centre are placed first, so they get the nearest places.
+        labels.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let labels: Vec<PointLabel> = labels.into_iter().map(|l| l.1).collect();
+        let placed = svg::place_labels(&labels, frame.area(), &avoid);
+        svg::draw_labels(&mut self.out, &labels, &placed);
+        let unlabelled: Vec<String> = labels
+            .iter()
+            .zip(&placed)
+            .filter(|(_, p)| p.is_none())
+            .map(|(l, _)| esc(&l.text))
+            .collect();
+        svg::legend(
+            &mut self.out,
+            &[("l95", "95% limits"), ("l998", "99.8% limits")],
+        );
+        let _ = writeln!(self.out, "</svg>");
+        (named, unlabelled)
     }
 
     /// One table: rows are the first group column's values, columns the (measure, second
