@@ -89,8 +89,6 @@ pub struct CapacitySummary {
 pub fn render_capacity(p: &CapacityPage) -> String {
     let title = format!("Capacity: demand against staff, channel {}", p.channel);
     let mut o = head(&title);
-    let has_a = p.rows.iter().any(|r| r.agents_a.is_some());
-    let has_roster = p.rows.iter().any(|r| r.rostered.is_some());
     let _ = writeln!(
         o,
         "<header><h1>{}</h1><p class=\"sub\">{} intervals of {} ({}); target {} of answered \
@@ -125,8 +123,18 @@ pub fn render_capacity(p: &CapacityPage) -> String {
     summary(&mut o, p);
     let xt = x_ticks(&p.rows);
     let n = p.rows.len() as f64;
+    demand_section(&mut o, p, &xt, n);
+    staff_section(&mut o, p, &xt, n);
+    service_section(&mut o, p, &xt, n);
+    intervals(&mut o, p);
+    provenance(&mut o, &p.provenance);
+    o.push_str("</main>\n");
+    o.push_str(TAIL);
+    o
+}
 
-    // Demand.
+/// The demand chart: offered calls per interval, with its data table.
+fn demand_section(o: &mut String, p: &CapacityPage, xt: &[(f64, String)], n: f64) {
     let _ = writeln!(
         o,
         "<section id=\"demand\"><h2>Demand</h2><figure><figcaption id=\"fig-demand\">Offered \
@@ -135,20 +143,24 @@ pub fn render_capacity(p: &CapacityPage) -> String {
     let top = p.rows.iter().map(|r| r.offered).fold(0.0, f64::max);
     let ya = ticks::linear(0.0, top, 5, ticks::number);
     let f = Frame::new(0.0, n, 0.0, ya.hi);
-    svg::open(&mut o, "fig-demand");
-    svg::axes(&mut o, &f, &ya.ticks, &xt);
-    svg::line(&mut o, &f, "value", &steps(&p.rows, |r| Some(r.offered)));
+    svg::open(o, "fig-demand");
+    svg::axes(o, &f, &ya.ticks, xt);
+    svg::line(o, &f, "value", &steps(&p.rows, |r| Some(r.offered)));
     let _ = writeln!(o, "</svg>");
     data_table(
-        &mut o,
+        o,
         "Data table: offered calls",
         p,
         &["Offered", "Handling"],
         |r| vec![num(r.offered, 1), num(r.aht_s, 0)],
     );
     let _ = writeln!(o, "</figure></section>");
+}
 
-    // Staff.
+/// The staff chart: agents on the phones by Erlang C and A, and the roster's.
+fn staff_section(o: &mut String, p: &CapacityPage, xt: &[(f64, String)], n: f64) {
+    let has_a = p.rows.iter().any(|r| r.agents_a.is_some());
+    let has_roster = p.rows.iter().any(|r| r.rostered.is_some());
     let _ = writeln!(
         o,
         "<section id=\"staff\"><h2>Staff</h2><figure><figcaption id=\"fig-staff\">Agents on the \
@@ -168,38 +180,33 @@ pub fn render_capacity(p: &CapacityPage) -> String {
         .unwrap_or(0);
     let ya = ticks::counts(0.0, f64::from(top), 5);
     let f = Frame::new(0.0, n, 0.0, ya.hi);
-    svg::open(&mut o, "fig-staff");
-    svg::axes(&mut o, &f, &ya.ticks, &xt);
+    svg::open(o, "fig-staff");
+    svg::axes(o, &f, &ya.ticks, xt);
     let mut legend = Vec::new();
     svg::line(
-        &mut o,
+        o,
         &f,
         "p90",
         &steps(&p.rows, |r| Some(f64::from(r.agents_c))),
     );
     legend.push(("p90", "Erlang C"));
     if has_a {
-        svg::line(
-            &mut o,
-            &f,
-            "p50",
-            &steps(&p.rows, |r| r.agents_a.map(f64::from)),
-        );
+        svg::line(o, &f, "p50", &steps(&p.rows, |r| r.agents_a.map(f64::from)));
         legend.push(("p50", "Erlang A"));
     }
     if has_roster {
         svg::line(
-            &mut o,
+            o,
             &f,
             "roster",
             &steps(&p.rows, |r| r.on_phones.map(f64::from)),
         );
         legend.push(("roster", "roster"));
     }
-    svg::legend(&mut o, &legend);
+    svg::legend(o, &legend);
     let _ = writeln!(o, "</svg>");
     data_table(
-        &mut o,
+        o,
         "Data table: agents",
         p,
         &[
@@ -220,8 +227,11 @@ pub fn render_capacity(p: &CapacityPage) -> String {
         },
     );
     let _ = writeln!(o, "</figure></section>");
+}
 
-    // Service level.
+/// The service-level chart: observed, the roster's by the model, and the target.
+fn service_section(o: &mut String, p: &CapacityPage, xt: &[(f64, String)], n: f64) {
+    let has_roster = p.rows.iter().any(|r| r.rostered.is_some());
     let _ = writeln!(
         o,
         "<section id=\"service\"><h2>Service level</h2><figure><figcaption id=\"fig-sl\">Share \
@@ -244,25 +254,25 @@ pub fn render_capacity(p: &CapacityPage) -> String {
     // The legend sits above the plot, so the axis can end at 100%.
     let ya = ticks::percent(lo, 1.0, 5);
     let f = Frame::new(0.0, n, ya.lo, ya.hi);
-    svg::open(&mut o, "fig-sl");
-    svg::axes(&mut o, &f, &ya.ticks, &xt);
+    svg::open(o, "fig-sl");
+    svg::axes(o, &f, &ya.ticks, xt);
     svg::hline(
-        &mut o,
+        o,
         &f,
         "target",
         p.target,
         &format!("target {}", pct(p.target)),
     );
-    svg::line(&mut o, &f, "value", &steps(&p.rows, |r| r.observed_sl));
+    svg::line(o, &f, "value", &steps(&p.rows, |r| r.observed_sl));
     let mut legend = vec![("value", "observed")];
     if has_roster {
-        svg::line(&mut o, &f, "roster", &steps(&p.rows, |r| r.roster_sl));
+        svg::line(o, &f, "roster", &steps(&p.rows, |r| r.roster_sl));
         legend.push(("roster", "roster (model)"));
     }
-    svg::legend(&mut o, &legend);
+    svg::legend(o, &legend);
     let _ = writeln!(o, "</svg>");
     data_table(
-        &mut o,
+        o,
         "Data table: service level",
         p,
         &["Observed", "Roster (model)", "Roster abandoned"],
@@ -275,12 +285,6 @@ pub fn render_capacity(p: &CapacityPage) -> String {
         },
     );
     let _ = writeln!(o, "</figure></section>");
-
-    intervals(&mut o, p);
-    provenance(&mut o, &p.provenance);
-    o.push_str("</main>\n");
-    o.push_str(TAIL);
-    o
 }
 
 fn summary(o: &mut String, p: &CapacityPage) {
