@@ -4,6 +4,25 @@
 //! simulation, and returns every figure as a [`CapacityPlan`]. The CLI, `slate serve` or a
 //! notebook set the request's parameters and show the plan; none of them decides anything
 //! (the shape of delta-rs's operation builders).
+//!
+//! ```no_run
+//! # async fn example() -> slate_capacity::Result<()> {
+//! use slate_capacity::plan::CapacityRequest;
+//! let policy = slate_core::SlaPolicy::builtin("mps-promise-2008").expect("built-in");
+//! let mut request = CapacityRequest::new(
+//!     vec!["queue-data/".into()],
+//!     "builtin:mps-promise-2008".into(),
+//!     policy,
+//! );
+//! request.shrinkage = 0.3;
+//! request.simulate = Some(42);
+//! let plan = request.execute().await?;
+//! for day in plan.staffing_days() {
+//!     println!("{}: {:.1} agent-hours (Erlang C)", day.day, day.hours_c);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 use std::path::PathBuf;
 use std::sync::Arc;
