@@ -162,3 +162,48 @@ pub(crate) fn page_provenance() -> slate_report::Provenance {
         ..slate_report::Provenance::default()
     }
 }
+
+/// What a scorecard is made of, for the commands that compute one (`run`, `stream`): the
+/// window family, the groups, the percentile definition and whether rollups are computed.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ScorecardArgs {
+    /// Window family.
+    #[arg(long, short, default_value = "month", value_parser = |s: &str| s.parse::<slate_core::WindowKind>())]
+    pub(crate) window: slate_core::WindowKind,
+    /// Group-by columns, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "borough,grade")]
+    pub(crate) by: Vec<String>,
+    /// Percentile definition.
+    #[arg(long, value_enum, default_value = "linear")]
+    pub(crate) percentile_method: Method,
+    /// Only the most detailed level: no per-borough, per-grade or overall rollups.
+    #[arg(long)]
+    pub(crate) no_rollups: bool,
+}
+
+impl ScorecardArgs {
+    /// The scorecard options in zone `tz` for the period `from`..`to`, on `threads`.
+    pub(crate) fn options(
+        &self,
+        tz: std::sync::Arc<slate_core::TzRules>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        threads: Option<usize>,
+    ) -> slate_engine::ScorecardOptions {
+        slate_engine::ScorecardOptions {
+            window: self.window,
+            group_by: self
+                .by
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            tz,
+            from,
+            to,
+            method: self.percentile_method.into(),
+            rollups: !self.no_rollups,
+            threads,
+        }
+    }
+}

@@ -10,9 +10,9 @@ use slate_core::WindowKind;
 use slate_core::report::scorecard_batch;
 
 use crate::Outcome;
-use crate::args::Method;
 use crate::args::OdArg;
 use crate::args::TzArgs;
+use crate::args::{Method, ScorecardArgs};
 use crate::cmd::gen_data::{self, GenArgs};
 use crate::cmd::run::{self, RunArgs};
 
@@ -63,12 +63,14 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
     let monthly = RunArgs {
         input: vec![data.to_string_lossy().into_owned()],
         policy: "builtin:mps-promise-2008".into(),
-        window: WindowKind::Month,
-        by: vec!["borough".into(), "grade".into()],
+        scorecard: ScorecardArgs {
+            window: WindowKind::Month,
+            by: vec!["borough".into(), "grade".into()],
+            percentile_method: Method::Linear,
+            no_rollups: false,
+        },
         from: None,
         to: None,
-        percentile_method: Method::Linear,
-        no_rollups: false,
         out: Some(out),
         ledger: None,
         report: Some(report.clone()),
@@ -83,8 +85,11 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
     };
     // The yearly view of the whole force fits a screen: same run, year windows, no groups.
     let yearly = RunArgs {
-        window: WindowKind::Year,
-        by: vec![],
+        scorecard: ScorecardArgs {
+            window: WindowKind::Year,
+            by: vec![],
+            ..monthly.scorecard.clone()
+        },
         out: None,
         report: None,
         ..monthly.clone()

@@ -11,14 +11,14 @@ use clap::Args;
 use slate_core::card::{Card, Ledger};
 use slate_core::disparity::disparity_batch;
 use slate_core::report::{ledger_batch, scorecard_batch};
-use slate_core::{SlaPolicy, WindowKind};
+use slate_core::SlaPolicy;
 use slate_engine::{Input, Plan, Scorecard, ScorecardOptions};
 use slate_io::OutputPlan;
 use slate_report::InputFile;
 
 use crate::Outcome;
-use crate::args::{Method, TzArgs, parse_date};
 use crate::args::{OdArg, command_line, page_provenance};
+use crate::args::{ScorecardArgs, TzArgs, parse_date};
 use crate::progress::{rows_bar, spinner};
 use crate::source::{SourceArgs, write_summary};
 
@@ -32,24 +32,14 @@ pub(crate) struct RunArgs {
     /// Policy: builtin:NAME or a TOML file (see `slate policy list`).
     #[arg(long, short, default_value = "builtin:mps-promise-2008")]
     pub(crate) policy: String,
-    /// Window family.
-    #[arg(long, short, default_value = "month", value_parser = parse_window)]
-    pub(crate) window: WindowKind,
-    /// Group-by columns, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "borough,grade")]
-    pub(crate) by: Vec<String>,
+    #[command(flatten)]
+    pub(crate) scorecard: ScorecardArgs,
     /// First local day of the period (inclusive), by each measure's start clock.
     #[arg(long, value_parser = parse_date)]
     pub(crate) from: Option<NaiveDate>,
     /// Local day after the period (exclusive).
     #[arg(long, value_parser = parse_date)]
     pub(crate) to: Option<NaiveDate>,
-    /// Percentile definition.
-    #[arg(long, value_enum, default_value = "linear")]
-    pub(crate) percentile_method: Method,
-    /// Only the most detailed level: no per-borough, per-grade or overall rollups.
-    #[arg(long)]
-    pub(crate) no_rollups: bool,
     /// Write the scorecard here (.parquet, .arrow or .csv; a local path or s3://bucket/key);
     /// the ledger goes beside it as NAME.exclusions.EXT. Without it, a table is printed.
     #[arg(long, short)]
@@ -86,29 +76,16 @@ pub(crate) struct RunArgs {
     pub(crate) source: SourceArgs,
 }
 
-fn parse_window(s: &str) -> Result<WindowKind, String> {
-    s.parse()
-}
-
 impl RunArgs {
     /// The scorecard options; `source_tz`: the mapped source's zone, the windows' zone when
     /// `--tz` is not given.
     pub(crate) fn options(&self, source_tz: Option<&str>) -> Result<ScorecardOptions> {
-        Ok(ScorecardOptions {
-            window: self.window,
-            group_by: self
-                .by
-                .iter()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-            tz: self.tz.rules_for(source_tz)?,
-            from: self.from,
-            to: self.to,
-            method: self.percentile_method.into(),
-            rollups: !self.no_rollups,
-            threads: self.threads,
-        })
+        Ok(self.scorecard.options(
+            self.tz.rules_for(source_tz)?,
+            self.from,
+            self.to,
+            self.threads,
+        ))
     }
 }
 

@@ -8,14 +8,13 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use slate_core::duration::parse_duration_secs;
-use slate_core::{Ambiguous, WindowKind};
-use slate_engine::ScorecardOptions;
+use slate_core::Ambiguous;
 use slate_stream::clock::SystemClock;
 use slate_stream::kafka::{KafkaSpec, TextFormat};
 use slate_stream::{LateMode, RunSpec, SinkSpec, SourceSpec, StreamConfig, run_stream};
 
 use crate::Outcome;
-use crate::args::{Method, TzArgs};
+use crate::args::{ScorecardArgs, TzArgs};
 
 /// Late-update handling on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -87,18 +86,8 @@ pub(crate) struct StreamArgs {
     /// Policy: builtin:NAME or a TOML file.
     #[arg(long, short, default_value = "builtin:mps-promise-2008")]
     pub(crate) policy: String,
-    /// Window family.
-    #[arg(long, short, default_value = "month", value_parser = |s: &str| s.parse::<WindowKind>())]
-    pub(crate) window: WindowKind,
-    /// Group-by columns, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "borough,grade")]
-    pub(crate) by: Vec<String>,
-    /// Percentile definition.
-    #[arg(long, value_enum, default_value = "linear")]
-    pub(crate) percentile_method: Method,
-    /// Only the most detailed level.
-    #[arg(long)]
-    pub(crate) no_rollups: bool,
+    #[command(flatten)]
+    pub(crate) scorecard: ScorecardArgs,
     /// How far behind the largest event time the watermark runs (out-of-order tolerance).
     #[arg(long, default_value = "1h")]
     pub(crate) lateness: String,
@@ -220,21 +209,7 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
     let tz = a.tz.rules()?;
     let cfg = StreamConfig {
         policy,
-        opts: ScorecardOptions {
-            window: a.window,
-            group_by: a
-                .by
-                .iter()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-            tz,
-            from: None,
-            to: None,
-            method: a.percentile_method.into(),
-            rollups: !a.no_rollups,
-            threads: Some(1),
-        },
+        opts: a.scorecard.options(tz, None, None, Some(1)),
         lateness_us: secs("lateness", &a.lateness)? * 1_000_000,
         settle_us: secs("settle", &a.settle)? * 1_000_000,
         emit_every_us: secs("emit-every", &a.emit_every)?.max(1) * 1_000_000,
