@@ -1,5 +1,5 @@
-//! The pipeline: a source task feeding update batches over a bounded channel (the bound is the
-//! back-pressure) to the processor, which applies them, emits on the watermark's schedule,
+//! The pipeline: a source task feeding batches of updates (Rust values, not Arrow: the
+//! processor reads them as they are) over a bounded channel (the bound is the back-pressure) to the processor, which applies them, emits on the watermark's schedule,
 //! writes each emission and checkpoints.
 //!
 //! Emissions are written by the processor before it checkpoints, so a checkpoint never claims
@@ -24,7 +24,7 @@ use crate::source::{
     Reject, Replay, TextClocks, is_update_file, parse_json_update, read_update_file,
 };
 use crate::state::{Emission, Processor, State, StreamConfig};
-use crate::update::{Update, from_batch, to_batch};
+use crate::update::Update;
 
 /// Where updates come from.
 #[derive(Debug, Clone)]
@@ -556,7 +556,7 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         summary.emissions = p.state.seq;
         return Ok(summary);
     }
-    let (tx, mut rx) = mpsc::channel::<RecordBatch>(spec.channel_capacity.max(1));
+    let (tx, mut rx) = mpsc::channel::<Vec<Update>>(spec.channel_capacity.max(1));
     let (rej_tx, mut rej_rx) = mpsc::unbounded_channel::<Reject>();
     let skip = Skip {
         left: p.state.position,
@@ -600,8 +600,7 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         };
         let Some(batch) = next else { break };
         last_activity = clock.now_us();
-        let updates = from_batch(&batch).map_err(|e| Error::Pipeline(e.to_string()))?;
-        for u in updates {
+        for u in batch {
             p.apply(u).await?;
         }
         summary.max_open = summary.max_open.max(p.open_incidents());
@@ -658,7 +657,7 @@ struct Skip {
 
 /// Sends updates in batches, skipping those consumed before a restart.
 struct Batcher {
-    tx: mpsc::Sender<RecordBatch>,
+    tx: mpsc::Sender<Vec<Update>>,
     buf: Vec<Update>,
     size: usize,
     skip: Skip,
@@ -682,8 +681,7 @@ impl Batcher {
         if self.buf.is_empty() {
             return true;
         }
-        let batch = to_batch(&self.buf);
-        self.buf.clear();
+        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(self.size));
         self.tx.blocking_send(batch).is_ok()
     }
 
@@ -712,7 +710,7 @@ fn spawn_source(
     mut clocks: TextClocks,
     skip: Skip,
     size: usize,
-    tx: mpsc::Sender<RecordBatch>,
+    tx: mpsc::Sender<Vec<Update>>,
     rejects: mpsc::UnboundedSender<Reject>,
 ) -> tokio::task::JoinHandle<Result<Tally>> {
     // Sources decode files and block on stdin: they run on the blocking pool.
