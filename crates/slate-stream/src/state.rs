@@ -95,8 +95,8 @@ pub struct Emission {
     /// Windows whose current rows changed, each as a report of that window alone (no rows:
     /// the window has none now); `None` is the ledger of records with no start clock.
     pub changed: Vec<(Option<DayRange>, Report)>,
-    /// Whether `changed` holds every window not frozen (the first emission of a run, or the
-    /// data's span moved): a window not frozen and not in it has no rows.
+    /// Whether `changed` holds every window not frozen (the first emission of a run, or, with
+    /// rolling windows, the data's span moved): a window not frozen and not in it has no rows.
     pub full: bool,
     /// The watermark at emission (µs).
     pub watermark_us: i64,
@@ -614,17 +614,24 @@ impl Processor {
         }
         self.state.frozen_wm = self.state.watermark_us;
         let kind = self.cfg.opts.window;
+        // Windows end in the order they start, and freeze in the order they end: the frozen
+        // ones are at the front of each map, so only they are visited.
         let frozen: Vec<DayRange> = (self.state.revisions.keys().copied())
-            .filter(|&w| self.frozen(w))
+            .take_while(|&w| self.frozen(w))
             .collect();
         for w in &frozen {
             self.state.revisions.remove(w);
             self.state.announced_final.remove(w);
         }
-        if let Some(latest) = &mut self.latest {
-            latest
-                .windows
-                .retain(|w, _| w.is_none_or(|w| !frozen.contains(&w)));
+        if let Some(latest) = &self.latest {
+            let gone: Vec<Option<DayRange>> = (latest.windows.keys().copied())
+                .skip_while(Option::is_none)
+                .take_while(|w| w.is_some_and(|w| self.frozen(w)))
+                .collect();
+            let latest = self.latest.as_mut().expect("checked above");
+            for w in gone {
+                latest.windows.remove(&w);
+            }
         }
         let grain = kind.grain();
         let droppable = |u: i32| {
@@ -632,8 +639,8 @@ impl Processor {
             let last = kind.windows_of_unit(u).last().expect("a unit has a window");
             self.frozen(kind.bounds(last))
         };
-        let units: BTreeSet<i32> = self.cube.units().collect();
-        let dropped: Vec<i32> = units.into_iter().filter(|&u| droppable(u)).collect();
+        // Units in order: the droppable ones come first.
+        let dropped: Vec<i32> = self.cube.units().take_while(|&u| droppable(u)).collect();
         if !dropped.is_empty()
             && let Some(lo) = self.cube.remove_units(&dropped)
         {
@@ -663,7 +670,7 @@ impl Processor {
 
     /// Grain units whose cells are held in memory (settled cube), for tests and stats.
     pub fn held_units(&self) -> usize {
-        self.cube.units().collect::<BTreeSet<_>>().len()
+        self.cube.units().count()
     }
 
     /// Settled records (revise mode) or ids (drop mode) held for revisions.
@@ -763,13 +770,16 @@ impl Processor {
         let prev = self.latest.take();
         let (policy, open) = (&self.cfg.policy, &self.open_cube);
         let frozen = |w: i32| self.frozen(kind.bounds(w));
-        // Only the changed windows (and the no-start ledger) are read again; the rest of the
-        // last report stands. Rolling windows, and any change of the data's span (which
-        // decides the rolling windows shown), read every window not frozen.
+        // Only the changed windows (and the no-start ledger) are read again, from their own
+        // cells, so an emission's cost follows what changed, not the history held; the rest
+        // of the last report stands. A change of the data's span decides which rolling
+        // windows show: then every window not frozen is read.
         let (mut latest, full, part) = match prev {
-            Some(prev) if prev.span == span && kind != WindowKind::Rolling12m => {
-                let keep = |w: Option<i32>| w.is_none_or(|w| dirty_ids.contains(&w) && !frozen(w));
-                let part = self.cube.report_windows(&[open], policy, &opts, &keep);
+            Some(prev) if prev.span == span || kind != WindowKind::Rolling12m => {
+                let named: BTreeSet<Option<i32>> = std::iter::once(None)
+                    .chain(dirty_ids.iter().filter(|&&w| !frozen(w)).map(|&w| Some(w)))
+                    .collect();
+                let part = self.cube.report_windows_in(&[open], policy, &opts, &named);
                 (prev, false, part)
             }
             _ => {
