@@ -2,7 +2,7 @@
 //! scorecard read off it by merging cells into windows and rollups.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::calendar::{Grain, WindowKind};
@@ -22,9 +22,14 @@ pub struct Cube {
     grain: Grain,
     group_by: Vec<String>,
     n_measures: usize,
-    /// `None` unit: records with no start clock, which fall in no window.
-    cells: HashMap<(Option<i32>, GroupKey), Vec<MeasureCell>>,
+    /// By grain unit, in order, then group. `None` unit: records with no start clock, which
+    /// fall in no window. A window's cells are those of its units' range, so reading a few
+    /// windows (a stream's changed ones) touches only their cells.
+    cells: BTreeMap<Option<i32>, UnitCells>,
 }
+
+/// One grain unit's cells, by group.
+type UnitCells = HashMap<GroupKey, Vec<MeasureCell>>;
 
 /// A measure's record counts over a whole cube (see [`Cube::totals`]).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -142,7 +147,7 @@ impl Cube {
             grain,
             group_by,
             n_measures,
-            cells: HashMap::new(),
+            cells: BTreeMap::new(),
         }
     }
 
@@ -158,7 +163,7 @@ impl Cube {
 
     /// Number of (unit, group) cells held.
     pub fn len(&self) -> usize {
-        self.cells.len()
+        self.cells.values().map(HashMap::len).sum()
     }
 
     /// Whether the cube holds no cell.
@@ -170,9 +175,8 @@ impl Cube {
     pub fn add(&mut self, unit: Option<i32>, groups: GroupKey, measure: usize, cell: &MeasureCell) {
         debug_assert_eq!(groups.len(), self.group_by.len());
         let n = self.n_measures;
-        let slot = self
-            .cells
-            .entry((unit, groups))
+        let slot = (self.cells.entry(unit).or_default())
+            .entry(groups)
             .or_insert_with(|| vec![MeasureCell::default(); n]);
         slot[measure].merge(cell);
     }
@@ -187,8 +191,8 @@ impl Cube {
     ) {
         debug_assert_eq!(groups.len(), self.group_by.len());
         let n = self.n_measures;
-        self.cells
-            .entry((unit, groups))
+        (self.cells.entry(unit).or_default())
+            .entry(groups)
             .or_insert_with(|| vec![MeasureCell::default(); n])[measure]
             .absorb(cell);
     }
@@ -199,14 +203,17 @@ impl Cube {
             (self.grain, &self.group_by, self.n_measures),
             (other.grain, &other.group_by, other.n_measures)
         );
-        for (key, cells) in other.cells {
-            match self.cells.entry(key) {
-                Entry::Vacant(v) => {
-                    v.insert(cells);
-                }
-                Entry::Occupied(mut o) => {
-                    for (a, b) in o.get_mut().iter_mut().zip(cells) {
-                        a.absorb(b);
+        for (unit, groups) in other.cells {
+            let mine = self.cells.entry(unit).or_default();
+            for (key, cells) in groups {
+                match mine.entry(key) {
+                    Entry::Vacant(v) => {
+                        v.insert(cells);
+                    }
+                    Entry::Occupied(mut o) => {
+                        for (a, b) in o.get_mut().iter_mut().zip(cells) {
+                            a.absorb(b);
+                        }
                     }
                 }
             }
@@ -214,7 +221,9 @@ impl Cube {
     }
 
     /// Takes a measure's cell out of the cube (see [`MeasureCell::subtract`]); false when the
-    /// cell was not part of it.
+    /// cell was not part of it. A (unit, group) left counting nothing is dropped, so the cube
+    /// holds what its records hold, not every cell they ever touched (a stream's open
+    /// incidents come and go for years).
     pub fn subtract(
         &mut self,
         unit: Option<i32>,
@@ -222,55 +231,64 @@ impl Cube {
         measure: usize,
         cell: &MeasureCell,
     ) -> bool {
-        match self.cells.get_mut(&(unit, groups.clone())) {
-            Some(slot) => slot[measure].subtract(cell),
-            None => cell.n_eligible() == 0 && cell.ambiguous_local == 0 && cell.skipped_local == 0,
+        let Some(slot) = (self.cells.get_mut(&unit)).and_then(|u| u.get_mut(groups)) else {
+            return cell.is_empty();
+        };
+        if !slot[measure].subtract(cell) {
+            return false;
         }
+        if slot.iter().all(MeasureCell::is_empty) {
+            let of_unit = self.cells.get_mut(&unit).expect("found above");
+            of_unit.remove(groups);
+            if of_unit.is_empty() {
+                self.cells.remove(&unit);
+            }
+        }
+        true
     }
 
-    /// The grain units holding cells (each once per group; no-start cells left out).
+    /// The grain units holding cells, ascending, each once (no-start cells left out).
     pub fn units(&self) -> impl Iterator<Item = i32> + '_ {
-        self.cells.keys().filter_map(|(u, _)| *u)
+        self.cells.keys().filter_map(|u| *u)
     }
 
     /// Removes every cell of these units (a stream's windows past revision); returns the
     /// earliest removed unit that held records.
     pub fn remove_units(&mut self, units: &[i32]) -> Option<i32> {
         let mut first: Option<i32> = None;
-        self.cells.retain(|(u, _), cells| match u {
-            Some(u) if units.contains(u) => {
-                if cells.iter().any(|c| c.n_eligible() > 0) {
-                    first = Some(first.map_or(*u, |f| f.min(*u)));
-                }
-                false
+        for &u in units {
+            let Some(groups) = self.cells.remove(&Some(u)) else {
+                continue;
+            };
+            if groups.values().flatten().any(|c| c.n_eligible() > 0) {
+                first = Some(first.map_or(u, |f| f.min(u)));
             }
-            _ => true,
-        });
+        }
         first
     }
 
     /// Merges every cell of another cube with the same shape.
     pub fn merge(&mut self, other: &Cube) {
-        for ((unit, groups), cells) in &other.cells {
+        for (unit, groups, cells) in other.cells() {
             for (m, c) in cells.iter().enumerate() {
-                self.add(*unit, groups.clone(), m, c);
+                self.add(unit, groups.clone(), m, c);
             }
         }
     }
 
-    /// Every (grain unit, group) cell with its per-measure cells, in no particular order: for
-    /// figures over spans no window family covers (the whole input, a custom period).
+    /// Every (grain unit, group) cell with its per-measure cells, by unit, groups in no
+    /// particular order: for figures over spans no window family covers (the whole input, a
+    /// custom period).
     pub fn cells(&self) -> impl Iterator<Item = (Option<i32>, &GroupKey, &[MeasureCell])> + '_ {
-        self.cells
-            .iter()
-            .map(|((unit, g), c)| (*unit, g, c.as_slice()))
+        (self.cells.iter())
+            .flat_map(|(unit, groups)| groups.iter().map(|(g, c)| (*unit, g, c.as_slice())))
     }
 
     /// Record counts over every cell, per measure (windowed or not); durations are not
     /// merged, which would copy every histogram in the cube.
     pub fn totals(&self) -> Vec<Totals> {
         let mut out = vec![Totals::default(); self.n_measures];
-        for cells in self.cells.values() {
+        for cells in self.cells.values().flat_map(HashMap::values) {
             for (o, c) in out.iter_mut().zip(cells) {
                 o.measured += c.hist.count();
                 o.counts.merge_counts(c);
@@ -312,15 +330,77 @@ impl Cube {
         keep: &dyn Fn(Option<i32>) -> bool,
     ) -> Report {
         let kind = opts.window;
+        let cubes = self.with_others(others, kind);
+        let period = opts
+            .period
+            .unwrap_or_else(|| Cube::span_of(&cubes).unwrap_or((0, 0)));
+        // The members of each window (None: records with no start clock), in window order.
+        let mut windows: BTreeMap<Option<i32>, Vec<Member<'_>>> = BTreeMap::new();
+        for (unit, groups) in cubes.iter().flat_map(|c| &c.cells) {
+            match unit {
+                None if keep(None) => windows.entry(None).or_default().extend(groups),
+                None => {}
+                Some(u) => {
+                    for w in kind.windows_of_unit(*u).filter(|w| {
+                        keep(Some(*w))
+                            && (kind != WindowKind::Rolling12m || inside(kind.bounds(*w), period))
+                    }) {
+                        windows.entry(Some(w)).or_default().extend(groups);
+                    }
+                }
+            }
+        }
+        self.read_windows(windows, policy, opts)
+    }
+
+    /// [`Cube::report_with`] of the named windows only (ids of the family; `None` is the
+    /// ledger of records with no start clock), reading the cells of those windows' units and no
+    /// others: the cost follows the windows read, not the cube's size. Rows of the named
+    /// windows are exactly those of the whole report.
+    pub fn report_windows_in(
+        &self,
+        others: &[&Cube],
+        policy: &SlaPolicy,
+        opts: &ReportOptions,
+        named: &BTreeSet<Option<i32>>,
+    ) -> Report {
+        let kind = opts.window;
+        let cubes = self.with_others(others, kind);
+        // Only rolling windows depend on the data's span.
+        let period = (kind == WindowKind::Rolling12m).then(|| {
+            opts.period
+                .unwrap_or_else(|| Cube::span_of(&cubes).unwrap_or((0, 0)))
+        });
+        let mut windows: BTreeMap<Option<i32>, Vec<Member<'_>>> = BTreeMap::new();
+        for &w in named {
+            let mut members = Vec::new();
+            match w {
+                None => members.extend(cubes.iter().filter_map(|c| c.cells.get(&None)).flatten()),
+                Some(w) => {
+                    if period.is_some_and(|p| !inside(kind.bounds(w), p)) {
+                        continue;
+                    }
+                    let (lo, hi) = kind.units_of_window(w);
+                    for c in &cubes {
+                        members.extend(c.cells.range(Some(lo)..=Some(hi)).flat_map(|(_, g)| g));
+                    }
+                }
+            }
+            if !members.is_empty() {
+                windows.insert(w, members);
+            }
+        }
+        self.read_windows(windows, policy, opts)
+    }
+
+    /// This cube and `others`, checked to be of one shape and of the window's grain.
+    fn with_others<'a>(&'a self, others: &[&'a Cube], kind: WindowKind) -> Vec<&'a Cube> {
         assert_eq!(
             kind.grain(),
             self.grain,
             "window {kind} needs a {:?} cube",
             kind.grain()
         );
-        let cubes: Vec<&Cube> = std::iter::once(self)
-            .chain(others.iter().copied())
-            .collect();
         for c in others {
             assert_eq!(
                 (c.grain, &c.group_by, c.n_measures),
@@ -328,6 +408,19 @@ impl Cube {
                 "cubes of one report must have one shape"
             );
         }
+        std::iter::once(self)
+            .chain(others.iter().copied())
+            .collect()
+    }
+
+    /// The report of these windows, each from its members' cells.
+    fn read_windows(
+        &self,
+        windows: BTreeMap<Option<i32>, Vec<Member<'_>>>,
+        policy: &SlaPolicy,
+        opts: &ReportOptions,
+    ) -> Report {
+        let kind = opts.window;
         let k = self.group_by.len();
         let full: u32 = (1u32 << k) - 1;
         let mut levels: Vec<u32> = if opts.rollups {
@@ -337,26 +430,6 @@ impl Cube {
         };
         // Most detailed first: more kept columns first, then by mask for a stable order.
         levels.sort_by_key(|m| (std::cmp::Reverse(m.count_ones()), std::cmp::Reverse(*m)));
-
-        let period = opts
-            .period
-            .unwrap_or_else(|| Cube::span_of(&cubes).unwrap_or((0, 0)));
-        // The members of each window (None: records with no start clock), in window order.
-        let mut windows: BTreeMap<Option<i32>, Vec<Member<'_>>> = BTreeMap::new();
-        for ((unit, groups), cells) in cubes.iter().flat_map(|c| &c.cells) {
-            match unit {
-                None if keep(None) => windows.entry(None).or_default().push((groups, cells)),
-                None => {}
-                Some(u) => {
-                    for w in kind.windows_of_unit(*u).filter(|w| {
-                        keep(Some(*w))
-                            && (kind != WindowKind::Rolling12m || inside(kind.bounds(*w), period))
-                    }) {
-                        windows.entry(Some(w)).or_default().push((groups, cells));
-                    }
-                }
-            }
-        }
         let windows: Vec<(Option<i32>, Vec<Member<'_>>)> = windows.into_iter().collect();
         let reader = WindowReader {
             kind,
@@ -415,14 +488,14 @@ impl Cube {
     }
 
     /// `[first day of the first unit, first day after the last unit)` over windowed cells.
+    /// Units are in order, so only the ends are looked at (and any emptied units there).
     fn data_span(&self) -> Option<DayRange> {
         // Cells emptied by `subtract` do not count: the span is where records are.
-        let units = self
-            .cells
-            .iter()
-            .filter(|(_, cells)| cells.iter().any(|c| c.n_eligible() > 0))
-            .filter_map(|((u, _), _)| *u);
-        let (lo, hi) = (units.clone().min()?, units.max()?);
+        let held = |(u, groups): (&Option<i32>, &UnitCells)| {
+            u.filter(|_| groups.values().flatten().any(|c| c.n_eligible() > 0))
+        };
+        let lo = self.cells.iter().find_map(held)?;
+        let hi = self.cells.iter().rev().find_map(held)?;
         Some((self.grain.first_day(lo), self.grain.first_day(hi + 1)))
     }
 }
@@ -580,6 +653,59 @@ mod tests {
             unwindowed
                 .iter()
                 .all(|l| l.reason == Exclusion::MissingStart && l.count == 1)
+        );
+    }
+
+    /// Reading named windows reads their units' cells only, and gives the rows the whole
+    /// report has for them; a cell subtracted to nothing leaves the cube.
+    #[test]
+    fn named_windows_read_only_their_units_and_emptied_cells_leave() {
+        let mut cube = Cube::new(Grain::Month, vec!["borough".into()], 1);
+        let mut open = Cube::new(Grain::Month, vec!["borough".into()], 1);
+        let jan = Grain::Month.unit_of_day(day_of_ymd(2024, 1, 10));
+        let g = |b: &str| vec![Some(b.to_string())];
+        for u in jan..jan + 9 {
+            cube.add(Some(u), g("A"), 0, &cell(&[u as i64, 3]));
+            cube.add(Some(u), g("B"), 0, &cell(&[7]));
+        }
+        open.add(Some(jan + 4), g("C"), 0, &cell(&[1]));
+        let mut missing = MeasureCell::default();
+        missing.exclude(Exclusion::MissingStop);
+        open.add(None, g("A"), 0, &missing);
+        for (window, rolling) in [
+            (WindowKind::Month, false),
+            (WindowKind::Quarter, false),
+            (WindowKind::Rolling12m, true),
+        ] {
+            let opts = ReportOptions {
+                window,
+                method: PercentileMethod::Linear,
+                rollups: true,
+                period: rolling.then_some((day_of_ymd(2023, 1, 1), day_of_ymd(2025, 1, 1))),
+                threads: 1,
+            };
+            let named: BTreeSet<Option<i32>> =
+                [None, Some(window.windows_of_unit(jan + 4).next().unwrap())].into();
+            let part = cube.report_windows_in(&[&open], &policy(), &opts, &named);
+            let whole = cube.report_windows(&[&open], &policy(), &opts, &|w| named.contains(&w));
+            assert_eq!(part, whole, "{window}");
+            assert!(!part.rows.is_empty() && !part.ledger.is_empty(), "{window}");
+        }
+        assert_eq!(open.len(), 2);
+        assert!(open.subtract(Some(jan + 4), &g("C"), 0, &cell(&[1])));
+        assert!(open.subtract(None, &g("A"), 0, &missing));
+        assert!(open.is_empty() && Cube::span_of(&[&open]).is_none());
+        // A cell not held subtracts only when it counts nothing.
+        assert!(open.subtract(Some(jan), &g("A"), 0, &MeasureCell::default()));
+        assert!(!open.subtract(Some(jan), &g("A"), 0, &cell(&[1])));
+        assert_eq!(
+            cube.units().collect::<Vec<_>>(),
+            (jan..jan + 9).collect::<Vec<_>>()
+        );
+        assert_eq!(cube.remove_units(&[jan, jan + 1, jan + 20]), Some(jan));
+        assert_eq!(
+            Cube::span_of(&[&cube]),
+            Some((day_of_ymd(2024, 3, 1), day_of_ymd(2024, 10, 1)))
         );
     }
 

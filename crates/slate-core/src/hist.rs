@@ -497,6 +497,11 @@ impl MeasureCell {
         self.hist.count() + self.n_excluded()
     }
 
+    /// Whether the cell counts nothing: no record, no local-time reading.
+    pub fn is_empty(&self) -> bool {
+        self.n_eligible() == 0 && self.ambiguous_local == 0 && self.skipped_local == 0
+    }
+
     /// Adds another cell of the same measure.
     pub fn merge(&mut self, other: &MeasureCell) {
         self.hist.merge(&other.hist);

@@ -1,5 +1,5 @@
-//! The pipeline: a source task feeding update batches over a bounded channel (the bound is the
-//! back-pressure) to the processor, which applies them, emits on the watermark's schedule,
+//! The pipeline: a source task feeding batches of updates (Rust values, not Arrow: the
+//! processor reads them as they are) over a bounded channel (the bound is the back-pressure) to the processor, which applies them, emits on the watermark's schedule,
 //! writes each emission and checkpoints.
 //!
 //! Emissions are written by the processor before it checkpoints, so a checkpoint never claims
@@ -24,7 +24,7 @@ use crate::source::{
     Reject, Replay, TextClocks, is_update_file, parse_json_update, read_update_file,
 };
 use crate::state::{Emission, Processor, State, StreamConfig};
-use crate::update::{Update, from_batch, to_batch};
+use crate::update::Update;
 
 /// Where updates come from.
 #[derive(Debug, Clone)]
@@ -609,8 +609,7 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
             progress = at;
         }
         last_activity = clock.now_us();
-        let updates = from_batch(&batch).map_err(|e| Error::Pipeline(e.to_string()))?;
-        for u in updates {
+        for u in batch {
             p.apply(u).await?;
         }
         summary.max_open = summary.max_open.max(p.open_incidents());
@@ -670,7 +669,7 @@ struct Skip {
 
 /// What the source sends the processor: a batch of updates and, from a seeking source, where
 /// it stands after them (checkpointed with the state that applied them).
-type Chunk = (RecordBatch, Option<SourceProgress>);
+type Chunk = (Vec<Update>, Option<SourceProgress>);
 
 /// Sends updates in batches, skipping those consumed before a restart.
 pub(crate) struct Batcher {
@@ -698,8 +697,7 @@ impl Batcher {
         if self.buf.is_empty() {
             return true;
         }
-        let batch = to_batch(&self.buf);
-        self.buf.clear();
+        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(self.size));
         self.tx.blocking_send((batch, None)).is_ok()
     }
 
@@ -732,8 +730,7 @@ impl Batcher {
     /// is gone.
     #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
     pub(crate) fn send_at(&mut self, at: SourceProgress) -> bool {
-        let batch = to_batch(&self.buf);
-        self.buf.clear();
+        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(self.size));
         self.tx.blocking_send((batch, Some(at))).is_ok()
     }
 

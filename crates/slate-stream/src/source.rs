@@ -10,12 +10,17 @@ use arrow::array::{ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit};
 use chrono::{DateTime, NaiveDateTime};
-use slate_core::ambiguous::{AMBIGUOUS_REASON, Reading, Tally, resolve_lifecycle};
-use slate_core::schema::{self, CLOCKS};
+use slate_core::ambiguous::{
+    AMBIGUOUS_REASON, CALL_ENDED_AFTER, LIFECYCLE, Reading, RecordClocks, Tally, resolve,
+};
+use slate_core::schema::{self, ColumnKind};
 use slate_core::{Ambiguous, TzRules};
 
 use crate::error::{Error, Result, io};
-use crate::update::{Update, from_batch, split_record};
+use crate::update::{
+    ALL_CLOCKS, CALL_ENDED_AT, N_CLOCKS, Update, clock_index, from_batch, kind_of, set_flag,
+    set_text, split_record,
+};
 
 /// Reads a record batch whose clocks may be naive local time into records with UTC clocks.
 /// A naive reading in a repeated hour is the earlier instant, clock by clock, as `slate run`
@@ -179,14 +184,23 @@ impl Replay {
         Ok(self
             .records
             .front()
-            .map(|r| r.clocks.iter().flatten().copied().min().unwrap_or(i64::MIN)))
+            .map(|r| first_event_us(r).unwrap_or(i64::MIN)))
     }
+}
+
+/// A record's earliest event clock: the time of the first update [`split_record`] makes of it.
+fn first_event_us(r: &Update) -> Option<i64> {
+    (r.all_clocks().iter().enumerate())
+        .filter(|&(k, _)| crate::update::is_event_clock(k))
+        .filter_map(|(_, c)| *c)
+        .min()
 }
 
 /// How text updates (NDJSON, CSV) read naive clocks: local time in `tz`; the readings of a
 /// repeated hour are carried as both instants until the update is read, then decided for the
-/// update as a whole by `ambiguous` (the CAD lifecycle order,
-/// [`slate_core::ambiguous::resolve_lifecycle`]). `tally` counts what the rule decided.
+/// update as a whole by `ambiguous` (the CAD lifecycle order, and `call_ended` not before
+/// `call_answered`, as [`slate_core::ambiguous::resolve`] decides a record). `tally` counts
+/// what the rule decided.
 #[derive(Debug, Clone)]
 pub struct TextClocks {
     /// The zone naive clocks are read in.
@@ -232,63 +246,76 @@ pub fn parse_json_update(
     update_of_fields(fields.iter().map(|(k, v)| (*k, v.as_deref())), clocks)
 }
 
-/// Builds an update from `(column, text)` pairs (NDJSON keys or CSV headers).
+/// Builds an update from `(column, text)` pairs (NDJSON keys or CSV headers): any canonical
+/// or optional column.
 pub fn update_of_fields<'a>(
     fields: impl Iterator<Item = (&'a str, Option<&'a str>)>,
     clocks: &mut TextClocks,
 ) -> std::result::Result<Update, String> {
     let mut u = Update::default();
     let mut has_id = false;
-    let mut readings: [Option<Reading>; 6] = [None; 6];
+    let mut readings: [Option<Reading>; N_CLOCKS] = [None; N_CLOCKS];
     // The clocks as written, for the reject under `exclude`.
-    let mut texts: [Option<&str>; 6] = [None; 6];
+    let mut texts: [Option<&str>; N_CLOCKS] = [None; N_CLOCKS];
     for (k, v) in fields {
         let v = v.filter(|s| !s.is_empty());
-        match k {
-            schema::INCIDENT_ID => {
-                u.id = v.ok_or("incident_id is empty")?.to_string();
-                has_id = true;
-            }
-            schema::BOROUGH => u.borough = v.map(str::to_string),
-            schema::GRADE => u.grade = v.map(str::to_string),
-            schema::CHANNEL => u.channel = v.map(str::to_string),
-            schema::CANCELLED => {
-                u.cancelled = match v {
+        if k == schema::INCIDENT_ID {
+            u.id = v.ok_or("incident_id is empty")?.to_string();
+            has_id = true;
+            continue;
+        }
+        match kind_of(k) {
+            Some(ColumnKind::Text) => set_text(&mut u, k, v),
+            Some(ColumnKind::Flag) => {
+                let flag = match v {
                     None => None,
                     Some("true" | "1" | "t" | "TRUE" | "True") => Some(true),
                     Some("false" | "0" | "f" | "FALSE" | "False") => Some(false),
-                    Some(other) => return Err(format!("cancelled: {other:?} is not true/false")),
-                }
+                    Some(other) => return Err(format!("{k}: {other:?} is not true/false")),
+                };
+                set_flag(&mut u, k, flag);
             }
-            clock => {
-                let i = CLOCKS
-                    .iter()
-                    .position(|c| *c == clock)
-                    .ok_or_else(|| format!("unknown column {clock:?}"))?;
+            Some(ColumnKind::Clock) => {
+                let i = clock_index(k).expect("every clock column is an update clock");
                 readings[i] = v
-                    .map(|s| parse_clock(s, &clocks.tz).map_err(|e| format!("{clock}: {e}")))
+                    .map(|s| parse_clock(s, &clocks.tz).map_err(|e| format!("{k}: {e}")))
                     .transpose()?;
                 texts[i] = v;
             }
+            None => return Err(format!("unknown column {k:?}")),
         }
     }
     if !has_id {
         return Err("incident_id is missing".into());
     }
-    let decided = resolve_lifecycle(clocks.ambiguous, &mut readings);
+    // As `run --source` decides a record: the lifecycle in order, `call_ended` not before
+    // `call_answered`.
+    let decided = resolve(
+        clocks.ambiguous,
+        RecordClocks {
+            readings: &mut readings,
+            follows: &[None; N_CLOCKS],
+            chain: &LIFECYCLE,
+            pairs: &[(CALL_ENDED_AFTER, CALL_ENDED_AT)],
+        },
+    );
     clocks.tally.add(&decided);
     if decided.excluded {
-        // The first ambiguous clock in lifecycle order (`resolve` left the readings as read).
-        let i = (0..6)
+        // The first ambiguous clock (`resolve` left the readings as read).
+        let i = (0..N_CLOCKS)
             .find(|&i| readings[i].is_some_and(Reading::is_ambiguous))
             .expect("an excluded update has an ambiguous reading");
-        let (clock, text) = (CLOCKS[i], texts[i].unwrap_or_default());
+        let (clock, text) = (ALL_CLOCKS[i], texts[i].unwrap_or_default());
         return Err(format!(
             "{AMBIGUOUS_REASON}: {clock} {text:?} occurs twice (clocks went back); \
              the update is not read under ambiguous = exclude"
         ));
     }
-    u.clocks = readings.map(|r| r.map(|r| r.earlier));
+    for (i, r) in readings.iter().enumerate() {
+        if let Some(r) = r {
+            u.set_clock(i, Some(r.earlier));
+        }
+    }
     Ok(u)
 }
 
@@ -474,6 +501,40 @@ mod tests {
         ] {
             assert!(parse_json_update(bad, tz).is_err(), "{bad}");
         }
+    }
+
+    /// Every optional column reads from NDJSON, and an update written as a line reads back
+    /// as itself; `call_ended` in the repeated hour is decided after `call_answered`.
+    #[test]
+    fn json_updates_carry_the_optional_columns() {
+        let tz = std::sync::Arc::new(TzRules::from_name("Europe/London").unwrap());
+        let c = &mut TextClocks::new(tz, Ambiguous::Order);
+        let u = parse_json_update(
+            r#"{"incident_id": "p1", "surveyed": "2024-07-01T10:00:00Z", "satisfied": false,
+                "respondent_group": "White", "appointment_due": 7, "abandoned": "1"}"#,
+            c,
+        )
+        .unwrap();
+        let o = u.optional.as_deref().unwrap();
+        assert_eq!(o.clocks[9], Some(1_719_828_000_000_000));
+        assert_eq!(o.clocks[2], Some(7));
+        assert_eq!(
+            (o.satisfied, o.abandoned, o.respondent_group.as_deref()),
+            (Some(false), Some(true), Some("White"))
+        );
+        assert_eq!(u.event_us(), Some(1_719_828_000_000_000));
+        assert_eq!(parse_json_update(&u.to_json_line(), c).unwrap(), u);
+        let plain = parse_json_update(r#"{"incident_id": "p2", "closed": 9}"#, c).unwrap();
+        assert!(plain.optional.is_none());
+        assert_eq!(parse_json_update(&plain.to_json_line(), c).unwrap(), plain);
+        let bad = parse_json_update(r#"{"incident_id": "x", "satisfied": "maybe"}"#, c);
+        assert!(bad.unwrap_err().starts_with("satisfied:"));
+        // Answered 01:50 in the first pass (00:50Z); the call ended 01:10, which keeps order
+        // only in the second pass (01:10Z).
+        let line = r#"{"incident_id": "q", "call_answered": "2024-10-27T00:50:00Z", "call_ended": "2024-10-27 01:10:00"}"#;
+        let u = parse_json_update(line, c).unwrap();
+        let z = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros();
+        assert_eq!(u.clock(CALL_ENDED_AT), Some(z("2024-10-27T01:10:00Z")));
     }
 
     /// London, 27 Oct 2024: 01:00-01:59 happens at 00:xxZ (BST) and again at 01:xxZ (GMT).

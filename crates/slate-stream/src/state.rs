@@ -14,7 +14,7 @@ use slate_core::{Cube, GroupKey, MeasureCell, Report, ReportOptions, SlaPolicy, 
 use slate_engine::{ScorecardOptions, cells_of_batches, cells_of_rows};
 
 use crate::error::Result;
-use crate::update::{Update, to_batch};
+use crate::update::{ALL_CLOCKS, Clocks, N_CLOCKS, Update, clock_index, to_batch};
 
 /// What to do with an update whose windows are already final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,8 +95,8 @@ pub struct Emission {
     /// Windows whose current rows changed, each as a report of that window alone (no rows:
     /// the window has none now); `None` is the ledger of records with no start clock.
     pub changed: Vec<(Option<DayRange>, Report)>,
-    /// Whether `changed` holds every window not frozen (the first emission of a run, or the
-    /// data's span moved): a window not frozen and not in it has no rows.
+    /// Whether `changed` holds every window not frozen (the first emission of a run, or, with
+    /// rolling windows, the data's span moved): a window not frozen and not in it has no rows.
     pub full: bool,
     /// The watermark at emission (µs).
     pub watermark_us: i64,
@@ -265,18 +265,16 @@ impl Processor {
     /// A processor from a (possibly restored) state.
     pub fn new(cfg: StreamConfig, state: State) -> Result<Self> {
         cfg.opts.check()?;
-        // Updates carry the canonical record (six clocks); the optional promise clocks
-        // (appointments, call-backs, complaints, surveys) arrive days or weeks after an incident
-        // settles, which the stream's settling rule does not yet wait for.
+        // Updates carry every clock a policy can name (the optional promise clocks too); a
+        // clock arriving after its incident settled revises it (or is late, in drop mode).
         for m in &cfg.policy.measures {
             for c in [&m.start, &m.stop] {
-                if !slate_core::schema::CLOCKS.contains(&c.as_str()) {
+                if clock_index(c).is_none() {
                     return Err(crate::Error::Unsupported(format!(
-                        "policy {:?}, measure {:?}: the stream measures the canonical clocks ({}) only, \
-                         not {c:?}; use `slate run` for this measure",
+                        "policy {:?}, measure {:?}: {c:?} is not a clock the stream carries ({})",
                         cfg.policy.name,
                         m.id,
-                        slate_core::schema::CLOCKS.join(", ")
+                        ALL_CLOCKS.join(", ")
                     )));
                 }
             }
@@ -293,12 +291,11 @@ impl Processor {
                 );
             }
         }
-        let clocks = slate_core::schema::CLOCKS;
         let mut start_cols: Vec<usize> = cfg
             .policy
             .measures
             .iter()
-            .filter_map(|m| clocks.iter().position(|c| *c == m.start))
+            .filter_map(|m| clock_index(&m.start))
             .collect();
         start_cols.sort_unstable();
         start_cols.dedup();
@@ -384,11 +381,11 @@ impl Processor {
     /// of its earliest clock) plus the settle time. Every clock of an incident is expected
     /// within `settle` of the end of that unit.
     fn deadline(&self, r: &Update) -> i64 {
-        self.deadline_of(&r.clocks)
+        self.deadline_of(&r.all_clocks())
     }
 
     /// [`Processor::deadline`] of a record with these clocks.
-    fn deadline_of(&self, clocks: &[Option<i64>; 6]) -> i64 {
+    fn deadline_of(&self, clocks: &Clocks) -> i64 {
         let starts = self.start_cols.iter().filter_map(|&k| clocks[k]).min();
         match starts.or_else(|| clocks.iter().flatten().copied().min()) {
             Some(t) => self
@@ -398,7 +395,7 @@ impl Processor {
         }
     }
 
-    fn mark_dirty(&mut self, clocks: &[Option<i64>; 6]) {
+    fn mark_dirty(&mut self, clocks: &Clocks) {
         for &k in &self.start_cols {
             if let Some(t) = clocks[k] {
                 let u = self.unit_of_us(t);
@@ -421,7 +418,7 @@ impl Processor {
     /// Whether a record's cells would fall in a frozen window (any window of any unit of its
     /// start clocks); a record with no start clock falls in none, and is past the horizon
     /// once it would have been forgotten.
-    fn touches_frozen(&self, clocks: &[Option<i64>; 6]) -> bool {
+    fn touches_frozen(&self, clocks: &Clocks) -> bool {
         if self.cfg.revise_horizon_us.is_none() {
             return false;
         }
@@ -442,7 +439,7 @@ impl Processor {
     /// When a settled record can be forgotten: once every window its cells fall in is frozen
     /// (the end of the last window of any of its start clocks' units, or with none of its
     /// clocks' units, plus settle plus the horizon). `i64::MAX` without a horizon.
-    fn forget_at(&self, clocks: &[Option<i64>; 6]) -> i64 {
+    fn forget_at(&self, clocks: &Clocks) -> i64 {
         let Some(h) = self.cfg.revise_horizon_us else {
             return i64::MAX;
         };
@@ -493,7 +490,7 @@ impl Processor {
             // Revise: take the settled record's cells out, fold the update in, put them back.
             let mut new = old.clone();
             new.merge(&u);
-            if self.touches_frozen(&old.clocks) || self.touches_frozen(&new.clocks) {
+            if self.touches_frozen(&old.all_clocks()) || self.touches_frozen(&new.all_clocks()) {
                 self.push_late(u, LateReason::PastHorizon);
                 return Ok(());
             }
@@ -506,12 +503,8 @@ impl Processor {
         // place only once the update is known not to be late (no clone per update).
         let prev = self.state.open.get(&u.id);
         let prev_deadline = prev.map(|r| self.deadline(r));
-        let mut clocks = prev.map_or([None; 6], |r| r.clocks);
-        for (a, b) in clocks.iter_mut().zip(u.clocks) {
-            if b.is_some() {
-                *a = b;
-            }
-        }
+        let mut clocks = prev.map_or([None; N_CLOCKS], Update::all_clocks);
+        u.overlay_clocks(&mut clocks);
         let d = self.deadline_of(&clocks);
         if d <= wm {
             if self.touches_frozen(&clocks) {
@@ -576,7 +569,7 @@ impl Processor {
                 }
             }
         }
-        self.mark_dirty(&old.clocks);
+        self.mark_dirty(&old.all_clocks());
         Ok(())
     }
 
@@ -595,8 +588,9 @@ impl Processor {
 
     /// Bookkeeping of a record whose cells joined the settled cube.
     fn note_settled(&mut self, r: Update) {
-        self.mark_dirty(&r.clocks);
-        let forget = self.forget_at(&r.clocks);
+        let clocks = r.all_clocks();
+        self.mark_dirty(&clocks);
+        let forget = self.forget_at(&clocks);
         if forget != i64::MAX {
             self.state.forget.insert((forget, r.id.clone()));
         }
@@ -620,17 +614,24 @@ impl Processor {
         }
         self.state.frozen_wm = self.state.watermark_us;
         let kind = self.cfg.opts.window;
+        // Windows end in the order they start, and freeze in the order they end: the frozen
+        // ones are at the front of each map, so only they are visited.
         let frozen: Vec<DayRange> = (self.state.revisions.keys().copied())
-            .filter(|&w| self.frozen(w))
+            .take_while(|&w| self.frozen(w))
             .collect();
         for w in &frozen {
             self.state.revisions.remove(w);
             self.state.announced_final.remove(w);
         }
-        if let Some(latest) = &mut self.latest {
-            latest
-                .windows
-                .retain(|w, _| w.is_none_or(|w| !frozen.contains(&w)));
+        if let Some(latest) = &self.latest {
+            let gone: Vec<Option<DayRange>> = (latest.windows.keys().copied())
+                .skip_while(Option::is_none)
+                .take_while(|w| w.is_some_and(|w| self.frozen(w)))
+                .collect();
+            let latest = self.latest.as_mut().expect("checked above");
+            for w in gone {
+                latest.windows.remove(&w);
+            }
         }
         let grain = kind.grain();
         let droppable = |u: i32| {
@@ -638,8 +639,8 @@ impl Processor {
             let last = kind.windows_of_unit(u).last().expect("a unit has a window");
             self.frozen(kind.bounds(last))
         };
-        let units: BTreeSet<i32> = self.cube.units().collect();
-        let dropped: Vec<i32> = units.into_iter().filter(|&u| droppable(u)).collect();
+        // Units in order: the droppable ones come first.
+        let dropped: Vec<i32> = self.cube.units().take_while(|&u| droppable(u)).collect();
         if !dropped.is_empty()
             && let Some(lo) = self.cube.remove_units(&dropped)
         {
@@ -657,7 +658,8 @@ impl Processor {
                 }
                 LateMode::Revise => {
                     // A revised record may have moved on: only its current entry forgets it.
-                    if (self.state.settled.get(&id)).is_some_and(|r| self.forget_at(&r.clocks) == t)
+                    if (self.state.settled.get(&id))
+                        .is_some_and(|r| self.forget_at(&r.all_clocks()) == t)
                     {
                         self.state.settled.remove(&id);
                     }
@@ -668,7 +670,7 @@ impl Processor {
 
     /// Grain units whose cells are held in memory (settled cube), for tests and stats.
     pub fn held_units(&self) -> usize {
-        self.cube.units().collect::<BTreeSet<_>>().len()
+        self.cube.units().count()
     }
 
     /// Settled records (revise mode) or ids (drop mode) held for revisions.
@@ -768,13 +770,16 @@ impl Processor {
         let prev = self.latest.take();
         let (policy, open) = (&self.cfg.policy, &self.open_cube);
         let frozen = |w: i32| self.frozen(kind.bounds(w));
-        // Only the changed windows (and the no-start ledger) are read again; the rest of the
-        // last report stands. Rolling windows, and any change of the data's span (which
-        // decides the rolling windows shown), read every window not frozen.
+        // Only the changed windows (and the no-start ledger) are read again, from their own
+        // cells, so an emission's cost follows what changed, not the history held; the rest
+        // of the last report stands. A change of the data's span decides which rolling
+        // windows show: then every window not frozen is read.
         let (mut latest, full, part) = match prev {
-            Some(prev) if prev.span == span && kind != WindowKind::Rolling12m => {
-                let keep = |w: Option<i32>| w.is_none_or(|w| dirty_ids.contains(&w) && !frozen(w));
-                let part = self.cube.report_windows(&[open], policy, &opts, &keep);
+            Some(prev) if prev.span == span || kind != WindowKind::Rolling12m => {
+                let named: BTreeSet<Option<i32>> = std::iter::once(None)
+                    .chain(dirty_ids.iter().filter(|&&w| !frozen(w)).map(|&w| Some(w)))
+                    .collect();
+                let part = self.cube.report_windows_in(&[open], policy, &opts, &named);
                 (prev, false, part)
             }
             _ => {

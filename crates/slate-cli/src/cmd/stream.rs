@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use slate_core::duration::parse_duration_secs;
 use slate_core::Ambiguous;
+use slate_core::duration::parse_duration_secs;
 use slate_stream::clock::SystemClock;
 use slate_stream::kafka::{KafkaSpec, TextFormat};
 use slate_stream::{LateMode, RunSpec, SinkSpec, SourceSpec, StreamConfig, run_stream};

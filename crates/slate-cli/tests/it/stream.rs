@@ -269,6 +269,82 @@ fn generate(data: &Path, rows: &str) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// The `-full` policies read the optional promise clocks, which come days to weeks after
+/// the call: streamed with the default settle, late and revise-horizon settings, from a replay
+/// and as the same updates in NDJSON on standard input, they end with `slate run`'s scorecard
+/// and ledger.
+#[test]
+fn full_policies_stream_to_the_batch_figures_from_a_replay_and_stdin() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let o = slate()
+        .args([
+            "gen",
+            "--rows",
+            "4000",
+            "--years",
+            "1",
+            "--from",
+            "2023-01-01",
+        ])
+        .args(["--promises", "--seed", "9", "--out"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The updates a replay feeds, in its order, as NDJSON lines (clocks in microseconds).
+    let tz = std::sync::Arc::new(slate_core::TzRules::from_name("Europe/London").unwrap());
+    let feed = t.path().join("feed.ndjson");
+    let lines: String = slate_stream::source::Replay::new(&[data.to_string_lossy().into()], tz)
+        .unwrap()
+        .map(|u| u.unwrap().to_json_line() + "\n")
+        .collect();
+    assert!(lines.contains("\"surveyed\"") && lines.contains("\"appointment_due\""));
+    std::fs::write(&feed, lines).unwrap();
+    for policy in [
+        "builtin:mps-promise-2008-full",
+        "builtin:policing-pledge-2008-full",
+    ] {
+        let reference = t.path().join("run.parquet");
+        let o = slate()
+            .args(["run", "-i", data.to_str().unwrap(), "--policy", policy])
+            .arg("--out")
+            .arg(&reference)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for source in ["replay", "stdin"] {
+            let out = t.path().join(format!("out-{source}"));
+            let mut c = slate();
+            c.args(["stream", "--policy", policy, "--out"]).arg(&out);
+            if source == "replay" {
+                c.arg("--replay").arg(&data);
+            } else {
+                c.arg("--stdin")
+                    .stdin(Stdio::from(std::fs::File::open(&feed).unwrap()));
+            }
+            let o = c.stdout(Stdio::null()).output().unwrap();
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.success(), "{policy} {source}: {stderr}");
+            assert!(
+                stderr.contains(" 0 dropped; 0 unreadable lines"),
+                "{policy} {source}: {stderr}"
+            );
+            for (got, want) in [
+                ("latest.parquet", "run.parquet"),
+                ("latest.exclusions.parquet", "run.exclusions.parquet"),
+            ] {
+                assert_eq!(
+                    read_all(&[out.join(got)]),
+                    read_all(&[t.path().join(want)]),
+                    "{policy} {source}: {got}"
+                );
+            }
+            std::fs::remove_dir_all(&out).unwrap();
+        }
+    }
+}
+
 /// Files under `dir` (recursively) whose names end in `.tmp`.
 fn temp_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();

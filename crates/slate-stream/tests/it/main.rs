@@ -52,6 +52,11 @@ fn dataset(rows: u64) -> tempfile::TempDir {
 }
 
 fn dataset_years(rows: u64, years: u32) -> tempfile::TempDir {
+    dataset_of(rows, years, false)
+}
+
+/// `rows` generated incidents over `years`, with the wider promises' columns if `promises`.
+fn dataset_of(rows: u64, years: u32, promises: bool) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     let c = GenConfig {
         rows,
@@ -59,7 +64,7 @@ fn dataset_years(rows: u64, years: u32) -> tempfile::TempDir {
         from: NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
         years,
         dirty_rate: 0.0,
-        promises: false,
+        promises,
     };
     write_dataset(
         &c,
@@ -168,27 +173,65 @@ fn replay_of_working_day_deadline_and_share_measures_ends_with_the_batch_figures
     );
 }
 
-/// A policy reading the optional promise clocks is refused by the stream, naming the measure.
+/// The `-full` policies read the optional promise clocks (call-backs, appointments,
+/// complaints, collisions, surveys weeks after the close): replayed, and as NDJSON updates in a
+/// watched directory, they end with the batch figures and ledger. A clock that comes after its
+/// incident settled revises it (within the revise horizon).
 #[test]
-fn stream_refuses_optional_clocks_clearly() {
-    let data = dataset(100);
-    let out = tempfile::tempdir().unwrap();
-    let src = SourceSpec::Replay {
-        inputs: vec![data.path().to_string_lossy().into_owned()],
-        speed: None,
-    };
-    let cfg = StreamConfig {
-        policy: SlaPolicy::builtin("mps-promise-2008-full").unwrap(),
-        ..config(WindowKind::Month, LateMode::Drop)
-    };
-    let e = rt()
-        .block_on(run_stream(cfg, spec(src, out.path())))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("reply_local_24h") && e.contains("slate run"),
-        "{e}"
-    );
+fn full_policies_end_with_the_batch_figures() {
+    let data = dataset_of(3_000, 1, true);
+    let ups = updates_of(data.path());
+    assert!(ups.iter().any(|u| u.optional.is_some()));
+    let feed = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = ups.iter().map(Update::to_json_line).collect();
+    std::fs::write(feed.path().join("a.ndjson"), lines.join("\n")).unwrap();
+    for name in ["mps-promise-2008-full", "policing-pledge-2008-full"] {
+        let policy = SlaPolicy::builtin(name).unwrap();
+        let (card, ledger) = batch_figures_of(data.path(), WindowKind::Month, &policy);
+        // Every promise measured: the later clocks reached the figures.
+        let measures = card.column_by_name("measure").unwrap();
+        let measures = arrow::compute::cast(measures, &arrow::datatypes::DataType::Utf8).unwrap();
+        let measures = arrow::array::AsArray::as_string::<i32>(&measures);
+        for m in ["satisfied", "appointment_kept"] {
+            assert!(measures.iter().any(|v| v == Some(m)), "{name}: no {m} rows");
+        }
+        let sources = [
+            SourceSpec::Replay {
+                inputs: vec![data.path().to_string_lossy().into_owned()],
+                speed: None,
+            },
+            SourceSpec::Dir {
+                path: feed.path().to_path_buf(),
+                once: true,
+            },
+        ];
+        for src in sources {
+            let out = tempfile::tempdir().unwrap();
+            let cfg = StreamConfig {
+                policy: policy.clone(),
+                settle_us: 7 * DAY_US,
+                revise_horizon_us: Some(90 * DAY_US),
+                ..config(WindowKind::Month, LateMode::Revise)
+            };
+            let what = format!("{name} from {src:?}");
+            let s = rt()
+                .block_on(run_stream(cfg, spec(src, out.path())))
+                .unwrap();
+            assert_eq!((s.open, s.late_dropped), (0, 0), "{what}");
+            assert!(s.rejects.is_empty(), "{what}: {:?}", s.rejects.first());
+            assert!(s.late_revised > 0, "{what}: later clocks revise");
+            assert_eq!(
+                concat(read(&out.path().join("latest.parquet"))),
+                card,
+                "{what}"
+            );
+            assert_eq!(
+                concat(read(&out.path().join("latest.exclusions.parquet"))),
+                ledger,
+                "{what}"
+            );
+        }
+    }
 }
 
 fn concat(b: Vec<arrow::array::RecordBatch>) -> arrow::array::RecordBatch {
@@ -450,6 +493,7 @@ fn a_start_clock_moved_to_another_month_re_emits_the_month_it_left() {
             None,
         ],
         cancelled: Some(false),
+        optional: None,
     };
     let months = |e: &Emission| -> Vec<i32> {
         let mut m: Vec<i32> = e.report.rows.iter().map(|r| r.window.0).collect();
