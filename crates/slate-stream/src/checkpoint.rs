@@ -132,7 +132,7 @@ impl SourceId {
             SourceSpec::Dir { path, .. } => SourceId::Dir {
                 path: canonical(path),
             },
-            SourceSpec::Stdin => SourceId::Stdin { file: stdin_file() },
+            SourceSpec::Stdin(_) => SourceId::Stdin { file: stdin_file() },
             SourceSpec::Kafka(k) => SourceId::Kafka {
                 topic: k.topic.clone(),
             },

@@ -37,8 +37,8 @@ pub enum SourceSpec {
         /// Speed-up.
         speed: Option<f64>,
     },
-    /// NDJSON lines on standard input.
-    Stdin,
+    /// Updates on standard input: NDJSON lines, or a CSV header line then one row per line.
+    Stdin(crate::kafka::TextFormat),
     /// A directory polled for new NDJSON, CSV and Parquet files (read in name order).
     Dir {
         /// The directory.
@@ -790,11 +790,13 @@ fn spawn_source(
                     }
                 }
             }
-            SourceSpec::Stdin => {
+            SourceSpec::Stdin(format) => {
                 use std::io::BufRead;
                 let mut reader = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
                 let mut line = String::new();
                 let mut n = 0u64;
+                // CSV: the first line names the columns of every row after it.
+                let mut header: Option<Vec<String>> = None;
                 loop {
                     line.clear();
                     let read = reader.read_line(&mut line).map_err(io(Path::new("-")))?;
@@ -802,8 +804,16 @@ fn spawn_source(
                         break;
                     }
                     n += 1;
-                    if !line.trim().is_empty() {
-                        match parse_json_update(line.trim_end(), &mut clocks) {
+                    if format == crate::kafka::TextFormat::Csv && header.is_none() {
+                        header = Some(crate::source::csv_fields(line.trim_end()));
+                    } else if !line.trim().is_empty() {
+                        let parsed = match &header {
+                            Some(h) => {
+                                crate::source::parse_csv_update(h, line.trim_end(), &mut clocks)
+                            }
+                            None => parse_json_update(line.trim_end(), &mut clocks),
+                        };
+                        match parsed {
                             Ok(u) => {
                                 if !out.push(u) {
                                     return Ok(clocks.tally);

@@ -427,38 +427,94 @@ pub fn read_csv(
     ups: &mut Vec<Update>,
     rejects: &mut Vec<Reject>,
 ) {
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .collect();
-    for (i, line) in lines.enumerate() {
-        let vals: Vec<&str> = line.split(',').collect();
-        if vals.len() != header.len() {
-            rejects.push(Reject {
-                file: name.to_string(),
-                row: i as u64 + 2,
-                reason: format!("{} fields, header has {}", vals.len(), header.len()),
-            });
+    // The csv crate, as the mapped reader uses: quoted fields (a comma or a line break inside
+    // quotes) are one field and lose their quotes. Rows of another length are rejects, named
+    // by the line they start on.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let reject = |rejects: &mut Vec<Reject>, row: u64, reason: String| {
+        rejects.push(Reject {
+            file: name.to_string(),
+            row,
+            reason,
+        })
+    };
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|c| c.trim().to_string()).collect(),
+        Err(e) => return reject(rejects, 1, format!("unreadable header: {e}")),
+    };
+    let mut record = csv::StringRecord::new();
+    loop {
+        let row = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                reject(rejects, row, format!("unreadable CSV row: {e}"));
+                if reader.position().line() == row {
+                    break; // nothing consumed: the rest cannot be read
+                }
+                continue;
+            }
+        }
+        let row = record.position().map_or(row, |p| p.line());
+        if record.len() != header.len() {
+            reject(
+                rejects,
+                row,
+                format!("{} fields, header has {}", record.len(), header.len()),
+            );
             continue;
         }
         match update_of_fields(
             header
                 .iter()
-                .copied()
-                .zip(vals.iter().map(|v| Some(v.trim()))),
+                .map(String::as_str)
+                .zip(record.iter().map(|v| Some(v.trim()))),
             clocks,
         ) {
             Ok(u) => ups.push(u),
-            Err(reason) => rejects.push(Reject {
-                file: name.to_string(),
-                row: i as u64 + 2,
-                reason,
-            }),
+            Err(reason) => reject(rejects, row, reason),
         }
     }
+}
+
+/// The fields of one CSV line (quotes as the csv crate reads them), trimmed.
+pub fn csv_fields(line: &str) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(line.as_bytes());
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => record.iter().map(|f| f.trim().to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// One update from a CSV line under `header` (standard input's rows, one per line).
+pub fn parse_csv_update(
+    header: &[String],
+    line: &str,
+    clocks: &mut TextClocks,
+) -> std::result::Result<Update, String> {
+    let vals = csv_fields(line);
+    if vals.len() != header.len() {
+        return Err(format!(
+            "{} fields, header has {}",
+            vals.len(),
+            header.len()
+        ));
+    }
+    update_of_fields(
+        header
+            .iter()
+            .map(String::as_str)
+            .zip(vals.iter().map(|v| Some(v.as_str()))),
+        clocks,
+    )
 }
 
 /// Whether a directory entry is an update file the directory source reads: by extension, and
@@ -598,5 +654,51 @@ mod tests {
             rej[0].reason
         );
         assert_eq!(c.tally.excluded_records, 1);
+    }
+
+    #[test]
+    fn csv_updates_read_quoted_fields_as_the_mapped_reader_does() {
+        let tz = std::sync::Arc::new(TzRules::from_name("Europe/London").unwrap());
+        // A quoted borough with a comma, a quoted plain one, a row split by a quoted line break,
+        // and a row with a field too many.
+        let text = "incident_id,borough,incident_created,arrived\n\
+                    a,\"Kensington, Chelsea\",2024-03-01T10:00:00Z,2024-03-01T10:07:00Z\n\
+                    b,\"Camden\",2024-03-01T11:00:00Z,\n\
+                    c,\"Tower\nHamlets\",2024-03-01T12:00:00Z,\n\
+                    d,Hackney,2024-03-01T13:00:00Z,,extra\n";
+        let mut c = TextClocks::new(tz.clone(), Ambiguous::Order);
+        let (mut ups, mut rejects) = (Vec::new(), Vec::new());
+        read_csv(text, "u.csv", &mut c, &mut ups, &mut rejects);
+        let boroughs: Vec<(&str, Option<&str>)> = ups
+            .iter()
+            .map(|u| (u.id.as_str(), u.borough.as_deref()))
+            .collect();
+        assert_eq!(
+            boroughs,
+            vec![
+                ("a", Some("Kensington, Chelsea")),
+                ("b", Some("Camden")),
+                ("c", Some("Tower\nHamlets"))
+            ]
+        );
+        assert_eq!(rejects.len(), 1);
+        // Named by the line the row starts on (c's row spans lines 4 and 5).
+        assert_eq!(rejects[0].row, 6);
+        assert_eq!(rejects[0].reason, "5 fields, header has 4");
+        // Standard input reads a row per line with the same quoting rules.
+        let header = csv_fields("incident_id, borough ,incident_created");
+        assert_eq!(header, vec!["incident_id", "borough", "incident_created"]);
+        let mut c = TextClocks::new(tz, Ambiguous::Order);
+        let u = parse_csv_update(
+            &header,
+            "e,\"Kensington, Chelsea\",2024-03-01T10:00:00Z",
+            &mut c,
+        )
+        .unwrap();
+        assert_eq!(u.borough.as_deref(), Some("Kensington, Chelsea"));
+        assert_eq!(
+            parse_csv_update(&header, "f,Camden", &mut c).unwrap_err(),
+            "2 fields, header has 3"
+        );
     }
 }

@@ -43,7 +43,7 @@ pub(crate) struct StreamArgs {
     /// data (as for `run`).
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub(crate) replay: Vec<String>,
-    /// Read NDJSON updates from standard input.
+    /// Read updates from standard input: NDJSON lines, or CSV with --format csv.
     #[arg(long)]
     pub(crate) stdin: bool,
     /// Poll a directory for new .ndjson, .csv and .parquet update files (read in name order;
@@ -65,9 +65,9 @@ pub(crate) struct StreamArgs {
     /// (slate resumes from its own checkpoint and reads every partition itself).
     #[arg(long, value_name = "GROUP", requires = "kafka")]
     pub(crate) group: Option<String>,
-    /// With --kafka: the messages' text, NDJSON (a JSON update per line) or CSV (a header
-    /// line, then one update per row).
-    #[arg(long, value_enum, default_value = "ndjson", requires = "kafka")]
+    /// With --stdin or --kafka: the updates' text, NDJSON (a JSON update per line) or CSV (a
+    /// header line of canonical column names, then one update per row).
+    #[arg(long, value_enum, default_value = "ndjson")]
     pub(crate) format: KafkaFormat,
     /// With --kafka: stop once every partition's end offset as of the start has been read.
     #[arg(long, requires = "kafka")]
@@ -230,6 +230,12 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
              naive clocks in replayed Parquet are read as the earlier instant, as `slate run` reads them"
         )?;
     }
+    if matches!(a.format, KafkaFormat::Csv) && !a.stdin && a.kafka.is_none() {
+        anyhow::bail!(
+            "--format applies to --stdin and --kafka (a replay reads Parquet; a watched \
+             directory reads .csv, .ndjson and .parquet files by their extension)"
+        );
+    }
     let source = if !a.replay.is_empty() {
         SourceSpec::Replay {
             inputs: a.replay.clone(),
@@ -266,7 +272,10 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
             properties,
         })
     } else {
-        SourceSpec::Stdin
+        SourceSpec::Stdin(match a.format {
+            KafkaFormat::Ndjson => TextFormat::Ndjson,
+            KafkaFormat::Csv => TextFormat::Csv,
+        })
     };
     let sink = if a.out == "-" {
         SinkSpec::IpcStdout

@@ -274,7 +274,7 @@ fn generate(data: &Path, rows: &str) {
 /// and as the same updates in NDJSON on standard input, they end with `slate run`'s scorecard
 /// and ledger.
 #[test]
-fn full_policies_stream_to_the_batch_figures_from_a_replay_and_stdin() {
+fn full_policies_stream_to_the_batch_figures_from_a_replay_and_stdin_as_ndjson_and_csv() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("data");
     let o = slate()
@@ -300,6 +300,25 @@ fn full_policies_stream_to_the_batch_figures_from_a_replay_and_stdin() {
         .map(|u| u.unwrap().to_json_line() + "\n")
         .collect();
     assert!(lines.contains("\"surveyed\"") && lines.contains("\"appointment_due\""));
+    // The same updates as CSV (`--stdin --format csv`): a header of every column, one row each.
+    let feed_csv = t.path().join("feed.csv");
+    let mut w = csv::Writer::from_path(&feed_csv).unwrap();
+    let names: Vec<String> = slate_stream::update::update_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    w.write_record(&names).unwrap();
+    for line in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        w.write_record(names.iter().map(|n| match &v[n.as_str()] {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }))
+        .unwrap();
+    }
+    w.flush().unwrap();
     std::fs::write(&feed, lines).unwrap();
     for policy in [
         "builtin:mps-promise-2008-full",
@@ -313,16 +332,19 @@ fn full_policies_stream_to_the_batch_figures_from_a_replay_and_stdin() {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        for source in ["replay", "stdin"] {
+        for source in ["replay", "stdin", "stdin-csv"] {
             let out = t.path().join(format!("out-{source}"));
             let mut c = slate();
             c.args(["stream", "--policy", policy, "--out"]).arg(&out);
-            if source == "replay" {
-                c.arg("--replay").arg(&data);
-            } else {
-                c.arg("--stdin")
-                    .stdin(Stdio::from(std::fs::File::open(&feed).unwrap()));
-            }
+            match source {
+                "replay" => c.arg("--replay").arg(&data),
+                "stdin" => c
+                    .arg("--stdin")
+                    .stdin(Stdio::from(std::fs::File::open(&feed).unwrap())),
+                _ => c
+                    .args(["--stdin", "--format", "csv"])
+                    .stdin(Stdio::from(std::fs::File::open(&feed_csv).unwrap())),
+            };
             let o = c.stdout(Stdio::null()).output().unwrap();
             let stderr = String::from_utf8_lossy(&o.stderr);
             assert!(o.status.success(), "{policy} {source}: {stderr}");
