@@ -152,13 +152,6 @@ fn copy_samples(to: &Path) {
 #[test]
 fn every_documented_command_runs_as_written() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let bin = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_slate"), bin.path().join("slate")).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let work = tempfile::tempdir().unwrap();
     copy_samples(work.path());
     let mut ran = 0;
@@ -172,20 +165,7 @@ fn every_documented_command_runs_as_written() {
                 continue;
             }
             let script = runnable(&script);
-            let out = Command::new("bash")
-                .args(["-euo", "pipefail", "-c", &script])
-                .current_dir(work.path())
-                .env("PATH", &path)
-                .env("NO_COLOR", "1")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{doc}, the ```sh block at line {line} failed ({}):\n{script}\n--- stdout\n{}\n--- stderr\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            run_block(doc, line, &script, work.path());
             for l in script.lines() {
                 if let Some(rest) = l.trim_start().strip_prefix("slate ") {
                     names.push(rest.split_whitespace().next().unwrap_or("").to_string());

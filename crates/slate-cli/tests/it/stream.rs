@@ -102,22 +102,7 @@ fn sigkill_at_random_points_then_restart_gives_the_batch_figures() {
     let span = t0.elapsed().as_millis().max(200) as u64;
 
     let seed = 0x5eed_u64;
-    let mut x = seed;
-    let mut killed_mid_run = 0;
-    // Each kill lands within the first fifth of a full run's time, so several land mid-run.
-    for _ in 0..5 {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let delay = span / 20 + (x >> 33) % (span * 3 / 20);
-        let mut child = stream_cmd(&data, &out, &state).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            killed_mid_run += 1;
-        }
-        child.wait().unwrap();
-    }
+    let killed_mid_run = kill_five_times(seed, span, || stream_cmd(&data, &out, &state));
     assert!(
         killed_mid_run >= 3,
         "seed {seed}: only {killed_mid_run} kills landed mid-run (run takes {span} ms)"
@@ -365,6 +350,32 @@ fn full_policies_stream_to_the_batch_figures_from_a_replay_and_stdin_as_ndjson_a
             std::fs::remove_dir_all(&out).unwrap();
         }
     }
+}
+
+/// Starts `cmd` five times and SIGKILLs each run at a seeded point within the first fifth of
+/// a full run's `span_ms`, so several land mid-run; returns how many did (a run that ended
+/// first is not counted).
+fn kill_five_times(
+    seed: u64,
+    span_ms: u64,
+    mut cmd: impl FnMut() -> std::process::Command,
+) -> usize {
+    let mut x = seed;
+    let mut killed_mid_run = 0;
+    for _ in 0..5 {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let delay = span_ms / 20 + (x >> 33) % (span_ms * 3 / 20);
+        let mut child = cmd().spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed_mid_run += 1;
+        }
+        child.wait().unwrap();
+    }
+    killed_mid_run
 }
 
 /// Files under `dir` (recursively) whose names end in `.tmp`.
@@ -965,21 +976,8 @@ mod kafka {
 
         // Killed at random points, then restarted to the end.
         let (out, state) = (t.path().join("out"), t.path().join("state"));
-        let mut x = 0x6b61_666b_u64;
-        let mut killed_mid_run = 0;
-        for _ in 0..5 {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let delay = span / 20 + (x >> 33) % (span * 3 / 20);
-            let mut child = kafka_cmd(&brokers, &out, &state).spawn().unwrap();
-            std::thread::sleep(Duration::from_millis(delay));
-            if child.try_wait().unwrap().is_none() {
-                child.kill().unwrap(); // SIGKILL
-                killed_mid_run += 1;
-            }
-            child.wait().unwrap();
-        }
+        let killed_mid_run =
+            super::kill_five_times(0x6b61_666b, span, || kafka_cmd(&brokers, &out, &state));
         assert!(
             killed_mid_run >= 3,
             "only {killed_mid_run} kills landed mid-run (run takes {span} ms)"
