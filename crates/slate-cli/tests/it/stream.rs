@@ -256,7 +256,7 @@ fn generate(data: &Path, rows: &str) {
 
 /// The `-full` policies read the optional promise clocks, which come days to weeks after
 /// the call: streamed with the default settle, late and revise-horizon settings, from a replay
-/// and as the same updates in NDJSON on standard input, they end with `slate run`'s scorecard
+/// and as the same updates in NDJSON and in CSV on standard input, they end with `slate run`'s scorecard
 /// and ledger.
 #[test]
 fn full_policies_stream_to_the_batch_figures_from_a_replay_and_stdin_as_ndjson_and_csv() {
