@@ -632,7 +632,8 @@ fn str_eq_truth(a: &ArrayRef, text: &str) -> BooleanBuffer {
     let bits = match a.data_type() {
         DataType::Utf8View => {
             let v: &StringViewArray = a.as_string_view();
-            let views = v.views();
+            // Sliced to the length so that the loops below need no bounds checks.
+            let views = &v.views()[..n];
             if text.len() <= 12 {
                 // Padding is zero by the format; masked anyway, it costs nothing.
                 let want = inline_view(text);
@@ -699,11 +700,24 @@ struct FxHasher(u64);
 impl Hasher for FxHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for c in bytes.chunks(8) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
             let mut w = [0u8; 8];
-            w[..c.len()].copy_from_slice(c);
+            w.copy_from_slice(c);
             self.write_u64(u64::from_le_bytes(w));
         }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+
+    #[inline]
+    fn write_u128(&mut self, x: u128) {
+        self.write_u64(x as u64);
+        self.write_u64((x >> 64) as u64);
     }
 
     #[inline]
@@ -732,6 +746,9 @@ struct Groups {
     /// Per string column, text -> id.
     interned: Vec<HashMap<Box<[u8]>, u64, Fx>>,
     key_bytes: usize,
+    /// Per-batch buffers, kept to save an allocation (and its zeroing) per batch.
+    flat: Vec<u64>,
+    column: Vec<u64>,
 }
 
 impl Groups {
@@ -741,6 +758,8 @@ impl Groups {
             values: vec![Vec::new(); k],
             interned: (0..k).map(|_| HashMap::default()).collect(),
             key_bytes: 0,
+            flat: Vec::new(),
+            column: Vec::new(),
         }
     }
 
@@ -758,10 +777,14 @@ impl Groups {
         let k = keys.len();
         let n = keys.first().map_or(0, |a| a.len());
         let w = k + 1;
-        let mut flat = vec![0u64; n * w];
+        let mut flat = std::mem::take(&mut self.flat);
+        flat.clear();
+        flat.resize(n * w, 0);
+        let mut column = std::mem::take(&mut self.column);
         for (j, a) in keys.iter().enumerate() {
-            for (i, v) in self.key_column(j, a)?.into_iter().enumerate() {
-                flat[i * w + j] = v;
+            self.key_column(j, a, &mut column)?;
+            for (row, v) in flat.chunks_exact_mut(w).zip(&column) {
+                row[j] = *v;
             }
             if let Some(nulls) = a.logical_nulls() {
                 for i in 0..n {
@@ -791,13 +814,16 @@ impl Groups {
             };
             out.push(id);
         }
+        self.flat = flat;
+        self.column = column;
         Ok(out)
     }
 
-    /// Each row's key part of column `j` (nulls arbitrary).
-    fn key_column(&mut self, j: usize, a: &ArrayRef) -> Result<Vec<u64>> {
+    /// Each row's key part of column `j` (nulls arbitrary), into `out`.
+    fn key_column(&mut self, j: usize, a: &ArrayRef, out: &mut Vec<u64>) -> Result<()> {
         let n = a.len();
-        let mut out = vec![0u64; n];
+        out.clear();
+        out.resize(n, 0);
         let mut set = |i: usize, v: u64| out[i] = v;
         match a.data_type() {
             DataType::Utf8View => {
@@ -841,9 +867,10 @@ impl Groups {
             DataType::Dictionary(_, _) => {
                 let d = a.as_any_dictionary();
                 if d.values().is_empty() {
-                    return Ok(out);
+                    return Ok(());
                 }
-                let ids = self.key_column(j, d.values())?;
+                let mut ids = Vec::new();
+                self.key_column(j, d.values(), &mut ids)?;
                 for (i, key) in d.normalized_keys().into_iter().enumerate() {
                     set(i, ids[key]);
                 }
@@ -861,7 +888,7 @@ impl Groups {
                 )));
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
