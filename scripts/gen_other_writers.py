@@ -12,6 +12,8 @@ Shapes (the run's `--tz` in brackets):
      [Europe/London]
   C  many small files (500 by default), zoned `timestamp[us, tz=UTC]` instants, Int64 ids,
      snappy, one row group per file: a Spark-style partitioned write  [Europe/London]
+  E  as A, but borough, grade and channel are dictionary-encoded strings in the Arrow schema,
+     as pyarrow writes pandas categoricals (DataFusion reads them as dictionaries)  [UTC]
 
   scripts/gen_other_writers.py --shape A --rows 10000000 --out bench-data/shape-A
 
@@ -63,6 +65,7 @@ SHAPES = {
     "A": dict(files=8, row_group=1_000_000, compression="zstd", naive="UTC"),
     "B": dict(files=8, row_group=1_000_000, compression="zstd", naive="Europe/London"),
     "C": dict(files=500, row_group=None, compression="snappy", naive=None),
+    "E": dict(files=8, row_group=1_000_000, compression="zstd", naive="UTC", dictionary=True),
 }
 
 
@@ -86,7 +89,8 @@ def by_code(codes: np.ndarray, table: dict, keys: list[str], rng, n) -> np.ndarr
     return out
 
 
-def file_table(seed: int, index: int, n: int, t_from: int, t_to: int, id_base: int) -> pa.Table:
+def file_table(seed: int, index: int, n: int, t_from: int, t_to: int, id_base: int,
+               dictionary: bool = False) -> pa.Table:
     rng = np.random.default_rng([seed, index])
     # Calls over the slice, busier in the afternoon and evening than at night.
     t = np.sort(rng.integers(t_from, t_to, n, dtype=np.int64))
@@ -119,9 +123,10 @@ def file_table(seed: int, index: int, n: int, t_from: int, t_to: int, id_base: i
         return pa.array(v, type=pa.int64(), mask=mask)
 
     def text(codes, values, missing=None):
-        return pa.DictionaryArray.from_arrays(
+        d = pa.DictionaryArray.from_arrays(
             pa.array(codes, type=pa.int32(), mask=missing), pa.array(values, type=pa.string())
-        ).cast(pa.string())
+        )
+        return d if dictionary else d.cast(pa.string())
 
     return pa.table(
         {
@@ -184,7 +189,8 @@ def main() -> None:
         n = a.rows // files + (1 if f < a.rows % files else 0)
         t_from = PERIOD_FROM + span * f // files
         t_to = PERIOD_FROM + span * (f + 1) // files
-        table = as_clocks(file_table(a.seed, f, n, t_from, t_to, 10_000_000_000 + done), shape["naive"])
+        table = as_clocks(file_table(a.seed, f, n, t_from, t_to, 10_000_000_000 + done,
+                                     shape.get("dictionary", False)), shape["naive"])
         pq.write_table(
             table,
             out / f"part-{f:05d}.parquet",

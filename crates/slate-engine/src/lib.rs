@@ -9,9 +9,12 @@
 //!   `SessionContext` via [`udf::register_all`].
 //! - [`input`]: what a run reads: a Parquet dataset, or a CAD export through a source mapping.
 //! - [`scorecard`]: planning (policy checked against the schema before reading) and running.
+//! - [`fused`]: the scorecard's aggregate as one operator that computes every measure in one
+//!   pass per batch (DataFusion's own aggregate is the fallback).
 //! - [`validate`]: the `slate validate` checks.
 
 pub mod error;
+pub mod fused;
 pub mod input;
 pub mod scorecard;
 pub mod store;

@@ -187,6 +187,8 @@ pub struct Plan {
     missing: Vec<(PathBuf, Vec<String>)>,
     /// A mapped source's accounting, filled in by its scan.
     source: Option<SummarySlot>,
+    /// Run the aggregate as [`crate::fused::FusedScorecardExec`] where it can.
+    fused: bool,
 }
 
 fn local_day(d: NaiveDate) -> i32 {
@@ -442,6 +444,25 @@ impl Plan {
             days_seen,
             missing: Vec::new(),
             source: None,
+            fused: true,
+        })
+    }
+
+    /// Whether the aggregation runs as one fused operator ([`crate::fused`], the default)
+    /// where it can, or always as DataFusion's `AggregateExec` with one `sla_hist` per measure.
+    /// Both give the same cells; the choice is for checking that and for measuring.
+    pub fn with_fused(mut self, fused: bool) -> Self {
+        self.fused = fused;
+        self
+    }
+
+    /// The physical plan the aggregation runs (fused where it can be).
+    async fn physical_plan(&self) -> Result<Arc<dyn ExecutionPlan>> {
+        let plan = self.df.clone().create_physical_plan().await?;
+        Ok(if self.fused {
+            crate::fused::fuse(plan)?
+        } else {
+            plan
         })
     }
 
@@ -485,7 +506,7 @@ impl Plan {
 
     /// [`Plan::cells`], with the reservation that accounts for the cube (held as long as it).
     async fn cells_held(&self) -> Result<(Cube, Vec<MeasureCell>, Arc<MemoryReservation>)> {
-        let plan = self.df.clone().create_physical_plan().await?;
+        let plan = self.physical_plan().await?;
         let width = self.n_starts + self.opts.group_by.len() + self.policy.measures.len();
         let source = partial_aggregate(&plan)
             .filter(|p| p.schema().fields().len() == width)
@@ -597,11 +618,14 @@ impl Plan {
     /// The physical plan, for `--explain`.
     pub async fn explain(&self) -> Result<String> {
         let batches = self.df.clone().explain(false, false)?.collect().await?;
-        Ok(
-            datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-                .map_err(datafusion::error::DataFusionError::from)?
-                .to_string(),
-        )
+        let mut text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .map_err(datafusion::error::DataFusionError::from)?
+            .to_string();
+        // DataFusion's explain shows its own plan; the one that runs may have the fused node.
+        let plan = self.physical_plan().await?;
+        let shown = datafusion::physical_plan::displayable(plan.as_ref()).indent(false);
+        text.push_str(&format!("\nplan run:\n{shown}"));
+        Ok(text)
     }
 
     /// Runs the aggregation and reads the scorecard off the cube.
@@ -720,8 +744,14 @@ pub fn cores() -> usize {
 fn partial_aggregate(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
     let mut node = plan.clone();
     loop {
-        if let Some(agg) = node.downcast_ref::<AggregateExec>() {
-            match agg.mode() {
+        let mode = match node.downcast_ref::<AggregateExec>() {
+            Some(agg) => Some(agg.mode()),
+            None => node
+                .downcast_ref::<crate::fused::FusedScorecardExec>()
+                .map(|f| f.mode()),
+        };
+        if let Some(mode) = mode {
+            match mode {
                 AggregateMode::Partial => return Some(node),
                 AggregateMode::Final | AggregateMode::FinalPartitioned => {}
                 _ => return None,

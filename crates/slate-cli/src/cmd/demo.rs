@@ -78,6 +78,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
         overdispersion: OdArg::None,
         max_rows: 0,
         explain: false,
+        no_fused: false,
         threads: None,
         cluster: None,
         tz: TzArgs::named(slate_core::schema::DEFAULT_TZ),

@@ -60,9 +60,13 @@ pub(crate) struct RunArgs {
     /// Rows of the terminal table (0: all).
     #[arg(long, default_value_t = 40)]
     pub(crate) max_rows: usize,
-    /// Print DataFusion's plan and exit.
+    /// Print DataFusion's plan, and the plan that runs, and exit.
     #[arg(long)]
     pub(crate) explain: bool,
+    /// Aggregate with DataFusion's general aggregate (one `sla_hist` per measure) instead of
+    /// the fused scorecard operator: the same figures, more time; for checking and measuring.
+    #[arg(long)]
+    pub(crate) no_fused: bool,
     /// Worker threads (default: all cores); with --cluster, the input partitions (tasks).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
@@ -99,7 +103,9 @@ pub(crate) fn compute(
     let rt = slate_engine::runtime(opts.threads)?;
     rt.block_on(async {
         let plan = match &a.cluster {
-            None => Plan::new(input, policy, &opts).await?,
+            None => Plan::new(input, policy, &opts)
+                .await?
+                .with_fused(!a.no_fused),
             Some(url) => cluster_plan(url, input, policy, &opts).await?,
         };
         if a.explain {

@@ -31,7 +31,7 @@ use slate_core::hist::floor_secs;
 use slate_core::policy::MeasureKind;
 use slate_core::{Exclusion, LocalResolution, MeasureCell, TzRules};
 
-use super::timestamps::Clock;
+use super::timestamps::{Clock, LocalShift};
 
 /// The `sla_hist` aggregate. Naive clocks are read as local time in its zone.
 #[derive(Debug)]
@@ -186,67 +186,15 @@ impl HistGroups {
                 "sla_hist takes 3 arguments".into(),
             ));
         };
-        let start = Clock::new(start)?;
-        let stop = Clock::new(stop)?;
         let status = cast(status, &DataType::Int32)?;
         let status: &Int32Array = status.as_primitive();
-        let tz = &*self.tz;
-        let kind = &*self.kind;
-        let mut failed: Option<slate_core::Error> = None;
-        // Clocks of one unit: durations from the raw readings in i64, naive ones shifted to
-        // instants through a per-span cache of their UTC offset. The general path below
-        // (i128 nanoseconds, a zone lookup per naive reading) takes what that cannot decide.
-        let fast = (start.per_sec() == stop.per_sec() && *kind == MeasureKind::Duration)
-            .then(|| start.per_sec());
-        let (mut a_shift, mut b_shift) = (start.shifter(), stop.shifter());
-        let (a_raw, b_raw) = (start.raw(), stop.raw());
+        let mut fold = RowFold::new(&self.tz, &self.kind, start, stop)?;
+        let cells = &mut self.cells;
         let mut one = |i: usize| {
             if filter.is_some_and(|f| !f.is_valid(i) || !f.value(i)) {
                 return;
             }
-            let cell = &mut self.cells[group_of(i)];
-            let code = status.value(i);
-            if code > 0 {
-                cell.exclude(Exclusion::Named(code as usize - 1));
-                return;
-            }
-            if let Some(per_sec) = fast {
-                let a = a_raw
-                    .is_valid(i)
-                    .then(|| a_shift.instant(a_raw.value(i), per_sec, tz));
-                let b = b_raw
-                    .is_valid(i)
-                    .then(|| b_shift.instant(b_raw.value(i), per_sec, tz));
-                // Some(None): a naive reading that is not exact, counted by the general path.
-                if !matches!(a, Some(None)) && !matches!(b, Some(None)) {
-                    let secs = match (a.flatten(), b.flatten()) {
-                        (None, _) => return cell.exclude(Exclusion::MissingStart),
-                        (Some(_), None) => return cell.exclude(Exclusion::MissingStop),
-                        (Some(a), Some(b)) => Clock::fast_secs(a, b, per_sec),
-                    };
-                    match secs {
-                        Some(s) if s < 0 => return cell.exclude(Exclusion::NegativeDuration),
-                        Some(s) => return cell.hist.add(s),
-                        None => {}
-                    }
-                }
-            }
-            let a = start.instant_nanos(i, tz);
-            // A share's stop is its start again: one reading, counted once.
-            let b = match kind {
-                MeasureKind::Share { .. } => None,
-                _ => stop.instant_nanos(i, tz),
-            };
-            for r in [a.map(|x| x.1), b.map(|x| x.1)].into_iter().flatten() {
-                match r {
-                    LocalResolution::Exact => {}
-                    LocalResolution::Ambiguous => cell.ambiguous_local += 1,
-                    LocalResolution::Skipped => cell.skipped_local += 1,
-                }
-            }
-            if let Err(e) = record_kind(cell, kind, code, a.map(|x| x.0), b.map(|x| x.0), tz) {
-                failed.get_or_insert(e);
-            }
+            fold.add(&mut cells[group_of(i)], i, status.value(i));
         };
         // Rows the measure does not apply to (null status) are most rows of most measures:
         // walk the set bits of the validity mask instead of testing every row.
@@ -254,9 +202,7 @@ impl HistGroups {
             Some(nulls) => nulls.valid_indices().for_each(&mut one),
             None => (0..status.len()).for_each(&mut one),
         }
-        if let Some(e) = failed {
-            return Err(DataFusionError::External(Box::new(e)));
-        }
+        fold.finish()?;
         self.account(status.len());
         Ok(())
     }
@@ -382,6 +328,105 @@ pub(crate) fn row_cells(
 ) -> Result<Vec<MeasureCell>> {
     let values = [start.clone(), stop.clone(), status.clone()];
     Ok(HistGroups::per_row(tz, &Arc::new(kind.clone()), &values, None)?.cells)
+}
+
+/// What one record of a batch adds to its cell, given its status (0 measure it, `k >= 1`
+/// named exclusion `k`, a share's -1/-2 outcome; rows of null status are not passed): the
+/// per-row step of `sla_hist`, shared with the fused scorecard operator so both give the same
+/// cells by construction.
+pub(crate) struct RowFold<'a> {
+    tz: &'a TzRules,
+    kind: &'a MeasureKind,
+    start: Clock,
+    stop: Clock,
+    /// Clocks of one unit: durations from the raw readings in i64, naive ones shifted to
+    /// instants through a per-span cache of their UTC offset. The general path (i128
+    /// nanoseconds, a zone lookup per naive reading) takes what that cannot decide.
+    fast: Option<i64>,
+    a_shift: LocalShift,
+    b_shift: LocalShift,
+    failed: Option<slate_core::Error>,
+}
+
+impl<'a> RowFold<'a> {
+    pub(crate) fn new(
+        tz: &'a TzRules,
+        kind: &'a MeasureKind,
+        start: &ArrayRef,
+        stop: &ArrayRef,
+    ) -> Result<Self> {
+        let start = Clock::new(start)?;
+        let stop = Clock::new(stop)?;
+        let fast = (start.per_sec() == stop.per_sec() && *kind == MeasureKind::Duration)
+            .then(|| start.per_sec());
+        let (a_shift, b_shift) = (start.shifter(), stop.shifter());
+        Ok(RowFold {
+            tz,
+            kind,
+            start,
+            stop,
+            fast,
+            a_shift,
+            b_shift,
+            failed: None,
+        })
+    }
+
+    /// Adds row `i`, of status `code`, to `cell`.
+    #[inline]
+    pub(crate) fn add(&mut self, cell: &mut MeasureCell, i: usize, code: i32) {
+        if code > 0 {
+            cell.exclude(Exclusion::Named(code as usize - 1));
+            return;
+        }
+        let tz = self.tz;
+        if let Some(per_sec) = self.fast {
+            let (a_raw, b_raw) = (self.start.raw(), self.stop.raw());
+            let a = a_raw
+                .is_valid(i)
+                .then(|| self.a_shift.instant(a_raw.value(i), per_sec, tz));
+            let b = b_raw
+                .is_valid(i)
+                .then(|| self.b_shift.instant(b_raw.value(i), per_sec, tz));
+            // Some(None): a naive reading that is not exact, counted by the general path.
+            if !matches!(a, Some(None)) && !matches!(b, Some(None)) {
+                let secs = match (a.flatten(), b.flatten()) {
+                    (None, _) => return cell.exclude(Exclusion::MissingStart),
+                    (Some(_), None) => return cell.exclude(Exclusion::MissingStop),
+                    (Some(a), Some(b)) => Clock::fast_secs(a, b, per_sec),
+                };
+                match secs {
+                    Some(s) if s < 0 => return cell.exclude(Exclusion::NegativeDuration),
+                    Some(s) => return cell.hist.add(s),
+                    None => {}
+                }
+            }
+        }
+        let a = self.start.instant_nanos(i, tz);
+        // A share's stop is its start again: one reading, counted once.
+        let b = match self.kind {
+            MeasureKind::Share { .. } => None,
+            _ => self.stop.instant_nanos(i, tz),
+        };
+        for r in [a.map(|x| x.1), b.map(|x| x.1)].into_iter().flatten() {
+            match r {
+                LocalResolution::Exact => {}
+                LocalResolution::Ambiguous => cell.ambiguous_local += 1,
+                LocalResolution::Skipped => cell.skipped_local += 1,
+            }
+        }
+        if let Err(e) = record_kind(cell, self.kind, code, a.map(|x| x.0), b.map(|x| x.0), tz) {
+            self.failed.get_or_insert(e);
+        }
+    }
+
+    /// The first error a row met (a working-day calendar's range), if any.
+    pub(crate) fn finish(self) -> Result<()> {
+        match self.failed {
+            Some(e) => Err(DataFusionError::External(Box::new(e))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// What a record of a measure that is not a plain duration adds, from its clocks as instants

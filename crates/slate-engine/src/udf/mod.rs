@@ -29,7 +29,7 @@ pub use capped::{
     capped_udfs,
 };
 pub use hist_agg::SlaHist;
-pub(crate) use hist_agg::row_cells;
+pub(crate) use hist_agg::{RowFold, row_cells};
 pub use hist_stats::hist_stat_udfs;
 pub use secs::SlaSecs;
 pub use timestamps::ticks_per_second;

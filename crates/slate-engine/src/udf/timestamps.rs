@@ -74,7 +74,7 @@ impl Clock {
     /// `floor((stop - start) s)` from two instants in one unit (zoned readings, or naive
     /// ones shifted by [`LocalShift`]), in i64; `None` when it would overflow (the i128
     /// path then decides).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn fast_secs(start: i64, stop: i64, per_sec: i64) -> Option<i64> {
         let d = stop.checked_sub(start)?;
         // A constant divisor compiles to a multiply and shifts; a variable one to a divide.

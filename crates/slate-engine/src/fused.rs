@@ -1,0 +1,902 @@
+//! The fused scorecard aggregate: one operator in DataFusion's plan that does what the
+//! scorecard's `AggregateExec` does (group by grain units and group columns, one `sla_hist` per
+//! measure) in one pass per batch.
+//!
+//! Profiles of `slate run` put most of the time above the scan floor in work the general
+//! aggregate does per measure and per row: each measure's status `CASE` evaluated into its own
+//! array (string equality on Utf8View taking arrow's slow path), DataFusion's row-format
+//! hashing of the Utf8View group keys, and one pass of `sla_hist` per measure. Here:
+//! - group keys are small integers: a grain unit as it is, a string column's value interned
+//!   once per distinct view (or dictionary value) of a batch, and a row's key is a few `u64`s
+//!   looked up in one hash table;
+//! - a status `CASE` is read per row from bitmaps of its conditions; `col = 'literal'` on a
+//!   string column compares the 16-byte views (or the dictionary's values) directly, and any
+//!   other condition or status is evaluated by DataFusion as before;
+//! - each measure walks only the rows its `where` selects and adds them with `sla_hist`'s own
+//!   per-row step ([`RowFold`]), so a cell holds exactly what the aggregate's would.
+//!
+//! The operator's output is the aggregate's own (same schema: the group values and each
+//! measure's encoded cell), so whatever reads a partial aggregate reads it unchanged.
+//! [`fuse`] puts it in place of an aggregate it can replace and leaves any other plan as it
+//! is: that plan, with DataFusion's own aggregate, is the fallback.
+
+use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, Int32Array, Int64Array, RecordBatch,
+    StringViewArray,
+};
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::Operator;
+use datafusion::physical_expr::expressions::{BinaryExpr, CaseExpr, Column, Literal};
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, PhysicalExpr, PlanProperties,
+};
+use futures::StreamExt;
+use slate_core::policy::MeasureKind;
+use slate_core::{MeasureCell, TzRules};
+
+use crate::udf::{RowFold, SlaHist};
+
+/// Replaces every aggregate in `plan` that [`FusedScorecardExec::try_new`] can replace.
+pub fn fuse(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    plan.transform_up(|node| {
+        let Some(agg) = node.downcast_ref::<AggregateExec>() else {
+            return Ok(Transformed::no(node));
+        };
+        Ok(match FusedScorecardExec::try_new(agg) {
+            Some(f) => Transformed::yes(Arc::new(f) as Arc<dyn ExecutionPlan>),
+            None => Transformed::no(node),
+        })
+    })
+    .map(|t| t.data)
+}
+
+/// The fused aggregate (see the module's documentation).
+#[derive(Debug)]
+pub struct FusedScorecardExec {
+    input: Arc<dyn ExecutionPlan>,
+    mode: AggregateMode,
+    /// The aggregate's group expressions, in output order.
+    keys: Vec<Arc<dyn PhysicalExpr>>,
+    /// Conditions of the statuses, each once (a policy repeats `cancelled`).
+    preds: Vec<Pred>,
+    /// Statuses evaluated whole by DataFusion.
+    others: Vec<Arc<dyn PhysicalExpr>>,
+    measures: Vec<Measure>,
+    properties: Arc<PlanProperties>,
+}
+
+#[derive(Debug)]
+struct Measure {
+    tz: Arc<TzRules>,
+    kind: MeasureKind,
+    start: Arc<dyn PhysicalExpr>,
+    stop: Arc<dyn PhysicalExpr>,
+    status: Status,
+}
+
+/// A measure's status (NULL not applicable, `k >= 1` named exclusion `k`, 0 measured, a
+/// share's -1/-2), as SQL's `CASE` gives it: a branch is taken only when its condition is TRUE.
+#[derive(Debug)]
+enum Status {
+    Lit(Option<i32>),
+    Case(Vec<(usize, Status)>, Box<Status>),
+    /// `others[i]`, evaluated by DataFusion.
+    Other(usize),
+}
+
+/// A condition; only where it is TRUE counts.
+#[derive(Debug)]
+enum Pred {
+    /// `column = 'value'` on a string column (input column index).
+    StrEq(usize, String),
+    Other(Arc<dyn PhysicalExpr>),
+}
+
+impl FusedScorecardExec {
+    /// The fused form of `agg`, when it is a scorecard's aggregate: partial or single mode,
+    /// plain group expressions of integer, boolean, date or string types (dictionaries of
+    /// strings too), and every aggregate an `sla_hist` without filter, order or `DISTINCT`.
+    /// `None` for anything else, which keeps DataFusion's aggregate.
+    pub fn try_new(agg: &AggregateExec) -> Option<Self> {
+        if !matches!(agg.mode(), AggregateMode::Partial | AggregateMode::Single) {
+            return None;
+        }
+        let group = agg.group_expr();
+        if !group.is_single() || group.expr().is_empty() {
+            return None;
+        }
+        let input_schema = agg.input().schema();
+        let keys: Vec<Arc<dyn PhysicalExpr>> =
+            group.expr().iter().map(|(e, _)| e.clone()).collect();
+        for k in &keys {
+            if !key_type_supported(&k.data_type(&input_schema).ok()?) {
+                return None;
+            }
+        }
+        if agg.filter_expr().iter().any(Option::is_some) || agg.aggr_expr().is_empty() {
+            return None;
+        }
+        let mut fused = FusedScorecardExec {
+            input: agg.input().clone(),
+            mode: *agg.mode(),
+            keys,
+            preds: Vec::new(),
+            others: Vec::new(),
+            measures: Vec::new(),
+            properties: agg.properties().clone(),
+        };
+        for a in agg.aggr_expr() {
+            let any: &dyn std::any::Any = &**a.fun().inner();
+            let hist = any.downcast_ref::<SlaHist>()?;
+            if a.is_distinct() || !a.order_bys().is_empty() {
+                return None;
+            }
+            let [start, stop, status] = &a.expressions()[..] else {
+                return None;
+            };
+            let status = fused.status(status, &input_schema)?;
+            fused.measures.push(Measure {
+                tz: hist.tz().clone(),
+                kind: hist.kind().clone(),
+                start: start.clone(),
+                stop: stop.clone(),
+                status,
+            });
+        }
+        Some(fused)
+    }
+
+    fn status(&mut self, e: &Arc<dyn PhysicalExpr>, schema: &SchemaRef) -> Option<Status> {
+        if let Some(l) = e.downcast_ref::<Literal>() {
+            let v = match l.value() {
+                v if v.is_null() => None,
+                v => Some(i32::try_from(integer_of(v)?).ok()?),
+            };
+            return Some(Status::Lit(v));
+        }
+        if let Some(c) = e.downcast_ref::<CaseExpr>()
+            && c.expr().is_none()
+        {
+            let mut whens = Vec::new();
+            for (w, t) in c.when_then_expr() {
+                let p = self.pred(w, schema);
+                whens.push((p, self.status(t, schema)?));
+            }
+            let otherwise = match c.else_expr() {
+                None => Status::Lit(None),
+                Some(x) => self.status(x, schema)?,
+            };
+            return Some(Status::Case(whens, Box::new(otherwise)));
+        }
+        if !e.data_type(schema).ok()?.is_integer() {
+            return None;
+        }
+        self.others.push(e.clone());
+        Some(Status::Other(self.others.len() - 1))
+    }
+
+    fn pred(&mut self, e: &Arc<dyn PhysicalExpr>, schema: &SchemaRef) -> usize {
+        let p =
+            str_eq(e, schema).map_or_else(|| Pred::Other(e.clone()), |(c, v)| Pred::StrEq(c, v));
+        let same = |q: &Pred| match (q, &p) {
+            (Pred::StrEq(a, x), Pred::StrEq(b, y)) => a == b && x == y,
+            (Pred::Other(a), Pred::Other(b)) => a.as_ref() == b.as_ref(),
+            _ => false,
+        };
+        match self.preds.iter().position(same) {
+            Some(i) => i,
+            None => {
+                self.preds.push(p);
+                self.preds.len() - 1
+            }
+        }
+    }
+
+    /// The mode of the aggregate it replaced.
+    pub fn mode(&self) -> &AggregateMode {
+        &self.mode
+    }
+}
+
+/// `column = 'text'` (either side) on a string column: its index and the text.
+fn str_eq(e: &Arc<dyn PhysicalExpr>, schema: &SchemaRef) -> Option<(usize, String)> {
+    let b = e.downcast_ref::<BinaryExpr>()?;
+    if *b.op() != Operator::Eq {
+        return None;
+    }
+    let side = |c: &Arc<dyn PhysicalExpr>, l: &Arc<dyn PhysicalExpr>| {
+        let c = c.downcast_ref::<Column>()?;
+        let mut value = l.downcast_ref::<Literal>()?.value();
+        if let ScalarValue::Dictionary(_, v) = value {
+            value = v;
+        }
+        let text = match value {
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::Utf8View(Some(s))
+            | ScalarValue::LargeUtf8(Some(s)) => s.clone(),
+            _ => return None,
+        };
+        is_string(schema.fields().get(c.index())?.data_type()).then(|| (c.index(), text))
+    };
+    side(b.left(), b.right()).or_else(|| side(b.right(), b.left()))
+}
+
+fn is_string(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => matches!(
+            **v,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        ),
+        _ => false,
+    }
+}
+
+fn key_type_supported(t: &DataType) -> bool {
+    is_string(t) || int_key(t)
+}
+
+/// Types whose values are group keys as they are (cast to i64 exactly).
+fn int_key(t: &DataType) -> bool {
+    use DataType::*;
+    matches!(
+        t,
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | Boolean | Date32 | Date64
+    )
+}
+
+fn integer_of(v: &ScalarValue) -> Option<i64> {
+    match v {
+        ScalarValue::Int8(Some(x)) => Some(i64::from(*x)),
+        ScalarValue::Int16(Some(x)) => Some(i64::from(*x)),
+        ScalarValue::Int32(Some(x)) => Some(i64::from(*x)),
+        ScalarValue::Int64(Some(x)) => Some(*x),
+        ScalarValue::UInt8(Some(x)) => Some(i64::from(*x)),
+        ScalarValue::UInt16(Some(x)) => Some(i64::from(*x)),
+        ScalarValue::UInt32(Some(x)) => Some(i64::from(*x)),
+        _ => None,
+    }
+}
+
+impl DisplayAs for FusedScorecardExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "FusedScorecardExec: mode={:?}, keys={}, measures={}",
+            self.mode,
+            self.keys.len(),
+            self.measures.len()
+        )
+    }
+}
+
+impl ExecutionPlan for FusedScorecardExec {
+    fn name(&self) -> &str {
+        "FusedScorecardExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        let mut all: Vec<&Arc<dyn PhysicalExpr>> = self.keys.iter().collect();
+        for m in &self.measures {
+            all.push(&m.start);
+            all.push(&m.stop);
+        }
+        for p in &self.preds {
+            if let Pred::Other(e) = p {
+                all.push(e);
+            }
+        }
+        all.extend(&self.others);
+        for e in all {
+            if f(e)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if children.len() != 1 {
+            return Err(DataFusionError::Internal(
+                "FusedScorecardExec has one input".into(),
+            ));
+        }
+        let me = Arc::unwrap_or_clone(self);
+        Ok(Arc::new(FusedScorecardExec {
+            input: children.swap_remove(0),
+            ..me
+        }))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, context.clone())?;
+        let reservation = MemoryConsumer::new(format!("FusedScorecardExec[{partition}]"))
+            .register(context.memory_pool());
+        let state = Fold {
+            exec: self.clone_parts(),
+            input: Some(input),
+            groups: Groups::new(self.keys.len()),
+            cells: vec![Vec::new(); self.measures.len()],
+            out: VecDeque::new(),
+            reservation,
+            batch_size: context.session_config().batch_size(),
+            heap_bytes: 0,
+            rows_since_measure: 0,
+        };
+        let schema = self.schema();
+        let stream = futures::stream::unfold(state, |mut s| async move {
+            loop {
+                if let Some(b) = s.out.pop_front() {
+                    return Some((Ok(b), s));
+                }
+                let input = s.input.as_mut()?;
+                match input.next().await {
+                    Some(Ok(batch)) => {
+                        if let Err(e) = s.add(&batch) {
+                            s.input = None;
+                            return Some((Err(e), s));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        s.input = None;
+                        return Some((Err(e), s));
+                    }
+                    None => {
+                        s.input = None;
+                        if let Err(e) = s.emit() {
+                            return Some((Err(e), s));
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
+
+impl Clone for FusedScorecardExec {
+    fn clone(&self) -> Self {
+        FusedScorecardExec {
+            input: self.input.clone(),
+            mode: self.mode,
+            keys: self.keys.clone(),
+            preds: self
+                .preds
+                .iter()
+                .map(|p| match p {
+                    Pred::StrEq(c, v) => Pred::StrEq(*c, v.clone()),
+                    Pred::Other(e) => Pred::Other(e.clone()),
+                })
+                .collect(),
+            others: self.others.clone(),
+            measures: self
+                .measures
+                .iter()
+                .map(|m| Measure {
+                    tz: m.tz.clone(),
+                    kind: m.kind.clone(),
+                    start: m.start.clone(),
+                    stop: m.stop.clone(),
+                    status: m.status.clone(),
+                })
+                .collect(),
+            properties: self.properties.clone(),
+        }
+    }
+}
+
+impl Clone for Status {
+    fn clone(&self) -> Self {
+        match self {
+            Status::Lit(v) => Status::Lit(*v),
+            Status::Case(w, o) => Status::Case(
+                w.iter().map(|(p, s)| (*p, s.clone())).collect(),
+                Box::new((**o).clone()),
+            ),
+            Status::Other(i) => Status::Other(*i),
+        }
+    }
+}
+
+impl FusedScorecardExec {
+    fn clone_parts(&self) -> Arc<FusedScorecardExec> {
+        Arc::new(self.clone())
+    }
+}
+
+/// One partition's running aggregation.
+struct Fold {
+    exec: Arc<FusedScorecardExec>,
+    input: Option<SendableRecordBatchStream>,
+    groups: Groups,
+    /// Per measure, one cell per group.
+    cells: Vec<Vec<MeasureCell>>,
+    out: VecDeque<RecordBatch>,
+    reservation: MemoryReservation,
+    batch_size: usize,
+    heap_bytes: usize,
+    rows_since_measure: usize,
+}
+
+impl Fold {
+    fn add(&mut self, batch: &RecordBatch) -> Result<()> {
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        let exec = self.exec.clone();
+        let keys: Vec<ArrayRef> = exec
+            .keys
+            .iter()
+            .map(|k| k.evaluate(batch)?.into_array(n))
+            .collect::<Result<_>>()?;
+        let group_of = self.groups.of_batch(&keys)?;
+        let total = self.groups.len();
+        for c in &mut self.cells {
+            c.resize_with(total, MeasureCell::default);
+        }
+        let truth: Vec<BooleanBuffer> = exec
+            .preds
+            .iter()
+            .map(|p| pred_truth(p, batch))
+            .collect::<Result<_>>()?;
+        let others: Vec<Int32Array> = exec
+            .others
+            .iter()
+            .map(|e| {
+                let a = e.evaluate(batch)?.into_array(n)?;
+                Ok(cast(&a, &DataType::Int32)?.as_primitive().clone())
+            })
+            .collect::<Result<_>>()?;
+        let at = Row {
+            truth: &truth,
+            others: &others,
+        };
+        for (m, cells) in exec.measures.iter().zip(&mut self.cells) {
+            let start = m.start.evaluate(batch)?.into_array(n)?;
+            let stop = m.stop.evaluate(batch)?.into_array(n)?;
+            let mut fold = RowFold::new(&m.tz, &m.kind, &start, &stop)?;
+            let mut one = |i: usize, status: &Status| {
+                if let Some(code) = at.code(status, i) {
+                    fold.add(&mut cells[group_of[i] as usize], i, code);
+                }
+            };
+            match &m.status {
+                // The usual shape, `CASE WHEN where THEN ... END`: only the rows `where`
+                // selects are visited.
+                Status::Case(whens, otherwise)
+                    if whens.len() == 1 && matches!(**otherwise, Status::Lit(None)) =>
+                {
+                    let (p, then) = &whens[0];
+                    truth[*p].set_indices().for_each(|i| one(i, then));
+                }
+                Status::Lit(None) => {}
+                s => (0..n).for_each(|i| one(i, s)),
+            }
+            fold.finish()?;
+        }
+        self.account(n)?;
+        Ok(())
+    }
+
+    /// Keeps the reservation at the cells' size; a partial aggregate that cannot grow hands
+    /// on what it holds (the next stage merges it) and starts again, as DataFusion's does.
+    fn account(&mut self, rows: usize) -> Result<()> {
+        self.rows_since_measure = self.rows_since_measure.saturating_add(rows);
+        let groups = self.groups.len();
+        if self.rows_since_measure >= groups.max(1024) {
+            self.heap_bytes = self
+                .cells
+                .iter()
+                .flatten()
+                .map(|c| c.hist.heap_size() + c.named.capacity() * 8)
+                .sum();
+            self.rows_since_measure = 0;
+        }
+        let bytes = self.heap_bytes
+            + self.rows_since_measure * 16 * self.cells.len()
+            + groups * self.cells.len() * std::mem::size_of::<MeasureCell>()
+            + self.groups.bytes();
+        match self.reservation.try_resize(bytes) {
+            Ok(()) => Ok(()),
+            Err(e) if self.exec.mode != AggregateMode::Partial || groups == 0 => Err(e),
+            Err(_) => self.emit(),
+        }
+    }
+
+    /// Hands on every group (in batches of the session's size) and starts empty.
+    fn emit(&mut self) -> Result<()> {
+        let schema = self.exec.schema();
+        let groups = std::mem::replace(&mut self.groups, Groups::new(self.exec.keys.len()));
+        let cells: Vec<Vec<MeasureCell>> = self.cells.iter_mut().map(std::mem::take).collect();
+        let total = groups.len();
+        let mut from = 0;
+        let mut buf = Vec::new();
+        while from < total {
+            let to = (from + self.batch_size.max(1)).min(total);
+            let mut cols: Vec<ArrayRef> = Vec::new();
+            for (j, values) in groups.values.iter().enumerate() {
+                let a = ScalarValue::iter_to_array(values[from..to].iter().cloned())?;
+                let want = schema.field(j).data_type();
+                cols.push(if a.data_type() == want {
+                    a
+                } else {
+                    cast(&a, want)?
+                });
+            }
+            for c in &cells {
+                let mut b = BinaryBuilder::with_capacity(to - from, (to - from) * 32);
+                for cell in &c[from..to] {
+                    buf.clear();
+                    cell.encode(&mut buf);
+                    b.append_value(&buf);
+                }
+                cols.push(Arc::new(b.finish()));
+            }
+            self.out
+                .push_back(RecordBatch::try_new(schema.clone(), cols)?);
+            from = to;
+        }
+        self.heap_bytes = 0;
+        self.rows_since_measure = 0;
+        self.reservation.free();
+        Ok(())
+    }
+}
+
+/// A batch's condition bitmaps and whole-evaluated statuses.
+struct Row<'a> {
+    truth: &'a [BooleanBuffer],
+    others: &'a [Int32Array],
+}
+
+impl Row<'_> {
+    #[inline]
+    fn code(&self, s: &Status, i: usize) -> Option<i32> {
+        match s {
+            Status::Lit(v) => *v,
+            Status::Case(whens, otherwise) => {
+                for (p, then) in whens {
+                    if self.truth[*p].value(i) {
+                        return self.code(then, i);
+                    }
+                }
+                self.code(otherwise, i)
+            }
+            Status::Other(j) => {
+                let a = &self.others[*j];
+                a.is_valid(i).then(|| a.value(i))
+            }
+        }
+    }
+}
+
+/// Where `p` is TRUE in `batch` (NULL counts as not true).
+fn pred_truth(p: &Pred, batch: &RecordBatch) -> Result<BooleanBuffer> {
+    match p {
+        Pred::StrEq(c, text) => Ok(str_eq_truth(batch.column(*c), text)),
+        Pred::Other(e) => {
+            let a = e.evaluate(batch)?.into_array(batch.num_rows())?;
+            let b: &BooleanArray = a.as_boolean_opt().ok_or_else(|| {
+                DataFusionError::Internal(format!("condition {e} is not boolean"))
+            })?;
+            Ok(true_bits(b.values().clone(), b.nulls()))
+        }
+    }
+}
+
+fn true_bits(values: BooleanBuffer, nulls: Option<&NullBuffer>) -> BooleanBuffer {
+    match nulls {
+        Some(n) => &values & n.inner(),
+        None => values,
+    }
+}
+
+/// `a = text` over a string column, by the array's own layout: Utf8View compares the 16-byte
+/// views (a text of at most 12 bytes is the whole view), a dictionary its values once.
+fn str_eq_truth(a: &ArrayRef, text: &str) -> BooleanBuffer {
+    let n = a.len();
+    let bits = match a.data_type() {
+        DataType::Utf8View => {
+            let v: &StringViewArray = a.as_string_view();
+            // Sliced to the length so that the loops below need no bounds checks.
+            let views = &v.views()[..n];
+            if text.len() <= 12 {
+                // Padding is zero by the format; masked anyway, it costs nothing.
+                let want = inline_view(text);
+                let mask = match text.len() {
+                    12 => u128::MAX,
+                    l => (1u128 << (32 + 8 * l)) - 1,
+                };
+                BooleanBuffer::collect_bool(n, |i| views[i] & mask == want)
+            } else {
+                let (len, prefix) = (
+                    text.len() as u128,
+                    u128::from_le_bytes(pad16(&text.as_bytes()[..4])),
+                );
+                BooleanBuffer::collect_bool(n, |i| {
+                    let w = views[i];
+                    w & 0xffff_ffff == len
+                        && (w >> 32) & 0xffff_ffff == prefix
+                        && v.value(i) == text
+                })
+            }
+        }
+        DataType::Utf8 => {
+            let v = a.as_string::<i32>();
+            BooleanBuffer::collect_bool(n, |i| v.value(i) == text)
+        }
+        DataType::LargeUtf8 => {
+            let v = a.as_string::<i64>();
+            BooleanBuffer::collect_bool(n, |i| v.value(i) == text)
+        }
+        DataType::Dictionary(_, _) => {
+            let d = a.as_any_dictionary();
+            let values = str_eq_truth(d.values(), text);
+            let values = true_bits(values, d.values().nulls());
+            if d.values().is_empty() {
+                BooleanBuffer::new_unset(n)
+            } else {
+                let keys = d.normalized_keys();
+                BooleanBuffer::collect_bool(n, |i| values.value(keys[i]))
+            }
+        }
+        _ => BooleanBuffer::new_unset(n),
+    };
+    true_bits(bits, a.nulls())
+}
+
+/// The Utf8View view of a text of at most 12 bytes: length in the low 32 bits, then the bytes.
+fn inline_view(text: &str) -> u128 {
+    let mut b = [0u8; 16];
+    b[..4].copy_from_slice(&(text.len() as u32).to_le_bytes());
+    b[4..4 + text.len()].copy_from_slice(text.as_bytes());
+    u128::from_le_bytes(b)
+}
+
+fn pad16(bytes: &[u8]) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..bytes.len()].copy_from_slice(bytes);
+    b
+}
+
+/// FxHash's step: group keys are a few small integers, hashed once per row.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+
+    #[inline]
+    fn write_u128(&mut self, x: u128) {
+        self.write_u64(x as u64);
+        self.write_u64((x >> 64) as u64);
+    }
+
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fx = BuildHasherDefault<FxHasher>;
+
+/// The groups seen so far: a row's key is one `u64` per group expression (an integer as it
+/// is, a string as its interned id) and one of null flags.
+struct Groups {
+    index: HashMap<Box<[u64]>, u32, Fx>,
+    /// Per group expression, each group's value (the output).
+    values: Vec<Vec<ScalarValue>>,
+    /// Per string column, text -> id.
+    interned: Vec<HashMap<Box<[u8]>, u64, Fx>>,
+    key_bytes: usize,
+    /// Per-batch buffers, kept to save an allocation (and its zeroing) per batch.
+    flat: Vec<u64>,
+    column: Vec<u64>,
+}
+
+impl Groups {
+    fn new(k: usize) -> Self {
+        Groups {
+            index: HashMap::default(),
+            values: vec![Vec::new(); k],
+            interned: (0..k).map(|_| HashMap::default()).collect(),
+            key_bytes: 0,
+            flat: Vec::new(),
+            column: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.values.first().map_or(0, Vec::len)
+    }
+
+    /// Bytes held, roughly: keys, the table and the values.
+    fn bytes(&self) -> usize {
+        self.key_bytes + self.len() * (self.values.len() * 48 + 32)
+    }
+
+    /// Each row's group id, new groups added.
+    fn of_batch(&mut self, keys: &[ArrayRef]) -> Result<Vec<u32>> {
+        let k = keys.len();
+        let n = keys.first().map_or(0, |a| a.len());
+        let w = k + 1;
+        let mut flat = std::mem::take(&mut self.flat);
+        flat.clear();
+        flat.resize(n * w, 0);
+        let mut column = std::mem::take(&mut self.column);
+        for (j, a) in keys.iter().enumerate() {
+            self.key_column(j, a, &mut column)?;
+            for (row, v) in flat.chunks_exact_mut(w).zip(&column) {
+                row[j] = *v;
+            }
+            if let Some(nulls) = a.logical_nulls() {
+                for i in 0..n {
+                    if nulls.is_null(i) {
+                        flat[i * w + j] = 0;
+                        flat[i * w + k] |= 1 << j;
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let key = &flat[i * w..(i + 1) * w];
+            let id = match self.index.get(key) {
+                Some(&id) => id,
+                None => {
+                    let id = u32::try_from(self.len()).map_err(|_| {
+                        DataFusionError::ResourcesExhausted("more than 2^32 groups".into())
+                    })?;
+                    for (j, a) in keys.iter().enumerate() {
+                        self.values[j].push(ScalarValue::try_from_array(a, i)?);
+                    }
+                    self.key_bytes += w * 8 + 16;
+                    self.index.insert(key.into(), id);
+                    id
+                }
+            };
+            out.push(id);
+        }
+        self.flat = flat;
+        self.column = column;
+        Ok(out)
+    }
+
+    /// Each row's key part of column `j` (nulls arbitrary), into `out`.
+    fn key_column(&mut self, j: usize, a: &ArrayRef, out: &mut Vec<u64>) -> Result<()> {
+        let n = a.len();
+        out.clear();
+        out.resize(n, 0);
+        let mut set = |i: usize, v: u64| out[i] = v;
+        match a.data_type() {
+            DataType::Utf8View => {
+                let v: &StringViewArray = a.as_string_view();
+                let interned = &mut self.interned[j];
+                // Identical views are identical texts within an array (a dictionary page
+                // decodes to views of its values), so each distinct view is looked up once.
+                let mut seen: HashMap<u128, u64, Fx> = HashMap::default();
+                let views = v.views();
+                for i in 0..n {
+                    if v.is_null(i) {
+                        continue;
+                    }
+                    let id = match seen.get(&views[i]) {
+                        Some(&id) => id,
+                        None => {
+                            let id = intern(interned, v.value(i).as_bytes());
+                            seen.insert(views[i], id);
+                            id
+                        }
+                    };
+                    set(i, id);
+                }
+            }
+            DataType::Utf8 => {
+                let v = a.as_string::<i32>();
+                for i in 0..n {
+                    if v.is_valid(i) {
+                        set(i, intern(&mut self.interned[j], v.value(i).as_bytes()));
+                    }
+                }
+            }
+            DataType::LargeUtf8 => {
+                let v = a.as_string::<i64>();
+                for i in 0..n {
+                    if v.is_valid(i) {
+                        set(i, intern(&mut self.interned[j], v.value(i).as_bytes()));
+                    }
+                }
+            }
+            DataType::Dictionary(_, _) => {
+                let d = a.as_any_dictionary();
+                if d.values().is_empty() {
+                    return Ok(());
+                }
+                let mut ids = Vec::new();
+                self.key_column(j, d.values(), &mut ids)?;
+                for (i, key) in d.normalized_keys().into_iter().enumerate() {
+                    set(i, ids[key]);
+                }
+            }
+            t if int_key(t) => {
+                let v = cast(a, &DataType::Int64)?;
+                let v: &Int64Array = v.as_primitive();
+                for (i, x) in v.values().iter().enumerate() {
+                    set(i, *x as u64);
+                }
+            }
+            t => {
+                return Err(DataFusionError::Internal(format!(
+                    "FusedScorecardExec cannot group by {t}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn intern(map: &mut HashMap<Box<[u8]>, u64, Fx>, text: &[u8]) -> u64 {
+    if let Some(&id) = map.get(text) {
+        return id;
+    }
+    let id = map.len() as u64;
+    map.insert(text.into(), id);
+    id
+}
