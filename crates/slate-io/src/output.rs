@@ -241,10 +241,13 @@ pub(crate) fn encode_to<W: Write + Send>(
     Ok(())
 }
 
-/// `dir/.name.tmp` beside `path`: hidden, so directory readers skip it.
+/// `dir/.name.PID.tmp` beside `path`: hidden, so directory readers skip it, and this
+/// process's own, so two processes writing the same output never write into one temporary
+/// file (the last rename wins whole; a shared name could rename a file another is still
+/// writing).
 pub fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    path.with_file_name(format!(".{name}.tmp"))
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
 /// `x.parquet` -> `x.exclusions.parquet`: where the ledger goes beside a scorecard.
@@ -259,6 +262,14 @@ pub fn sibling_path(path: &Path, infix: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporary_names_are_hidden_and_this_processes_own() {
+        let t = temp_path(Path::new("/out/card.parquet"));
+        let name = t.file_name().unwrap().to_str().unwrap();
+        assert_eq!(name, format!(".card.parquet.{}.tmp", std::process::id()));
+        assert_eq!(t.parent(), Some(Path::new("/out")));
+    }
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
 
