@@ -66,7 +66,7 @@ pub fn fuse(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
 }
 
 /// The fused aggregate (see the module's documentation).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FusedScorecardExec {
     input: Arc<dyn ExecutionPlan>,
     mode: AggregateMode,
@@ -80,7 +80,7 @@ pub struct FusedScorecardExec {
     properties: Arc<PlanProperties>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Measure {
     tz: Arc<TzRules>,
     kind: MeasureKind,
@@ -91,7 +91,7 @@ struct Measure {
 
 /// A measure's status (NULL not applicable, `k >= 1` named exclusion `k`, 0 measured, a
 /// share's -1/-2), as SQL's `CASE` gives it: a branch is taken only when its condition is TRUE.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Status {
     Lit(Option<i32>),
     Case(Vec<(usize, Status)>, Box<Status>),
@@ -100,7 +100,7 @@ enum Status {
 }
 
 /// A condition; only where it is TRUE counts.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Pred {
     /// `column = 'value'` on a string column (input column index).
     StrEq(usize, String),
@@ -346,7 +346,7 @@ impl ExecutionPlan for FusedScorecardExec {
         let reservation = MemoryConsumer::new(format!("FusedScorecardExec[{partition}]"))
             .register(context.memory_pool());
         let state = Fold {
-            exec: self.clone_parts(),
+            exec: Arc::new(self.clone()),
             input: Some(input),
             groups: Groups::new(self.keys.len()),
             cells: vec![Vec::new(); self.measures.len()],
@@ -384,56 +384,6 @@ impl ExecutionPlan for FusedScorecardExec {
             }
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
-    }
-}
-
-impl Clone for FusedScorecardExec {
-    fn clone(&self) -> Self {
-        FusedScorecardExec {
-            input: self.input.clone(),
-            mode: self.mode,
-            keys: self.keys.clone(),
-            preds: self
-                .preds
-                .iter()
-                .map(|p| match p {
-                    Pred::StrEq(c, v) => Pred::StrEq(*c, v.clone()),
-                    Pred::Other(e) => Pred::Other(e.clone()),
-                })
-                .collect(),
-            others: self.others.clone(),
-            measures: self
-                .measures
-                .iter()
-                .map(|m| Measure {
-                    tz: m.tz.clone(),
-                    kind: m.kind.clone(),
-                    start: m.start.clone(),
-                    stop: m.stop.clone(),
-                    status: m.status.clone(),
-                })
-                .collect(),
-            properties: self.properties.clone(),
-        }
-    }
-}
-
-impl Clone for Status {
-    fn clone(&self) -> Self {
-        match self {
-            Status::Lit(v) => Status::Lit(*v),
-            Status::Case(w, o) => Status::Case(
-                w.iter().map(|(p, s)| (*p, s.clone())).collect(),
-                Box::new((**o).clone()),
-            ),
-            Status::Other(i) => Status::Other(*i),
-        }
-    }
-}
-
-impl FusedScorecardExec {
-    fn clone_parts(&self) -> Arc<FusedScorecardExec> {
-        Arc::new(self.clone())
     }
 }
 
