@@ -13,7 +13,7 @@
 //!   string column compares the 16-byte views (or the dictionary's values) directly, and any
 //!   other condition or status is evaluated by DataFusion as before;
 //! - each measure walks only the rows its `where` selects and adds them with `sla_hist`'s own
-//!   per-row step ([`RowFold`]), so a cell holds exactly what the aggregate's would.
+//!   per-row step (`udf::hist_agg::RowFold`), so a cell holds exactly what the aggregate's would.
 //!
 //! The operator's output is the aggregate's own (same schema: the group values and each
 //! measure's encoded cell), so whatever reads a partial aggregate reads it unchanged.

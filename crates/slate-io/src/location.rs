@@ -106,7 +106,7 @@ pub fn is_not_data(name: &str) -> bool {
 
 /// Whether a file found by a walk is data, given its path below the walked directory
 /// (`/`-separated): no folder or name on the way starts with `.` or `_`, and the name has the
-/// kind's extension. The directory walk ([`expand`]) applies the same rule as it descends.
+/// kind's extension. The directory walk ([`crate::input::expand`]) applies the same rule as it descends.
 pub fn is_walked_data(relative: &str, kind: DataKind) -> bool {
     let mut parts = relative.split('/').filter(|p| !p.is_empty()).peekable();
     while let Some(part) = parts.next() {
