@@ -314,17 +314,7 @@ impl CapacityRequest {
 
     /// Checks every parameter that can be checked before the scan.
     pub fn validate(&self) -> Result<()> {
-        staffing::check_plan(&Plan {
-            interval_s: self.interval_s as f64,
-            target: Target {
-                share: 0.9,
-                within: 10.0,
-                max_asa: None,
-                max_abandon: None,
-            },
-            patience: None,
-            shrinkage: self.shrinkage,
-        })?;
+        staffing::check_interval_and_shrinkage(self.interval_s as f64, self.shrinkage)?;
         if let Some(t) = self.what_if.target_share
             && !(t > 0.0 && t < 1.0)
         {

@@ -62,18 +62,22 @@ pub fn rostered(agents: u32, shrinkage: f64) -> u32 {
         .max(0.0) as u32
 }
 
-pub(crate) fn check_plan(plan: &Plan) -> Result<()> {
-    if !(plan.shrinkage >= 0.0 && plan.shrinkage < 1.0) {
+fn check_plan(plan: &Plan) -> Result<()> {
+    check_interval_and_shrinkage(plan.interval_s, plan.shrinkage)
+}
+
+/// The plan's own parameters: a shrinkage in [0, 1) and a positive interval.
+pub(crate) fn check_interval_and_shrinkage(interval_s: f64, shrinkage: f64) -> Result<()> {
+    if !(0.0..1.0).contains(&shrinkage) {
         return Err(CapacityError::Parameter(
             ParamMessage::new()
                 .param("shrinkage")
-                .text(format!(" must be in [0, 1) (got {})", plan.shrinkage)),
+                .text(format!(" must be in [0, 1) (got {shrinkage})")),
         ));
     }
-    if plan.interval_s.is_nan() || plan.interval_s <= 0.0 {
+    if interval_s.is_nan() || interval_s <= 0.0 {
         return Err(CapacityError::Invalid(format!(
-            "interval must be > 0 s (got {})",
-            plan.interval_s
+            "interval must be > 0 s (got {interval_s})"
         )));
     }
     Ok(())
