@@ -51,6 +51,9 @@ fi
 step "one build for the quick start and the tests"
 bash scripts/check-one-build.sh
 
+step "modules: no circles, no command module importing another"
+python3 scripts/check-modules.py
+
 step "rustfmt"
 cargo fmt --all --check
 

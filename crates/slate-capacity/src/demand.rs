@@ -244,6 +244,28 @@ fn quote(c: &str) -> String {
 
 /// Computes the demand profile of Parquet `inputs`.
 pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<Vec<DemandRow>> {
+    check_options(opts)?;
+    let input = slate_engine::Input::open(inputs, opts.source.as_deref(), None)?;
+    let ctx = slate_engine::session(opts.tz.clone(), opts.threads);
+    ctx.register_udf(ScalarUDF::new_from_impl(SlotUdf {
+        tz: opts.tz.clone(),
+        interval_s: opts.interval_s,
+        profile: opts.profile,
+        signature: Signature::any(1, Volatility::Immutable),
+    }));
+    let df = input.dataframe(&ctx).await?;
+    let cols = QueueColumns::of(df.schema(), &opts.measure)?;
+    ctx.register_table("input", df.into_view())?;
+    let batches = ctx.sql(&profile_sql(opts, cols)).await?.collect().await?;
+    let mut rows = Vec::new();
+    for b in &batches {
+        rows.extend(profile_rows(b, opts, cols)?);
+    }
+    Ok(rows)
+}
+
+/// Refuses an interval that does not divide a day and an empty period.
+fn check_options(opts: &DemandOptions) -> Result<()> {
     if opts.interval_s <= 0 || DAY % opts.interval_s != 0 {
         return Err(CapacityError::Parameter(
             ParamMessage::new()
@@ -262,53 +284,64 @@ pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<V
                 .text(format!(" {b}")),
         ));
     }
-    let input = slate_engine::Input::open(inputs, opts.source.as_deref(), None)?;
-    let ctx = slate_engine::session(opts.tz.clone(), opts.threads);
-    ctx.register_udf(ScalarUDF::new_from_impl(SlotUdf {
-        tz: opts.tz.clone(),
-        interval_s: opts.interval_s,
-        profile: opts.profile,
-        signature: Signature::any(1, Volatility::Immutable),
-    }));
-    let df = input.dataframe(&ctx).await?;
-    let in_schema = df.schema().clone();
-    let has = |c: &str, want: fn(&DataType) -> bool| -> Result<bool> {
-        match in_schema.field_with_unqualified_name(c) {
-            Err(_) => Ok(false),
-            Ok(f) if want(f.data_type()) => Ok(true),
-            Ok(f) => Err(CapacityError::Invalid(format!(
-                "input column {c:?} is {}, not the expected type",
-                f.data_type()
-            ))),
-        }
-    };
-    let is_clock = |t: &DataType| matches!(t, DataType::Timestamp(_, _));
-    for c in [schema::CALL_RECEIVED, schema::CALL_ANSWERED] {
-        if !has(c, is_clock)? {
-            return Err(CapacityError::Invalid(format!(
-                "input has no timestamp column {c:?}: capacity needs when calls came in and were answered"
-            )));
-        }
-    }
-    if !has(schema::CHANNEL, schema::is_text)? {
-        return Err(CapacityError::Invalid(format!(
-            "input has no text column {:?}",
-            schema::CHANNEL
-        )));
-    }
-    let m = &opts.measure;
-    for (field, c) in [("start", &m.start), ("stop", &m.stop)] {
-        if !has(c, is_clock)? {
-            return Err(CapacityError::Invalid(format!(
-                "measure {:?}, field `{field}`: no timestamp column {c:?} in the input",
-                m.id
-            )));
-        }
-    }
-    let has_ended = has(schema::CALL_ENDED, is_clock)?;
-    let has_abandoned = has(schema::ABANDONED, |t| matches!(t, DataType::Boolean))?;
-    ctx.register_table("input", df.into_view())?;
+    Ok(())
+}
 
+/// The optional call-queue columns the input has, after checking the ones capacity needs.
+#[derive(Debug, Clone, Copy)]
+struct QueueColumns {
+    /// `call_ended`: handling times and the abandoned calls' waits.
+    ended: bool,
+    /// `abandoned`.
+    abandoned: bool,
+}
+
+impl QueueColumns {
+    /// Checks that `input` has the clocks and channel capacity needs, and the measure's clocks.
+    fn of(input: &datafusion::common::DFSchema, m: &Measure) -> Result<Self> {
+        let has = |c: &str, want: fn(&DataType) -> bool| -> Result<bool> {
+            match input.field_with_unqualified_name(c) {
+                Err(_) => Ok(false),
+                Ok(f) if want(f.data_type()) => Ok(true),
+                Ok(f) => Err(CapacityError::Invalid(format!(
+                    "input column {c:?} is {}, not the expected type",
+                    f.data_type()
+                ))),
+            }
+        };
+        let is_clock = |t: &DataType| matches!(t, DataType::Timestamp(_, _));
+        for c in [schema::CALL_RECEIVED, schema::CALL_ANSWERED] {
+            if !has(c, is_clock)? {
+                return Err(CapacityError::Invalid(format!(
+                    "input has no timestamp column {c:?}: capacity needs when calls came in and were answered"
+                )));
+            }
+        }
+        if !has(schema::CHANNEL, schema::is_text)? {
+            return Err(CapacityError::Invalid(format!(
+                "input has no text column {:?}",
+                schema::CHANNEL
+            )));
+        }
+        for (field, c) in [("start", &m.start), ("stop", &m.stop)] {
+            if !has(c, is_clock)? {
+                return Err(CapacityError::Invalid(format!(
+                    "measure {:?}, field `{field}`: no timestamp column {c:?} in the input",
+                    m.id
+                )));
+            }
+        }
+        Ok(QueueColumns {
+            ended: has(schema::CALL_ENDED, is_clock)?,
+            abandoned: has(schema::ABANDONED, |t| matches!(t, DataType::Boolean))?,
+        })
+    }
+}
+
+/// One query over the input: per channel and slot, the calls offered, answered and abandoned,
+/// handling-time histograms, waits, and the answer measure's counts.
+fn profile_sql(opts: &DemandOptions, cols: QueueColumns) -> String {
+    let m = &opts.measure;
     let rcv = quote(schema::CALL_RECEIVED);
     let ans = quote(schema::CALL_ANSWERED);
     let ended = quote(schema::CALL_ENDED);
@@ -334,15 +367,15 @@ pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<V
         Some(w) => format!("CASE WHEN ({w}) THEN {inner} END"),
         None => inner,
     };
-    let handle = if has_ended {
+    let handle = if cols.ended {
         format!("sla_hist({ans}, {ended}, CASE WHEN {ans} IS NOT NULL THEN 0 END)")
     } else {
         "CAST(NULL AS BINARY)".into()
     };
-    let (abandoned, wait_abandoned) = if has_abandoned {
+    let (abandoned, wait_abandoned) = if cols.abandoned {
         (
             format!("CAST(sum(CASE WHEN {aband} THEN 1 ELSE 0 END) AS BIGINT)"),
-            if has_ended {
+            if cols.ended {
                 format!("CASE WHEN {aband} THEN sla_secs({rcv}, {ended}) END")
             } else {
                 "CAST(NULL AS BIGINT)".into()
@@ -366,7 +399,7 @@ pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<V
         quote(&m.start),
         quote(&m.stop)
     );
-    let sql = format!(
+    format!(
         "WITH g AS (SELECT {ch} AS channel, capacity_slot({rcv}) AS slot, count(*) AS offered, \
          count({ans}) AS answered, {abandoned} AS abandoned, {handle} AS handle, \
          count(sla_secs({rcv}, {ans})) AS n_wa, sum(sla_secs({rcv}, {ans})) AS s_wa, \
@@ -386,62 +419,67 @@ pub async fn demand_profile(inputs: &[String], opts: &DemandOptions) -> Result<V
         threshold = m.threshold,
         mean_wa = mean("s_wa", "n_wa"),
         mean_wab = mean("s_wab", "n_wab"),
-    );
-    let batches = ctx.sql(&sql).await?.collect().await?;
+    )
+}
+
+/// The demand rows of one batch of [`profile_sql`]'s result.
+fn profile_rows(
+    b: &RecordBatch,
+    opts: &DemandOptions,
+    cols: QueueColumns,
+) -> Result<Vec<DemandRow>> {
     let mut rows = Vec::new();
-    for b in &batches {
-        let f64s = |i: usize| -> Result<Float64Array> {
-            Ok(cast(b.column(i), &DataType::Float64)?
-                .as_primitive::<Float64Type>()
-                .clone())
+    let f64s = |i: usize| -> Result<Float64Array> {
+        Ok(cast(b.column(i), &DataType::Float64)?
+            .as_primitive::<Float64Type>()
+            .clone())
+    };
+    let channel = cast(b.column(0), &DataType::Utf8)?;
+    let channel = channel.as_string::<i32>();
+    let slot = cast(b.column(1), &DataType::Int64)?;
+    let slot = slot.as_primitive::<Int64Type>();
+    let vals: Vec<Float64Array> = (2..16).map(f64s).collect::<Result<_>>()?;
+    let get = |c: usize, i: usize| (!vals[c].is_null(i)).then(|| vals[c].value(i));
+    for i in 0..b.num_rows() {
+        let (Some(first), Some(last)) = (get(12, i), get(13, i)) else {
+            continue;
         };
-        let channel = cast(b.column(0), &DataType::Utf8)?;
-        let channel = channel.as_string::<i32>();
-        let slot = cast(b.column(1), &DataType::Int64)?;
-        let slot = slot.as_primitive::<Int64Type>();
-        let cols: Vec<Float64Array> = (2..16).map(f64s).collect::<Result<_>>()?;
-        let get = |c: usize, i: usize| (!cols[c].is_null(i)).then(|| cols[c].value(i));
-        for i in 0..b.num_rows() {
-            let (Some(first), Some(last)) = (get(12, i), get(13, i)) else {
-                continue;
-            };
-            let (first, last) = (first as i32, last as i32);
-            let s = slot.value(i);
-            let occurrences = match opts.profile {
-                Profile::Calendar => 1,
-                Profile::HourOfWeek => {
-                    let weekday = (s * opts.interval_s / DAY) as i32;
-                    weekday_count(first, opts.to.map_or(last + 1, day_of_ymd_naive), weekday).max(1)
-                }
-            };
-            let per = f64::from(occurrences);
-            let offered_total = get(0, i).unwrap_or(0.0) as u64;
-            let abandoned_total = get(2, i).map(|v| v as u64);
-            let wait_total_s = get(6, i).unwrap_or(0.0) * get(7, i).unwrap_or(0.0)
-                + get(8, i).unwrap_or(0.0) * get(9, i).unwrap_or(0.0);
-            let measured = get(10, i).unwrap_or(0.0) as u64;
-            let within = get(11, i).unwrap_or(0.0) as u64;
-            rows.push(DemandRow {
-                channel: (!channel.is_null(i)).then(|| channel.value(i).to_string()),
-                label: label(opts.profile, opts.interval_s, s),
-                slot: s,
-                occurrences,
-                offered_total,
-                offered: offered_total as f64 / per,
-                answered: get(1, i).unwrap_or(0.0) / per,
-                abandoned: abandoned_total.map(|a| a as f64 / per),
-                aht_mean_s: get(3, i),
-                aht_p50_s: get(4, i),
-                aht_p90_s: get(5, i),
-                asa_s: get(7, i),
-                measured,
-                within,
-                observed_sl: (measured > 0).then(|| within as f64 / measured as f64),
-                wait_total_s,
-                patience_s: patience(abandoned_total, has_ended, wait_total_s),
-                abandoned_total,
-            });
-        }
+        let (first, last) = (first as i32, last as i32);
+        let s = slot.value(i);
+        let occurrences = match opts.profile {
+            Profile::Calendar => 1,
+            Profile::HourOfWeek => {
+                let weekday = (s * opts.interval_s / DAY) as i32;
+                weekday_count(first, opts.to.map_or(last + 1, day_of_ymd_naive), weekday).max(1)
+            }
+        };
+        let per = f64::from(occurrences);
+        let offered_total = get(0, i).unwrap_or(0.0) as u64;
+        let abandoned_total = get(2, i).map(|v| v as u64);
+        let wait_total_s = get(6, i).unwrap_or(0.0) * get(7, i).unwrap_or(0.0)
+            + get(8, i).unwrap_or(0.0) * get(9, i).unwrap_or(0.0);
+        let measured = get(10, i).unwrap_or(0.0) as u64;
+        let within = get(11, i).unwrap_or(0.0) as u64;
+        rows.push(DemandRow {
+            channel: (!channel.is_null(i)).then(|| channel.value(i).to_string()),
+            label: label(opts.profile, opts.interval_s, s),
+            slot: s,
+            occurrences,
+            offered_total,
+            offered: offered_total as f64 / per,
+            answered: get(1, i).unwrap_or(0.0) / per,
+            abandoned: abandoned_total.map(|a| a as f64 / per),
+            aht_mean_s: get(3, i),
+            aht_p50_s: get(4, i),
+            aht_p90_s: get(5, i),
+            asa_s: get(7, i),
+            measured,
+            within,
+            observed_sl: (measured > 0).then(|| within as f64 / measured as f64),
+            wait_total_s,
+            patience_s: patience(abandoned_total, cols.ended, wait_total_s),
+            abandoned_total,
+        });
     }
     Ok(rows)
 }

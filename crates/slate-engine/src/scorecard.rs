@@ -21,7 +21,7 @@ use datafusion::physical_plan::{ExecutionPlan, execute_stream_partitioned};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, col, lit, when};
 use futures::StreamExt;
 use slate_core::calendar::day_of_ymd;
-use slate_core::policy::MeasureKind;
+use slate_core::policy::{Measure, MeasureKind};
 use slate_core::report::RESERVED_COLUMNS;
 use slate_core::{
     Cube, GroupKey, MeasureCell, PercentileMethod, Report, ReportOptions, SlaPolicy, TzRules,
@@ -265,57 +265,12 @@ impl Plan {
     ) -> Result<Plan> {
         opts.check()?;
         let schema = df.schema().clone();
-        for g in &opts.group_by {
-            if RESERVED_COLUMNS.contains(&g.as_str())
-                || g.starts_with('p') && (g.ends_with("_s") || g.ends_with("_wd"))
-            {
-                return Err(Error::BadGroupBy {
-                    column: g.clone(),
-                    reason: "clashes with a scorecard output column".into(),
-                });
-            }
-            if !schema.has_column_with_unqualified_name(g) {
-                return Err(Error::BadGroupBy {
-                    column: g.clone(),
-                    reason: format!("no such column; the input has {}", column_list(&schema)),
-                });
-            }
-        }
-        let mismatch = |m: &str, field: &str, reason: String| Error::PolicyMismatch {
-            policy: policy.name.clone(),
-            measure: m.to_string(),
-            field: field.to_string(),
-            reason,
-        };
+        check_group_by(&schema, &opts.group_by)?;
         let mut starts: Vec<String> = Vec::new();
         let mut start_of = Vec::new();
         let mut statuses = Vec::new();
         for m in &policy.measures {
-            // A deadline measure's start is its deadline column; a share's stop is its start.
-            let first = match m.kind {
-                MeasureKind::Deadline => "deadline",
-                _ => "start",
-            };
-            let clocks = [(first, &m.start), ("stop", &m.stop)];
-            for (field, c) in clocks {
-                match schema.field_with_unqualified_name(c) {
-                    Err(_) => {
-                        return Err(mismatch(
-                            &m.id,
-                            field,
-                            format!("no column {c:?}; the input has {}", column_list(&schema)),
-                        ));
-                    }
-                    Ok(f) if !matches!(f.data_type(), DataType::Timestamp(_, _)) => {
-                        return Err(mismatch(
-                            &m.id,
-                            field,
-                            format!("column {c:?} is {}, not a timestamp", f.data_type()),
-                        ));
-                    }
-                    Ok(_) => {}
-                }
-            }
+            check_clocks(&schema, policy, m)?;
             let si = match starts.iter().position(|s| s == &m.start) {
                 Some(i) => i,
                 None => {
@@ -324,69 +279,7 @@ impl Plan {
                 }
             };
             start_of.push(si);
-            let pred = |sql: &str, field: &str| -> Result<Expr> {
-                let e = df.parse_sql_expr(sql).map_err(|e| {
-                    mismatch(
-                        &m.id,
-                        field,
-                        format!(
-                            "{sql:?} is not a valid predicate: {}",
-                            first_line(&e.to_string())
-                        ),
-                    )
-                })?;
-                if let Some(why) = not_repeatable(&e) {
-                    return Err(mismatch(&m.id, field, format!("{sql:?} {why}")));
-                }
-                let ty = e.get_type(&schema).map_err(|e| {
-                    mismatch(
-                        &m.id,
-                        field,
-                        format!("{sql:?}: {}", first_line(&e.to_string())),
-                    )
-                })?;
-                if !matches!(ty, DataType::Boolean | DataType::Null) {
-                    return Err(mismatch(
-                        &m.id,
-                        field,
-                        format!("{sql:?} is {ty}, not a true/false predicate"),
-                    ));
-                }
-                Ok(e)
-            };
-            // status: NULL = not applicable, k = named exclusion k (1-based), 0 = measure it.
-            // CASE takes a branch only when its condition is TRUE, so a NULL predicate means
-            // "no" (a null grade is not grade 'I') without wrapping it in IS TRUE.
-            let mut named: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> =
-                None;
-            for (j, ex) in m.exclusions.iter().enumerate() {
-                let e = pred(&ex.where_sql, &format!("exclude[{j}].where"))?;
-                let code = lit(j as i32 + 1);
-                named = Some(match named {
-                    None => when(e, code),
-                    Some(mut c) => c.when(e, code),
-                });
-            }
-            // A share's record is measured as its outcome: 0 success, -1 failure, -2 unknown.
-            let measured = match &m.kind {
-                MeasureKind::Share { success_sql } => {
-                    let ok = pred(success_sql, "success")?;
-                    when(ok.clone(), lit(0i32))
-                        .when(ok.is_false(), lit(-1i32))
-                        .otherwise(lit(-2i32))?
-                }
-                _ => lit(0i32),
-            };
-            let measured_or_named = match named {
-                None => measured,
-                Some(mut c) => c.otherwise(measured)?,
-            };
-            let status = match &m.where_sql {
-                None => measured_or_named,
-                Some(w) => when(pred(w, "where")?, measured_or_named)
-                    .otherwise(lit(ScalarValue::Int32(None)))?,
-            };
-            statuses.push(status);
+            statuses.push(status_expr(&df, policy, m)?);
         }
 
         let period = match (opts.from, opts.to) {
@@ -954,4 +847,139 @@ pub fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtim
         .max_blocking_threads(2 * workers)
         .enable_all()
         .build()
+}
+
+/// Refuses group-by columns that clash with the scorecard's own columns or are not in the input.
+fn check_group_by(schema: &DFSchema, group_by: &[String]) -> Result<()> {
+    for g in group_by {
+        if RESERVED_COLUMNS.contains(&g.as_str())
+            || g.starts_with('p') && (g.ends_with("_s") || g.ends_with("_wd"))
+        {
+            return Err(Error::BadGroupBy {
+                column: g.clone(),
+                reason: "clashes with a scorecard output column".into(),
+            });
+        }
+        if !schema.has_column_with_unqualified_name(g) {
+            return Err(Error::BadGroupBy {
+                column: g.clone(),
+                reason: format!("no such column; the input has {}", column_list(schema)),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The error for a policy measure that does not fit the input.
+fn mismatch(policy: &SlaPolicy, m: &str, field: &str, reason: String) -> Error {
+    Error::PolicyMismatch {
+        policy: policy.name.clone(),
+        measure: m.to_string(),
+        field: field.to_string(),
+        reason,
+    }
+}
+
+/// Checks that a measure's clocks are timestamp columns of the input.
+fn check_clocks(schema: &DFSchema, policy: &SlaPolicy, m: &Measure) -> Result<()> {
+    // A deadline measure's start is its deadline column; a share's stop is its start.
+    let first = match m.kind {
+        MeasureKind::Deadline => "deadline",
+        _ => "start",
+    };
+    let clocks = [(first, &m.start), ("stop", &m.stop)];
+    for (field, c) in clocks {
+        match schema.field_with_unqualified_name(c) {
+            Err(_) => {
+                return Err(mismatch(
+                    policy,
+                    &m.id,
+                    field,
+                    format!("no column {c:?}; the input has {}", column_list(schema)),
+                ));
+            }
+            Ok(f) if !matches!(f.data_type(), DataType::Timestamp(_, _)) => {
+                return Err(mismatch(
+                    policy,
+                    &m.id,
+                    field,
+                    format!("column {c:?} is {}, not a timestamp", f.data_type()),
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// A measure's status per record: NULL = not applicable, k = named exclusion k (1-based),
+/// 0 = measure it (a share: 0 success, -1 failure, -2 unknown).
+fn status_expr(df: &DataFrame, policy: &SlaPolicy, m: &Measure) -> Result<Expr> {
+    let schema = df.schema();
+    let pred = |sql: &str, field: &str| -> Result<Expr> {
+        let e = df.parse_sql_expr(sql).map_err(|e| {
+            mismatch(
+                policy,
+                &m.id,
+                field,
+                format!(
+                    "{sql:?} is not a valid predicate: {}",
+                    first_line(&e.to_string())
+                ),
+            )
+        })?;
+        if let Some(why) = not_repeatable(&e) {
+            return Err(mismatch(policy, &m.id, field, format!("{sql:?} {why}")));
+        }
+        let ty = e.get_type(schema).map_err(|e| {
+            mismatch(
+                policy,
+                &m.id,
+                field,
+                format!("{sql:?}: {}", first_line(&e.to_string())),
+            )
+        })?;
+        if !matches!(ty, DataType::Boolean | DataType::Null) {
+            return Err(mismatch(
+                policy,
+                &m.id,
+                field,
+                format!("{sql:?} is {ty}, not a true/false predicate"),
+            ));
+        }
+        Ok(e)
+    };
+    // status: NULL = not applicable, k = named exclusion k (1-based), 0 = measure it.
+    // CASE takes a branch only when its condition is TRUE, so a NULL predicate means
+    // "no" (a null grade is not grade 'I') without wrapping it in IS TRUE.
+    let mut named: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
+    for (j, ex) in m.exclusions.iter().enumerate() {
+        let e = pred(&ex.where_sql, &format!("exclude[{j}].where"))?;
+        let code = lit(j as i32 + 1);
+        named = Some(match named {
+            None => when(e, code),
+            Some(mut c) => c.when(e, code),
+        });
+    }
+    // A share's record is measured as its outcome: 0 success, -1 failure, -2 unknown.
+    let measured = match &m.kind {
+        MeasureKind::Share { success_sql } => {
+            let ok = pred(success_sql, "success")?;
+            when(ok.clone(), lit(0i32))
+                .when(ok.is_false(), lit(-1i32))
+                .otherwise(lit(-2i32))?
+        }
+        _ => lit(0i32),
+    };
+    let measured_or_named = match named {
+        None => measured,
+        Some(mut c) => c.otherwise(measured)?,
+    };
+    let status = match &m.where_sql {
+        None => measured_or_named,
+        Some(w) => {
+            when(pred(w, "where")?, measured_or_named).otherwise(lit(ScalarValue::Int32(None)))?
+        }
+    };
+    Ok(status)
 }

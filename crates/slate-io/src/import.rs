@@ -26,8 +26,10 @@ use slate_core::{TzRules, schema};
 
 use crate::error::{Error, Result, io_err};
 use crate::mapping::Mapping;
-use crate::output::{parquet_properties, prepare_output_dir, temp_path, write_with};
-use crate::plan::{OutputPlan, write_err};
+use crate::output::{
+    parquet_properties, prepare_output_dir, sweep_stale_temps, temp_path, write_err, write_with,
+};
+use crate::plan::OutputPlan;
 use crate::provenance::{InputFile, METADATA_KEY, Provenance, sidecar_path};
 use crate::record::output_schema;
 use crate::source::{ImportSummary, Reject, SourceSink, read_source};
@@ -179,6 +181,7 @@ impl RejectsWriter {
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
         let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        sweep_stale_temps(&target);
         let tmp = temp_path(&target);
         let file = File::create(&tmp).map_err(io_err(&tmp))?;
         let mut w = RejectsWriter {
@@ -326,6 +329,7 @@ impl Partitions {
             let n = self.next_part.entry(key).or_insert(0);
             let path = sub.join(format!("part-{n}.parquet"));
             *n += 1;
+            sweep_stale_temps(&path);
             let tmp = temp_path(&path);
             let file = File::create(&tmp).map_err(io_err(&tmp))?;
             let writer =

@@ -5,6 +5,7 @@
 //!   walk takes as data; a leaf that [`input`] and [`object`] share.
 //! - [`object`]: `s3://bucket/prefix/` inputs: the store from the AWS environment, and the
 //!   Parquet objects under a prefix by the same rule.
+//! - [`format`]: the formats slate writes (Parquet, Arrow IPC, CSV), by extension; a leaf.
 //! - [`output`]: writing Parquet (zstd), Arrow IPC and CSV atomically, chosen by extension.
 //! - [`plan`]: a command's inputs and outputs resolved before any work, collisions refused,
 //!   outputs written together ([`OutputPlan`]).
@@ -23,6 +24,7 @@
 //! this crate also serves the generator, the CLI and the stream runtime.
 
 pub mod error;
+pub mod format;
 pub mod import;
 pub mod input;
 pub mod location;
@@ -40,10 +42,11 @@ pub mod source;
 pub mod textfile;
 
 pub use error::{Error, Result};
+pub use format::Format;
 pub use import::{ImportOptions, ImportReport, REJECTS_FILE, RejectsWriter, import};
 pub use input::{DataKind, expand, expand_inputs, expand_noted};
 pub use mapping::Mapping;
-pub use output::{Format, prepare_output_dir, write_batches};
+pub use output::{prepare_output_dir, write_batches};
 pub use plan::OutputPlan;
 pub use provenance::Provenance;
 pub use source::{ImportSummary, Reject, SourceSink, read_source};

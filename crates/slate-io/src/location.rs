@@ -120,6 +120,11 @@ pub fn is_walked_data(relative: &str, kind: DataKind) -> bool {
     false
 }
 
+/// The URL when `path` names object storage rather than a local file.
+pub fn object_url(path: &Path) -> Option<&str> {
+    path.to_str().filter(|s| is_object_url(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

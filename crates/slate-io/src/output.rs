@@ -19,36 +19,9 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result, io_err};
-use crate::plan::{stage_local, write_err};
+use crate::format::Format;
+use crate::location::object_url;
 use crate::provenance::{METADATA_KEY, Provenance, sidecar_path};
-
-/// Output formats slate writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Apache Parquet, zstd-compressed.
-    Parquet,
-    /// Arrow IPC file (`.arrow`, `.ipc`, `.feather`).
-    Ipc,
-    /// CSV with a header row.
-    Csv,
-}
-
-impl Format {
-    /// The format for a path's extension.
-    pub fn from_path(path: &Path) -> Result<Self> {
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            Some("parquet") => Ok(Format::Parquet),
-            Some("arrow" | "ipc" | "feather") => Ok(Format::Ipc),
-            Some("csv") => Ok(Format::Csv),
-            _ => Err(Error::UnknownFormat(path.to_path_buf())),
-        }
-    }
-}
 
 /// Writer properties for slate's Parquet: zstd level 1 and row groups of up to 1M rows.
 pub fn parquet_properties() -> WriterProperties {
@@ -155,11 +128,6 @@ fn rename_into_place(tmp: &Path, path: &Path) -> Result<()> {
     })
 }
 
-/// The URL when `path` names object storage rather than a local file.
-pub fn object_url(path: &Path) -> Option<&str> {
-    path.to_str().filter(|s| crate::object::is_object_url(s))
-}
-
 /// Encodes `batches` in `format` into `sink`, with `meta` (provenance JSON) under
 /// [`METADATA_KEY`] in a Parquet or IPC file (a CSV file has nowhere to hold it); `path` only
 /// names the target in errors, which are write errors ([`Error::Write`]): a full disk is not
@@ -250,12 +218,83 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
+/// How long a dead process's temporary file is left before [`sweep_stale_temps`] removes it.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes the `.NAME.PID.tmp` files beside `path` that a killed process left (a `kill -9`
+/// while writing NAME skips the cleanup, and later runs, having other PIDs, would never write
+/// over them): those whose process is gone and which have not changed for ten minutes. Only
+/// where the process table can be read (`/proc`); elsewhere they are left, hidden, for the
+/// user. The age keeps a live writer's file on a shared file system from another host's run,
+/// whose PID this machine cannot see.
+pub(crate) fn sweep_stale_temps(path: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(pid) = (file.to_str())
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|r| r.strip_suffix(".tmp"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let idle = (e.metadata().and_then(|m| m.modified()).ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= STALE_TEMP_AGE);
+        if pid != std::process::id() && idle && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// `x.parquet` -> `x.exclusions.parquet`: where the ledger goes beside a scorecard.
 pub fn sibling_path(path: &Path, infix: &str) -> PathBuf {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
     match path.extension().and_then(|e| e.to_str()) {
         Some(ext) => path.with_file_name(format!("{stem}.{infix}.{ext}")),
         None => path.with_file_name(format!("{stem}.{infix}")),
+    }
+}
+
+/// Writes a temporary file beside `real` with `fill` and syncs it; on any failure the temporary
+/// file is removed and the error names `shown`.
+pub(crate) fn stage_local(
+    real: &Path,
+    shown: &Path,
+    fill: impl FnOnce(&std::fs::File) -> Result<()>,
+) -> Result<PathBuf> {
+    if let Some(dir) = real.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    sweep_stale_temps(real);
+    let tmp = temp_path(real);
+    let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    let written = fill(&file).and_then(|()| file.sync_all().map_err(|e| write_err(shown, e)));
+    if let Err(e) = written {
+        drop(file);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(tmp)
+}
+
+pub(crate) fn write_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
     }
 }
 
@@ -270,6 +309,47 @@ mod tests {
         assert_eq!(name, format!(".card.parquet.{}.tmp", std::process::id()));
         assert_eq!(t.parent(), Some(Path::new("/out")));
     }
+    #[test]
+    fn a_killed_writers_temporary_file_is_swept_and_live_ones_are_not() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("card.parquet");
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let temp = |pid: &str, old: bool| {
+            let p = d.path().join(format!(".card.parquet.{pid}.tmp"));
+            let f = std::fs::File::create(&p).unwrap();
+            if old {
+                f.set_modified(hour_ago).unwrap();
+            }
+            p
+        };
+        // PIDs above the kernel's limit (2^22) never run.
+        let dead_old = temp("4194305", true);
+        let dead_fresh = temp("4194306", false);
+        let live_old = temp("1", true); // init: always running
+        let other_output = temp_path(&d.path().join("card.parquet.1"));
+        std::fs::write(&other_output, b"").unwrap();
+        write_with(&out, |mut f| {
+            f.write_all(b"x").map_err(|e| write_err(&out, e))
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"x");
+        if Path::new("/proc/self").exists() {
+            assert!(
+                !dead_old.exists(),
+                "a dead process's old temporary file is swept"
+            );
+        }
+        assert!(
+            dead_fresh.exists(),
+            "a recent one may be another host's live write"
+        );
+        assert!(live_old.exists(), "a running process's file is its own");
+        assert!(
+            other_output.exists(),
+            "another output's temporary file is not this one's"
+        );
+    }
+
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
 

@@ -31,7 +31,9 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 use crate::error::{Error, Result, io_err};
-use crate::output::{Format, encode_to, object_url, temp_path};
+use crate::format::Format;
+use crate::location::object_url;
+use crate::output::{encode_to, stage_local, write_err};
 use crate::provenance::{Provenance, sidecar_path};
 
 /// A command's inputs and outputs, checked against each other and written together.
@@ -413,34 +415,6 @@ impl Drop for OutputPlan {
     }
 }
 
-/// Writes a temporary file beside `real` with `fill` and syncs it; on any failure the temporary
-/// file is removed and the error names `shown`.
-pub(crate) fn stage_local(
-    real: &Path,
-    shown: &Path,
-    fill: impl FnOnce(&std::fs::File) -> Result<()>,
-) -> Result<PathBuf> {
-    if let Some(dir) = real.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    }
-    let tmp = temp_path(real);
-    let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    let written = fill(&file).and_then(|()| file.sync_all().map_err(|e| write_err(shown, e)));
-    if let Err(e) = written {
-        drop(file);
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    Ok(tmp)
-}
-
-pub(crate) fn write_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Write {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    }
-}
-
 /// Where writing to `path` puts the bytes: the canonical path when it exists (links followed),
 /// else its nearest existing ancestor's canonical path joined with the rest.
 fn resolve(path: &Path) -> std::result::Result<PathBuf, String> {
@@ -554,6 +528,7 @@ fn kind_of(meta: &std::fs::Metadata) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::temp_path;
     use arrow::array::Int64Array;
     use arrow::datatypes::{DataType, Field, Schema};
     use std::sync::Arc;

@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result, io_err};
-use crate::output::{Format, object_url};
+use crate::format::Format;
+use crate::location::object_url;
 
 /// The key of the provenance in Parquet key-value metadata and Arrow schema metadata.
 pub const METADATA_KEY: &str = "slate.provenance";

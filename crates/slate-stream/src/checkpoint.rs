@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use crate::error::{Error, Result, io};
-use crate::runtime::SourceSpec;
+use crate::spec::SourceSpec;
 use crate::state::{State, StreamConfig};
 
 /// The checkpoint's file name in the state directory.

@@ -22,35 +22,6 @@
 //!   topic was recreated, or retention deleted unread messages) is an error naming both.
 //! - **New partitions** are found every few seconds and read from their start.
 
-/// How a message's text is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TextFormat {
-    /// One JSON object per line.
-    #[default]
-    Ndjson,
-    /// A header line of canonical column names, then one row per line.
-    Csv,
-}
-
-/// A Kafka topic to read.
-#[derive(Debug, Clone)]
-pub struct KafkaSpec {
-    /// Bootstrap brokers, `host:port[,host:port...]`.
-    pub brokers: String,
-    /// The topic; every partition is read.
-    pub topic: String,
-    /// A consumer group to commit the offsets read to, for monitoring only.
-    pub group: Option<String>,
-    /// The messages' text.
-    pub format: TextFormat,
-    /// Stop once every partition's end offset as of the start has been read (a catch-up run);
-    /// partitions created after the start are not read.
-    pub exit_at_end: bool,
-    /// Further librdkafka client properties (`security.protocol`, `sasl.*`, ...), set after
-    /// slate's own.
-    pub properties: Vec<(String, String)>,
-}
-
 #[cfg(feature = "kafka")]
 pub(crate) use client::read;
 /// The Kafka client (librdkafka), for tests that host its mock cluster.
@@ -60,11 +31,11 @@ pub use rdkafka;
 /// Without the `kafka` feature there is no client: the source fails, saying so.
 #[cfg(not(feature = "kafka"))]
 pub(crate) fn read(
-    _spec: &KafkaSpec,
+    _spec: &crate::spec::KafkaSpec,
     _start: crate::checkpoint::SourceProgress,
     _batch: usize,
     _clocks: &mut crate::source::TextClocks,
-    _out: &mut crate::runtime::Batcher,
+    _out: &mut crate::feed::Batcher,
 ) -> crate::Result<()> {
     Err(crate::Error::Unsupported(
         "this slate was built without Kafka (the `kafka` cargo feature)".into(),
@@ -83,11 +54,11 @@ mod client {
     use rdkafka::message::Message;
     use rdkafka::{Offset, TopicPartitionList};
 
-    use super::{KafkaSpec, TextFormat};
     use crate::checkpoint::SourceProgress;
     use crate::error::{Error, Result};
-    use crate::runtime::Batcher;
+    use crate::feed::Batcher;
     use crate::source::{Reject, TextClocks, read_csv, read_ndjson};
+    use crate::spec::{KafkaSpec, TextFormat};
     use crate::update::Update;
 
     /// How long a metadata or watermark request may take before the broker is called

@@ -14,6 +14,7 @@
 //! - [`kafka`]: every partition of a Kafka topic, its offsets checkpointed with the state
 //!   (the client behind the `kafka` cargo feature).
 //! - [`state`]: the processor.
+//! - [`spec`]: what a stream reads and where it writes ([`SourceSpec`], [`SinkSpec`]).
 //! - [`runtime`]: the task pipeline and sinks.
 //! - [`checkpoint`]: the checkpoints, checksummed and tied to the settings and the source's
 //!   identity, and the state directory's lock.
@@ -22,12 +23,15 @@
 pub mod checkpoint;
 pub mod clock;
 pub mod error;
+mod feed;
 pub mod kafka;
 pub mod runtime;
 pub mod source;
+pub mod spec;
 pub mod state;
 pub mod update;
 
 pub use error::{Error, Result};
-pub use runtime::{LatestHook, RunSpec, SinkSpec, SourceSpec, Summary, run_stream};
+pub use runtime::{LatestHook, RunSpec, Summary, run_stream};
+pub use spec::{SinkSpec, SourceSpec};
 pub use state::{LateMode, StreamConfig};

@@ -20,45 +20,12 @@ use tokio::sync::mpsc;
 use crate::checkpoint::{Checkpoints, SourceProgress, StateLock};
 use crate::clock::Clock;
 use crate::error::{Error, Result, io};
+use crate::feed::{Batcher, Chunk, Skip};
 use crate::source::{
     Reject, Replay, TextClocks, is_update_file, parse_json_update, read_update_file,
 };
+use crate::spec::{SinkSpec, SourceSpec};
 use crate::state::{Emission, Processor, State, StreamConfig};
-use crate::update::Update;
-
-/// Where updates come from.
-#[derive(Debug, Clone)]
-pub enum SourceSpec {
-    /// Historical Parquet replayed in event-time order; `speed` is event seconds per wall
-    /// second (`None`: as fast as possible).
-    Replay {
-        /// Inputs (files, directories, globs).
-        inputs: Vec<String>,
-        /// Speed-up.
-        speed: Option<f64>,
-    },
-    /// Updates on standard input: NDJSON lines, or a CSV header line then one row per line.
-    Stdin(crate::kafka::TextFormat),
-    /// A directory polled for new NDJSON, CSV and Parquet files (read in name order).
-    Dir {
-        /// The directory.
-        path: PathBuf,
-        /// Stop once the files present have been read.
-        once: bool,
-    },
-    /// Every partition of a Kafka topic ([`crate::kafka`]).
-    Kafka(crate::kafka::KafkaSpec),
-}
-
-/// Where emissions go.
-#[derive(Debug, Clone)]
-pub enum SinkSpec {
-    /// `DIR/emissions/emission-NNNNNNNN.parquet`, `DIR/latest.parquet` (+ `.exclusions`),
-    /// `DIR/late.parquet`.
-    Dir(PathBuf),
-    /// An Arrow IPC stream of emission batches on standard output.
-    IpcStdout,
-}
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -657,103 +624,6 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
     Ok(summary)
 }
 
-/// The updates a restart skips: those consumed before its checkpoint.
-struct Skip {
-    /// Still to skip.
-    left: u64,
-    /// The checkpoint's position.
-    position: u64,
-    /// The checkpoint, for the error when the source holds fewer updates than its position.
-    checkpoint: Option<PathBuf>,
-}
-
-/// What the source sends the processor: a batch of updates and, from a seeking source, where
-/// it stands after them (checkpointed with the state that applied them).
-type Chunk = (Vec<Update>, Option<SourceProgress>);
-
-/// Sends updates in batches, skipping those consumed before a restart.
-pub(crate) struct Batcher {
-    pub(crate) tx: mpsc::Sender<Chunk>,
-    buf: Vec<Update>,
-    size: usize,
-    skip: Skip,
-}
-
-impl Batcher {
-    /// Queues an update; false when the receiver is gone.
-    fn push(&mut self, u: Update) -> bool {
-        if self.skip.left > 0 {
-            self.skip.left -= 1;
-            return true;
-        }
-        self.buf.push(u);
-        if self.buf.len() >= self.size {
-            return self.flush();
-        }
-        true
-    }
-
-    fn flush(&mut self) -> bool {
-        if self.buf.is_empty() {
-            return true;
-        }
-        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(self.size));
-        self.tx.blocking_send((batch, None)).is_ok()
-    }
-
-    /// Queues a whole message's updates, sent only by [`Batcher::send_at`].
-    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
-    pub(crate) fn queue(&mut self, ups: Vec<Update>) {
-        self.buf.extend(ups);
-    }
-
-    /// The checkpoint's position: updates applied before this run.
-    /// The checkpoint's file, for errors about it (`-`: none).
-    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
-    pub(crate) fn checkpoint(&self) -> String {
-        (self.skip.checkpoint.as_deref()).map_or_else(|| "-".into(), |p| p.display().to_string())
-    }
-
-    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
-    pub(crate) fn position(&self) -> u64 {
-        self.skip.position
-    }
-
-    /// Updates queued and not yet sent.
-    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
-    pub(crate) fn queued(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// Sends the queued updates with where the source stands after them (even none: the
-    /// progress alone moves the checkpoint past rejected messages); false when the receiver
-    /// is gone.
-    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // the Kafka source
-    pub(crate) fn send_at(&mut self, at: SourceProgress) -> bool {
-        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(self.size));
-        self.tx.blocking_send((batch, Some(at))).is_ok()
-    }
-
-    /// Fails when the source, having given all it holds, gave fewer updates than the
-    /// checkpoint's position: the checkpoint was not written over this input, and resuming
-    /// would silently skip what it holds.
-    fn check_position(&self) -> Result<()> {
-        if self.skip.left == 0 {
-            return Ok(());
-        }
-        Err(Error::Checkpoint {
-            path: (self.skip.checkpoint.as_deref())
-                .map_or_else(|| "-".into(), |p| p.display().to_string()),
-            reason: format!(
-                "position {} is beyond the source, which holds {} updates; \
-                 the checkpoint was not written over this input: use a new state directory",
-                self.skip.position,
-                self.skip.position - self.skip.left
-            ),
-        })
-    }
-}
-
 fn spawn_source(
     spec: SourceSpec,
     mut clocks: TextClocks,
@@ -765,12 +635,7 @@ fn spawn_source(
 ) -> tokio::task::JoinHandle<Result<Tally>> {
     // Sources decode files and block on stdin: they run on the blocking pool.
     tokio::task::spawn_blocking(move || {
-        let mut out = Batcher {
-            tx,
-            buf: Vec::new(),
-            size,
-            skip,
-        };
+        let mut out = Batcher::new(tx, size, skip);
         match spec {
             SourceSpec::Replay { inputs, speed } => {
                 let mut first: Option<(i64, std::time::Instant)> = None;
@@ -804,7 +669,7 @@ fn spawn_source(
                         break;
                     }
                     n += 1;
-                    if format == crate::kafka::TextFormat::Csv && header.is_none() {
+                    if format == crate::spec::TextFormat::Csv && header.is_none() {
                         header = Some(crate::source::csv_fields(line.trim_end()));
                     } else if !line.trim().is_empty() {
                         let parsed = match &header {

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use slate_core::Ambiguous;
 use slate_core::duration::parse_duration_secs;
 use slate_stream::clock::SystemClock;
-use slate_stream::kafka::{KafkaSpec, TextFormat};
+use slate_stream::spec::{KafkaSpec, TextFormat};
 use slate_stream::{LateMode, RunSpec, SinkSpec, SourceSpec, StreamConfig, run_stream};
 
 use crate::Outcome;
@@ -193,36 +193,8 @@ fn secs(flag: &str, v: &str) -> Result<i64> {
 }
 
 pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
-    // The output directory must not hold, or lie inside, what the stream reads.
-    if a.out != "-" {
-        let mut plan = slate_io::OutputPlan::new();
-        for r in &a.replay {
-            plan.reads("replay input", r);
-        }
-        if let Some(w) = &a.watch {
-            plan.reads("watched", w);
-        }
-        plan.reads("policy", &a.policy);
-        plan.writes_dir("stream", &a.out).check()?;
-    }
-    let policy = slate_io::policy::load(&a.policy)?;
-    let tz = a.tz.rules()?;
-    let cfg = StreamConfig {
-        policy,
-        opts: a.scorecard.options(tz, None, None, Some(1)),
-        lateness_us: secs("lateness", &a.lateness)? * 1_000_000,
-        settle_us: secs("settle", &a.settle)? * 1_000_000,
-        emit_every_us: secs("emit-every", &a.emit_every)?.max(1) * 1_000_000,
-        late: match a.late {
-            Late::Revise => LateMode::Revise,
-            Late::Drop => LateMode::Drop,
-        },
-        revise_horizon_us: match a.revise_horizon.trim() {
-            "none" => None,
-            v => Some(secs("revise-horizon", v)? * 1_000_000),
-        },
-        ambiguous: a.ambiguous.unwrap_or_default(),
-    };
+    check_outputs(&a)?;
+    let cfg = config(&a)?;
     if let (Some(rule), false) = (a.ambiguous, a.replay.is_empty()) {
         writeln!(
             std::io::stderr().lock(),
@@ -236,54 +208,13 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
              directory reads .csv, .ndjson and .parquet files by their extension)"
         );
     }
-    let source = if !a.replay.is_empty() {
-        SourceSpec::Replay {
-            inputs: a.replay.clone(),
-            speed: a.speed,
-        }
-    } else if let Some(dir) = &a.watch {
-        SourceSpec::Dir {
-            path: dir.clone(),
-            once: a.once,
-        }
-    } else if let Some(brokers) = &a.kafka {
-        if !cfg!(feature = "kafka") {
-            anyhow::bail!(
-                "--kafka: this slate was built without Kafka; build it with `cargo install --path crates/slate-cli --features kafka`"
-            );
-        }
-        let properties = a
-            .kafka_set
-            .iter()
-            .map(|kv| match kv.split_once('=') {
-                Some((k, v)) => Ok((k.trim().to_string(), v.to_string())),
-                None => Err(anyhow::anyhow!("--kafka-set {kv:?}: expected KEY=VALUE")),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        SourceSpec::Kafka(KafkaSpec {
-            brokers: brokers.clone(),
-            topic: a.topic.clone().unwrap_or_default(),
-            group: a.group.clone(),
-            format: match a.format {
-                KafkaFormat::Ndjson => TextFormat::Ndjson,
-                KafkaFormat::Csv => TextFormat::Csv,
-            },
-            exit_at_end: a.exit_at_end,
-            properties,
-        })
-    } else {
-        SourceSpec::Stdin(match a.format {
-            KafkaFormat::Ndjson => TextFormat::Ndjson,
-            KafkaFormat::Csv => TextFormat::Csv,
-        })
-    };
     let sink = if a.out == "-" {
         SinkSpec::IpcStdout
     } else {
         SinkSpec::Dir(PathBuf::from(&a.out))
     };
     let spec = RunSpec {
-        source,
+        source: source_spec(&a)?,
         sink,
         state_dir: a.state.clone(),
         checkpoint_every: Duration::from_secs(
@@ -324,7 +255,110 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
     let rule = cfg.ambiguous;
     let t0 = std::time::Instant::now();
     let s = rt.block_on(run_stream(cfg, spec))?;
-    let secs = t0.elapsed().as_secs_f64();
+    print_summary(&a, &s, t0.elapsed().as_secs_f64(), rule)?;
+    #[cfg(feature = "serve")]
+    if let Some(server) = server {
+        writeln!(
+            std::io::stderr(),
+            "stream ended; still serving `latest` (Ctrl-C stops)"
+        )?;
+        rt.block_on(server.serve_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        }))?;
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The output directory must not hold, or lie inside, what the stream reads.
+fn check_outputs(a: &StreamArgs) -> Result<()> {
+    if a.out != "-" {
+        let mut plan = slate_io::OutputPlan::new();
+        for r in &a.replay {
+            plan.reads("replay input", r);
+        }
+        if let Some(w) = &a.watch {
+            plan.reads("watched", w);
+        }
+        plan.reads("policy", &a.policy);
+        plan.writes_dir("stream", &a.out).check()?;
+    }
+    Ok(())
+}
+
+/// The stream's settings from its flags.
+fn config(a: &StreamArgs) -> Result<StreamConfig> {
+    let policy = slate_io::policy::load(&a.policy)?;
+    let tz = a.tz.rules()?;
+    Ok(StreamConfig {
+        policy,
+        opts: a.scorecard.options(tz, None, None, Some(1)),
+        lateness_us: secs("lateness", &a.lateness)? * 1_000_000,
+        settle_us: secs("settle", &a.settle)? * 1_000_000,
+        emit_every_us: secs("emit-every", &a.emit_every)?.max(1) * 1_000_000,
+        late: match a.late {
+            Late::Revise => LateMode::Revise,
+            Late::Drop => LateMode::Drop,
+        },
+        revise_horizon_us: match a.revise_horizon.trim() {
+            "none" => None,
+            v => Some(secs("revise-horizon", v)? * 1_000_000),
+        },
+        ambiguous: a.ambiguous.unwrap_or_default(),
+    })
+}
+
+/// Where the updates come from: a replay, a watched directory, Kafka or standard input.
+fn source_spec(a: &StreamArgs) -> Result<SourceSpec> {
+    Ok(if !a.replay.is_empty() {
+        SourceSpec::Replay {
+            inputs: a.replay.clone(),
+            speed: a.speed,
+        }
+    } else if let Some(dir) = &a.watch {
+        SourceSpec::Dir {
+            path: dir.clone(),
+            once: a.once,
+        }
+    } else if let Some(brokers) = &a.kafka {
+        if !cfg!(feature = "kafka") {
+            anyhow::bail!(
+                "--kafka: this slate was built without Kafka; build it with `cargo install --path crates/slate-cli --features kafka`"
+            );
+        }
+        let properties = a
+            .kafka_set
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) => Ok((k.trim().to_string(), v.to_string())),
+                None => Err(anyhow::anyhow!("--kafka-set {kv:?}: expected KEY=VALUE")),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        SourceSpec::Kafka(KafkaSpec {
+            brokers: brokers.clone(),
+            topic: a.topic.clone().unwrap_or_default(),
+            group: a.group.clone(),
+            format: match a.format {
+                KafkaFormat::Ndjson => TextFormat::Ndjson,
+                KafkaFormat::Csv => TextFormat::Csv,
+            },
+            exit_at_end: a.exit_at_end,
+            properties,
+        })
+    } else {
+        SourceSpec::Stdin(match a.format {
+            KafkaFormat::Ndjson => TextFormat::Ndjson,
+            KafkaFormat::Csv => TextFormat::Csv,
+        })
+    })
+}
+
+/// The run's figures on standard error.
+fn print_summary(
+    a: &StreamArgs,
+    s: &slate_stream::Summary,
+    secs: f64,
+    rule: Ambiguous,
+) -> Result<()> {
     let mut err = std::io::stderr().lock();
     writeln!(
         err,
@@ -371,17 +405,7 @@ pub(crate) fn run(a: StreamArgs) -> Result<Outcome> {
         writeln!(err, "  rejected {}:{}: {}", r.file, r.row, r.reason)?;
     }
     drop(err);
-    #[cfg(feature = "serve")]
-    if let Some(server) = server {
-        writeln!(
-            std::io::stderr(),
-            "stream ended; still serving `latest` (Ctrl-C stops)"
-        )?;
-        rt.block_on(server.serve_until(async {
-            let _ = tokio::signal::ctrl_c().await;
-        }))?;
-    }
-    Ok(Outcome::Ok)
+    Ok(())
 }
 
 /// Starts serving the live `latest` scorecard and ledger of a stream on `addr`; returns the hook
