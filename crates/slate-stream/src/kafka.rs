@@ -421,7 +421,22 @@ mod client {
                     check_offset(spec, checkpoint, p, at, range)?;
                     at
                 }
-                None => range.0,
+                None => {
+                    // A first read starts at the oldest message the broker still holds; say
+                    // when that is not the topic's first, so no figure silently lacks them.
+                    if range.0 > 0 {
+                        tracing::warn!(
+                            "Kafka topic {} partition {p}: the broker holds offsets {} to {}; \
+                             the {} messages before were deleted (retention) before this \
+                             stream read them, so their updates are not in its figures",
+                            spec.topic,
+                            range.0,
+                            range.1,
+                            range.0
+                        );
+                    }
+                    range.0
+                }
             };
             parts.insert(
                 p,

@@ -1102,6 +1102,63 @@ mod kafka {
         assert!(read_all(&[out.join("latest.parquet")]).num_rows() > 0);
     }
 
+    /// A topic whose oldest messages the broker deleted before the stream began (the mock
+    /// broker keeps about 5 MB a partition): the stream reads what is left and says which
+    /// offsets it never saw, rather than scoring the rest as if it were everything.
+    #[test]
+    fn messages_deleted_before_the_stream_began_are_named() {
+        let t = tempfile::tempdir().unwrap();
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic(TOPIC, 1, 1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("message.max.bytes", "2000000")
+            .create()
+            .unwrap();
+        // 40 messages of ~300 KB (one update with a long borough): 12 MB in all.
+        let pad = "x".repeat(300_000);
+        for d in 0..40 {
+            let line = format!(
+                "{{\"incident_id\": \"m{d}\", \"borough\": \"{pad}\", \"grade\": \"I\", \"call_received\": \"2024-03-01T10:{:02}:00Z\"}}",
+                d % 60
+            );
+            loop {
+                match producer.send(BaseRecord::<(), str>::to(TOPIC).payload(&line).partition(0)) {
+                    Ok(()) => break,
+                    Err(_) => {
+                        producer.poll(Duration::from_millis(10));
+                    }
+                }
+            }
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+        let consumer: slate_stream::kafka::rdkafka::consumer::BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .create()
+            .unwrap();
+        use slate_stream::kafka::rdkafka::consumer::Consumer;
+        let (low, high) = consumer
+            .fetch_watermarks(TOPIC, 0, Duration::from_secs(10))
+            .unwrap();
+        assert!(
+            low > 0 && high == 40,
+            "the broker kept offsets {low}..{high}"
+        );
+        let out = kafka_cmd(&brokers, &t.path().join("o"), &t.path().join("s"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(
+            err.contains(&format!(
+                "partition 0: the broker holds offsets {low} to {high}; the {low} messages before were deleted"
+            )),
+            "{err}"
+        );
+        assert!(err.contains(&format!("{} updates", high - low)), "{err}");
+    }
+
     /// Live (no `--exit-at-end`): partitions that stay empty are not waited for, updates
     /// published while the stream runs are read, and the consumer group named by `--group`
     /// receives the offsets read.
