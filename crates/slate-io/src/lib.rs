@@ -5,7 +5,7 @@
 //!   walk takes as data; a leaf that [`input`] and [`object`] share.
 //! - [`object`]: `s3://bucket/prefix/` inputs: the store from the AWS environment, and the
 //!   Parquet objects under a prefix by the same rule.
-//! - [`format`]: the formats slate writes (Parquet, Arrow IPC, CSV), by extension; a leaf.
+//! - [`mod@format`]: the formats slate writes (Parquet, Arrow IPC, CSV), by extension; a leaf.
 //! - [`output`]: writing Parquet (zstd), Arrow IPC and CSV atomically, chosen by extension.
 //! - [`plan`]: a command's inputs and outputs resolved before any work, collisions refused,
 //!   outputs written together ([`OutputPlan`]).
