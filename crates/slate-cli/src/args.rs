@@ -74,6 +74,7 @@ pub(crate) fn flagged(e: &(dyn std::error::Error + 'static)) -> String {
             match param {
                 "token" => "--token-file FILE",
                 "allow_open" => "--allow-no-token",
+                "beta" => "--staffing-beta",
                 _ => return format!("--{}", param.replace('_', "-")),
             }
             .to_string()

@@ -23,4 +23,4 @@ pub use generate::{
     CallQueue, GenConfig, MonthPlan, generate_all, generate_all_queued, generate_month,
     generate_month_queued, output_schema, plan, sqrt_staffing,
 };
-pub use write::{Error, Written, write_dataset, write_dataset_with};
+pub use write::{Error, Written, check, write_dataset, write_dataset_with};

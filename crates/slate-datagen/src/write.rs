@@ -16,6 +16,9 @@ pub enum Error {
     /// Writing failed.
     #[error(transparent)]
     Io(#[from] slate_io::Error),
+    /// A parameter of the request is out of range.
+    #[error("{}", .0.render(&|p| format!("`{p}`")))]
+    Parameter(slate_core::ParamMessage),
 }
 
 impl Error {
@@ -24,8 +27,35 @@ impl Error {
     pub fn param_message(&self) -> Option<slate_core::ParamMessage> {
         match self {
             Error::Io(e) => e.param_message(),
+            Error::Parameter(m) => Some(m.clone()),
         }
     }
+}
+
+/// Refuses a configuration the generator cannot honour: a defect share outside 0..=1, no
+/// years, or a negative or non-finite staffing factor.
+pub fn check(config: &GenConfig, queue: Option<&CallQueue>) -> Result<(), Error> {
+    use slate_core::ParamMessage;
+    let bad = |m: ParamMessage| Err(Error::Parameter(m));
+    if !(0.0..=1.0).contains(&config.dirty_rate) {
+        return bad(ParamMessage::new().param("dirty_rate").text(format!(
+            " {} is not a share between 0 and 1",
+            config.dirty_rate
+        )));
+    }
+    if config.years < 1 {
+        return bad(ParamMessage::new()
+            .param("years")
+            .text(" must be at least 1"));
+    }
+    if let Some(q) = queue
+        && !(q.beta.is_finite() && q.beta >= 0.0)
+    {
+        return bad(ParamMessage::new()
+            .param("beta")
+            .text(format!(" {} must be a number >= 0", q.beta)));
+    }
+    Ok(())
 }
 
 /// What was written.
@@ -60,6 +90,7 @@ pub fn write_dataset_with(
     force: bool,
     on_month: &(dyn Fn(u64) + Sync),
 ) -> Result<Written, Error> {
+    check(config, queue)?;
     slate_io::prepare_output_dir(out, force, &[])?;
     let months: Vec<MonthPlan> = plan(config).into_iter().filter(|p| p.rows > 0).collect();
     let next = AtomicUsize::new(0);
@@ -106,4 +137,54 @@ pub fn write_dataset_with(
         }
     });
     Ok(result.into_inner().expect("threads joined")?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_parameters_are_refused_by_name_before_anything_is_written() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("data");
+        let rules = TzRules::from_name("Europe/London").unwrap();
+        let name = |p: &'static str| format!("<{p}>");
+        let cases: [(GenConfig, Option<CallQueue>, &str); 4] = [
+            (
+                GenConfig {
+                    dirty_rate: 1.5,
+                    ..GenConfig::default()
+                },
+                None,
+                "<dirty_rate> 1.5 is not a share between 0 and 1",
+            ),
+            (
+                GenConfig {
+                    dirty_rate: f64::NAN,
+                    ..GenConfig::default()
+                },
+                None,
+                "<dirty_rate> NaN is not a share between 0 and 1",
+            ),
+            (
+                GenConfig {
+                    years: 0,
+                    ..GenConfig::default()
+                },
+                None,
+                "<years> must be at least 1",
+            ),
+            (
+                GenConfig::default(),
+                Some(CallQueue { beta: -1.0 }),
+                "<beta> -1 must be a number >= 0",
+            ),
+        ];
+        for (config, queue, want) in cases {
+            let e = write_dataset_with(&config, queue.as_ref(), &rules, &out, 1, false, &|_| {})
+                .unwrap_err();
+            assert_eq!(e.param_message().unwrap().render(&name), want);
+            assert!(!out.exists(), "nothing is written for a refused request");
+        }
+    }
 }

@@ -66,17 +66,6 @@ pub(crate) struct GenArgs {
 }
 
 pub(crate) fn run(a: GenArgs) -> Result<Outcome> {
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&a.dirty_rate),
-        "--dirty-rate {} is not a share between 0 and 1",
-        a.dirty_rate
-    );
-    anyhow::ensure!(a.years >= 1, "--years must be at least 1");
-    anyhow::ensure!(
-        a.staffing_beta.is_finite() && a.staffing_beta >= 0.0,
-        "--staffing-beta {} must be a number >= 0",
-        a.staffing_beta
-    );
     let queue = a.call_queue.then_some(CallQueue {
         beta: a.staffing_beta,
     });
