@@ -1,4 +1,4 @@
-//! A scorecard and its ledger read back from their Arrow form (as [`crate::report`] writes
+//! A scorecard and its ledger read back from their Arrow form (as [`crate::tables`] writes
 //! them, possibly after a Parquet round trip), for front ends that start from files: the HTML
 //! report and the disparity statistics.
 //!

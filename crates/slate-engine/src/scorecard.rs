@@ -22,9 +22,9 @@ use datafusion::prelude::{DataFrame, Expr, SessionContext, col, lit, when};
 use futures::StreamExt;
 use slate_core::calendar::day_of_ymd;
 use slate_core::policy::MeasureKind;
-use slate_core::report::RESERVED_COLUMNS;
+use slate_core::tables::RESERVED_COLUMNS;
 use slate_core::{
-    Cube, GroupKey, MeasureCell, PercentileMethod, Report, ReportOptions, SlaPolicy, TzRules,
+    Cube, GroupKey, MeasureCell, PercentileMethod, ScoreOptions, Scores, SlaPolicy, TzRules,
     WindowKind,
 };
 use slate_io::ImportSummary;
@@ -146,10 +146,10 @@ pub struct MeasureAccount {
 /// A finished scorecard.
 #[derive(Debug)]
 pub struct Scorecard {
-    /// The cube the report was read from.
+    /// The cube the scores were read from.
     pub cube: Cube,
-    /// Scorecard and ledger.
-    pub report: Report,
+    /// Scorecard and ledger rows.
+    pub scores: Scores,
     /// Input rows.
     pub rows: u64,
     /// Input files.
@@ -631,12 +631,12 @@ impl Plan {
     /// Runs the aggregation and reads the scorecard off the cube.
     ///
     /// Memory: the cube is accounted in the session's pool as it grows (see [`Plan::cells`]),
-    /// and before the report is read off it, an upper bound of the report's rows (per rollup
+    /// and before the scores are read off it, an upper bound of their rows (per rollup
     /// level, the fewer of the cube's cells and the product of its columns' distinct values)
     /// is reserved too; a query limit refuses a scorecard past it before it is built.
     pub async fn run(self) -> Result<Scorecard> {
         let (cube, outside, held) = self.cells_held().await?;
-        held.try_grow(report_bytes_bound(
+        held.try_grow(scores_bytes_bound(
             &cube,
             self.opts.window,
             self.opts.rollups,
@@ -648,9 +648,9 @@ impl Plan {
             (Some(f), Some(t)) => Some((local_day(f), local_day(t))),
             _ => None,
         };
-        let report = cube.report(
+        let scores = cube.scores(
             &self.policy,
-            &ReportOptions {
+            &ScoreOptions {
                 window: self.opts.window,
                 method: self.opts.method,
                 rollups: self.opts.rollups,
@@ -679,7 +679,7 @@ impl Plan {
         drop(held);
         Ok(Scorecard {
             cube,
-            report,
+            scores,
             rows,
             files: self.files,
             accounts,
@@ -851,8 +851,8 @@ fn cell_heap_bytes(cell: &MeasureCell) -> usize {
     cell.hist.heap_size() + cell.named.capacity() * std::mem::size_of::<u64>()
 }
 
-/// An upper bound of the bytes of the report read off `cube` (see [`Plan::run`]).
-fn report_bytes_bound(cube: &Cube, window: WindowKind, rollups: bool, measures: usize) -> usize {
+/// An upper bound of the bytes of the scores read off `cube` (see [`Plan::run`]).
+fn scores_bytes_bound(cube: &Cube, window: WindowKind, rollups: bool, measures: usize) -> usize {
     let k = cube.group_by().len();
     let mut distinct: Vec<std::collections::HashSet<Option<&str>>> = vec![Default::default(); k];
     let mut units = std::collections::HashSet::new();

@@ -1,5 +1,5 @@
 //! The scorecard people read: one self-contained HTML file from a scorecard and its
-//! exclusions ledger (their Arrow form, see `slate_core::report`).
+//! exclusions ledger (their Arrow form, see `slate_core::tables`).
 //!
 //! The page has a headline (every measure for the latest complete window, with a verdict
 //! that respects the Wilson interval and the change against the same window a year

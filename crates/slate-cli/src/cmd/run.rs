@@ -11,7 +11,7 @@ use clap::Args;
 use slate_core::SlaPolicy;
 use slate_core::card::{Card, Ledger};
 use slate_core::disparity::disparity_batch;
-use slate_core::report::{ledger_batch, scorecard_batch};
+use slate_core::tables::{ledger_batch, scorecard_batch};
 use slate_engine::{Input, Plan, Scorecard, ScorecardOptions};
 use slate_io::OutputPlan;
 use slate_report::InputFile;
@@ -192,10 +192,10 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
         .provenance(&a.policy, &policy, &input);
     prov.command = Some(command_line());
     prov.rows_read = Some(card.rows);
-    let scorecard = scorecard_batch(&card.report, &policy)?;
+    let scorecard = scorecard_batch(&card.scores, &policy)?;
     let card_rows = card.rows;
     let data_days = card.data_days;
-    let ledger = ledger_batch(&card.report, &policy)?;
+    let ledger = ledger_batch(&card.scores, &policy)?;
     let mut err = std::io::stderr().lock();
     let secs = elapsed.as_secs_f64();
     writeln!(
@@ -326,7 +326,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     drop(err);
     if a.out.is_none() {
         let mut out = std::io::stdout().lock();
-        crate::table::print_scorecard(&mut out, &scorecard, &card.report.group_by, a.max_rows)?;
+        crate::table::print_scorecard(&mut out, &scorecard, &card.scores.group_by, a.max_rows)?;
     }
     Ok(Outcome::Ok)
 }

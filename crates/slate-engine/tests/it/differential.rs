@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::{NaiveDate, Offset, TimeZone};
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit, TimestampMicrosecondType};
-use slate_core::report::{ledger_batch, scorecard_batch};
+use slate_core::tables::{ledger_batch, scorecard_batch};
 use slate_core::{PercentileMethod, SlaPolicy, TzRules};
 use slate_datagen::{GenConfig, generate_all, write_dataset};
 use slate_engine::{ScorecardOptions, run_scorecard};
@@ -130,8 +130,8 @@ fn run_case(case: &Case, input: &Path, records: &[Rec]) {
             run_scorecard(&[input.to_string_lossy().into_owned()], &policy, &opts).await
         })
         .unwrap_or_else(|e| panic!("seed {}: {e}\n{toml}", case.seed));
-    let score = scorecard_batch(&card.report, &policy).unwrap();
-    let ledger = ledger_batch(&card.report, &policy).unwrap();
+    let score = scorecard_batch(&card.scores, &policy).unwrap();
+    let ledger = ledger_batch(&card.scores, &policy).unwrap();
     let want = expected(case, records);
     let ps: BTreeMap<String, (Vec<f64>, &'static str)> = case
         .measures
@@ -235,7 +235,7 @@ fn row_cells_merge_into_the_aggregated_cube() {
                 got.add(unit, groups, m, &cell);
             }
         }
-        let ropts = slate_core::ReportOptions {
+        let ropts = slate_core::ScoreOptions {
             window: case.window,
             method: opts.method,
             rollups: true,
@@ -244,8 +244,8 @@ fn row_cells_merge_into_the_aggregated_cube() {
         };
         assert!(!want.is_empty(), "seed {seed}: nothing to compare");
         assert_eq!(
-            got.report(&policy, &ropts),
-            want.report(&policy, &ropts),
+            got.scores(&policy, &ropts),
+            want.scores(&policy, &ropts),
             "seed {seed}"
         );
     }
@@ -305,8 +305,8 @@ fn the_ledger_balances_every_row() {
             run_scorecard(&[d.instants.to_string_lossy().into_owned()], &policy, &opts).await
         })
         .unwrap();
-    let ledger = ledger_batch(&card.report, &policy).unwrap();
-    let score = scorecard_batch(&card.report, &policy).unwrap();
+    let ledger = ledger_batch(&card.scores, &policy).unwrap();
+    let score = scorecard_batch(&card.scores, &policy).unwrap();
     // n_eligible = n_measured + the ledger's counts for the same window, group and measure.
     // (window start, level, borough, grade, measure) -> excluded records.
     type Key = (i32, String, Option<String>, Option<String>, String);
@@ -502,13 +502,13 @@ where = "surveyed IS NOT NULL"
                         "{at}: nothing measured"
                     );
                     assert_eq!(
-                        scorecard_batch(&fused.report, policy).unwrap(),
-                        scorecard_batch(&plain.report, policy).unwrap(),
+                        scorecard_batch(&fused.scores, policy).unwrap(),
+                        scorecard_batch(&plain.scores, policy).unwrap(),
                         "{at}: scorecards differ"
                     );
                     assert_eq!(
-                        ledger_batch(&fused.report, policy).unwrap(),
-                        ledger_batch(&plain.report, policy).unwrap(),
+                        ledger_batch(&fused.scores, policy).unwrap(),
+                        ledger_batch(&plain.scores, policy).unwrap(),
                         "{at}: ledgers differ"
                     );
                     assert_eq!(fused.accounts, plain.accounts, "{at}: accounts differ");
@@ -549,7 +549,7 @@ where = "surveyed IS NOT NULL"
         })
     };
     let ((fc, fo), (pc, po)) = (cells(true), cells(false));
-    let ropts = slate_core::ReportOptions {
+    let ropts = slate_core::ScoreOptions {
         window: opts.window,
         method: opts.method,
         rollups: true,
@@ -557,7 +557,7 @@ where = "surveyed IS NOT NULL"
         threads: 1,
     };
     assert!(!pc.is_empty());
-    assert_eq!(fc.report(&policy, &ropts), pc.report(&policy, &ropts));
+    assert_eq!(fc.scores(&policy, &ropts), pc.scores(&policy, &ropts));
     assert_eq!(fo, po);
 
     // A group column the fused operator does not take (a timestamp): DataFusion's aggregate.

@@ -1,4 +1,5 @@
-//! A [`Report`] as Arrow record batches: the tidy scorecard and the exclusions ledger.
+//! [`Scores`] as Arrow record batches: the tidy scorecard and the exclusions ledger, with
+//! their schemas and column names.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use crate::cube::Report;
+use crate::cube::Scores;
 use crate::error::Result;
 use crate::policy::SlaPolicy;
 
@@ -175,9 +176,9 @@ fn i64_of(n: u64) -> i64 {
 }
 
 /// The scorecard as one batch.
-pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatch> {
-    let schema = scorecard_schema(policy, &report.group_by);
-    let n = report.rows.len();
+pub fn scorecard_batch(scores: &Scores, policy: &SlaPolicy) -> Result<RecordBatch> {
+    let schema = scorecard_schema(policy, &scores.group_by);
+    let n = scores.rows.len();
     let all_ps = policy_percentiles(policy);
     let wd_ps = policy_wd_percentiles(policy);
     let wd = has_working_days(policy);
@@ -185,7 +186,7 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
     let mut start = Date32Builder::with_capacity(n);
     let mut end = Date32Builder::with_capacity(n);
     let mut level = StringBuilder::new();
-    let mut groups: Vec<StringBuilder> = report
+    let mut groups: Vec<StringBuilder> = scores
         .group_by
         .iter()
         .map(|_| StringBuilder::new())
@@ -218,13 +219,13 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
     let mut mean_wd = Float64Builder::with_capacity(n);
     let mut min_wd = Int64Builder::with_capacity(n);
     let mut max_wd = Int64Builder::with_capacity(n);
-    let level_names: Vec<String> = (0..report.levels.len())
-        .map(|l| report.level_name(l))
+    let level_names: Vec<String> = (0..scores.levels.len())
+        .map(|l| scores.level_name(l))
         .collect();
-    for r in &report.rows {
+    for r in &scores.rows {
         let m = &policy.measures[r.measure];
         let s = &r.summary;
-        window.append_value(report.window.name());
+        window.append_value(scores.window.name());
         start.append_value(r.window.0);
         end.append_value(r.window.1);
         level.append_value(&level_names[r.level]);
@@ -314,13 +315,13 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
 }
 
 /// The exclusions ledger as one batch.
-pub fn ledger_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatch> {
-    let schema = ledger_schema(&report.group_by);
+pub fn ledger_batch(scores: &Scores, policy: &SlaPolicy) -> Result<RecordBatch> {
+    let schema = ledger_schema(&scores.group_by);
     let mut window = StringBuilder::new();
     let mut start = Date32Builder::new();
     let mut end = Date32Builder::new();
     let mut level = StringBuilder::new();
-    let mut groups: Vec<StringBuilder> = report
+    let mut groups: Vec<StringBuilder> = scores
         .group_by
         .iter()
         .map(|_| StringBuilder::new())
@@ -328,12 +329,12 @@ pub fn ledger_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatch> 
     let mut measure = StringBuilder::new();
     let mut reason = StringBuilder::new();
     let mut count = Int64Builder::new();
-    let level_names: Vec<String> = (0..report.levels.len())
-        .map(|l| report.level_name(l))
+    let level_names: Vec<String> = (0..scores.levels.len())
+        .map(|l| scores.level_name(l))
         .collect();
-    for r in &report.ledger {
+    for r in &scores.ledger {
         let m = &policy.measures[r.measure];
-        window.append_value(report.window.name());
+        window.append_value(scores.window.name());
         start.append_option(r.window.map(|w| w.0));
         end.append_option(r.window.map(|w| w.1));
         level.append_value(&level_names[r.level]);
