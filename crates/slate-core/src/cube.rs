@@ -109,6 +109,13 @@ impl Scores {
     pub fn level_name(&self, level: usize) -> String {
         level_name(&self.group_by, self.levels[level])
     }
+
+    /// [`Scores::level_name`] of every level, by index.
+    pub fn level_names(&self) -> Vec<String> {
+        (self.levels.iter())
+            .map(|&mask| level_name(&self.group_by, mask))
+            .collect()
+    }
 }
 
 /// Text for a level mask.

@@ -1,4 +1,4 @@
-//! The page's sections, each from the scorecard read back as a [`Card`].
+//! The page's sections, each from the decoded scorecard, a [`Card`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;

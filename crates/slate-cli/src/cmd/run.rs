@@ -10,8 +10,7 @@ use chrono::NaiveDate;
 use clap::Args;
 use slate_core::SlaPolicy;
 use slate_core::card::{Card, Ledger};
-use slate_core::disparity::disparity_batch;
-use slate_core::tables::{ledger_batch, scorecard_batch};
+use slate_core::tables::{disparity_batch, ledger_batch, scorecard_batch};
 use slate_engine::{Input, Plan, Scorecard, ScorecardOptions};
 use slate_io::OutputPlan;
 use slate_report::InputFile;
@@ -258,9 +257,9 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     drop(err);
     let mut wrote = Vec::new();
     if a.report.is_some() || a.disparity.is_some() {
-        let card = Card::from_batches(&scorecard.schema(), std::slice::from_ref(&scorecard))?;
+        let decoded = Card::from_scores(&card.scores, &policy);
         if let Some(path) = &a.disparity {
-            let batch = disparity_batch(&card, a.overdispersion.into())?;
+            let batch = disparity_batch(&decoded, a.overdispersion.into())?;
             outputs.put_batches(DISPARITY, batch.schema(), std::slice::from_ref(&batch))?;
             wrote.push(format!(
                 "wrote {} ({} rows)",
@@ -269,7 +268,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
             ));
         }
         if let Some(path) = &a.report {
-            let ledger = Ledger::from_batches(&ledger.schema(), std::slice::from_ref(&ledger))?;
+            let ledger = Ledger::from_scores(&card.scores, &policy);
             let mut prov = page_provenance();
             prov.inputs = input
                 .files()
@@ -294,7 +293,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
                 a.tz.name(input.mapping().map(|m| m.tz.as_str()))
                     .to_string(),
             );
-            let html = slate_report::render(&card, Some(&ledger), &prov)?;
+            let html = slate_report::render(&decoded, Some(&ledger), &prov)?;
             outputs.put_bytes(REPORT, html.as_bytes())?;
             wrote.push(format!(
                 "wrote {} ({} KB)",

@@ -574,3 +574,119 @@ where = "surveyed IS NOT NULL"
         assert!(plan.run().await.unwrap().accounts[0].measured > 0);
     });
 }
+
+/// `slate run` gives the page and the disparity table a card taken straight from the scores
+/// (`Card::from_scores`, `Ledger::from_scores`); `slate report` reads one back from the files.
+/// For every built-in policy (the `-full` ones with working-day, deadline and share measures)
+/// over generated data, with rollups and every monthly window family, both ways give the same
+/// card and ledger, row by row and field by field, floats exactly.
+#[test]
+fn cards_from_scores_equal_cards_read_back_from_the_tables() {
+    use slate_core::WindowKind;
+    use slate_core::card::{Card, Ledger};
+    use slate_engine::Plan;
+
+    let config = GenConfig {
+        rows: 10_000,
+        seed: 4_242,
+        from: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap(),
+        years: 2,
+        dirty_rate: 0.05,
+        promises: true,
+    };
+    let rules = TzRules::from_name("Europe/London").unwrap();
+    let batches = generate_all(&config, &rules);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let windows = [
+        WindowKind::Month,
+        WindowKind::Quarter,
+        WindowKind::FiscalYear,
+        WindowKind::Year,
+        WindowKind::Rolling12m,
+    ];
+    let (mut kinds, mut wd_values, mut compared) = (BTreeMap::new(), 0, 0);
+    for (name, _) in slate_core::policy::BUILTINS {
+        let policy = SlaPolicy::builtin(name).unwrap();
+        let opts = ScorecardOptions {
+            window: WindowKind::Month,
+            group_by: vec!["borough".into(), "grade".into()],
+            tz: Arc::new(rules.clone()),
+            from: None,
+            to: None,
+            method: PercentileMethod::Linear,
+            rollups: true,
+            threads: Some(2),
+        };
+        let (cube, _) = rt
+            .block_on(async {
+                let ctx = slate_engine::session(opts.tz.clone(), Some(2));
+                let df = ctx.read_batches(batches.clone()).unwrap();
+                let plan = Plan::from_dataframe(df, &policy, &opts, 0, 0).unwrap();
+                plan.cells().await
+            })
+            .unwrap();
+        for (i, window) in windows.into_iter().enumerate() {
+            let method = if i % 2 == 0 {
+                PercentileMethod::Linear
+            } else {
+                PercentileMethod::NearestRank
+            };
+            let sopts = slate_core::ScoreOptions {
+                window,
+                method,
+                rollups: true,
+                period: None,
+                threads: 2,
+            };
+            let at = format!("{name}, {window} windows");
+            let scores = cube.scores(&policy, &sopts);
+            // Scores without rows (no window kept) decode alike too.
+            let empty = cube.scores_where(&[], &policy, &sopts, &|_| false);
+            for (scores, at) in [(&scores, at.clone()), (&empty, format!("{at}, empty"))] {
+                let table = scorecard_batch(scores, &policy).unwrap();
+                let read = Card::from_batches(&table.schema(), std::slice::from_ref(&table))
+                    .unwrap_or_else(|e| panic!("{at}: {e}"));
+                let direct = Card::from_scores(scores, &policy);
+                assert_eq!(direct.window, read.window, "{at}");
+                assert_eq!(direct.group_by, read.group_by, "{at}");
+                assert_eq!(direct.percentiles, read.percentiles, "{at}");
+                assert_eq!(direct.rows.len(), read.rows.len(), "{at}");
+                for (j, (d, r)) in direct.rows.iter().zip(&read.rows).enumerate() {
+                    assert_eq!(d, r, "{at}: row {j}");
+                }
+                let table = ledger_batch(scores, &policy).unwrap();
+                let read = Ledger::from_batches(&table.schema(), std::slice::from_ref(&table))
+                    .unwrap_or_else(|e| panic!("{at}: {e}"));
+                let direct = Ledger::from_scores(scores, &policy);
+                assert_eq!(direct.window, read.window, "{at}");
+                assert_eq!(direct.group_by, read.group_by, "{at}");
+                assert_eq!(direct.rows.len(), read.rows.len(), "{at}");
+                for (j, (d, r)) in direct.rows.iter().zip(&read.rows).enumerate() {
+                    assert_eq!(d, r, "{at}: ledger row {j}");
+                }
+            }
+            assert!(!scores.rows.is_empty() && !scores.ledger.is_empty(), "{at}");
+            let card = Card::from_scores(&scores, &policy);
+            assert_eq!(card.levels().len(), 4, "{at}: every rollup level");
+            for r in &card.rows {
+                *kinds.entry(r.kind.clone()).or_insert(0) += 1;
+                wd_values += usize::from(
+                    r.threshold_wd.is_some() && r.percentiles.iter().any(Option::is_some),
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, slate_core::policy::BUILTINS.len() * windows.len());
+    // The comparison covered every kind of measure, working days with their percentiles too.
+    for kind in ["duration", "working_days", "deadline", "share"] {
+        assert!(
+            kinds.get(kind).is_some_and(|n| *n > 0),
+            "no {kind} rows: {kinds:?}"
+        );
+    }
+    assert!(wd_values > 0);
+}
