@@ -105,7 +105,7 @@ pub struct Scores {
 }
 
 impl Scores {
-    /// The `level` column's text: kept columns joined by `+`, or `all`.
+    /// The `level` column's text: kept columns joined by `+`, or [`ALL_LEVEL`].
     pub fn level_name(&self, level: usize) -> String {
         level_name(&self.group_by, self.levels[level])
     }
@@ -118,6 +118,10 @@ impl Scores {
     }
 }
 
+/// The level that keeps no group-by column: the whole force. A group-by column may not have
+/// this name, which would make two levels one.
+pub const ALL_LEVEL: &str = "all";
+
 /// Text for a level mask.
 pub fn level_name(group_by: &[String], mask: u32) -> String {
     let kept: Vec<&str> = group_by
@@ -127,7 +131,7 @@ pub fn level_name(group_by: &[String], mask: u32) -> String {
         .map(|(_, c)| c.as_str())
         .collect();
     if kept.is_empty() {
-        "all".to_string()
+        ALL_LEVEL.to_string()
     } else {
         kept.join("+")
     }
@@ -641,7 +645,7 @@ mod tests {
         let all: Vec<_> = r
             .rows
             .iter()
-            .filter(|x| r.level_name(x.level) == "all")
+            .filter(|x| r.level_name(x.level) == ALL_LEVEL)
             .collect();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].summary.n_measured, 4);

@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use crate::card::{Card, CardRow};
+use crate::cube::ALL_LEVEL;
 
 /// Standard normal quantile at 0.975 (two-sided 95%).
 pub const Z_95: f64 = 1.959_963_984_540_054;
@@ -366,11 +367,12 @@ fn u(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// Tests every group of every (window, measure, level) other than `all`, in the card's
-/// window, measure, level order. Groups with nothing measured get no statistics.
+/// Tests every group of every (window, measure, level) other than [`ALL_LEVEL`] (a single
+/// group: there is no rest of the force to compare it with), in the card's window, measure,
+/// level order. Groups with nothing measured get no statistics.
 pub fn group_tests(card: &Card, how: Overdispersion) -> Vec<GroupTest<'_>> {
     let mut sets: BTreeMap<(i32, &str, &str), Vec<&CardRow>> = BTreeMap::new();
-    for r in card.rows.iter().filter(|r| r.level != "all") {
+    for r in card.rows.iter().filter(|r| r.level != ALL_LEVEL) {
         sets.entry((r.start, r.measure.as_str(), r.level.as_str()))
             .or_default()
             .push(r);

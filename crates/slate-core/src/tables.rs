@@ -445,7 +445,8 @@ pub fn ledger_batch(scores: &Scores, policy: &SlaPolicy) -> Result<RecordBatch> 
 }
 
 /// The disparity table as one Arrow batch: for each window, measure and level other than
-/// `all`, each group against the rest of the force (see [`group_tests`]). Columns: `window`, `window_start`, `window_end`, `measure`, `level`,
+/// [`ALL_LEVEL`](crate::cube::ALL_LEVEL), each group against the rest of the force (see
+/// [`group_tests`]). Columns: `window`, `window_start`, `window_end`, `measure`, `level`,
 /// the group-by columns, `n_measured`, `n_within`, `compliance`, `rest_n_measured`,
 /// `rest_compliance`, `difference`, `z`, `p`, `holm_p`, `centre`, `lo998`, `lo95`, `hi95`,
 /// `hi998`, `funnel`, `phi`, `tau2`, `z_adjusted`, `funnel_adjusted` (the last four null

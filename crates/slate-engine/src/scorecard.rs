@@ -21,6 +21,7 @@ use datafusion::physical_plan::{ExecutionPlan, execute_stream_partitioned};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, col, lit, when};
 use futures::StreamExt;
 use slate_core::calendar::day_of_ymd;
+use slate_core::cube::ALL_LEVEL;
 use slate_core::policy::MeasureKind;
 use slate_core::tables::RESERVED_COLUMNS;
 use slate_core::{
@@ -58,7 +59,7 @@ pub struct ScorecardOptions {
 impl ScorecardOptions {
     /// Checks what the options say on their own, before any data is read: the period is not
     /// empty, no group column is named twice (two output columns of one name make a file
-    /// pandas and DuckDB refuse), at most 8 group columns. Planning calls it; so does anything
+    /// pandas and DuckDB refuse) or named like the whole-force level, at most 8 group columns. Planning calls it; so does anything
     /// that builds a scorecard without a plan (the stream).
     pub fn check(&self) -> Result<()> {
         if let (Some(a), Some(b)) = (self.from, self.to)
@@ -73,6 +74,15 @@ impl ScorecardOptions {
             ));
         }
         for (i, g) in self.group_by.iter().enumerate() {
+            if g == ALL_LEVEL {
+                // Its single-column level would be named like the whole force's.
+                return Err(Error::BadGroupBy {
+                    column: g.clone(),
+                    reason: format!(
+                        "`{ALL_LEVEL}` is the `level` column's name for the whole force"
+                    ),
+                });
+            }
             if self.group_by[..i].contains(g) {
                 return Err(Error::BadGroupBy {
                     column: g.clone(),
