@@ -47,7 +47,7 @@ fn scorecard(c: &mut Criterion) {
                     let card = run_scorecard(&inputs, &policy, &opts)
                         .await
                         .expect("scorecard");
-                    black_box(card.report.rows.len())
+                    black_box(card.scores.rows.len())
                 })
             });
         }

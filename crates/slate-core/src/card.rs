@@ -1,6 +1,8 @@
-//! A scorecard and its ledger read back from their Arrow form (as [`crate::report`] writes
-//! them, possibly after a Parquet round trip), for front ends that start from files: the HTML
-//! report and the disparity statistics.
+//! A scorecard and its ledger decoded, for the HTML report and the disparity statistics:
+//! read back from their Arrow form (as [`crate::tables`] writes them, possibly after a
+//! Parquet round trip) by front ends that start from files, or taken straight from
+//! [`Scores`] by those that computed them ([`Card::from_scores`], [`Ledger::from_scores`]:
+//! the same values, without building and decoding the tables).
 //!
 //! Columns are found by name, so extra columns are ignored and column order does not matter;
 //! a missing or mistyped column is an [`Error::BadScorecard`] naming it.
@@ -13,8 +15,10 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, SchemaRef};
 
 use crate::calendar::ymd_of_day;
-use crate::cube::GroupKey;
+use crate::columns::{Layout, RowFigures, i64_of};
+use crate::cube::{GroupKey, Scores};
 use crate::error::{Error, Result};
+use crate::policy::SlaPolicy;
 
 /// A day (days since 1970-01-01) as `YYYY-MM-DD`.
 pub fn day_text(day: i32) -> String {
@@ -243,6 +247,49 @@ fn one_family(what: &str, windows: &[String]) -> Result<String> {
 }
 
 impl Card {
+    /// The scorecard of these scores, equal to reading back
+    /// [`scorecard_batch`](crate::tables::scorecard_batch)`(scores, policy)`.
+    pub fn from_scores(scores: &Scores, policy: &SlaPolicy) -> Self {
+        let layout = Layout::of(policy);
+        let level_names = scores.level_names();
+        let rows: Vec<CardRow> = (scores.rows.iter())
+            .map(|r| {
+                let m = &policy.measures[r.measure];
+                let f = RowFigures::of(r, m, &layout);
+                CardRow {
+                    start: r.window.0,
+                    end: r.window.1,
+                    level: level_names[r.level].clone(),
+                    groups: r.groups.clone(),
+                    measure: m.id.clone(),
+                    kind: f.kind.to_string(),
+                    threshold_s: f.threshold_s,
+                    threshold_wd: f.threshold_wd,
+                    target: f.target,
+                    n_eligible: f.n_eligible,
+                    n_measured: f.n_measured,
+                    n_within: f.n_within,
+                    n_excluded: f.n_excluded,
+                    compliance: f.compliance,
+                    ci: f.ci,
+                    percentiles: f.pcts_s.into_iter().chain(f.pcts_wd).collect(),
+                }
+            })
+            .collect();
+        Card {
+            // The family is read off the rows' `window` column, so a file without rows has
+            // none.
+            window: if rows.is_empty() {
+                String::new()
+            } else {
+                scores.window.name().to_string()
+            },
+            group_by: scores.group_by.clone(),
+            percentiles: layout.percentile_columns(),
+            rows,
+        }
+    }
+
     /// Reads a scorecard from batches sharing one schema.
     pub fn from_batches(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Self> {
         const WHAT: &str = "scorecard";
@@ -360,6 +407,34 @@ impl Card {
 }
 
 impl Ledger {
+    /// The ledger of these scores, equal to reading back
+    /// [`ledger_batch`](crate::tables::ledger_batch)`(scores, policy)`.
+    pub fn from_scores(scores: &Scores, policy: &SlaPolicy) -> Self {
+        let level_names = scores.level_names();
+        let rows: Vec<LedgerEntry> = (scores.ledger.iter())
+            .map(|r| {
+                let m = &policy.measures[r.measure];
+                LedgerEntry {
+                    window: r.window,
+                    level: level_names[r.level].clone(),
+                    groups: r.groups.clone(),
+                    measure: m.id.clone(),
+                    reason: m.reason_name(r.reason).to_string(),
+                    count: i64_of(r.count),
+                }
+            })
+            .collect();
+        Ledger {
+            window: if rows.is_empty() {
+                String::new()
+            } else {
+                scores.window.name().to_string()
+            },
+            group_by: scores.group_by.clone(),
+            rows,
+        }
+    }
+
     /// Reads a ledger from batches sharing one schema.
     pub fn from_batches(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Self> {
         const WHAT: &str = "ledger";

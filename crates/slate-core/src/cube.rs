@@ -52,7 +52,7 @@ impl Totals {
 pub struct ScoreRow {
     /// The window's days.
     pub window: DayRange,
-    /// Index into [`Report::levels`].
+    /// Index into [`Scores::levels`].
     pub level: usize,
     /// Group values; `None` both for a null value and for a rolled-up column.
     pub groups: GroupKey,
@@ -75,7 +75,7 @@ pub struct ScoreRow {
 pub struct LedgerRow {
     /// The window; `None` for records with no start clock.
     pub window: Option<DayRange>,
-    /// Index into [`Report::levels`].
+    /// Index into [`Scores::levels`].
     pub level: usize,
     /// Group values.
     pub groups: GroupKey,
@@ -87,9 +87,11 @@ pub struct LedgerRow {
     pub count: u64,
 }
 
-/// A scorecard and its exclusions ledger.
+/// A scorecard's rows and its exclusions ledger over a window family, as read off a cube:
+/// the figures before they become Arrow tables ([`crate::tables`]) or a decoded
+/// [`crate::card::Card`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct Report {
+pub struct Scores {
     /// The window family.
     pub window: WindowKind,
     /// Group-by columns.
@@ -102,12 +104,23 @@ pub struct Report {
     pub ledger: Vec<LedgerRow>,
 }
 
-impl Report {
-    /// The `level` column's text: kept columns joined by `+`, or `all`.
+impl Scores {
+    /// The `level` column's text: kept columns joined by `+`, or [`ALL_LEVEL`].
     pub fn level_name(&self, level: usize) -> String {
         level_name(&self.group_by, self.levels[level])
     }
+
+    /// [`Scores::level_name`] of every level, by index.
+    pub fn level_names(&self) -> Vec<String> {
+        (self.levels.iter())
+            .map(|&mask| level_name(&self.group_by, mask))
+            .collect()
+    }
 }
+
+/// The level that keeps no group-by column: the whole force. A group-by column may not have
+/// this name, which would make two levels one.
+pub const ALL_LEVEL: &str = "all";
 
 /// Text for a level mask.
 pub fn level_name(group_by: &[String], mask: u32) -> String {
@@ -118,15 +131,15 @@ pub fn level_name(group_by: &[String], mask: u32) -> String {
         .map(|(_, c)| c.as_str())
         .collect();
     if kept.is_empty() {
-        "all".to_string()
+        ALL_LEVEL.to_string()
     } else {
         kept.join("+")
     }
 }
 
-/// Options of [`Cube::report`].
+/// Options of [`Cube::scores`].
 #[derive(Debug, Clone, Copy)]
-pub struct ReportOptions {
+pub struct ScoreOptions {
     /// The window family.
     pub window: WindowKind,
     /// Percentile definition.
@@ -304,31 +317,26 @@ impl Cube {
     /// the union of its members' histograms ([`Histogram::union_entries`]), which borrows
     /// a lone member and otherwise lives in a per-thread buffer. Memory beyond the cube is
     /// the output rows.
-    pub fn report(&self, policy: &SlaPolicy, opts: &ReportOptions) -> Report {
-        self.report_with(&[], policy, opts)
+    pub fn scores(&self, policy: &SlaPolicy, opts: &ScoreOptions) -> Scores {
+        self.scores_with(&[], policy, opts)
     }
 
-    /// [`Cube::report`] of this cube and `others` together, as if they were merged into one
+    /// [`Cube::scores`] of this cube and `others` together, as if they were merged into one
     /// (the stream's settled and open cells), without merging them.
-    pub fn report_with(
-        &self,
-        others: &[&Cube],
-        policy: &SlaPolicy,
-        opts: &ReportOptions,
-    ) -> Report {
-        self.report_windows(others, policy, opts, &|_| true)
+    pub fn scores_with(&self, others: &[&Cube], policy: &SlaPolicy, opts: &ScoreOptions) -> Scores {
+        self.scores_where(others, policy, opts, &|_| true)
     }
 
-    /// [`Cube::report_with`] restricted to the windows `keep` accepts (window ids of the
+    /// [`Cube::scores_with`] restricted to the windows `keep` accepts (window ids of the
     /// family; `None` is the ledger of records with no start clock). Rows of the kept
-    /// windows are exactly those of the whole report.
-    pub fn report_windows(
+    /// windows are exactly those [`Cube::scores_with`] gives for them.
+    pub fn scores_where(
         &self,
         others: &[&Cube],
         policy: &SlaPolicy,
-        opts: &ReportOptions,
+        opts: &ScoreOptions,
         keep: &dyn Fn(Option<i32>) -> bool,
-    ) -> Report {
+    ) -> Scores {
         let kind = opts.window;
         let cubes = self.with_others(others, kind);
         let period = opts
@@ -353,17 +361,17 @@ impl Cube {
         self.read_windows(windows, policy, opts)
     }
 
-    /// [`Cube::report_with`] of the named windows only (ids of the family; `None` is the
+    /// [`Cube::scores_with`] of the named windows only (ids of the family; `None` is the
     /// ledger of records with no start clock), reading the cells of those windows' units and no
     /// others: the cost follows the windows read, not the cube's size. Rows of the named
-    /// windows are exactly those of the whole report.
-    pub fn report_windows_in(
+    /// windows are exactly those [`Cube::scores_with`] gives for them.
+    pub fn scores_in(
         &self,
         others: &[&Cube],
         policy: &SlaPolicy,
-        opts: &ReportOptions,
+        opts: &ScoreOptions,
         named: &BTreeSet<Option<i32>>,
-    ) -> Report {
+    ) -> Scores {
         let kind = opts.window;
         let cubes = self.with_others(others, kind);
         // Only rolling windows depend on the data's span.
@@ -405,7 +413,7 @@ impl Cube {
             assert_eq!(
                 (c.grain, &c.group_by, c.n_measures),
                 (self.grain, &self.group_by, self.n_measures),
-                "cubes of one report must have one shape"
+                "cubes read together must have one shape"
             );
         }
         std::iter::once(self)
@@ -413,13 +421,13 @@ impl Cube {
             .collect()
     }
 
-    /// The report of these windows, each from its members' cells.
+    /// The scores of these windows, each from its members' cells.
     fn read_windows(
         &self,
         windows: BTreeMap<Option<i32>, Vec<Member<'_>>>,
         policy: &SlaPolicy,
-        opts: &ReportOptions,
-    ) -> Report {
+        opts: &ScoreOptions,
+    ) -> Scores {
         let kind = opts.window;
         let k = self.group_by.len();
         let full: u32 = (1u32 << k) - 1;
@@ -472,7 +480,7 @@ impl Cube {
             rows.extend(r);
             ledger.extend(l);
         }
-        Report {
+        Scores {
             window: kind,
             group_by: self.group_by.clone(),
             levels,
@@ -481,7 +489,7 @@ impl Cube {
         }
     }
 
-    /// The days the records of several cubes span (see [`Cube::report`]'s `period`).
+    /// The days the records of several cubes span (see [`Cube::scores`]'s `period`).
     pub fn span_of(cubes: &[&Cube]) -> Option<DayRange> {
         let spans = cubes.iter().filter_map(|c| c.data_span());
         Some((spans.clone().map(|s| s.0).min()?, spans.map(|s| s.1).max()?))
@@ -510,7 +518,7 @@ type Member<'a> = (&'a GroupKey, &'a Vec<MeasureCell>);
 /// A window's scorecard and ledger rows.
 type WindowRows = (Vec<ScoreRow>, Vec<LedgerRow>);
 
-/// What [`Cube::report`] needs to read one window.
+/// What [`Cube::scores`] needs to read one window.
 struct WindowReader<'a> {
     kind: WindowKind,
     levels: &'a [u32],
@@ -620,14 +628,14 @@ mod tests {
         let mut missing = MeasureCell::default();
         missing.exclude(Exclusion::MissingStart);
         cube.add(None, g("A", "I"), 0, &missing);
-        let opts = ReportOptions {
+        let opts = ScoreOptions {
             window: WindowKind::Quarter,
             method: PercentileMethod::Linear,
             rollups: true,
             period: None,
             threads: 2,
         };
-        let r = cube.report(&policy(), &opts);
+        let r = cube.scores(&policy(), &opts);
         assert_eq!(
             (0..r.levels.len())
                 .map(|l| r.level_name(l))
@@ -637,7 +645,7 @@ mod tests {
         let all: Vec<_> = r
             .rows
             .iter()
-            .filter(|x| r.level_name(x.level) == "all")
+            .filter(|x| r.level_name(x.level) == ALL_LEVEL)
             .collect();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].summary.n_measured, 4);
@@ -657,7 +665,7 @@ mod tests {
     }
 
     /// Reading named windows reads their units' cells only, and gives the rows the whole
-    /// report has for them; a cell subtracted to nothing leaves the cube.
+    /// scores have for them; a cell subtracted to nothing leaves the cube.
     #[test]
     fn named_windows_read_only_their_units_and_emptied_cells_leave() {
         let mut cube = Cube::new(Grain::Month, vec!["borough".into()], 1);
@@ -677,7 +685,7 @@ mod tests {
             (WindowKind::Quarter, false),
             (WindowKind::Rolling12m, true),
         ] {
-            let opts = ReportOptions {
+            let opts = ScoreOptions {
                 window,
                 method: PercentileMethod::Linear,
                 rollups: true,
@@ -686,8 +694,8 @@ mod tests {
             };
             let named: BTreeSet<Option<i32>> =
                 [None, Some(window.windows_of_unit(jan + 4).next().unwrap())].into();
-            let part = cube.report_windows_in(&[&open], &policy(), &opts, &named);
-            let whole = cube.report_windows(&[&open], &policy(), &opts, &|w| named.contains(&w));
+            let part = cube.scores_in(&[&open], &policy(), &opts, &named);
+            let whole = cube.scores_where(&[&open], &policy(), &opts, &|w| named.contains(&w));
             assert_eq!(part, whole, "{window}");
             assert!(!part.rows.is_empty() && !part.ledger.is_empty(), "{window}");
         }
@@ -716,14 +724,14 @@ mod tests {
         for u in jan..jan + 14 {
             cube.add(Some(u), vec![], 0, &cell(&[u as i64]));
         }
-        let opts = ReportOptions {
+        let opts = ScoreOptions {
             window: WindowKind::Rolling12m,
             method: PercentileMethod::Linear,
             rollups: true,
             period: None,
             threads: 2,
         };
-        let r = cube.report(&policy(), &opts);
+        let r = cube.scores(&policy(), &opts);
         // 14 months of data hold 3 whole rolling years: ending Dec, Jan, Feb.
         assert_eq!(r.rows.len(), 3);
         assert!(r.rows.iter().all(|x| x.summary.n_measured == 12));

@@ -1,5 +1,6 @@
 //! Is a borough (or any group) different from the rest of the force? Pure statistics for the
-//! equality question, and [`disparity_batch`], their Arrow form over a whole scorecard.
+//! equality question, and [`group_tests`], which applies them to a decoded scorecard (its
+//! Arrow form is [`crate::tables::disparity_batch`]).
 //!
 //! - [`two_proportion_z`]: pooled two-proportion z of a group against the rest;
 //!   [`two_sided_p`] its p-value, [`holm`] the Holm step-down adjustment across groups.
@@ -14,14 +15,9 @@
 //! fraction, and binomial probabilities are walked out from the mode by their ratio.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use arrow_array::builder::{Date32Builder, Float64Builder, Int64Builder, StringBuilder};
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
 
 use crate::card::{Card, CardRow};
-use crate::error::Result;
+use crate::cube::ALL_LEVEL;
 
 /// Standard normal quantile at 0.975 (two-sided 95%).
 pub const Z_95: f64 = 1.959_963_984_540_054;
@@ -371,11 +367,12 @@ fn u(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// Tests every group of every (window, measure, level) other than `all`, in the card's
-/// window, measure, level order. Groups with nothing measured get no statistics.
+/// Tests every group of every (window, measure, level) other than [`ALL_LEVEL`] (a single
+/// group: there is no rest of the force to compare it with), in the card's window, measure,
+/// level order. Groups with nothing measured get no statistics.
 pub fn group_tests(card: &Card, how: Overdispersion) -> Vec<GroupTest<'_>> {
     let mut sets: BTreeMap<(i32, &str, &str), Vec<&CardRow>> = BTreeMap::new();
-    for r in card.rows.iter().filter(|r| r.level != "all") {
+    for r in card.rows.iter().filter(|r| r.level != ALL_LEVEL) {
         sets.entry((r.start, r.measure.as_str(), r.level.as_str()))
             .or_default()
             .push(r);
@@ -420,129 +417,6 @@ pub fn group_tests(card: &Card, how: Overdispersion) -> Vec<GroupTest<'_>> {
         }
     }
     out
-}
-
-/// The disparity table as one Arrow batch: for each window, measure and non-`all` level,
-/// each group against the rest of the force (see [`group_tests`]). Columns: `window`,
-/// `window_start`, `window_end`, `measure`, `level`, the group-by columns, `n_measured`,
-/// `n_within`, `compliance`, `rest_n_measured`, `rest_compliance`, `difference`, `z`, `p`,
-/// `holm_p`, `centre`, `lo998`, `lo95`, `hi95`, `hi998`, `funnel`, `phi`, `tau2`,
-/// `z_adjusted`, `funnel_adjusted` (the last four null without an over-dispersion option).
-pub fn disparity_batch(card: &Card, how: Overdispersion) -> Result<RecordBatch> {
-    let tests = group_tests(card, how);
-    let n = tests.len();
-    let mut window = StringBuilder::new();
-    let (mut start, mut end) = (Date32Builder::new(), Date32Builder::new());
-    let (mut measure, mut level) = (StringBuilder::new(), StringBuilder::new());
-    let mut groups: Vec<StringBuilder> =
-        card.group_by.iter().map(|_| StringBuilder::new()).collect();
-    let (mut n_measured, mut n_within, mut rest_n) = (
-        Int64Builder::with_capacity(n),
-        Int64Builder::with_capacity(n),
-        Int64Builder::with_capacity(n),
-    );
-    let mut floats: Vec<Float64Builder> =
-        (0..14).map(|_| Float64Builder::with_capacity(n)).collect();
-    let (mut funnel, mut funnel_adj) = (StringBuilder::new(), StringBuilder::new());
-    for t in &tests {
-        let r = t.row;
-        window.append_value(&card.window);
-        start.append_value(r.start);
-        end.append_value(r.end);
-        measure.append_value(&r.measure);
-        level.append_value(&r.level);
-        for (b, g) in groups.iter_mut().zip(&r.groups) {
-            b.append_option(g.as_deref());
-        }
-        n_measured.append_value(r.n_measured);
-        n_within.append_value(r.n_within);
-        rest_n.append_value(i64::try_from(t.rest.0).unwrap_or(i64::MAX));
-        let y = (r.n_measured > 0).then(|| r.n_within as f64 / r.n_measured as f64);
-        let rest_y = (t.rest.0 > 0).then(|| t.rest.1 as f64 / t.rest.0 as f64);
-        let l = t.limits;
-        let vals = [
-            y,
-            rest_y,
-            y.zip(rest_y).map(|(a, b)| a - b),
-            t.z,
-            t.p,
-            t.holm_p,
-            Some(t.centre).filter(|c| c.is_finite()),
-            l.map(|l| l.lo998),
-            l.map(|l| l.lo95),
-            l.map(|l| l.hi95),
-            l.map(|l| l.hi998),
-            t.dispersion.map(|d| d.phi),
-            t.dispersion.map(|d| d.tau2),
-            t.z_adjusted,
-        ];
-        for (b, v) in floats.iter_mut().zip(vals) {
-            b.append_option(v);
-        }
-        funnel.append_option(l.zip(y).map(|(l, y)| l.position(y).name()));
-        funnel_adj.append_option(t.z_adjusted.map(|z| position_of_z(z).name()));
-    }
-    let mut fields = vec![
-        Field::new("window", DataType::Utf8, false),
-        Field::new("window_start", DataType::Date32, false),
-        Field::new("window_end", DataType::Date32, false),
-        Field::new("measure", DataType::Utf8, false),
-        Field::new("level", DataType::Utf8, false),
-    ];
-    fields.extend(
-        card.group_by
-            .iter()
-            .map(|g| Field::new(g, DataType::Utf8, true)),
-    );
-    fields.extend([
-        Field::new("n_measured", DataType::Int64, false),
-        Field::new("n_within", DataType::Int64, false),
-        Field::new("rest_n_measured", DataType::Int64, false),
-    ]);
-    let float_names = [
-        "compliance",
-        "rest_compliance",
-        "difference",
-        "z",
-        "p",
-        "holm_p",
-        "centre",
-        "lo998",
-        "lo95",
-        "hi95",
-        "hi998",
-        "phi",
-        "tau2",
-        "z_adjusted",
-    ];
-    fields.extend(
-        float_names
-            .iter()
-            .map(|f| Field::new(*f, DataType::Float64, true)),
-    );
-    fields.extend([
-        Field::new("funnel", DataType::Utf8, true),
-        Field::new("funnel_adjusted", DataType::Utf8, true),
-    ]);
-    let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(window.finish()),
-        Arc::new(start.finish()),
-        Arc::new(end.finish()),
-        Arc::new(measure.finish()),
-        Arc::new(level.finish()),
-    ];
-    cols.extend(groups.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    cols.extend([
-        Arc::new(n_measured.finish()) as ArrayRef,
-        Arc::new(n_within.finish()),
-        Arc::new(rest_n.finish()),
-    ]);
-    cols.extend(floats.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    cols.extend([
-        Arc::new(funnel.finish()) as ArrayRef,
-        Arc::new(funnel_adj.finish()),
-    ]);
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 //! - [`tz`] and [`calendar`]: local days, grains and reporting windows; [`ambiguous`]: which
 //!   instant a local reading in a repeated hour means.
 //! - [`workdays`]: UK bank-holiday calendars and working-day counts.
-//! - [`cube`] and [`report`]: cells merged into windows and rollups, and their Arrow form;
-//!   [`card`] reads that form back (for front ends that start from files).
+//! - [`cube`]: cells merged into windows and rollups, read as [`Scores`]; [`tables`]: their
+//!   Arrow form; [`card`] reads that form back (for front ends that start from files).
 //! - [`disparity`]: groups against the rest of the force: two-proportion z, Holm, funnel
 //!   limits and over-dispersion.
 //!
@@ -25,21 +25,22 @@
 pub mod ambiguous;
 pub mod calendar;
 pub mod card;
+mod columns;
 pub mod cube;
 pub mod disparity;
 pub mod duration;
 pub mod error;
 pub mod hist;
 pub mod policy;
-pub mod report;
 pub mod schema;
 pub mod stats;
+pub mod tables;
 pub mod tz;
 pub mod workdays;
 
 pub use ambiguous::{Ambiguous, Reading};
 pub use calendar::{Grain, WindowKind};
-pub use cube::{Cube, GroupKey, Report, ReportOptions, Totals};
+pub use cube::{Cube, GroupKey, ScoreOptions, Scores, Totals};
 pub use error::{Error, ParamMessage, Result};
 pub use hist::{Exclusion, Histogram, MeasureCell, UnionScratch};
 pub use policy::{Measure, SlaPolicy};

@@ -21,10 +21,11 @@ use datafusion::physical_plan::{ExecutionPlan, execute_stream_partitioned};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, col, lit, when};
 use futures::StreamExt;
 use slate_core::calendar::day_of_ymd;
+use slate_core::cube::ALL_LEVEL;
 use slate_core::policy::{Measure, MeasureKind};
-use slate_core::report::RESERVED_COLUMNS;
+use slate_core::tables::RESERVED_COLUMNS;
 use slate_core::{
-    Cube, GroupKey, MeasureCell, PercentileMethod, Report, ReportOptions, SlaPolicy, TzRules,
+    Cube, GroupKey, MeasureCell, PercentileMethod, ScoreOptions, Scores, SlaPolicy, TzRules,
     WindowKind,
 };
 use slate_io::ImportSummary;
@@ -58,7 +59,7 @@ pub struct ScorecardOptions {
 impl ScorecardOptions {
     /// Checks what the options say on their own, before any data is read: the period is not
     /// empty, no group column is named twice (two output columns of one name make a file
-    /// pandas and DuckDB refuse), at most 8 group columns. Planning calls it; so does anything
+    /// pandas and DuckDB refuse) or named like the whole-force level, at most 8 group columns. Planning calls it; so does anything
     /// that builds a scorecard without a plan (the stream).
     pub fn check(&self) -> Result<()> {
         if let (Some(a), Some(b)) = (self.from, self.to)
@@ -73,6 +74,15 @@ impl ScorecardOptions {
             ));
         }
         for (i, g) in self.group_by.iter().enumerate() {
+            if g == ALL_LEVEL {
+                // Its single-column level would be named like the whole force's.
+                return Err(Error::BadGroupBy {
+                    column: g.clone(),
+                    reason: format!(
+                        "`{ALL_LEVEL}` is the `level` column's name for the whole force"
+                    ),
+                });
+            }
             if self.group_by[..i].contains(g) {
                 return Err(Error::BadGroupBy {
                     column: g.clone(),
@@ -146,10 +156,10 @@ pub struct MeasureAccount {
 /// A finished scorecard.
 #[derive(Debug)]
 pub struct Scorecard {
-    /// The cube the report was read from.
+    /// The cube the scores were read from.
     pub cube: Cube,
-    /// Scorecard and ledger.
-    pub report: Report,
+    /// Scorecard and ledger rows.
+    pub scores: Scores,
     /// Input rows.
     pub rows: u64,
     /// Input files.
@@ -524,12 +534,12 @@ impl Plan {
     /// Runs the aggregation and reads the scorecard off the cube.
     ///
     /// Memory: the cube is accounted in the session's pool as it grows (see [`Plan::cells`]),
-    /// and before the report is read off it, an upper bound of the report's rows (per rollup
+    /// and before the scores are read off it, an upper bound of their rows (per rollup
     /// level, the fewer of the cube's cells and the product of its columns' distinct values)
     /// is reserved too; a query limit refuses a scorecard past it before it is built.
     pub async fn run(self) -> Result<Scorecard> {
         let (cube, outside, held) = self.cells_held().await?;
-        held.try_grow(report_bytes_bound(
+        held.try_grow(scores_bytes_bound(
             &cube,
             self.opts.window,
             self.opts.rollups,
@@ -541,9 +551,9 @@ impl Plan {
             (Some(f), Some(t)) => Some((local_day(f), local_day(t))),
             _ => None,
         };
-        let report = cube.report(
+        let scores = cube.scores(
             &self.policy,
-            &ReportOptions {
+            &ScoreOptions {
                 window: self.opts.window,
                 method: self.opts.method,
                 rollups: self.opts.rollups,
@@ -572,7 +582,7 @@ impl Plan {
         drop(held);
         Ok(Scorecard {
             cube,
-            report,
+            scores,
             rows,
             files: self.files,
             accounts,
@@ -744,8 +754,8 @@ fn cell_heap_bytes(cell: &MeasureCell) -> usize {
     cell.hist.heap_size() + cell.named.capacity() * std::mem::size_of::<u64>()
 }
 
-/// An upper bound of the bytes of the report read off `cube` (see [`Plan::run`]).
-fn report_bytes_bound(cube: &Cube, window: WindowKind, rollups: bool, measures: usize) -> usize {
+/// An upper bound of the bytes of the scores read off `cube` (see [`Plan::run`]).
+fn scores_bytes_bound(cube: &Cube, window: WindowKind, rollups: bool, measures: usize) -> usize {
     let k = cube.group_by().len();
     let mut distinct: Vec<std::collections::HashSet<Option<&str>>> = vec![Default::default(); k];
     let mut units = std::collections::HashSet::new();

@@ -1,5 +1,6 @@
-//! The scorecard people read: one self-contained HTML file from a scorecard and its
-//! exclusions ledger (their Arrow form, see `slate_core::report`).
+//! The scorecard people read: one self-contained HTML file from a decoded scorecard and its
+//! exclusions ledger ([`slate_core::card`]: read back from their Arrow form, see
+//! `slate_core::tables`, or taken straight from the scores).
 //!
 //! The page has a headline (every measure for the latest complete window, with a verdict
 //! that respects the Wilson interval and the change against the same window a year
@@ -96,7 +97,8 @@ pub fn render_batches(
     render(&card, ledger.as_ref(), provenance)
 }
 
-/// The report for a scorecard already read back (see [`render_batches`]).
+/// The report for a decoded scorecard: read back (see [`render_batches`]) or made by
+/// [`Card::from_scores`].
 pub fn render(card: &Card, ledger: Option<&Ledger>, provenance: &Provenance) -> Result<String> {
     if let Some(l) = ledger {
         l.check_matches(card)?;

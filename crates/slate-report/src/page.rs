@@ -1,10 +1,11 @@
-//! The page's sections, each from the scorecard read back as a [`Card`].
+//! The page's sections, each from the decoded scorecard, a [`Card`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 
 use slate_core::calendar::{day_of_ymd, ymd_of_day};
 use slate_core::card::{Card, CardRow, Ledger, day_text};
+use slate_core::cube::ALL_LEVEL;
 use slate_core::disparity::{
     FunnelLimits, FunnelPosition, GroupTest, Overdispersion, funnel_limits, group_tests,
 };
@@ -74,8 +75,9 @@ impl<'a> Page<'a> {
         let levels = card.levels();
         // The whole force: the `all` rollup when there is one, else any level summed (each
         // level partitions the records); percentiles cannot be summed, so they stay empty.
-        let force_level = if levels.iter().any(|l| l == "all") {
-            "all".to_string()
+        let has_all = levels.iter().any(|l| l == ALL_LEVEL);
+        let force_level = if has_all {
+            ALL_LEVEL.to_string()
         } else {
             levels.first().cloned().unwrap_or_default()
         };
@@ -97,13 +99,13 @@ impl<'a> Page<'a> {
             f.n_measured += r.n_measured;
             f.n_within += r.n_within;
             f.n_excluded += r.n_excluded;
-            if force_level == "all" {
+            if has_all {
                 f.compliance = r.compliance;
                 f.ci = r.ci;
                 f.pcts = r.percentiles.clone();
             }
         }
-        if force_level != "all" {
+        if !has_all {
             for f in force.values_mut() {
                 let (k, n) = (f.n_within.max(0) as u64, f.n_measured.max(0) as u64);
                 f.compliance = (n > 0).then(|| k as f64 / n as f64);

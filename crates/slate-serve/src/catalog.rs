@@ -22,7 +22,7 @@ use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use slate_core::report::scorecard_batch;
+use slate_core::tables::scorecard_batch;
 use slate_core::{PercentileMethod, SlaPolicy, TzRules, WindowKind};
 use slate_engine::{Input, Plan, ScorecardOptions};
 
@@ -431,7 +431,7 @@ impl TableFunctionImpl for ScorecardFn {
             opts.from,
             opts.to
         );
-        let schema = slate_core::report::scorecard_schema(&policy, &opts.group_by);
+        let schema = slate_core::tables::scorecard_schema(&policy, &opts.group_by);
         Ok(Arc::new(ScorecardTable {
             key,
             policy,
@@ -458,7 +458,7 @@ impl ScorecardTable {
     }
 
     /// Computes the scorecard (or takes it from the cache) under the query's own session: its
-    /// memory pool accounts for the aggregation, the cube, the report and the result, and its
+    /// memory pool accounts for the aggregation, the cube, the scores and the result, and its
     /// deadline cancels the computation.
     async fn compute(&self, state: &dyn Session) -> DfResult<Arc<RecordBatch>> {
         if let Some(b) = self.cached() {
@@ -472,7 +472,7 @@ impl ScorecardTable {
         let pool = state.runtime_env().memory_pool.clone();
         let ctx = SessionContext::new_with_state(state.clone());
         let (policy, opts) = (self.policy.clone(), self.opts.clone());
-        // Its own task: the report is read off the cube without yielding, and the deadline
+        // Its own task: the scores are read off the cube without yielding, and the deadline
         // must still be noticed (dropping the task cancels it).
         let task = SpawnedTask::spawn(async move {
             let df = ctx.table("records").await?;
@@ -481,7 +481,7 @@ impl ScorecardTable {
                 .run()
                 .await
                 .map_err(engine_error)?;
-            let batch = scorecard_batch(&card.report, &policy)
+            let batch = scorecard_batch(&card.scores, &policy)
                 .map_err(|e| DataFusionError::Execution(format!("scorecard(): {e}")))?;
             Ok::<_, DataFusionError>(batch)
         });

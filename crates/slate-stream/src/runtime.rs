@@ -13,7 +13,7 @@ use std::time::Duration;
 use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use slate_core::ambiguous::Tally;
-use slate_core::report::{ledger_batch, scorecard_batch};
+use slate_core::tables::{ledger_batch, scorecard_batch};
 use slate_io::Provenance;
 use tokio::sync::mpsc;
 
@@ -174,7 +174,7 @@ fn window_of_file(path: &Path) -> Option<Option<(i32, i32)>> {
 /// A window (`None`: the no-start ledger) and its file.
 type WindowFile = (Option<(i32, i32)>, PathBuf);
 
-/// The window files in a directory, in report order (the no-start ledger first).
+/// The window files in a directory, in scorecard order (the no-start ledger first).
 fn window_files(dir: &Path) -> Result<Vec<WindowFile>> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(Vec::new());
@@ -261,7 +261,7 @@ impl Sink {
         let mut hook_windows = HookWindows::new();
         if let (Some(_), SinkSpec::Dir(out)) = (&on_latest, &spec) {
             let policy = &p.config().policy;
-            let shape = p.empty_report();
+            let shape = p.empty_scores();
             let read = |dir: &str, w: Option<(i32, i32)>, empty: &RecordBatch| {
                 let f = out.join(dir).join(window_file(w));
                 if !f.exists() {
@@ -321,7 +321,7 @@ impl Sink {
         self.remove_stale()?;
         let policy = &p.config().policy;
         if let Some(seq) = e.seq {
-            let batch = with_flags(&scorecard_batch(&e.report, policy)?, e)?;
+            let batch = with_flags(&scorecard_batch(&e.scores, policy)?, e)?;
             match &self.spec {
                 SinkSpec::Dir(out) => {
                     let path = emission_path(out, seq);
@@ -400,7 +400,7 @@ impl Sink {
                     self.hook_windows.insert(*w, (card, ledger));
                 }
             }
-            let shape = p.empty_report();
+            let shape = p.empty_scores();
             let (card0, ledger0) = (
                 scorecard_batch(&shape, policy)?,
                 ledger_batch(&shape, policy)?,
@@ -422,7 +422,7 @@ impl Sink {
         self.remove_stale()?;
         if let SinkSpec::Dir(out) = &self.spec {
             let policy = &p.config().policy;
-            let shape = p.empty_report();
+            let shape = p.empty_scores();
             concat_windows(
                 &out.join(LATEST_DIR),
                 &out.join("latest.parquet"),

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use slate_core::cube::{DayRange, LedgerRow, ScoreRow};
-use slate_core::{Cube, GroupKey, MeasureCell, Report, ReportOptions, SlaPolicy, WindowKind};
+use slate_core::{Cube, GroupKey, MeasureCell, ScoreOptions, Scores, SlaPolicy, WindowKind};
 use slate_engine::{ScorecardOptions, cells_of_batches, cells_of_rows};
 
 use crate::error::Result;
@@ -88,13 +88,13 @@ pub struct LateUpdate {
 pub struct Emission {
     /// Emission number, from 1; `None` when no window is emitted (only `changed`).
     pub seq: Option<u64>,
-    /// The report, restricted to the emitted windows.
-    pub report: Report,
+    /// The scores, restricted to the emitted windows.
+    pub scores: Scores,
     /// Per emitted row: is its window final, and its revision.
     pub flags: Vec<(bool, u32)>,
-    /// Windows whose current rows changed, each as a report of that window alone (no rows:
+    /// Windows whose current rows changed, each as the scores of that window alone (no rows:
     /// the window has none now); `None` is the ledger of records with no start clock.
-    pub changed: Vec<(Option<DayRange>, Report)>,
+    pub changed: Vec<(Option<DayRange>, Scores)>,
     /// Whether `changed` holds every window not frozen (the first emission of a run, or, with
     /// rolling windows, the data's span moved): a window not frozen and not in it has no rows.
     pub full: bool,
@@ -253,12 +253,12 @@ thread_local! {
 /// A window's scorecard rows and ledger rows.
 type WindowRows = (Vec<ScoreRow>, Vec<LedgerRow>);
 
-/// The current report, per window (`None`: the no-start ledger).
+/// The current scores, per window (`None`: the no-start ledger).
 struct Latest {
     windows: BTreeMap<Option<DayRange>, WindowRows>,
     span: Option<DayRange>,
-    /// The report's shape (window kind, groups, levels).
-    shape: Report,
+    /// The scores' shape (window kind, groups, levels).
+    shape: Scores,
 }
 
 impl Processor {
@@ -757,7 +757,7 @@ impl Processor {
         // Provisional figures: settled cells plus the open incidents as they stand.
         self.refresh_open().await?;
         let kind = self.cfg.opts.window;
-        let mut opts = self.report_options();
+        let mut opts = self.score_options();
         let dirty_ids: BTreeSet<i32> = (self.state.dirty_units.iter())
             .flat_map(|&u| kind.windows_of_unit(u))
             .collect();
@@ -772,20 +772,20 @@ impl Processor {
         let frozen = |w: i32| self.frozen(kind.bounds(w));
         // Only the changed windows (and the no-start ledger) are read again, from their own
         // cells, so an emission's cost follows what changed, not the history held; the rest
-        // of the last report stands. A change of the data's span decides which rolling
+        // of the last reading stands. A change of the data's span decides which rolling
         // windows show: then every window not frozen is read.
         let (mut latest, full, part) = match prev {
             Some(prev) if prev.span == span || kind != WindowKind::Rolling12m => {
                 let named: BTreeSet<Option<i32>> = std::iter::once(None)
                     .chain(dirty_ids.iter().filter(|&&w| !frozen(w)).map(|&w| Some(w)))
                     .collect();
-                let part = self.cube.report_windows_in(&[open], policy, &opts, &named);
+                let part = self.cube.scores_in(&[open], policy, &opts, &named);
                 (prev, false, part)
             }
             _ => {
                 let keep = |w: Option<i32>| w.is_none_or(|w| !frozen(w));
-                let part = self.cube.report_windows(&[open], policy, &opts, &keep);
-                let shape = Report {
+                let part = self.cube.scores_where(&[open], policy, &opts, &keep);
+                let shape = Scores {
                     rows: Vec::new(),
                     ledger: Vec::new(),
                     window: part.window,
@@ -846,11 +846,11 @@ impl Processor {
             }
         }
         self.state.dirty_units.clear();
-        let mut report = latest.shape_with((Vec::new(), Vec::new()));
+        let mut scores = latest.shape_with((Vec::new(), Vec::new()));
         for &w in &chosen {
             let (rows, ledger) = &latest.windows[&Some(w)];
-            report.rows.extend(rows.iter().cloned());
-            report.ledger.extend(ledger.iter().cloned());
+            scores.rows.extend(rows.iter().cloned());
+            scores.ledger.extend(ledger.iter().cloned());
         }
         let mut revs: BTreeMap<DayRange, (bool, u32)> = BTreeMap::new();
         for &w in &chosen {
@@ -862,7 +862,7 @@ impl Processor {
                 self.state.announced_final.insert(w);
             }
         }
-        let flags = report.rows.iter().map(|r| revs[&r.window]).collect();
+        let flags = scores.rows.iter().map(|r| revs[&r.window]).collect();
         let seq = if chosen.is_empty() {
             None
         } else {
@@ -876,7 +876,7 @@ impl Processor {
         }
         Ok(Some(Emission {
             seq,
-            report,
+            scores,
             flags,
             changed,
             full,
@@ -884,8 +884,8 @@ impl Processor {
         }))
     }
 
-    fn report_options(&self) -> ReportOptions {
-        ReportOptions {
+    fn score_options(&self) -> ScoreOptions {
+        ScoreOptions {
             window: self.cfg.opts.window,
             method: self.cfg.opts.method,
             rollups: self.cfg.opts.rollups,
@@ -913,20 +913,20 @@ impl Processor {
         self.frozen(w)
     }
 
-    /// A report with no rows, of the shape this stream's reports have.
-    pub fn empty_report(&self) -> Report {
+    /// Scores with no rows, of the shape this stream's scores have.
+    pub fn empty_scores(&self) -> Scores {
         match &self.latest {
             Some(l) => l.shape_with((Vec::new(), Vec::new())),
             None => {
-                let opts = self.report_options();
+                let opts = self.score_options();
                 self.cube
-                    .report_windows(&[], &self.cfg.policy, &opts, &|_| false)
+                    .scores_where(&[], &self.cfg.policy, &opts, &|_| false)
             }
         }
     }
 
-    /// The current report of the windows not frozen, as one report.
-    pub fn latest_report(&self) -> Option<Report> {
+    /// The current scores of the windows not frozen, as one [`Scores`].
+    pub fn latest_scores(&self) -> Option<Scores> {
         let latest = self.latest.as_ref()?;
         let mut r = latest.shape_with((Vec::new(), Vec::new()));
         for (rows, ledger) in latest.windows.values() {
@@ -936,21 +936,21 @@ impl Processor {
         Some(r)
     }
 
-    /// Debug builds: the incrementally kept report equals one computed from scratch, with the
+    /// Debug builds: the incrementally kept scores equal ones computed from scratch, with the
     /// open incidents' cells recomputed by one plan over all of them.
     #[cfg(debug_assertions)]
-    async fn check_latest(&self, opts: &ReportOptions) -> Result<()> {
+    async fn check_latest(&self, opts: &ScoreOptions) -> Result<()> {
         let all_open: Vec<Update> = self.state.open.values().cloned().collect();
         let open = self.cells_of(&all_open).await?;
         let kind = self.cfg.opts.window;
         let keep = |w: Option<i32>| w.is_none_or(|w| !self.frozen(kind.bounds(w)));
         let fresh = self
             .cube
-            .report_windows(&[&open], &self.cfg.policy, opts, &keep);
-        let latest = self.latest_report().expect("kept");
+            .scores_where(&[&open], &self.cfg.policy, opts, &keep);
+        let latest = self.latest_scores().expect("kept");
         assert!(
             latest == fresh,
-            "incremental stream report differs from a recomputation at seq {}",
+            "incremental stream scores differ from a recomputation at seq {}",
             self.state.seq
         );
         Ok(())
@@ -1015,9 +1015,9 @@ impl Processor {
 }
 
 impl Latest {
-    /// A report of this shape holding these rows.
-    fn shape_with(&self, (rows, ledger): WindowRows) -> Report {
-        Report {
+    /// Scores of this shape holding these rows.
+    fn shape_with(&self, (rows, ledger): WindowRows) -> Scores {
+        Scores {
             rows,
             ledger,
             window: self.shape.window,

@@ -7,7 +7,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 use slate_core::WindowKind;
-use slate_core::report::scorecard_batch;
+use slate_core::tables::scorecard_batch;
 
 use crate::Outcome;
 use crate::args::OdArg;
@@ -99,7 +99,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<Outcome> {
     let policy = slate_io::policy::load(&yearly.policy)?;
     let input = yearly.source.open(&yearly.input, None)?;
     if let Some((card, _)) = run::compute(&yearly, &input, &policy)? {
-        let batch = scorecard_batch(&card.report, &policy)?;
+        let batch = scorecard_batch(&card.scores, &policy)?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "\nmps-promise-2008, whole force, by year:")?;
         crate::table::print_scorecard(&mut out, &batch, &[], 0)?;

@@ -8,7 +8,7 @@ use clap::Args;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use slate_core::card::Card;
-use slate_core::disparity::disparity_batch;
+use slate_core::tables::disparity_batch;
 
 use crate::args::{OdArg, command_line, page_provenance};
 use slate_io::OutputPlan;

@@ -10,8 +10,7 @@ use chrono::NaiveDate;
 use clap::Args;
 use slate_core::SlaPolicy;
 use slate_core::card::{Card, Ledger};
-use slate_core::disparity::disparity_batch;
-use slate_core::report::{ledger_batch, scorecard_batch};
+use slate_core::tables::{disparity_batch, ledger_batch, scorecard_batch};
 use slate_engine::{Input, Plan, Scorecard, ScorecardOptions};
 use slate_io::OutputPlan;
 use slate_report::InputFile;
@@ -192,10 +191,10 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
         .provenance(&a.policy, &policy, &input);
     prov.command = Some(command_line());
     prov.rows_read = Some(card.rows);
-    let scorecard = scorecard_batch(&card.report, &policy)?;
+    let scorecard = scorecard_batch(&card.scores, &policy)?;
     let card_rows = card.rows;
     let data_days = card.data_days;
-    let ledger = ledger_batch(&card.report, &policy)?;
+    let ledger = ledger_batch(&card.scores, &policy)?;
     let mut err = std::io::stderr().lock();
     let secs = elapsed.as_secs_f64();
     writeln!(
@@ -258,9 +257,9 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     drop(err);
     let mut wrote = Vec::new();
     if a.report.is_some() || a.disparity.is_some() {
-        let card = Card::from_batches(&scorecard.schema(), std::slice::from_ref(&scorecard))?;
+        let decoded = Card::from_scores(&card.scores, &policy);
         if let Some(path) = &a.disparity {
-            let batch = disparity_batch(&card, a.overdispersion.into())?;
+            let batch = disparity_batch(&decoded, a.overdispersion.into())?;
             outputs.put_batches(DISPARITY, batch.schema(), std::slice::from_ref(&batch))?;
             wrote.push(format!(
                 "wrote {} ({} rows)",
@@ -269,7 +268,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
             ));
         }
         if let Some(path) = &a.report {
-            let ledger = Ledger::from_batches(&ledger.schema(), std::slice::from_ref(&ledger))?;
+            let ledger = Ledger::from_scores(&card.scores, &policy);
             let mut prov = page_provenance();
             prov.inputs = input
                 .files()
@@ -294,7 +293,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
                 a.tz.name(input.mapping().map(|m| m.tz.as_str()))
                     .to_string(),
             );
-            let html = slate_report::render(&card, Some(&ledger), &prov)?;
+            let html = slate_report::render(&decoded, Some(&ledger), &prov)?;
             outputs.put_bytes(REPORT, html.as_bytes())?;
             wrote.push(format!(
                 "wrote {} ({} KB)",
@@ -326,7 +325,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     drop(err);
     if a.out.is_none() {
         let mut out = std::io::stdout().lock();
-        crate::table::print_scorecard(&mut out, &scorecard, &card.report.group_by, a.max_rows)?;
+        crate::table::print_scorecard(&mut out, &scorecard, &card.scores.group_by, a.max_rows)?;
     }
     Ok(Outcome::Ok)
 }

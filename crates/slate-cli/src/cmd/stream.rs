@@ -436,11 +436,11 @@ async fn live_server(
         &[
             (
                 "latest",
-                slate_core::report::scorecard_schema(&cfg.policy, group_by),
+                slate_core::tables::scorecard_schema(&cfg.policy, group_by),
             ),
             (
                 "latest_exclusions",
-                slate_core::report::ledger_schema(group_by),
+                slate_core::tables::ledger_schema(group_by),
             ),
         ],
     )

@@ -407,7 +407,7 @@ fn the_full_promise_policy_reports_every_promise() {
             .find(|&i| measure.value(i) == m.id)
             .map(|i| kind.value(i))
             .unwrap();
-        assert_eq!(k, slate_core::report::kind_column_value(m), "{}", m.id);
+        assert_eq!(k, slate_core::tables::kind_column_value(m), "{}", m.id);
     }
     let page = std::fs::read_to_string(&html).unwrap();
     for words in [

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::{NaiveDate, Offset, TimeZone};
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit, TimestampMicrosecondType};
-use slate_core::report::{ledger_batch, scorecard_batch};
+use slate_core::tables::{ledger_batch, scorecard_batch};
 use slate_core::{PercentileMethod, SlaPolicy, TzRules};
 use slate_datagen::{GenConfig, generate_all, write_dataset};
 use slate_engine::{ScorecardOptions, run_scorecard};
@@ -130,8 +130,8 @@ fn run_case(case: &Case, input: &Path, records: &[Rec]) {
             run_scorecard(&[input.to_string_lossy().into_owned()], &policy, &opts).await
         })
         .unwrap_or_else(|e| panic!("seed {}: {e}\n{toml}", case.seed));
-    let score = scorecard_batch(&card.report, &policy).unwrap();
-    let ledger = ledger_batch(&card.report, &policy).unwrap();
+    let score = scorecard_batch(&card.scores, &policy).unwrap();
+    let ledger = ledger_batch(&card.scores, &policy).unwrap();
     let want = expected(case, records);
     let ps: BTreeMap<String, (Vec<f64>, &'static str)> = case
         .measures
@@ -235,7 +235,7 @@ fn row_cells_merge_into_the_aggregated_cube() {
                 got.add(unit, groups, m, &cell);
             }
         }
-        let ropts = slate_core::ReportOptions {
+        let ropts = slate_core::ScoreOptions {
             window: case.window,
             method: opts.method,
             rollups: true,
@@ -244,8 +244,8 @@ fn row_cells_merge_into_the_aggregated_cube() {
         };
         assert!(!want.is_empty(), "seed {seed}: nothing to compare");
         assert_eq!(
-            got.report(&policy, &ropts),
-            want.report(&policy, &ropts),
+            got.scores(&policy, &ropts),
+            want.scores(&policy, &ropts),
             "seed {seed}"
         );
     }
@@ -305,8 +305,8 @@ fn the_ledger_balances_every_row() {
             run_scorecard(&[d.instants.to_string_lossy().into_owned()], &policy, &opts).await
         })
         .unwrap();
-    let ledger = ledger_batch(&card.report, &policy).unwrap();
-    let score = scorecard_batch(&card.report, &policy).unwrap();
+    let ledger = ledger_batch(&card.scores, &policy).unwrap();
+    let score = scorecard_batch(&card.scores, &policy).unwrap();
     // n_eligible = n_measured + the ledger's counts for the same window, group and measure.
     // (window start, level, borough, grade, measure) -> excluded records.
     type Key = (i32, String, Option<String>, Option<String>, String);
@@ -502,13 +502,13 @@ where = "surveyed IS NOT NULL"
                         "{at}: nothing measured"
                     );
                     assert_eq!(
-                        scorecard_batch(&fused.report, policy).unwrap(),
-                        scorecard_batch(&plain.report, policy).unwrap(),
+                        scorecard_batch(&fused.scores, policy).unwrap(),
+                        scorecard_batch(&plain.scores, policy).unwrap(),
                         "{at}: scorecards differ"
                     );
                     assert_eq!(
-                        ledger_batch(&fused.report, policy).unwrap(),
-                        ledger_batch(&plain.report, policy).unwrap(),
+                        ledger_batch(&fused.scores, policy).unwrap(),
+                        ledger_batch(&plain.scores, policy).unwrap(),
                         "{at}: ledgers differ"
                     );
                     assert_eq!(fused.accounts, plain.accounts, "{at}: accounts differ");
@@ -549,7 +549,7 @@ where = "surveyed IS NOT NULL"
         })
     };
     let ((fc, fo), (pc, po)) = (cells(true), cells(false));
-    let ropts = slate_core::ReportOptions {
+    let ropts = slate_core::ScoreOptions {
         window: opts.window,
         method: opts.method,
         rollups: true,
@@ -557,7 +557,7 @@ where = "surveyed IS NOT NULL"
         threads: 1,
     };
     assert!(!pc.is_empty());
-    assert_eq!(fc.report(&policy, &ropts), pc.report(&policy, &ropts));
+    assert_eq!(fc.scores(&policy, &ropts), pc.scores(&policy, &ropts));
     assert_eq!(fo, po);
 
     // A group column the fused operator does not take (a timestamp): DataFusion's aggregate.
@@ -573,4 +573,120 @@ where = "surveyed IS NOT NULL"
         assert!(!explain.contains("FusedScorecardExec"), "{explain}");
         assert!(plan.run().await.unwrap().accounts[0].measured > 0);
     });
+}
+
+/// `slate run` gives the page and the disparity table a card taken straight from the scores
+/// (`Card::from_scores`, `Ledger::from_scores`); `slate report` reads one back from the files.
+/// For every built-in policy (the `-full` ones with working-day, deadline and share measures)
+/// over generated data, with rollups and every monthly window family, both ways give the same
+/// card and ledger, row by row and field by field, floats exactly.
+#[test]
+fn cards_from_scores_equal_cards_read_back_from_the_tables() {
+    use slate_core::WindowKind;
+    use slate_core::card::{Card, Ledger};
+    use slate_engine::Plan;
+
+    let config = GenConfig {
+        rows: 10_000,
+        seed: 4_242,
+        from: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap(),
+        years: 2,
+        dirty_rate: 0.05,
+        promises: true,
+    };
+    let rules = TzRules::from_name("Europe/London").unwrap();
+    let batches = generate_all(&config, &rules);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let windows = [
+        WindowKind::Month,
+        WindowKind::Quarter,
+        WindowKind::FiscalYear,
+        WindowKind::Year,
+        WindowKind::Rolling12m,
+    ];
+    let (mut kinds, mut wd_values, mut compared) = (BTreeMap::new(), 0, 0);
+    for (name, _) in slate_core::policy::BUILTINS {
+        let policy = SlaPolicy::builtin(name).unwrap();
+        let opts = ScorecardOptions {
+            window: WindowKind::Month,
+            group_by: vec!["borough".into(), "grade".into()],
+            tz: Arc::new(rules.clone()),
+            from: None,
+            to: None,
+            method: PercentileMethod::Linear,
+            rollups: true,
+            threads: Some(2),
+        };
+        let (cube, _) = rt
+            .block_on(async {
+                let ctx = slate_engine::session(opts.tz.clone(), Some(2));
+                let df = ctx.read_batches(batches.clone()).unwrap();
+                let plan = Plan::from_dataframe(df, &policy, &opts, 0, 0).unwrap();
+                plan.cells().await
+            })
+            .unwrap();
+        for (i, window) in windows.into_iter().enumerate() {
+            let method = if i % 2 == 0 {
+                PercentileMethod::Linear
+            } else {
+                PercentileMethod::NearestRank
+            };
+            let sopts = slate_core::ScoreOptions {
+                window,
+                method,
+                rollups: true,
+                period: None,
+                threads: 2,
+            };
+            let at = format!("{name}, {window} windows");
+            let scores = cube.scores(&policy, &sopts);
+            // Scores without rows (no window kept) decode alike too.
+            let empty = cube.scores_where(&[], &policy, &sopts, &|_| false);
+            for (scores, at) in [(&scores, at.clone()), (&empty, format!("{at}, empty"))] {
+                let table = scorecard_batch(scores, &policy).unwrap();
+                let read = Card::from_batches(&table.schema(), std::slice::from_ref(&table))
+                    .unwrap_or_else(|e| panic!("{at}: {e}"));
+                let direct = Card::from_scores(scores, &policy);
+                assert_eq!(direct.window, read.window, "{at}");
+                assert_eq!(direct.group_by, read.group_by, "{at}");
+                assert_eq!(direct.percentiles, read.percentiles, "{at}");
+                assert_eq!(direct.rows.len(), read.rows.len(), "{at}");
+                for (j, (d, r)) in direct.rows.iter().zip(&read.rows).enumerate() {
+                    assert_eq!(d, r, "{at}: row {j}");
+                }
+                let table = ledger_batch(scores, &policy).unwrap();
+                let read = Ledger::from_batches(&table.schema(), std::slice::from_ref(&table))
+                    .unwrap_or_else(|e| panic!("{at}: {e}"));
+                let direct = Ledger::from_scores(scores, &policy);
+                assert_eq!(direct.window, read.window, "{at}");
+                assert_eq!(direct.group_by, read.group_by, "{at}");
+                assert_eq!(direct.rows.len(), read.rows.len(), "{at}");
+                for (j, (d, r)) in direct.rows.iter().zip(&read.rows).enumerate() {
+                    assert_eq!(d, r, "{at}: ledger row {j}");
+                }
+            }
+            assert!(!scores.rows.is_empty() && !scores.ledger.is_empty(), "{at}");
+            let card = Card::from_scores(&scores, &policy);
+            assert_eq!(card.levels().len(), 4, "{at}: every rollup level");
+            for r in &card.rows {
+                *kinds.entry(r.kind.clone()).or_insert(0) += 1;
+                wd_values += usize::from(
+                    r.threshold_wd.is_some() && r.percentiles.iter().any(Option::is_some),
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, slate_core::policy::BUILTINS.len() * windows.len());
+    // The comparison covered every kind of measure, working days with their percentiles too.
+    for kind in ["duration", "working_days", "deadline", "share"] {
+        assert!(
+            kinds.get(kind).is_some_and(|n| *n > 0),
+            "no {kind} rows: {kinds:?}"
+        );
+    }
+    assert!(wd_values > 0);
 }

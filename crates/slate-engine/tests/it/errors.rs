@@ -225,6 +225,13 @@ fn group_by_errors_are_clear() {
     o.group_by = vec!["measure".into()];
     let e = plan_err(d.path(), &p, &o);
     assert!(e.contains("clashes"), "{e}");
+    // A column named like the whole-force level would make its level and that one look alike.
+    o.group_by = vec!["borough".into(), "all".into()];
+    let e = plan_err(d.path(), &p, &o);
+    assert_eq!(
+        e,
+        "group column \"all\": `all` is the `level` column's name for the whole force"
+    );
     // Two columns of one name make a file pandas cannot read: refused before any row is read.
     o.group_by = vec!["borough".into(), "grade".into(), "borough".into()];
     let e = plan_err(d.path(), &p, &o);

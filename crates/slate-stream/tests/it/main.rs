@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use slate_core::report::{ledger_batch, scorecard_batch};
+use slate_core::tables::{ledger_batch, scorecard_batch};
 use slate_core::{PercentileMethod, SlaPolicy, TzRules, WindowKind};
 use slate_datagen::{GenConfig, write_dataset};
 use slate_engine::{ScorecardOptions, run_scorecard};
@@ -130,8 +130,8 @@ fn batch_figures_of(
         ))
         .unwrap();
     (
-        scorecard_batch(&card.report, policy).unwrap(),
-        ledger_batch(&card.report, policy).unwrap(),
+        scorecard_batch(&card.scores, policy).unwrap(),
+        ledger_batch(&card.scores, policy).unwrap(),
     )
 }
 
@@ -496,13 +496,13 @@ fn a_start_clock_moved_to_another_month_re_emits_the_month_it_left() {
         optional: None,
     };
     let months = |e: &Emission| -> Vec<i32> {
-        let mut m: Vec<i32> = e.report.rows.iter().map(|r| r.window.0).collect();
+        let mut m: Vec<i32> = e.scores.rows.iter().map(|r| r.window.0).collect();
         m.dedup();
         m
     };
-    // Incidents attended in the month of `day`, over every row of the emission's report.
+    // Incidents attended in the month of `day`, over every row of the emission's scores.
     let attended_in = |e: &Emission, day: i32| -> u64 {
-        (e.report.rows.iter())
+        (e.scores.rows.iter())
             .filter(|r| r.window.0 == day && r.level == 0 && r.measure == 2)
             .map(|r| r.n_eligible)
             .sum()

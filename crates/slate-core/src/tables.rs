@@ -1,4 +1,6 @@
-//! A [`Report`] as Arrow record batches: the tidy scorecard and the exclusions ledger.
+//! slate's tables as Arrow record batches, with their schemas and column names: [`Scores`]
+//! as the tidy scorecard and the exclusions ledger, and the disparity table of a decoded
+//! scorecard ([`disparity_batch`]).
 
 use std::sync::Arc;
 
@@ -8,94 +10,16 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use crate::cube::Report;
+use crate::card::Card;
+use crate::columns::{Layout, RowFigures, i64_of};
+pub use crate::columns::{
+    RESERVED_COLUMNS, has_kinds, has_working_days, kind_column_value, percentile_column,
+    percentile_column_in, policy_percentiles, policy_wd_percentiles,
+};
+use crate::cube::Scores;
+use crate::disparity::{Overdispersion, group_tests, position_of_z};
 use crate::error::Result;
 use crate::policy::SlaPolicy;
-
-/// Output columns that a group-by column may not be named.
-pub const RESERVED_COLUMNS: [&str; 24] = [
-    "window",
-    "window_start",
-    "window_end",
-    "level",
-    "measure",
-    "threshold_s",
-    "target",
-    "n_eligible",
-    "n_measured",
-    "n_within",
-    "n_excluded",
-    "compliance",
-    "met_target",
-    "ci_low",
-    "ci_high",
-    "mean_s",
-    "min_s",
-    "max_s",
-    "reason",
-    "threshold_wd",
-    "kind",
-    "mean_wd",
-    "min_wd",
-    "max_wd",
-];
-
-/// Column name of a percentile: 0.5 -> `p50_s`, 0.999 -> `p99_9_s`.
-pub fn percentile_column(p: f64) -> String {
-    percentile_column_in(p, "s")
-}
-
-/// Column name of a percentile in a unit: `s` (seconds) or `wd` (working days).
-pub fn percentile_column_in(p: f64, unit: &str) -> String {
-    let s = format!("{:.6}", p * 100.0);
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("p{}_{unit}", s.replace('.', "_"))
-}
-
-/// Every percentile a measure counted in seconds reports (durations and deadlines),
-/// ascending: the scorecard's `p.._s` columns.
-pub fn policy_percentiles(policy: &SlaPolicy) -> Vec<f64> {
-    percentiles_where(policy, false)
-}
-
-/// Every percentile a working-day measure reports, ascending: the `p.._wd` columns.
-pub fn policy_wd_percentiles(policy: &SlaPolicy) -> Vec<f64> {
-    percentiles_where(policy, true)
-}
-
-/// Whether any measure is not a plain duration in seconds: the scorecard then has a `kind`
-/// column (`duration`, `working_days`, `deadline`, `share`) after `measure`.
-pub fn has_kinds(policy: &SlaPolicy) -> bool {
-    policy
-        .measures
-        .iter()
-        .any(|m| m.kind != crate::policy::MeasureKind::Duration)
-}
-
-/// The `kind` column's word for a measure.
-pub fn kind_column_value(m: &crate::policy::Measure) -> &'static str {
-    match m.kind {
-        crate::policy::MeasureKind::WorkingDays(_) => "working_days",
-        ref k => k.word(),
-    }
-}
-
-/// Whether any measure counts working days: the scorecard then has `_wd` columns.
-pub fn has_working_days(policy: &SlaPolicy) -> bool {
-    policy.measures.iter().any(|m| m.kind.is_working_days())
-}
-
-fn percentiles_where(policy: &SlaPolicy, wd: bool) -> Vec<f64> {
-    let mut ps: Vec<f64> = policy
-        .measures
-        .iter()
-        .filter(|m| m.kind.is_working_days() == wd)
-        .flat_map(|m| m.percentiles.iter().copied())
-        .collect();
-    ps.sort_by(f64::total_cmp);
-    ps.dedup();
-    ps
-}
 
 /// The scorecard's schema for a policy and group-by. Values are in seconds (`_s` columns);
 /// a working-day measure's are in the `_wd` columns, present only when the policy has one,
@@ -170,28 +94,21 @@ pub fn ledger_schema(group_by: &[String]) -> SchemaRef {
     Arc::new(Schema::new(f))
 }
 
-fn i64_of(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 /// The scorecard as one batch.
-pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatch> {
-    let schema = scorecard_schema(policy, &report.group_by);
-    let n = report.rows.len();
-    let all_ps = policy_percentiles(policy);
-    let wd_ps = policy_wd_percentiles(policy);
-    let wd = has_working_days(policy);
+pub fn scorecard_batch(scores: &Scores, policy: &SlaPolicy) -> Result<RecordBatch> {
+    let schema = scorecard_schema(policy, &scores.group_by);
+    let layout = Layout::of(policy);
+    let n = scores.rows.len();
     let mut window = StringBuilder::new();
     let mut start = Date32Builder::with_capacity(n);
     let mut end = Date32Builder::with_capacity(n);
     let mut level = StringBuilder::new();
-    let mut groups: Vec<StringBuilder> = report
+    let mut groups: Vec<StringBuilder> = scores
         .group_by
         .iter()
         .map(|_| StringBuilder::new())
         .collect();
     let mut measure = StringBuilder::new();
-    let kinds = has_kinds(policy);
     let mut kind = StringBuilder::new();
     let mut threshold = Int64Builder::with_capacity(n);
     let mut threshold_wd = Int64Builder::with_capacity(n);
@@ -204,27 +121,23 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
     let mut met = BooleanBuilder::with_capacity(n);
     let mut ci_low = Float64Builder::with_capacity(n);
     let mut ci_high = Float64Builder::with_capacity(n);
-    let mut pcols: Vec<Float64Builder> = all_ps
-        .iter()
+    let mut pcols: Vec<Float64Builder> = (layout.ps.iter())
         .map(|_| Float64Builder::with_capacity(n))
         .collect();
     let mut mean = Float64Builder::with_capacity(n);
     let mut min = Int64Builder::with_capacity(n);
     let mut max = Int64Builder::with_capacity(n);
-    let mut wd_pcols: Vec<Float64Builder> = wd_ps
-        .iter()
+    let mut wd_pcols: Vec<Float64Builder> = (layout.wd_ps.iter())
         .map(|_| Float64Builder::with_capacity(n))
         .collect();
     let mut mean_wd = Float64Builder::with_capacity(n);
     let mut min_wd = Int64Builder::with_capacity(n);
     let mut max_wd = Int64Builder::with_capacity(n);
-    let level_names: Vec<String> = (0..report.levels.len())
-        .map(|l| report.level_name(l))
-        .collect();
-    for r in &report.rows {
+    let level_names = scores.level_names();
+    for r in &scores.rows {
         let m = &policy.measures[r.measure];
-        let s = &r.summary;
-        window.append_value(report.window.name());
+        let f = RowFigures::of(r, m, &layout);
+        window.append_value(scores.window.name());
         start.append_value(r.window.0);
         end.append_value(r.window.1);
         level.append_value(&level_names[r.level]);
@@ -232,39 +145,30 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
             b.append_option(g.as_deref());
         }
         measure.append_value(&m.id);
-        kind.append_value(kind_column_value(m));
-        let unit = m.unit();
-        let in_s = unit == "s";
-        let in_wd = unit == "wd";
-        threshold.append_option(in_s.then_some(m.threshold));
-        threshold_wd.append_option(in_wd.then_some(m.threshold));
-        target.append_option(m.target);
-        n_eligible.append_value(i64_of(r.n_eligible));
-        n_measured.append_value(i64_of(s.n_measured));
-        n_within.append_value(i64_of(s.n_within));
-        n_excluded.append_value(i64_of(r.n_excluded));
-        compliance.append_option(s.compliance);
-        met.append_option(m.target.zip(s.compliance).map(|(t, c)| c >= t));
-        ci_low.append_option(s.ci.map(|c| c.0));
-        ci_high.append_option(s.ci.map(|c| c.1));
-        let pick = |p: &f64| {
-            m.percentiles
-                .iter()
-                .position(|q| q == p)
-                .and_then(|i| s.percentiles[i])
-        };
-        for (b, p) in pcols.iter_mut().zip(&all_ps) {
-            b.append_option(pick(p).filter(|_| in_s));
+        kind.append_value(f.kind);
+        threshold.append_option(f.threshold_s);
+        threshold_wd.append_option(f.threshold_wd);
+        target.append_option(f.target);
+        n_eligible.append_value(f.n_eligible);
+        n_measured.append_value(f.n_measured);
+        n_within.append_value(f.n_within);
+        n_excluded.append_value(f.n_excluded);
+        compliance.append_option(f.compliance);
+        met.append_option(f.met_target);
+        ci_low.append_option(f.ci.map(|c| c.0));
+        ci_high.append_option(f.ci.map(|c| c.1));
+        for (b, v) in pcols.iter_mut().zip(f.pcts_s) {
+            b.append_option(v);
         }
-        mean.append_option(s.mean_s.filter(|_| in_s));
-        min.append_option(s.min_s.filter(|_| in_s));
-        max.append_option(s.max_s.filter(|_| in_s));
-        for (b, p) in wd_pcols.iter_mut().zip(&wd_ps) {
-            b.append_option(pick(p).filter(|_| in_wd));
+        mean.append_option(f.mean_s);
+        min.append_option(f.min_s);
+        max.append_option(f.max_s);
+        for (b, v) in wd_pcols.iter_mut().zip(f.pcts_wd) {
+            b.append_option(v);
         }
-        mean_wd.append_option(s.mean_s.filter(|_| in_wd));
-        min_wd.append_option(s.min_s.filter(|_| in_wd));
-        max_wd.append_option(s.max_s.filter(|_| in_wd));
+        mean_wd.append_option(f.mean_wd);
+        min_wd.append_option(f.min_wd);
+        max_wd.append_option(f.max_wd);
     }
     let mut cols: Vec<ArrayRef> = vec![
         Arc::new(window.finish()),
@@ -274,11 +178,11 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
     ];
     cols.extend(groups.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     cols.extend([Arc::new(measure.finish()) as ArrayRef]);
-    if kinds {
+    if layout.kinds {
         cols.push(Arc::new(kind.finish()));
     }
     cols.extend([Arc::new(threshold.finish()) as ArrayRef]);
-    if wd {
+    if layout.wd {
         cols.push(Arc::new(threshold_wd.finish()));
     }
     cols.extend([
@@ -298,7 +202,7 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
         Arc::new(min.finish()),
         Arc::new(max.finish()),
     ]);
-    if wd {
+    if layout.wd {
         cols.extend(
             wd_pcols
                 .iter_mut()
@@ -314,13 +218,13 @@ pub fn scorecard_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatc
 }
 
 /// The exclusions ledger as one batch.
-pub fn ledger_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatch> {
-    let schema = ledger_schema(&report.group_by);
+pub fn ledger_batch(scores: &Scores, policy: &SlaPolicy) -> Result<RecordBatch> {
+    let schema = ledger_schema(&scores.group_by);
     let mut window = StringBuilder::new();
     let mut start = Date32Builder::new();
     let mut end = Date32Builder::new();
     let mut level = StringBuilder::new();
-    let mut groups: Vec<StringBuilder> = report
+    let mut groups: Vec<StringBuilder> = scores
         .group_by
         .iter()
         .map(|_| StringBuilder::new())
@@ -328,12 +232,10 @@ pub fn ledger_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatch> 
     let mut measure = StringBuilder::new();
     let mut reason = StringBuilder::new();
     let mut count = Int64Builder::new();
-    let level_names: Vec<String> = (0..report.levels.len())
-        .map(|l| report.level_name(l))
-        .collect();
-    for r in &report.ledger {
+    let level_names = scores.level_names();
+    for r in &scores.ledger {
         let m = &policy.measures[r.measure];
-        window.append_value(report.window.name());
+        window.append_value(scores.window.name());
         start.append_option(r.window.map(|w| w.0));
         end.append_option(r.window.map(|w| w.1));
         level.append_value(&level_names[r.level]);
@@ -357,6 +259,130 @@ pub fn ledger_batch(report: &Report, policy: &SlaPolicy) -> Result<RecordBatch> 
         Arc::new(count.finish()),
     ]);
     Ok(RecordBatch::try_new(schema, cols)?)
+}
+
+/// The disparity table as one Arrow batch: for each window, measure and level other than
+/// [`ALL_LEVEL`](crate::cube::ALL_LEVEL), each group against the rest of the force (see
+/// [`group_tests`]). Columns: `window`, `window_start`, `window_end`, `measure`, `level`,
+/// the group-by columns, `n_measured`, `n_within`, `compliance`, `rest_n_measured`,
+/// `rest_compliance`, `difference`, `z`, `p`, `holm_p`, `centre`, `lo998`, `lo95`, `hi95`,
+/// `hi998`, `funnel`, `phi`, `tau2`, `z_adjusted`, `funnel_adjusted` (the last four null
+/// without an over-dispersion option).
+pub fn disparity_batch(card: &Card, how: Overdispersion) -> Result<RecordBatch> {
+    let tests = group_tests(card, how);
+    let n = tests.len();
+    let mut window = StringBuilder::new();
+    let (mut start, mut end) = (Date32Builder::new(), Date32Builder::new());
+    let (mut measure, mut level) = (StringBuilder::new(), StringBuilder::new());
+    let mut groups: Vec<StringBuilder> =
+        card.group_by.iter().map(|_| StringBuilder::new()).collect();
+    let (mut n_measured, mut n_within, mut rest_n) = (
+        Int64Builder::with_capacity(n),
+        Int64Builder::with_capacity(n),
+        Int64Builder::with_capacity(n),
+    );
+    let mut floats: Vec<Float64Builder> =
+        (0..14).map(|_| Float64Builder::with_capacity(n)).collect();
+    let (mut funnel, mut funnel_adj) = (StringBuilder::new(), StringBuilder::new());
+    for t in &tests {
+        let r = t.row;
+        window.append_value(&card.window);
+        start.append_value(r.start);
+        end.append_value(r.end);
+        measure.append_value(&r.measure);
+        level.append_value(&r.level);
+        for (b, g) in groups.iter_mut().zip(&r.groups) {
+            b.append_option(g.as_deref());
+        }
+        n_measured.append_value(r.n_measured);
+        n_within.append_value(r.n_within);
+        rest_n.append_value(i64::try_from(t.rest.0).unwrap_or(i64::MAX));
+        let y = (r.n_measured > 0).then(|| r.n_within as f64 / r.n_measured as f64);
+        let rest_y = (t.rest.0 > 0).then(|| t.rest.1 as f64 / t.rest.0 as f64);
+        let l = t.limits;
+        let vals = [
+            y,
+            rest_y,
+            y.zip(rest_y).map(|(a, b)| a - b),
+            t.z,
+            t.p,
+            t.holm_p,
+            Some(t.centre).filter(|c| c.is_finite()),
+            l.map(|l| l.lo998),
+            l.map(|l| l.lo95),
+            l.map(|l| l.hi95),
+            l.map(|l| l.hi998),
+            t.dispersion.map(|d| d.phi),
+            t.dispersion.map(|d| d.tau2),
+            t.z_adjusted,
+        ];
+        for (b, v) in floats.iter_mut().zip(vals) {
+            b.append_option(v);
+        }
+        funnel.append_option(l.zip(y).map(|(l, y)| l.position(y).name()));
+        funnel_adj.append_option(t.z_adjusted.map(|z| position_of_z(z).name()));
+    }
+    let mut fields = vec![
+        Field::new("window", DataType::Utf8, false),
+        Field::new("window_start", DataType::Date32, false),
+        Field::new("window_end", DataType::Date32, false),
+        Field::new("measure", DataType::Utf8, false),
+        Field::new("level", DataType::Utf8, false),
+    ];
+    fields.extend(
+        card.group_by
+            .iter()
+            .map(|g| Field::new(g, DataType::Utf8, true)),
+    );
+    fields.extend([
+        Field::new("n_measured", DataType::Int64, false),
+        Field::new("n_within", DataType::Int64, false),
+        Field::new("rest_n_measured", DataType::Int64, false),
+    ]);
+    let float_names = [
+        "compliance",
+        "rest_compliance",
+        "difference",
+        "z",
+        "p",
+        "holm_p",
+        "centre",
+        "lo998",
+        "lo95",
+        "hi95",
+        "hi998",
+        "phi",
+        "tau2",
+        "z_adjusted",
+    ];
+    fields.extend(
+        float_names
+            .iter()
+            .map(|f| Field::new(*f, DataType::Float64, true)),
+    );
+    fields.extend([
+        Field::new("funnel", DataType::Utf8, true),
+        Field::new("funnel_adjusted", DataType::Utf8, true),
+    ]);
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(window.finish()),
+        Arc::new(start.finish()),
+        Arc::new(end.finish()),
+        Arc::new(measure.finish()),
+        Arc::new(level.finish()),
+    ];
+    cols.extend(groups.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    cols.extend([
+        Arc::new(n_measured.finish()) as ArrayRef,
+        Arc::new(n_within.finish()),
+        Arc::new(rest_n.finish()),
+    ]);
+    cols.extend(floats.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    cols.extend([
+        Arc::new(funnel.finish()) as ArrayRef,
+        Arc::new(funnel_adj.finish()),
+    ]);
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
 #[cfg(test)]
