@@ -2,10 +2,14 @@
 //!
 //! This is the one place that names canonical columns. Readers map sources onto it, the
 //! generator writes it, `slate validate` checks against it, and policies name its clocks.
+//! [`RecordBuilder`] turns rows of it into Arrow batches, for every writer.
 
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+mod record;
+pub use record::RecordBuilder;
 
 /// Unique id of an incident.
 pub const INCIDENT_ID: &str = "incident_id";
@@ -265,6 +269,15 @@ pub fn extended_schema() -> SchemaRef {
 /// # Panics
 /// When a name is not an optional column (a programming error).
 pub fn schema_with(optional: &[&str]) -> SchemaRef {
+    schema_with_text(optional, &[])
+}
+
+/// [`schema_with`] followed by nullable Utf8 columns of the names in `text` (columns a mapping
+/// keeps from its source as they are).
+///
+/// # Panics
+/// When a name of `optional` is not an optional column (a programming error).
+pub fn schema_with_text(optional: &[&str], text: &[&str]) -> SchemaRef {
     let mut fields: Vec<Field> = canonical_schema()
         .fields()
         .iter()
@@ -278,6 +291,7 @@ pub fn schema_with(optional: &[&str]) -> SchemaRef {
             ColumnKind::Text => Field::new(c.name, DataType::Utf8, true),
         }
     }));
+    fields.extend(text.iter().map(|n| Field::new(*n, DataType::Utf8, true)));
     Arc::new(Schema::new(fields))
 }
 

@@ -3,18 +3,15 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
-};
+use arrow::array::RecordBatch;
 use chrono::{Datelike, NaiveDate};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp, LogNormal};
 use slate_core::TzRules;
 use slate_core::calendar::{day_of_ymd, ymd_of_day};
-use slate_core::schema::{self, CALL_QUEUE_COLUMNS, PROMISE_COLUMNS};
+use slate_core::schema::{self, CALL_QUEUE_COLUMNS, PROMISE_COLUMNS, RecordBuilder};
 use slate_core::workdays::WorkCalendar;
 
 use crate::profile::{self, Delay};
@@ -173,6 +170,11 @@ fn lognormal(delay: Delay) -> LogNormal<f64> {
     LogNormal::new(delay.median_s.ln(), delay.sigma).expect("sigma is positive")
 }
 
+/// Seconds as whole microseconds.
+fn us(s: f64) -> i64 {
+    (s * 1e6) as i64
+}
+
 /// Generates one month, sorted by `call_received`.
 pub fn generate_month(config: &GenConfig, plan: &MonthPlan, rules: &TzRules) -> RecordBatch {
     generate(config, plan, rules, None)
@@ -186,6 +188,282 @@ pub fn generate_month_queued(
     queue: &CallQueue,
 ) -> RecordBatch {
     generate(config, plan, rules, Some(queue))
+}
+
+fn generate(
+    config: &GenConfig,
+    plan: &MonthPlan,
+    rules: &TzRules,
+    queue: Option<&CallQueue>,
+) -> RecordBatch {
+    let mut month = Month::new(config, plan, queue);
+    let received = month
+        .model
+        .receipts(&mut month.rng, plan.rows as usize, rules);
+    let schema = output_schema(config, queue.is_some());
+    let layout = Layout {
+        queue: schema.index_of(schema::CALL_ENDED).ok(),
+        promises: schema.index_of(schema::APPOINTMENT_AGREED).ok(),
+    };
+    let mut out = RecordBuilder::new(schema, received.len())
+        .expect("the generator's schema is of the canonical family");
+    for (i, &(rcv, day_hour)) in received.iter().enumerate() {
+        let row = month.row(i, rcv, day_hour);
+        row.append(&mut out, &layout);
+        month.prev_id = row.id;
+    }
+    out.finish().expect("every row fills every column")
+}
+
+/// The schema the generator writes: canonical, then the call queue's and the promises'
+/// optional columns when asked for.
+pub fn output_schema(config: &GenConfig, queue: bool) -> arrow::datatypes::SchemaRef {
+    let mut extra: Vec<&str> = Vec::new();
+    if queue {
+        extra.extend(CALL_QUEUE_COLUMNS);
+    }
+    if config.promises {
+        extra.extend(PROMISE_COLUMNS);
+    }
+    schema::schema_with(&extra)
+}
+
+/// Where [`output_schema`]'s optional columns start, when it has them: the call queue's
+/// ([`CALL_QUEUE_COLUMNS`] order) and the promises' ([`PROMISE_COLUMNS`] order).
+struct Layout {
+    queue: Option<usize>,
+    promises: Option<usize>,
+}
+
+/// What a month's records are drawn from: its days, the picks of day, hour, borough, grade
+/// and channel, and the delays between clocks.
+struct Model {
+    days: Vec<i32>,
+    day_pick: Weighted,
+    hour_pick: Weighted,
+    borough_pick: Weighted,
+    grade_pick: Weighted,
+    channel_pick: Vec<Weighted>,
+    answer: Vec<Option<LogNormal<f64>>>,
+    create: LogNormal<f64>,
+    dispatch: Vec<LogNormal<f64>>,
+    travel: Vec<LogNormal<f64>>,
+    close: LogNormal<f64>,
+}
+
+impl Model {
+    fn new(plan: &MonthPlan) -> Self {
+        let days: Vec<i32> = (plan.first_day..plan.end_day).collect();
+        Model {
+            day_pick: Weighted::new(
+                days.iter()
+                    .map(|&d| profile::WEEKDAY[(d + 3).rem_euclid(7) as usize]),
+            ),
+            days,
+            hour_pick: Weighted::new(profile::HOURLY),
+            borough_pick: Weighted::new(profile::BOROUGHS.iter().map(|b| b.1)),
+            grade_pick: Weighted::new(profile::GRADES.iter().map(|g| g.1)),
+            channel_pick: profile::CHANNEL_BY_GRADE
+                .iter()
+                .map(|w| Weighted::new(*w))
+                .collect(),
+            answer: profile::ANSWER.iter().map(|a| a.map(lognormal)).collect(),
+            create: lognormal(profile::CREATE),
+            dispatch: profile::DISPATCH.iter().map(|&d| lognormal(d)).collect(),
+            travel: profile::TRAVEL.iter().map(|&d| lognormal(d)).collect(),
+            close: lognormal(profile::CLOSE),
+        }
+    }
+
+    /// `n` receipt instants, drawn first and sorted so that records are emitted in time
+    /// order; with each, its local (day index, hour) for the queue's staffing.
+    fn receipts(&self, rng: &mut SmallRng, n: usize, rules: &TzRules) -> Vec<(i64, u32)> {
+        let mut received: Vec<(i64, u32)> = (0..n)
+            .map(|_| {
+                let di = self.day_pick.sample(rng);
+                let day = self.days[di];
+                let hour = self.hour_pick.sample(rng) as i64;
+                let local = i64::from(day) * 86_400 + hour * 3600 + rng.random_range(0..3600);
+                let (instant, _) = rules.local_to_instant(local);
+                (
+                    instant * 1_000_000 + rng.random_range(0..1_000_000),
+                    (di * 24) as u32 + hour as u32,
+                )
+            })
+            .collect();
+        received.sort_unstable();
+        received
+    }
+
+    /// A drawn ring-to-answer delay after `rcv` on channel `c`: none where the channel has
+    /// none, and a few missing.
+    fn answer(&self, rng: &mut SmallRng, c: usize, rcv: i64) -> Option<i64> {
+        match &self.answer[c] {
+            Some(dist) if rng.random::<f64>() >= profile::ANSWER_MISSING => {
+                Some(rcv + us(dist.sample(rng)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The lifecycle after the answer: created, cancelled, dispatched, arrived (which the
+    /// promises may set to an appointment), closed; and the promises' clocks that follow.
+    fn lifecycle(&self, rng: &mut SmallRng, row: &mut Row, mut promises: Option<&mut Promises>) {
+        let g = row.grade;
+        row.created = row.answered.unwrap_or(row.received) + us(self.create.sample(rng));
+        row.cancelled = rng.random::<f64>() < profile::CANCELLED[g];
+        row.dispatched = if g == 3 && rng.random::<f64>() >= profile::REFERRED_DISPATCHED {
+            None
+        } else {
+            Some(row.created + us(self.dispatch[g].sample(rng)))
+        };
+        row.arrived = match row.dispatched {
+            Some(d) if !row.cancelled && rng.random::<f64>() >= profile::ARRIVAL_MISSING => {
+                Some(d + us(self.travel[g].sample(rng)))
+            }
+            _ => None,
+        };
+        if let Some(p) = promises.as_mut() {
+            p.before_close(row);
+        }
+        row.closed = row.arrived.unwrap_or(row.created) + us(self.close.sample(rng));
+        if let Some(p) = promises {
+            p.after_close(row);
+        }
+    }
+}
+
+/// One month's generation under way: its random stream, what it draws from, the call
+/// queue's pools and the promises' own stream when asked for, and the last id (for defects).
+struct Month {
+    rng: SmallRng,
+    model: Model,
+    /// Per channel, with a call queue.
+    pools: Option<Vec<Option<Pool>>>,
+    promises: Option<Promises>,
+    year: i32,
+    month: u32,
+    dirty_rate: f64,
+    prev_id: String,
+}
+
+impl Month {
+    fn new(config: &GenConfig, plan: &MonthPlan, queue: Option<&CallQueue>) -> Self {
+        let model = Model::new(plan);
+        Month {
+            rng: SmallRng::seed_from_u64(splitmix(config.seed ^ splitmix(plan.index))),
+            pools: queue.map(|q| pools(q, plan.rows as usize, &model)),
+            model,
+            promises: config.promises.then(|| Promises::new(config, plan)),
+            year: plan.year,
+            month: plan.month,
+            dirty_rate: config.dirty_rate,
+            prev_id: String::new(),
+        }
+    }
+
+    /// Record `i` of the month, received at `rcv` in local (day index, hour) `day_hour`.
+    fn row(&mut self, i: usize, rcv: i64, day_hour: u32) -> Row {
+        let rng = &mut self.rng;
+        let g = self.model.grade_pick.sample(rng);
+        let c = self.model.channel_pick[g].sample(rng);
+        let b = self.model.borough_pick.sample(rng);
+        let mut row = Row {
+            id: format!("{:04}{:02}-{:07}", self.year, self.month, i),
+            borough: Some(profile::BOROUGHS[b].0),
+            grade: g,
+            channel: c,
+            received: rcv,
+            ..Row::default()
+        };
+        row.answered = match &mut self.pools {
+            Some(pools) => match pools.get_mut(c).and_then(Option::as_mut) {
+                Some(pool) => pool.answer(rng, rcv, day_hour, &mut row),
+                None => None,
+            },
+            None => self.model.answer(rng, c, rcv),
+        };
+        self.model.lifecycle(rng, &mut row, self.promises.as_mut());
+        if self.dirty_rate > 0.0 && rng.random::<f64>() < self.dirty_rate {
+            row.spoil(rng, &self.prev_id);
+        }
+        row
+    }
+}
+
+/// One generated record, before it is appended.
+#[derive(Debug, Default)]
+struct Row {
+    id: String,
+    borough: Option<&'static str>,
+    /// Index into [`profile::GRADES`].
+    grade: usize,
+    /// Index into [`profile::CHANNELS`].
+    channel: usize,
+    received: i64,
+    answered: Option<i64>,
+    created: i64,
+    dispatched: Option<i64>,
+    arrived: Option<i64>,
+    closed: i64,
+    cancelled: bool,
+    /// call_ended and abandoned, with a call queue.
+    ended: Option<i64>,
+    abandoned: Option<bool>,
+    promises: PromiseRow,
+}
+
+/// The promises' columns of a record, in [`PROMISE_COLUMNS`] order.
+#[derive(Debug, Default)]
+struct PromiseRow {
+    /// The eight clocks, then surveyed.
+    clocks: [Option<i64>; 9],
+    satisfied: Option<bool>,
+    group: Option<&'static str>,
+}
+
+impl Row {
+    /// One defect: a clock keyed in wrong (arrival before the call), the previous record's
+    /// id, or no borough.
+    fn spoil(&mut self, rng: &mut SmallRng, prev_id: &str) {
+        match rng.random_range(0..3) {
+            0 => self.arrived = Some(self.received - us(60.0 + rng.random::<f64>() * 3600.0)),
+            1 if !prev_id.is_empty() => prev_id.clone_into(&mut self.id),
+            _ => self.borough = None,
+        }
+    }
+
+    fn append(&self, b: &mut RecordBuilder, layout: &Layout) {
+        b.append_canonical(
+            &self.id,
+            [
+                self.borough,
+                Some(profile::GRADES[self.grade].0),
+                Some(profile::CHANNELS[self.channel]),
+            ],
+            [
+                Some(self.received),
+                self.answered,
+                Some(self.created),
+                self.dispatched,
+                self.arrived,
+                Some(self.closed),
+            ],
+            Some(self.cancelled),
+        );
+        if let Some(at) = layout.queue {
+            b.append_clock(at, self.ended);
+            b.append_flag(at + 1, self.abandoned);
+        }
+        if let Some(at) = layout.promises {
+            let p = &self.promises;
+            for (col, v) in (at..).zip(p.clocks) {
+                b.append_clock(col, v);
+            }
+            b.append_flag(at + 9, p.satisfied);
+            b.append_text(at + 10, p.group);
+        }
+    }
 }
 
 /// Per channel: the pool's agents' free times (instants, microseconds) and the staffing of
@@ -207,193 +485,34 @@ impl Pool {
             self.free.pop();
         }
     }
-}
 
-fn generate(
-    config: &GenConfig,
-    plan: &MonthPlan,
-    rules: &TzRules,
-    queue: Option<&CallQueue>,
-) -> RecordBatch {
-    let mut rng = SmallRng::seed_from_u64(splitmix(config.seed ^ splitmix(plan.index)));
-    let n = plan.rows as usize;
-    let days: Vec<i32> = (plan.first_day..plan.end_day).collect();
-    let day_pick = Weighted::new(
-        days.iter()
-            .map(|&d| profile::WEEKDAY[(d + 3).rem_euclid(7) as usize]),
-    );
-    let hour_pick = Weighted::new(profile::HOURLY);
-    let borough_pick = Weighted::new(profile::BOROUGHS.iter().map(|b| b.1));
-    let grade_pick = Weighted::new(profile::GRADES.iter().map(|g| g.1));
-    let channel_pick: Vec<Weighted> = profile::CHANNEL_BY_GRADE
-        .iter()
-        .map(|w| Weighted::new(*w))
-        .collect();
-    let answer: Vec<Option<LogNormal<f64>>> =
-        profile::ANSWER.iter().map(|a| a.map(lognormal)).collect();
-    let create = lognormal(profile::CREATE);
-    let dispatch: Vec<_> = profile::DISPATCH.iter().map(|&d| lognormal(d)).collect();
-    let travel: Vec<_> = profile::TRAVEL.iter().map(|&d| lognormal(d)).collect();
-    let close = lognormal(profile::CLOSE);
-
-    // Receipt instants first, so records can be emitted in time order; with each, its local
-    // (day index, hour) for the queue's staffing.
-    let mut received: Vec<(i64, u32)> = (0..n)
-        .map(|_| {
-            let di = day_pick.sample(&mut rng);
-            let day = days[di];
-            let hour = hour_pick.sample(&mut rng) as i64;
-            let local = i64::from(day) * 86_400 + hour * 3600 + rng.random_range(0..3600);
-            let (instant, _) = rules.local_to_instant(local);
-            (
-                instant * 1_000_000 + rng.random_range(0..1_000_000),
-                (di * 24) as u32 + hour as u32,
-            )
-        })
-        .collect();
-    received.sort_unstable();
-    let mut pools: Vec<Option<Pool>> = match queue {
-        None => Vec::new(),
-        Some(q) => pools(q, n, &days, &day_pick, &hour_pick, &channel_pick),
-    };
-    let mut promises = config.promises.then(|| Promises::new(config, plan, n));
-    let mut ended = TimestampMicrosecondBuilder::with_capacity(if queue.is_some() { n } else { 0 });
-    let mut abandoned = BooleanBuilder::with_capacity(if queue.is_some() { n } else { 0 });
-
-    let us = |s: f64| (s * 1e6) as i64;
-    let mut id = StringBuilder::with_capacity(n, n * 14);
-    let mut borough = StringBuilder::with_capacity(n, n * 10);
-    let mut grade = StringBuilder::with_capacity(n, n);
-    let mut channel = StringBuilder::with_capacity(n, n * 3);
-    let mut ts: Vec<TimestampMicrosecondBuilder> = (0..6)
-        .map(|_| TimestampMicrosecondBuilder::with_capacity(n))
-        .collect();
-    let mut cancelled = BooleanBuilder::with_capacity(n);
-    let mut prev_id = String::new();
-    for (i, &(rcv, day_hour)) in received.iter().enumerate() {
-        let g = grade_pick.sample(&mut rng);
-        let c = channel_pick[g].sample(&mut rng);
-        let b = borough_pick.sample(&mut rng);
-        let mut this_id = format!("{:04}{:02}-{:07}", plan.year, plan.month, i);
-        let mut borough_v = Some(profile::BOROUGHS[b].0);
-
-        let answered = if queue.is_some() {
-            let (answered, end, gave_up) = match pools.get_mut(c).and_then(Option::as_mut) {
-                Some(pool) => {
-                    let want = pool.agents[(day_hour / 24) as usize][(day_hour % 24) as usize];
-                    pool.staff(want, rcv);
-                    let handle = us(pool.handling.sample(&mut rng));
-                    let patience = us(pool.patience.sample(&mut rng));
-                    let Reverse(earliest) = pool.free.peek().copied().unwrap_or(Reverse(rcv));
-                    let wait = (earliest - rcv).max(0);
-                    if wait > patience {
-                        (None, Some(rcv + patience), Some(true))
-                    } else {
-                        pool.free.pop();
-                        pool.free.push(Reverse(rcv + wait + handle));
-                        (Some(rcv + wait), Some(rcv + wait + handle), Some(false))
-                    }
-                }
-                None => (None, None, None),
-            };
-            ended.append_option(end);
-            abandoned.append_option(gave_up);
-            answered
-        } else {
-            match &answer[c] {
-                Some(dist) if rng.random::<f64>() >= profile::ANSWER_MISSING => {
-                    Some(rcv + us(dist.sample(&mut rng)))
-                }
-                _ => None,
-            }
-        };
-        let created = answered.unwrap_or(rcv) + us(create.sample(&mut rng));
-        let is_cancelled = rng.random::<f64>() < profile::CANCELLED[g];
-        let dispatched = if g == 3 && rng.random::<f64>() >= profile::REFERRED_DISPATCHED {
+    /// Queues a call received at `rcv` in local (day index, hour) `day_hour`: when it was
+    /// answered, if it was; sets the row's `ended` and `abandoned`.
+    fn answer(
+        &mut self,
+        rng: &mut SmallRng,
+        rcv: i64,
+        day_hour: u32,
+        row: &mut Row,
+    ) -> Option<i64> {
+        let want = self.agents[(day_hour / 24) as usize][(day_hour % 24) as usize];
+        self.staff(want, rcv);
+        let handle = us(self.handling.sample(rng));
+        let patience = us(self.patience.sample(rng));
+        let Reverse(earliest) = self.free.peek().copied().unwrap_or(Reverse(rcv));
+        let wait = (earliest - rcv).max(0);
+        if wait > patience {
+            row.ended = Some(rcv + patience);
+            row.abandoned = Some(true);
             None
         } else {
-            Some(created + us(dispatch[g].sample(&mut rng)))
-        };
-        let mut arrived = match dispatched {
-            Some(d) if !is_cancelled && rng.random::<f64>() >= profile::ARRIVAL_MISSING => {
-                Some(d + us(travel[g].sample(&mut rng)))
-            }
-            _ => None,
-        };
-        if let Some(p) = promises.as_mut() {
-            p.before_close(
-                g,
-                c,
-                rcv,
-                answered.unwrap_or(created),
-                is_cancelled,
-                &mut arrived,
-            );
+            self.free.pop();
+            self.free.push(Reverse(rcv + wait + handle));
+            row.ended = Some(rcv + wait + handle);
+            row.abandoned = Some(false);
+            Some(rcv + wait)
         }
-        let closed = arrived.unwrap_or(created) + us(close.sample(&mut rng));
-        if let Some(p) = promises.as_mut() {
-            p.after_close(rcv, arrived, closed);
-        }
-
-        if config.dirty_rate > 0.0 && rng.random::<f64>() < config.dirty_rate {
-            match rng.random_range(0..3) {
-                // A clock keyed in wrong: arrival before the call.
-                0 => arrived = Some(rcv - us(60.0 + rng.random::<f64>() * 3600.0)),
-                1 if !prev_id.is_empty() => this_id = prev_id.clone(),
-                _ => borough_v = None,
-            }
-        }
-
-        id.append_value(&this_id);
-        borough.append_option(borough_v);
-        grade.append_value(profile::GRADES[g].0);
-        channel.append_value(profile::CHANNELS[c]);
-        for (bld, v) in ts.iter_mut().zip([
-            Some(rcv),
-            answered,
-            Some(created),
-            dispatched,
-            arrived,
-            Some(closed),
-        ]) {
-            bld.append_option(v);
-        }
-        cancelled.append_value(is_cancelled);
-        prev_id = this_id;
     }
-    let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(id.finish()),
-        Arc::new(borough.finish()),
-        Arc::new(grade.finish()),
-        Arc::new(channel.finish()),
-    ];
-    cols.extend(
-        ts.iter_mut()
-            .map(|b| Arc::new(b.finish().with_timezone("UTC")) as ArrayRef),
-    );
-    cols.push(Arc::new(cancelled.finish()));
-    if queue.is_some() {
-        cols.push(Arc::new(ended.finish().with_timezone("UTC")));
-        cols.push(Arc::new(abandoned.finish()));
-    }
-    if let Some(p) = promises {
-        cols.extend(p.finish());
-    }
-    RecordBatch::try_new(output_schema(config, queue.is_some()), cols)
-        .expect("columns match the output schema")
-}
-
-/// The schema the generator writes: canonical, then the call queue's and the promises'
-/// optional columns when asked for.
-pub fn output_schema(config: &GenConfig, queue: bool) -> arrow::datatypes::SchemaRef {
-    let mut extra: Vec<&str> = Vec::new();
-    if queue {
-        extra.extend(CALL_QUEUE_COLUMNS);
-    }
-    if config.promises {
-        extra.extend(PROMISE_COLUMNS);
-    }
-    schema::schema_with(&extra)
 }
 
 /// The promises' columns of one month, drawn from their own stream.
@@ -401,14 +520,11 @@ struct Promises {
     rng: SmallRng,
     calendar: WorkCalendar,
     london: TzRules,
-    clocks: Vec<TimestampMicrosecondBuilder>,
-    satisfied: BooleanBuilder,
-    group: StringBuilder,
     group_pick: Weighted,
 }
 
 impl Promises {
-    fn new(config: &GenConfig, plan: &MonthPlan, n: usize) -> Self {
+    fn new(config: &GenConfig, plan: &MonthPlan) -> Self {
         use crate::profile::promises::GROUPS;
         Promises {
             rng: SmallRng::seed_from_u64(splitmix(
@@ -416,36 +532,24 @@ impl Promises {
             )),
             calendar: WorkCalendar::builtin("england-and-wales").expect("built in"),
             london: TzRules::from_name("Europe/London").expect("built in"),
-            clocks: (0..9)
-                .map(|_| TimestampMicrosecondBuilder::with_capacity(n))
-                .collect(),
-            satisfied: BooleanBuilder::with_capacity(n),
-            group: StringBuilder::with_capacity(n, n * 8),
             group_pick: Weighted::new(GROUPS.iter().map(|g| g.1)),
         }
     }
 
     /// Appointments (which set `arrived`), messages, collisions: what follows from the call.
-    fn before_close(
-        &mut self,
-        g: usize,
-        c: usize,
-        rcv: i64,
-        answered: i64,
-        cancelled: bool,
-        arrived: &mut Option<i64>,
-    ) {
+    fn before_close(&mut self, row: &mut Row) {
         use crate::profile::promises as p;
-        let us = |s: f64| (s * 1e6) as i64;
         let rng = &mut self.rng;
-        let grade = profile::GRADES[g].0;
-        let channel = profile::CHANNELS[c];
+        let grade = profile::GRADES[row.grade].0;
+        let channel = profile::CHANNELS[row.channel];
+        let rcv = row.received;
         // appointment_agreed, appointment_due
         let (agreed, due) = if grade == "E" && rng.random::<f64>() < p::APPOINTMENT_SHARE_E {
+            let answered = row.answered.unwrap_or(row.created);
             let agreed = answered + us(lognormal(p::APPOINTMENT_AGREE).sample(rng));
             let due = (rcv + us(lognormal(p::APPOINTMENT_LEAD).sample(rng))).max(agreed);
             // Attendance follows the agreed time, not the dispatch model.
-            *arrived = if cancelled || rng.random::<f64>() < p::APPOINTMENT_MISSED {
+            row.arrived = if row.cancelled || rng.random::<f64>() < p::APPOINTMENT_MISSED {
                 None
             } else if rng.random::<f64>() < p::APPOINTMENT_LATE_SHARE {
                 Some(due + us(lognormal(p::APPOINTMENT_LATE).sample(rng)))
@@ -475,6 +579,7 @@ impl Promises {
         } else {
             (None, None)
         };
+        let clocks = &mut row.promises.clocks;
         for (i, v) in [
             (0, agreed),
             (1, due),
@@ -483,14 +588,14 @@ impl Promises {
             (6, reported),
             (7, contacted),
         ] {
-            self.clocks[i].append_option(v);
+            clocks[i] = v;
         }
     }
 
     /// Dissatisfaction and the survey: what follows from the close.
-    fn after_close(&mut self, rcv: i64, arrived: Option<i64>, closed: i64) {
+    fn after_close(&mut self, row: &mut Row) {
         use crate::profile::promises as p;
-        let us = |s: f64| (s * 1e6) as i64;
+        let (rcv, arrived, closed) = (row.received, row.arrived, row.closed);
         let (received, acked) = if self.rng.random::<f64>() < p::COMPLAINT_SHARE {
             let r = closed + us(lognormal(p::COMPLAINT_AFTER).sample(&mut self.rng));
             let a = r + us(lognormal(p::COMPLAINT_ACK).sample(&mut self.rng));
@@ -498,8 +603,9 @@ impl Promises {
         } else {
             (None, None)
         };
-        self.clocks[4].append_option(received);
-        self.clocks[5].append_option(acked);
+        let out = &mut row.promises;
+        out.clocks[4] = received;
+        out.clocks[5] = acked;
         let surveyed = arrived.is_some() && self.rng.random::<f64>() < p::SURVEY_SHARE;
         if surveyed {
             let (lo, hi) = p::SURVEY_DAYS;
@@ -512,13 +618,9 @@ impl Promises {
             let chance = p::GROUPS[gi].2 - if slow { p::SLOW_PENALTY } else { 0.0 };
             let answer = (self.rng.random::<f64>() >= p::SURVEY_NO_ANSWER)
                 .then(|| self.rng.random::<f64>() < chance);
-            self.clocks[8].append_value(at);
-            self.satisfied.append_option(answer);
-            self.group.append_value(p::GROUPS[gi].0);
-        } else {
-            self.clocks[8].append_null();
-            self.satisfied.append_null();
-            self.group.append_null();
+            out.clocks[8] = Some(at);
+            out.satisfied = answer;
+            out.group = Some(p::GROUPS[gi].0);
         }
     }
 
@@ -544,44 +646,27 @@ impl Promises {
         let local = i64::from(day) * 86_400 + 9 * 3600 + minutes * 60;
         london.local_to_instant(local).0 * 1_000_000
     }
-
-    fn finish(mut self) -> Vec<ArrayRef> {
-        let mut clocks: Vec<ArrayRef> = self
-            .clocks
-            .iter_mut()
-            .map(|b| Arc::new(b.finish().with_timezone("UTC")) as ArrayRef)
-            .collect();
-        // PROMISE_COLUMNS order: the eight clocks, surveyed, satisfied, respondent_group.
-        clocks.push(Arc::new(self.satisfied.finish()));
-        clocks.push(Arc::new(self.group.finish()));
-        clocks
-    }
 }
 
 /// A pool per channel that has calls to answer, staffed per (day, hour) on its expected load.
-fn pools(
-    q: &CallQueue,
-    n: usize,
-    days: &[i32],
-    day_pick: &Weighted,
-    hour_pick: &Weighted,
-    channel_pick: &[Weighted],
-) -> Vec<Option<Pool>> {
+fn pools(q: &CallQueue, n: usize, model: &Model) -> Vec<Option<Pool>> {
     let share = |w: &Weighted, i: usize| w.0[i] - if i == 0 { 0.0 } else { w.0[i - 1] };
     (0..profile::CHANNELS.len())
         .map(|c| {
             let handling = profile::HANDLING[c]?;
             let channel_share: f64 = (0..profile::GRADES.len())
-                .map(|g| profile::GRADES[g].1 * share(&channel_pick[g], c))
+                .map(|g| profile::GRADES[g].1 * share(&model.channel_pick[g], c))
                 .sum::<f64>()
                 / profile::GRADES.iter().map(|g| g.1).sum::<f64>();
             let mean_handle = handling.median_s * (handling.sigma * handling.sigma / 2.0).exp();
-            let agents = (0..days.len())
+            let agents = (0..model.days.len())
                 .map(|d| {
                     let mut row = [0u32; 24];
                     for (h, slot) in row.iter_mut().enumerate() {
-                        let calls =
-                            n as f64 * share(day_pick, d) * share(hour_pick, h) * channel_share;
+                        let calls = n as f64
+                            * share(&model.day_pick, d)
+                            * share(&model.hour_pick, h)
+                            * channel_share;
                         *slot = sqrt_staffing(calls / 3600.0 * mean_handle, q.beta);
                     }
                     row

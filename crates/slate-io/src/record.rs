@@ -4,14 +4,10 @@
 //! fail does so here, before anything is appended, so a row is either wholly imported or wholly
 //! rejected with the first problem found (columns are checked in canonical order).
 
-use std::sync::Arc;
-
-use arrow::array::{
-    ArrayRef, BooleanBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
-};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime};
-use slate_core::{LocalResolution, Reading, TzRules, schema};
+use slate_core::schema::{self, RecordBuilder};
+use slate_core::{LocalResolution, Reading, TzRules};
 
 use crate::mapping::{
     ClockRule, ClockSource, Codes, Combine, Mapping, OptionalRule, TextRule, TimeFormat,
@@ -675,133 +671,35 @@ pub(crate) fn parse_iso(v: &str) -> Option<(NaiveDateTime, Option<i32>)> {
 /// The output schema of a mapping: canonical columns, the optional columns it maps (in
 /// [`schema::OPTIONAL_COLUMNS`] order), then the kept ones as text.
 pub fn output_schema(mapping: &Mapping) -> SchemaRef {
-    let canonical = schema::canonical_schema();
-    let mut fields: Vec<Field> = canonical
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    // Mapped optional columns as `schema_with` types them (the one place that does).
-    let names: Vec<&str> = mapping.optional.iter().map(|(n, _)| *n).collect();
-    let typed = schema::schema_with(&names);
-    fields.extend(
-        typed.fields()[canonical.fields().len()..]
-            .iter()
-            .map(|f| f.as_ref().clone()),
-    );
-    fields.extend(
-        mapping
-            .keep
-            .iter()
-            .map(|(n, _)| Field::new(n, DataType::Utf8, true)),
-    );
-    Arc::new(Schema::new(fields))
+    let optional: Vec<&str> = mapping.optional.iter().map(|(n, _)| *n).collect();
+    let keep: Vec<&str> = mapping.keep.iter().map(|(n, _)| n.as_str()).collect();
+    schema::schema_with_text(&optional, &keep)
 }
 
-/// Appends records to Arrow builders in the output schema's column order.
-pub(crate) struct BatchBuilder {
-    schema: SchemaRef,
-    id: StringBuilder,
-    texts: [StringBuilder; 3],
-    clocks: Vec<TimestampMicrosecondBuilder>,
-    cancelled: BooleanBuilder,
-    optional: Vec<OptionalBuilder>,
-    keep: Vec<StringBuilder>,
-    len: usize,
-}
-
-enum OptionalBuilder {
-    Text(StringBuilder),
-    Clock(TimestampMicrosecondBuilder),
-    Flag(BooleanBuilder),
-}
-
-impl BatchBuilder {
-    pub(crate) fn new(mapping: &Mapping) -> Self {
-        BatchBuilder {
-            schema: output_schema(mapping),
-            id: StringBuilder::new(),
-            texts: [
-                StringBuilder::new(),
-                StringBuilder::new(),
-                StringBuilder::new(),
-            ],
-            clocks: (0..6)
-                .map(|_| TimestampMicrosecondBuilder::new().with_timezone("UTC"))
-                .collect(),
-            cancelled: BooleanBuilder::new(),
-            optional: mapping
-                .optional
-                .iter()
-                .map(|(_, r)| match r {
-                    OptionalRule::Text(_) => OptionalBuilder::Text(StringBuilder::new()),
-                    OptionalRule::Clock(_) => OptionalBuilder::Clock(
-                        TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-                    ),
-                    OptionalRule::Flag(_) => OptionalBuilder::Flag(BooleanBuilder::new()),
-                })
-                .collect(),
-            keep: mapping.keep.iter().map(|_| StringBuilder::new()).collect(),
-            len: 0,
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    pub(crate) fn append(&mut self, r: &Record) {
-        self.id.append_value(&r.id);
-        for (b, t) in self.texts.iter_mut().zip(&r.texts) {
-            b.append_option(t.as_deref());
-        }
-        // Readings are decided before a record is appended: `earlier == later`.
-        for (b, c) in self.clocks.iter_mut().zip(r.clocks) {
-            b.append_option(c.map(|c| c.earlier));
-        }
-        self.cancelled.append_option(r.cancelled);
-        for (b, v) in self.optional.iter_mut().zip(&r.optional) {
-            match (b, v) {
-                (OptionalBuilder::Text(b), OptionalValue::Text(v)) => b.append_option(v.as_deref()),
-                (OptionalBuilder::Clock(b), OptionalValue::Clock(v)) => {
-                    b.append_option(v.map(|c| c.earlier))
-                }
-                (OptionalBuilder::Flag(b), OptionalValue::Flag(v)) => b.append_option(*v),
-                _ => unreachable!("builders and values come from the same rules"),
+impl Record {
+    /// Appends the record as a row of its mapping's [`output_schema`]; its readings are
+    /// decided (`earlier == later`).
+    pub(crate) fn append_to(&self, b: &mut RecordBuilder) {
+        let [borough, grade, channel] = &self.texts;
+        b.append_canonical(
+            &self.id,
+            [borough.as_deref(), grade.as_deref(), channel.as_deref()],
+            self.clocks.map(|c| c.map(|c| c.earlier)),
+            self.cancelled,
+        );
+        let mut col = schema::COLUMNS.len();
+        for v in &self.optional {
+            match v {
+                OptionalValue::Text(v) => b.append_text(col, v.as_deref()),
+                OptionalValue::Clock(v) => b.append_clock(col, v.map(|c| c.earlier)),
+                OptionalValue::Flag(v) => b.append_flag(col, *v),
             }
+            col += 1;
         }
-        for (b, k) in self.keep.iter_mut().zip(&r.keep) {
-            b.append_option(k.as_deref());
+        for k in &self.keep {
+            b.append_text(col, k.as_deref());
+            col += 1;
         }
-        self.len += 1;
-    }
-
-    /// The batch so far; the builders start again empty.
-    pub(crate) fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let mut cols: Vec<ArrayRef> = vec![Arc::new(self.id.finish())];
-        cols.extend(
-            self.texts
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
-        cols.extend(
-            self.clocks
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
-        cols.push(Arc::new(self.cancelled.finish()));
-        cols.extend(self.optional.iter_mut().map(|b| match b {
-            OptionalBuilder::Text(b) => Arc::new(b.finish()) as ArrayRef,
-            OptionalBuilder::Clock(b) => Arc::new(b.finish()) as ArrayRef,
-            OptionalBuilder::Flag(b) => Arc::new(b.finish()) as ArrayRef,
-        }));
-        cols.extend(
-            self.keep
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
-        self.len = 0;
-        RecordBatch::try_new(self.schema.clone(), cols)
     }
 }
 

@@ -16,12 +16,13 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use slate_core::ambiguous::AMBIGUOUS_REASON;
+use slate_core::schema::RecordBuilder;
 use slate_core::{Ambiguous, TzRules};
 
 use crate::error::{Error, Result, io_err};
 use crate::input::is_parquet;
 use crate::mapping::{ColumnRef, Mapping};
-use crate::record::{BatchBuilder, ClockLayout, Converter, LocalCounts, Origin, Problem, Record};
+use crate::record::{ClockLayout, Converter, LocalCounts, Origin, Problem, Record, output_schema};
 
 /// Records per batch handed to the sink.
 pub const DEFAULT_BATCH_ROWS: usize = 65_536;
@@ -282,14 +283,14 @@ struct Emitter<'a> {
     files: &'a [PathBuf],
     tz: TzRules,
     layout: ClockLayout,
-    builder: BatchBuilder,
+    builder: RecordBuilder,
     batch_rows: usize,
     summary: ImportSummary,
 }
 
 impl Emitter<'_> {
     fn flush(&mut self, sink: &mut dyn SourceSink) -> Result<()> {
-        if self.builder.len() > 0 {
+        if !self.builder.is_empty() {
             let batch = self.builder.finish().map_err(|source| Error::Arrow {
                 path: PathBuf::from("<import>"),
                 source,
@@ -352,7 +353,7 @@ impl Emitter<'_> {
             }
             return Ok(());
         }
-        self.builder.append(&r);
+        r.append_to(&mut self.builder);
         self.summary.records += 1;
         if self.builder.len() >= self.batch_rows {
             self.flush(sink)?;
@@ -431,7 +432,10 @@ pub fn read_source(
             files,
             tz,
             layout: ClockLayout::new(mapping),
-            builder: BatchBuilder::new(mapping),
+            // Room for a batch, within reason: only the first batch has it (Arrow's builders
+            // start empty after each finish).
+            builder: RecordBuilder::new(output_schema(mapping), batch_rows.clamp(1, 8192))
+                .expect("an output schema is of the canonical family"),
             batch_rows: batch_rows.max(1),
             summary: ImportSummary {
                 ambiguous: mapping.ambiguous,

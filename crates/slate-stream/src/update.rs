@@ -5,14 +5,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
 use serde::{Deserialize, Serialize};
-use slate_core::schema::{self, CLOCKS, ColumnKind};
+use slate_core::schema::{self, CLOCKS, ColumnKind, RecordBuilder};
 
 /// The optional clocks, in [`schema::OPTIONAL_COLUMNS`] order.
 pub const OPTIONAL_CLOCKS: [&str; 10] = [
@@ -298,37 +295,24 @@ pub fn update_schema() -> SchemaRef {
 
 /// Updates (or records) as one batch of [`update_schema`].
 pub fn to_batch<'a>(updates: impl IntoIterator<Item = &'a Update>) -> RecordBatch {
-    let updates: Vec<&Update> = updates.into_iter().collect();
+    let updates = updates.into_iter();
     let schema = update_schema();
-    let cols: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(
-            |f| match column(f.name()).expect("update columns are known") {
-                Column::Id => {
-                    let mut b = StringBuilder::new();
-                    updates.iter().for_each(|u| b.append_value(&u.id));
-                    Arc::new(b.finish()) as ArrayRef
-                }
-                Column::Text(get) => {
-                    let mut b = StringBuilder::new();
-                    updates.iter().for_each(|u| b.append_option(get(u)));
-                    Arc::new(b.finish())
-                }
-                Column::Clock(i) => {
-                    let mut b = TimestampMicrosecondBuilder::with_capacity(updates.len());
-                    updates.iter().for_each(|u| b.append_option(u.clock(i)));
-                    Arc::new(b.finish().with_timezone("UTC"))
-                }
-                Column::Flag(get) => {
-                    let mut b = BooleanBuilder::with_capacity(updates.len());
-                    updates.iter().for_each(|u| b.append_option(get(u)));
-                    Arc::new(b.finish())
-                }
-            },
-        )
+    let columns: Vec<Column> = (schema.fields().iter())
+        .map(|f| column(f.name()).expect("update columns are known"))
         .collect();
-    RecordBatch::try_new(schema, cols).expect("columns follow the update schema")
+    let mut b = RecordBuilder::new(schema, updates.size_hint().0)
+        .expect("the update schema is of the canonical family");
+    for u in updates {
+        for (col, c) in columns.iter().enumerate() {
+            match c {
+                Column::Id => b.append_text(col, Some(&u.id)),
+                Column::Text(get) => b.append_text(col, get(u)),
+                Column::Clock(i) => b.append_clock(col, u.clock(*i)),
+                Column::Flag(get) => b.append_flag(col, get(u)),
+            }
+        }
+    }
+    b.finish().expect("columns follow the update schema")
 }
 
 /// Reads a batch with canonical column names (any subset of the canonical and optional
