@@ -13,6 +13,7 @@ use std::time::Duration;
 use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use slate_core::ambiguous::Tally;
+use slate_core::cube::Scores;
 use slate_core::tables::{ledger_batch, scorecard_batch};
 use slate_io::Provenance;
 use tokio::sync::mpsc;
@@ -25,7 +26,7 @@ use crate::source::{
     Reject, Replay, TextClocks, is_update_file, parse_json_update, read_update_file,
 };
 use crate::spec::{SinkSpec, SourceSpec};
-use crate::state::{Emission, Processor, State, StreamConfig};
+use crate::state::{Emission, LateUpdate, Processor, StreamConfig};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -98,8 +99,11 @@ pub struct Summary {
     pub max_held_units: usize,
     /// Most settled records (revise mode) or ids (drop mode) held at once, likewise.
     pub max_held_settled: usize,
-    /// Wall time to compute and write each emission, in milliseconds: the delay from the
-    /// watermark crossing an emission point to the figures being readable.
+    /// Wall time from the start of each numbered emission's computation to its files
+    /// written, in milliseconds: the delay from the watermark crossing an emission point to
+    /// the figures being readable. The files are written on another thread while the next
+    /// updates are applied, so with the source far ahead this includes waiting for the
+    /// writer behind earlier emissions.
     pub emission_ms: Vec<f64>,
 }
 
@@ -235,12 +239,25 @@ fn concat_windows(
 /// Per-window batches of the current scorecard and ledger, kept only for `on_latest`.
 type HookWindows = std::collections::BTreeMap<Option<(i32, i32)>, (RecordBatch, RecordBatch)>;
 
+/// What the sink needs of the processor at an emission, taken on the processor's thread so
+/// that the files can be written on another while the processor goes on.
+struct View {
+    /// Updates read so far (the provenance's `rows_read`).
+    position: u64,
+    /// Windows were last frozen at this watermark ([`StreamConfig::frozen_at`]).
+    frozen_wm: i64,
+    /// The late ledger, when it changed since the last view.
+    late: Option<Vec<LateUpdate>>,
+    /// Scores with no rows, of the stream's shape: for the hook, and at the end.
+    empty: Option<Scores>,
+}
+
 struct Sink {
+    cfg: StreamConfig,
     spec: SinkSpec,
     on_latest: Option<LatestHook>,
     ipc: Option<arrow::ipc::writer::StreamWriter<std::io::Stdout>>,
     /// Late updates already in `late.parquet`.
-    late_written: Option<usize>,
     hook_windows: HookWindows,
     /// Emissions numbered after this are stale (written after the checkpoint resumed from):
     /// removed before the first write, so a run refused before it writes (a checkpoint
@@ -290,10 +307,10 @@ impl Sink {
             }
         }
         Ok(Sink {
+            cfg: p.config().clone(),
             spec,
             on_latest,
             ipc: None,
-            late_written: None,
             hook_windows,
             stale_after: Some(p.state.seq),
             provenance,
@@ -301,10 +318,10 @@ impl Sink {
     }
 
     /// The provenance of the file `role` written now, after the updates read so far.
-    fn stamp(&self, role: &str, p: &Processor) -> Option<Provenance> {
+    fn stamp(&self, role: &str, v: &View) -> Option<Provenance> {
         self.provenance.as_ref().map(|prov| {
             let mut s = prov.stamped(role);
-            s.rows_read = Some(p.state.position);
+            s.rows_read = Some(v.position);
             s
         })
     }
@@ -317,23 +334,24 @@ impl Sink {
         Ok(())
     }
 
-    fn write(&mut self, p: &Processor, e: &Emission) -> Result<()> {
+    fn write(&mut self, v: &View, e: &Emission) -> Result<()> {
         self.remove_stale()?;
-        let policy = &p.config().policy;
+        let policy = &self.cfg.policy;
+        let frozen = |w| self.cfg.frozen_at(w, v.frozen_wm);
         if let Some(seq) = e.seq {
             let batch = with_flags(&scorecard_batch(&e.scores, policy)?, e)?;
             match &self.spec {
                 SinkSpec::Dir(out) => {
                     let path = emission_path(out, seq);
-                    std::fs::create_dir_all(path.parent().expect("has a parent"))
-                        .map_err(io(out))?;
-                    write_file(&path, &batch, self.stamp("emission", p).as_ref())?;
+                    let dir = path.parent().expect("has a parent");
+                    std::fs::create_dir_all(dir).map_err(io(dir))?;
+                    write_file(&path, &batch, self.stamp("emission", v).as_ref())?;
                 }
                 SinkSpec::IpcStdout => {
                     if self.ipc.is_none() {
                         // The stream's schema message carries the provenance of its start.
                         let mut schema = batch.schema().as_ref().clone();
-                        if let Some(prov) = self.stamp("emission stream", p) {
+                        if let Some(prov) = self.stamp("emission stream", v) {
                             schema.metadata.insert(
                                 slate_io::provenance::METADATA_KEY.to_string(),
                                 prov.to_json(),
@@ -360,14 +378,14 @@ impl Sink {
                 if e.full {
                     // Every window not frozen is in `changed`: others are stale.
                     for (w, f) in window_files(d)? {
-                        if w.is_none_or(|w| !p.is_frozen(w)) {
+                        if w.is_none_or(|w| !frozen(w)) {
                             std::fs::remove_file(&f).map_err(io(&f))?;
                         }
                     }
                 }
             }
-            let card_prov = self.stamp("latest scorecard", p);
-            let ledger_prov = self.stamp("latest ledger", p);
+            let card_prov = self.stamp("latest scorecard", v);
+            let ledger_prov = self.stamp("latest ledger", v);
             for (w, r) in &e.changed {
                 let name = window_file(*w);
                 write_or_remove(
@@ -381,15 +399,13 @@ impl Sink {
                     ledger_prov.as_ref(),
                 )?;
             }
-            if self.late_written != Some(p.state.late.len()) {
-                write_late(out, &p.state, self.stamp("late updates", p).as_ref())?;
-                self.late_written = Some(p.state.late.len());
+            if let Some(late) = &v.late {
+                write_late(out, late, self.stamp("late updates", v).as_ref())?;
             }
         }
         if let Some(hook) = &self.on_latest {
             if e.full {
-                self.hook_windows
-                    .retain(|w, _| w.is_some_and(|w| p.is_frozen(w)));
+                self.hook_windows.retain(|w, _| w.is_some_and(frozen));
             }
             for (w, r) in &e.changed {
                 let card = scorecard_batch(r, policy)?;
@@ -400,10 +416,13 @@ impl Sink {
                     self.hook_windows.insert(*w, (card, ledger));
                 }
             }
-            let shape = p.empty_scores();
+            let shape = v
+                .empty
+                .as_ref()
+                .expect("a view for a hook carries the shape");
             let (card0, ledger0) = (
-                scorecard_batch(&shape, policy)?,
-                ledger_batch(&shape, policy)?,
+                scorecard_batch(shape, policy)?,
+                ledger_batch(shape, policy)?,
             );
             let cat = |first: &RecordBatch, rest: Vec<&RecordBatch>| {
                 arrow::compute::concat_batches(&first.schema(), std::iter::once(first).chain(rest))
@@ -418,38 +437,176 @@ impl Sink {
 
     /// The end of a finite source: `latest.parquet` and `latest.exclusions.parquet` as whole
     /// files, from the window files.
-    fn finish(&mut self, p: &Processor) -> Result<()> {
+    fn finish(&mut self, v: &View) -> Result<()> {
         self.remove_stale()?;
         if let SinkSpec::Dir(out) = &self.spec {
-            let policy = &p.config().policy;
-            let shape = p.empty_scores();
+            let policy = &self.cfg.policy;
+            let shape = v.empty.as_ref().expect("the last view carries the shape");
             concat_windows(
                 &out.join(LATEST_DIR),
                 &out.join("latest.parquet"),
-                &scorecard_batch(&shape, policy)?,
-                self.stamp("latest scorecard", p).as_ref(),
+                &scorecard_batch(shape, policy)?,
+                self.stamp("latest scorecard", v).as_ref(),
             )?;
             concat_windows(
                 &out.join(LATEST_LEDGER_DIR),
                 &out.join("latest.exclusions.parquet"),
-                &ledger_batch(&shape, policy)?,
-                self.stamp("latest ledger", p).as_ref(),
+                &ledger_batch(shape, policy)?,
+                self.stamp("latest ledger", v).as_ref(),
             )?;
-            write_late(out, &p.state, self.stamp("late updates", p).as_ref())?;
+            let late = v.late.as_deref().unwrap_or_default();
+            write_late(out, late, self.stamp("late updates", v).as_ref())?;
         }
         Ok(())
     }
 }
 
-fn write_late(out: &Path, state: &State, prov: Option<&Provenance>) -> Result<()> {
-    let ids: Vec<&str> = state.late.iter().map(|l| l.incident_id.as_str()).collect();
-    let reasons: Vec<&str> = state.late.iter().map(|l| l.reason.as_str()).collect();
-    let ts: TimestampMicrosecondArray = state
-        .late
-        .iter()
-        .map(|l| l.event_us)
-        .collect::<Vec<_>>()
-        .into();
+/// A job for the [`Writer`]'s thread.
+enum Job {
+    /// Write an emission; the instant its computation began, for its latency.
+    Write(View, Box<Emission>, std::time::Instant),
+    /// The end of a finite source: the whole `latest` files.
+    Finish(View),
+    /// Answer once every job before this one is done.
+    Sync(std::sync::mpsc::Sender<()>),
+}
+
+/// The sink on a thread of its own. Writing the emission and window files (Parquet encoding,
+/// fsync, rename) was a fifth of the processor thread's time in a replay; here it overlaps
+/// with the next updates. Jobs run in order; [`Writer::sync`] waits for those sent so far,
+/// so a checkpoint never claims an emission whose files are not yet written. A failed write
+/// stops the thread, and the next call returns its error.
+struct Writer {
+    tx: Option<std::sync::mpsc::SyncSender<Job>>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+    /// The late ledger's length in the last view that carried it.
+    late_sent: Option<usize>,
+    hook: bool,
+    /// Milliseconds from the start of each numbered emission's computation to its files
+    /// written (queueing included).
+    latency_ms: Arc<std::sync::Mutex<Vec<f64>>>,
+}
+
+impl Writer {
+    /// Emissions queued at most before the processor waits for the writer: enough to ride
+    /// out one slow write, few enough that the memory they hold stays small.
+    const QUEUE: usize = 4;
+
+    fn spawn(mut sink: Sink) -> Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(Self::QUEUE);
+        let hook = sink.on_latest.is_some();
+        let latency_ms = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let latency = latency_ms.clone();
+        let thread = std::thread::Builder::new()
+            .name("slate-sink".into())
+            .spawn(move || {
+                for job in rx {
+                    match job {
+                        Job::Write(v, e, t0) => {
+                            let started = t0.elapsed();
+                            sink.write(&v, &e)?;
+                            if e.seq.is_some() {
+                                let ms = t0.elapsed().as_secs_f64() * 1e3;
+                                latency.lock().expect("not poisoned").push(ms);
+                                tracing::debug!(
+                                    seq = e.seq,
+                                    until_written_ms = ms,
+                                    until_writing_ms = started.as_secs_f64() * 1e3,
+                                    "emission written"
+                                );
+                            }
+                        }
+                        Job::Finish(v) => sink.finish(&v)?,
+                        Job::Sync(done) => {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| Error::Pipeline(format!("cannot start the output writer: {e}")))?;
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+            late_sent: None,
+            hook,
+            latency_ms,
+        })
+    }
+
+    fn view(&mut self, p: &Processor, last: bool) -> View {
+        let n = p.state.late.len();
+        let late = (last || self.late_sent != Some(n)).then(|| p.state.late.clone());
+        self.late_sent = Some(n);
+        View {
+            position: p.state.position,
+            frozen_wm: p.frozen_wm(),
+            late,
+            empty: (last || self.hook).then(|| p.empty_scores()),
+        }
+    }
+
+    fn send(&mut self, job: Job) -> Result<()> {
+        match &self.tx {
+            Some(tx) if tx.send(job).is_ok() => Ok(()),
+            _ => Err(self.failure()),
+        }
+    }
+
+    /// The error that stopped the thread.
+    fn failure(&mut self) -> Error {
+        self.tx = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(Err(e))) => e,
+            Some(Err(_)) => Error::Pipeline("the output writer panicked".into()),
+            _ => Error::Pipeline("the output writer stopped".into()),
+        }
+    }
+
+    /// Queues an emission (computed from `t0` on).
+    fn write(&mut self, p: &Processor, e: Emission, t0: std::time::Instant) -> Result<()> {
+        let v = self.view(p, false);
+        self.send(Job::Write(v, Box::new(e), t0))
+    }
+
+    /// Waits until everything queued so far is written.
+    fn sync(&mut self) -> Result<()> {
+        let (done, wait) = std::sync::mpsc::channel();
+        self.send(Job::Sync(done))?;
+        wait.recv().map_err(|_| self.failure())
+    }
+
+    /// Writes the end's files, waits for the thread and returns the emissions' latencies.
+    fn finish(mut self, p: &Processor) -> Result<Vec<f64>> {
+        let v = self.view(p, true);
+        self.send(Job::Finish(v))?;
+        self.tx = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(Ok(()))) => {}
+            Some(Ok(Err(e))) => return Err(e),
+            _ => return Err(Error::Pipeline("the output writer panicked".into())),
+        }
+        Ok(std::mem::take(
+            &mut *self.latency_ms.lock().expect("not poisoned"),
+        ))
+    }
+}
+
+impl Drop for Writer {
+    /// An early return (an error of the source or the processor) still lets the queued
+    /// emissions finish, so the files on disk match what was emitted.
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn write_late(out: &Path, late: &[LateUpdate], prov: Option<&Provenance>) -> Result<()> {
+    let ids: Vec<&str> = late.iter().map(|l| l.incident_id.as_str()).collect();
+    let reasons: Vec<&str> = late.iter().map(|l| l.reason.as_str()).collect();
+    let ts: TimestampMicrosecondArray = late.iter().map(|l| l.event_us).collect::<Vec<_>>().into();
     let schema = Arc::new(Schema::new(vec![
         Field::new("incident_id", DataType::Utf8, false),
         Field::new(
@@ -544,12 +701,12 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         tx,
         rej_tx,
     );
-    let mut sink = Sink::new(
+    let mut writer = Writer::spawn(Sink::new(
         spec.sink.clone(),
         spec.on_latest.clone(),
         spec.provenance.clone(),
         &p,
-    )?;
+    )?)?;
     let clock = spec.clock.clone();
     let mut last_checkpoint = clock.now_us();
     let mut last_activity = clock.now_us();
@@ -561,10 +718,11 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
                     let now = clock.now_us();
                     p.advance_idle(now - last_activity);
                     last_activity = now;
+                    let t0 = std::time::Instant::now();
                     if p.emission_due()
                         && let Some(e) = p.emit().await?
                     {
-                        sink.write(&p, &e)?;
+                        writer.write(&p, e, t0)?;
                     }
                     continue;
                 }
@@ -584,10 +742,7 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         if p.emission_due() {
             let t0 = std::time::Instant::now();
             if let Some(e) = p.emit().await? {
-                sink.write(&p, &e)?;
-                if e.seq.is_some() {
-                    summary.emission_ms.push(t0.elapsed().as_secs_f64() * 1e3);
-                }
+                writer.write(&p, e, t0)?;
             }
             summary.max_held_units = summary.max_held_units.max(p.held_units());
             summary.max_held_settled = summary.max_held_settled.max(p.held_settled());
@@ -596,6 +751,8 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
         if let Some(c) = &checkpoints
             && now - last_checkpoint >= spec.checkpoint_every.as_micros() as i64
         {
+            // The checkpoint claims every emission so far: their files first.
+            writer.sync()?;
             c.save(p.snapshot(), progress.as_ref())?;
             last_checkpoint = now;
         }
@@ -609,10 +766,11 @@ pub async fn run_stream(cfg: StreamConfig, spec: RunSpec) -> Result<Summary> {
     }
     // The finite source ended: settle everything and emit the final figures.
     p.finish();
+    let t0 = std::time::Instant::now();
     if let Some(e) = p.emit().await? {
-        sink.write(&p, &e)?;
+        writer.write(&p, e, t0)?;
     }
-    sink.finish(&p)?;
+    summary.emission_ms = writer.finish(&p)?;
     if let Some(c) = &checkpoints {
         c.save(p.snapshot(), progress.as_ref())?;
     }

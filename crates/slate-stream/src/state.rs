@@ -50,6 +50,20 @@ pub struct StreamConfig {
     pub ambiguous: slate_core::Ambiguous,
 }
 
+impl StreamConfig {
+    /// Whether window `w` is frozen once windows were last frozen at watermark `frozen_wm`:
+    /// final for longer than the revise horizon. A function of the configuration and one
+    /// number, so the output writer can ask it on its own thread.
+    pub fn frozen_at(&self, w: DayRange, frozen_wm: i64) -> bool {
+        self.revise_horizon_us.is_some_and(|h| {
+            (self.opts.tz.local_to_instant(i64::from(w.1) * 86_400).0 * 1_000_000)
+                .saturating_add(self.settle_us)
+                .saturating_add(h)
+                <= frozen_wm
+        })
+    }
+}
+
 /// Why an update went to the late ledger.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LateReason {
@@ -407,12 +421,7 @@ impl Processor {
     /// Whether a window is frozen: final for longer than the revise horizon, as of the last
     /// freeze (windows freeze at emissions, after their final figures are out).
     fn frozen(&self, w: DayRange) -> bool {
-        self.cfg.revise_horizon_us.is_some_and(|h| {
-            self.midnight_us(w.1)
-                .saturating_add(self.cfg.settle_us)
-                .saturating_add(h)
-                <= self.state.frozen_wm
-        })
+        self.cfg.frozen_at(w, self.state.frozen_wm)
     }
 
     /// Whether a record's cells would fall in a frozen window (any window of any unit of its
@@ -911,6 +920,11 @@ impl Processor {
     /// Whether a window's figures are frozen (for the sink: their files stay as they are).
     pub fn is_frozen(&self, w: DayRange) -> bool {
         self.frozen(w)
+    }
+
+    /// The watermark at which windows were last frozen (see [`StreamConfig::frozen_at`]).
+    pub fn frozen_wm(&self) -> i64 {
+        self.state.frozen_wm
     }
 
     /// Scores with no rows, of the shape this stream's scores have.

@@ -390,7 +390,7 @@ fn print_summary(
         let pct = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
         writeln!(
             err,
-            "{:.0} updates/s; most incidents open at once {}; emission compute+write ms: median {:.1}, p90 {:.1}, p99 {:.1}, max {:.1}; most held at once: {} units of settled cells, {} settled records",
+            "{:.0} updates/s; most incidents open at once {}; emission ms (computed to written): median {:.1}, p90 {:.1}, p99 {:.1}, max {:.1}; most held at once: {} units of settled cells, {} settled records",
             s.updates as f64 / secs.max(1e-9),
             s.max_open,
             pct(0.5),

@@ -279,6 +279,29 @@ fn replay_ends_with_the_batch_figures() {
     );
 }
 
+/// The output files are written on a thread of their own: a write that fails there still
+/// ends the stream with its error, naming the path, instead of being lost or hanging it.
+#[test]
+fn a_failed_output_write_ends_the_stream_with_its_error() {
+    let data = dataset(2_000);
+    let out = tempfile::tempdir().unwrap();
+    // A file where the emissions directory goes: the first emission cannot be written.
+    std::fs::write(out.path().join("emissions"), b"not a directory").unwrap();
+    let src = SourceSpec::Replay {
+        inputs: vec![data.path().to_string_lossy().into_owned()],
+        speed: None,
+    };
+    let err = rt()
+        .block_on(run_stream(
+            config(WindowKind::Month, LateMode::Drop),
+            spec(src, out.path()),
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("emissions"), "{err}");
+    assert!(!out.path().join("latest.parquet").exists());
+}
+
 /// The replay's updates, in order.
 fn updates_of(input: &Path) -> Vec<Update> {
     let tz = Arc::new(TzRules::from_name("Europe/London").unwrap());
