@@ -1,5 +1,7 @@
-//! `scan-floor --input DIR [--threads N]`: decodes the columns the built-in scorecard needs
-//! and prints `{"rows": N, "secs": S}`; `scripts/bench` times it next to `slate run`.
+//! `scan-floor --input DIR [--threads N] [--exact]`: decodes the columns the built-in
+//! scorecard needs and prints `{"rows": N, "secs": S}`; `scripts/bench` times it next to
+//! `slate run`. With `--exact`, also does the work exact percentiles need, plainly written
+//! ([`slate_bench::exact_floor`]) and prints the values sorted too.
 
 use std::io::Write;
 use std::time::Instant;
@@ -12,6 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> Result<()> {
     let mut inputs = Vec::new();
     let mut threads = None;
+    let mut exact = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -23,8 +26,11 @@ fn main() -> Result<()> {
                         .with_context(|| format!("--threads {n}"))?,
                 );
             }
+            "--exact" => exact = true,
             other => {
-                bail!("unknown argument {other:?}; usage: scan-floor --input DIR [--threads N]")
+                bail!(
+                    "unknown argument {other:?}; usage: scan-floor --input DIR [--threads N] [--exact]"
+                )
             }
         }
     }
@@ -33,6 +39,15 @@ fn main() -> Result<()> {
     }
     let t0 = Instant::now();
     let rt = slate_engine::runtime(threads)?;
+    if exact {
+        let (rows, values) = rt.block_on(slate_bench::exact_floor(&inputs, threads))?;
+        let secs = t0.elapsed().as_secs_f64();
+        writeln!(
+            std::io::stdout().lock(),
+            "{{\"rows\": {rows}, \"values\": {values}, \"secs\": {secs:.6}}}"
+        )?;
+        return Ok(());
+    }
     let rows = rt.block_on(slate_bench::scan_floor(&inputs, threads))?;
     let secs = t0.elapsed().as_secs_f64();
     writeln!(
