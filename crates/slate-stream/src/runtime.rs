@@ -478,13 +478,12 @@ enum Job {
 /// stops the thread, and the next call returns its error.
 struct Writer {
     tx: Option<std::sync::mpsc::SyncSender<Job>>,
-    thread: Option<std::thread::JoinHandle<Result<()>>>,
+    /// Returns, at the end, the milliseconds from the start of each numbered emission's
+    /// computation to its files written (queueing included).
+    thread: Option<std::thread::JoinHandle<Result<Vec<f64>>>>,
     /// The late ledger's length in the last view that carried it.
     late_sent: Option<usize>,
     hook: bool,
-    /// Milliseconds from the start of each numbered emission's computation to its files
-    /// written (queueing included).
-    latency_ms: Arc<std::sync::Mutex<Vec<f64>>>,
 }
 
 impl Writer {
@@ -495,11 +494,10 @@ impl Writer {
     fn spawn(mut sink: Sink) -> Result<Self> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(Self::QUEUE);
         let hook = sink.on_latest.is_some();
-        let latency_ms = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let latency = latency_ms.clone();
         let thread = std::thread::Builder::new()
             .name("slate-sink".into())
             .spawn(move || {
+                let mut latency = Vec::new();
                 for job in rx {
                     match job {
                         Job::Write(v, e, t0) => {
@@ -507,7 +505,7 @@ impl Writer {
                             sink.write(&v, &e)?;
                             if e.seq.is_some() {
                                 let ms = t0.elapsed().as_secs_f64() * 1e3;
-                                latency.lock().expect("not poisoned").push(ms);
+                                latency.push(ms);
                                 tracing::debug!(
                                     seq = e.seq,
                                     until_written_ms = ms,
@@ -522,7 +520,7 @@ impl Writer {
                         }
                     }
                 }
-                Ok(())
+                Ok(latency)
             })
             .map_err(|e| Error::Pipeline(format!("cannot start the output writer: {e}")))?;
         Ok(Writer {
@@ -530,7 +528,6 @@ impl Writer {
             thread: Some(thread),
             late_sent: None,
             hook,
-            latency_ms,
         })
     }
 
@@ -553,13 +550,21 @@ impl Writer {
         }
     }
 
-    /// The error that stopped the thread.
-    fn failure(&mut self) -> Error {
+    /// Closes the queue and waits for the thread: its latencies, or what stopped it.
+    fn join(&mut self) -> Result<Vec<f64>> {
         self.tx = None;
         match self.thread.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(Err(e))) => e,
-            Some(Err(_)) => Error::Pipeline("the output writer panicked".into()),
-            _ => Error::Pipeline("the output writer stopped".into()),
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(Error::Pipeline("the output writer panicked".into())),
+            None => Err(Error::Pipeline("the output writer stopped".into())),
+        }
+    }
+
+    /// The error that stopped the thread.
+    fn failure(&mut self) -> Error {
+        match self.join() {
+            Err(e) => e,
+            Ok(_) => Error::Pipeline("the output writer stopped".into()),
         }
     }
 
@@ -580,15 +585,7 @@ impl Writer {
     fn finish(mut self, p: &Processor) -> Result<Vec<f64>> {
         let v = self.view(p, true);
         self.send(Job::Finish(v))?;
-        self.tx = None;
-        match self.thread.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(Ok(()))) => {}
-            Some(Ok(Err(e))) => return Err(e),
-            _ => return Err(Error::Pipeline("the output writer panicked".into())),
-        }
-        Ok(std::mem::take(
-            &mut *self.latency_ms.lock().expect("not poisoned"),
-        ))
+        self.join()
     }
 }
 
@@ -596,10 +593,7 @@ impl Drop for Writer {
     /// An early return (an error of the source or the processor) still lets the queued
     /// emissions finish, so the files on disk match what was emitted.
     fn drop(&mut self) {
-        self.tx = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        let _ = self.join();
     }
 }
 

@@ -56,11 +56,16 @@ impl StreamConfig {
     /// number, so the output writer can ask it on its own thread.
     pub fn frozen_at(&self, w: DayRange, frozen_wm: i64) -> bool {
         self.revise_horizon_us.is_some_and(|h| {
-            (self.opts.tz.local_to_instant(i64::from(w.1) * 86_400).0 * 1_000_000)
+            self.midnight_us(w.1)
                 .saturating_add(self.settle_us)
                 .saturating_add(h)
                 <= frozen_wm
         })
+    }
+
+    /// The instant (µs) of local midnight starting `day`.
+    fn midnight_us(&self, day: i32) -> i64 {
+        self.opts.tz.local_to_instant(i64::from(day) * 86_400).0 * 1_000_000
     }
 }
 
@@ -378,7 +383,7 @@ impl Processor {
 
     /// The instant (µs) of local midnight starting `day`.
     fn midnight_us(&self, day: i32) -> i64 {
-        self.tz().local_to_instant(i64::from(day) * 86_400).0 * 1_000_000
+        self.cfg.midnight_us(day)
     }
 
     fn unit_end_us(&self, unit: i32) -> i64 {
