@@ -8,6 +8,15 @@ export CARGO_INCREMENTAL=0 # CI builds once; incremental state only costs disk a
 
 step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
+step "disk"
+# A debug build of every feature needs about 11 GB under target/. A full disk shows up as the
+# linker dying with a bus error (lld writes its output through mmap), so say it plainly first.
+df -h . | tail -1
+avail_kb=$(df -Pk . | awk 'NR == 2 {print $4}')
+if [ "$avail_kb" -lt $((14 * 1024 * 1024)) ]; then
+  echo "warning: $((avail_kb / 1024 / 1024)) GB free here; the build needs about 11 GB (a full disk kills the linker with SIGBUS)" >&2
+fi
+
 step "chromium (the report's browser test)"
 # The report test opens the HTML in headless Chromium; install Debian's package when missing.
 if [ ! -x /usr/bin/chromium ]; then

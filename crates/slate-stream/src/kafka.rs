@@ -45,13 +45,15 @@ pub(crate) fn read(
 #[cfg(feature = "kafka")]
 mod client {
     use std::collections::{BTreeMap, VecDeque};
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     use rdkafka::client::ClientContext;
     use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+    use rdkafka::consumer::base_consumer::PartitionQueue;
     use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
-    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-    use rdkafka::message::Message;
+    use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
+    use rdkafka::message::{BorrowedMessage, Message};
     use rdkafka::{Offset, TopicPartitionList};
 
     use crate::checkpoint::SourceProgress;
@@ -68,6 +70,13 @@ mod client {
     const REFRESH: Duration = Duration::from_secs(5);
     /// Longest wait between retries of an unreachable broker.
     const MAX_BACKOFF: Duration = Duration::from_secs(30);
+    /// What librdkafka may prefetch over all partitions, in KiB, shared out among them as
+    /// `queued.max.messages.kbytes` (its default, 64 MiB for each partition, held a whole
+    /// 482-partition topic in memory); `--kafka-set queued.max.messages.kbytes=N` overrides.
+    const PREFETCH_KIB: usize = 128 * 1024;
+    /// The least prefetch a partition gets, in KiB, however many partitions share the budget
+    /// (librdkafka always fetches at least one message).
+    const MIN_PARTITION_KIB: usize = 256;
 
     /// librdkafka's logs and errors, through `tracing` (the `slate` command prints warnings).
     struct Context;
@@ -94,7 +103,9 @@ mod client {
 
     impl ConsumerContext for Context {}
 
-    type Client = BaseConsumer<Context>;
+    type Client = Arc<BaseConsumer<Context>>;
+    /// One partition's messages, apart from the others' (see [`read`]).
+    type Queue = PartitionQueue<Context>;
 
     fn kafka_err(spec: &KafkaSpec, what: &str) -> impl FnOnce(KafkaError) -> Error {
         let at = format!("Kafka {} (topic {})", spec.brokers, spec.topic);
@@ -102,7 +113,8 @@ mod client {
         move |e| Error::Pipeline(format!("{at}: {what}: {e}"))
     }
 
-    fn connect(spec: &KafkaSpec) -> Result<Client> {
+    /// A client prefetching at most `partition_kib` KiB for each partition.
+    fn connect(spec: &KafkaSpec, partition_kib: usize) -> Result<Client> {
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", &spec.brokers)
             // slate's checkpoint holds the offsets: nothing is committed or stored behind its back.
@@ -112,7 +124,12 @@ mod client {
             .set("enable.partition.eof", "true")
             // An offset that is no longer there (retention) is an error, never a silent jump.
             .set("auto.offset.reset", "error")
-            .set("reconnect.backoff.max.ms", "10000");
+            .set("reconnect.backoff.max.ms", "10000")
+            .set("queued.max.messages.kbytes", partition_kib.to_string())
+            // A partition whose prefetch was full is fetched again soon after slate takes its
+            // messages (librdkafka's default waits a second, which stalled the event-time merge
+            // on that partition for a second at a time).
+            .set("fetch.queue.backoff.ms", "10");
         // librdkafka assigns partitions only within a group; without `--group` the name is
         // never joined nor committed to (offsets are given explicitly).
         cfg.set("group.id", spec.group.as_deref().unwrap_or("slate-stream"));
@@ -121,7 +138,13 @@ mod client {
         }
         cfg.set_log_level(RDKafkaLogLevel::Warning);
         cfg.create_with_context(Context)
+            .map(Arc::new)
             .map_err(kafka_err(spec, "cannot create the client"))
+    }
+
+    /// Each partition's share of [`PREFETCH_KIB`].
+    fn partition_kib(partitions: usize) -> usize {
+        (PREFETCH_KIB / partitions.max(1)).clamp(MIN_PARTITION_KIB, 64 * 1024)
     }
 
     /// The topic's partitions, retried with backoff while no broker answers (a warning names
@@ -265,9 +288,21 @@ mod client {
         })
     }
 
+    /// How long to wait for a partition the merge is waiting for.
+    const WAIT: Duration = Duration::from_millis(100);
+    /// How long to wait when no partition is waited for (live, every partition caught up):
+    /// the delay before a quiet partition's next message is looked for.
+    const IDLE: Duration = Duration::from_millis(20);
+
     /// Reads the topic from `start` and sends its updates, at most about `batch` per batch,
     /// each batch with the offsets after it. Returns when the processor has gone or, with
     /// `exit_at_end`, once every partition's end as of the start has been read.
+    ///
+    /// Each partition's messages come through a queue of its own (librdkafka's partition
+    /// queues), and one is taken only when the merge holds none of that partition: slate holds
+    /// at most one parsed message a partition, and the rest waits in librdkafka's prefetch,
+    /// bounded by `queued.max.messages.kbytes`. (Through one shared queue slate took whatever
+    /// arrived while it waited for one partition: the whole topic, on a catch-up.)
     pub(crate) fn read(
         spec: &KafkaSpec,
         start: SourceProgress,
@@ -275,14 +310,22 @@ mod client {
         clocks: &mut TextClocks,
         out: &mut Batcher,
     ) -> Result<()> {
-        let c = connect(spec)?;
-        let mut progress = start;
-        let mut parts: BTreeMap<i32, Partition> = BTreeMap::new();
-        let Some(ids) = partitions(&c, spec, out)? else {
+        // The partition count sets each partition's share of the prefetch, so a first client
+        // only asks for it.
+        let Some(ids) = partitions(&connect(spec, MIN_PARTITION_KIB)?, spec, out)? else {
             return Ok(());
         };
+        let c = connect(spec, partition_kib(ids.len()))?;
+        let mut progress = start;
+        let mut parts: BTreeMap<i32, Partition> = BTreeMap::new();
+        let mut queues: BTreeMap<i32, Queue> = BTreeMap::new();
         let checkpoint = out.checkpoint();
-        add_partitions(&c, spec, &checkpoint, &ids, &progress, &mut parts)?;
+        let assign = Assign {
+            c: &c,
+            spec,
+            checkpoint: &checkpoint,
+        };
+        assign.add(&ids, &progress, &mut parts, &mut queues, clocks)?;
         let mut refreshed = Instant::now();
         let mut sent = progress.clone();
         // Updates sent (before this run too). The processor emits after whole batches, so
@@ -354,107 +397,173 @@ mod client {
                             "Kafka topic {}: new partitions {new:?}, read from their start",
                             spec.topic
                         );
-                        add_partitions(&c, spec, &checkpoint, &new, &progress, &mut parts)?;
+                        assign.add(&new, &progress, &mut parts, &mut queues, clocks)?;
                     }
                 }
                 commit(&c, spec, &progress, &mut last_commit);
             }
-            match c.poll(Duration::from_millis(100)) {
-                None => {}
-                Some(Ok(m)) => {
-                    let p = m.partition();
-                    let Some(s) = parts.get_mut(&p) else { continue };
-                    // A message before the next offset was already handed over (a fetch
-                    // repeated after a reconnect): never twice.
-                    if m.offset() < s.next || s.queue.back().is_some_and(|q| m.offset() <= q.offset)
-                    {
-                        continue;
-                    }
-                    if s.end.is_some_and(|e| m.offset() >= e) {
-                        s.at_end = true;
-                        continue;
-                    }
-                    s.at_end = false;
-                    let parsed = parse(spec, p, m.offset(), m.payload(), clocks);
-                    s.queue.push_back(parsed);
+            // The consumer's own queue: its events (errors, commits), served by polling it.
+            let mut got = false;
+            while let Some(r) = c.poll(Duration::ZERO) {
+                got = true;
+                take(spec, &mut parts, r, clocks)?;
+            }
+            // One message of each partition the merge holds none of.
+            for (p, q) in &queues {
+                let s = &parts[p];
+                if s.queue.is_empty()
+                    && !s.finished()
+                    && let Some(r) = q.poll(Duration::ZERO)
+                {
+                    got = true;
+                    take(spec, &mut parts, r, clocks)?;
                 }
-                Some(Err(KafkaError::PartitionEOF(p))) => {
-                    if let Some(s) = parts.get_mut(&p) {
-                        s.at_end = true;
-                    }
-                }
-                Some(Err(e)) => {
-                    let code = e.rdkafka_error_code();
-                    if matches!(
-                        code,
-                        Some(
-                            RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange
-                        )
-                    ) || matches!(e, KafkaError::MessageConsumptionFatal(_))
-                    {
-                        return Err(kafka_err(spec, "reading stopped")(e));
-                    }
-                    tracing::warn!("Kafka {} topic {}: {e}", spec.brokers, spec.topic);
+            }
+            if !got {
+                // Nothing had come: wait for a partition the merge waits for, or a moment.
+                let waited = parts.iter().find(|(_, s)| s.waits()).map(|(p, _)| *p);
+                let r = match waited.and_then(|p| queues.get(&p)) {
+                    Some(q) => q.poll(WAIT),
+                    None => c.poll(IDLE),
+                };
+                if let Some(r) = r {
+                    take(spec, &mut parts, r, clocks)?;
                 }
             }
         }
     }
 
-    /// Adds partitions `ids` at the progress's offsets (their start when it has none), after
-    /// checking those offsets against each partition's range, and assigns every partition
-    /// again (incremental assignment needs a consumer group): each is fetched again from the
-    /// next offset to hand over, its queue dropped.
-    fn add_partitions(
-        c: &Client,
+    /// Takes what a poll returned into its partition's queue: a message, parsed; a partition's
+    /// end; an error that stops the reading, or one that is only reported.
+    fn take(
         spec: &KafkaSpec,
-        checkpoint: &str,
-        ids: &[i32],
-        progress: &SourceProgress,
         parts: &mut BTreeMap<i32, Partition>,
+        polled: KafkaResult<BorrowedMessage<'_>>,
+        clocks: &mut TextClocks,
     ) -> Result<()> {
-        for &p in ids {
-            let range = c
-                .fetch_watermarks(&spec.topic, p, ASK)
-                .map_err(kafka_err(spec, &format!("partition {p}'s offsets")))?;
-            let next = match progress.offsets.get(&p) {
-                Some(&at) => {
-                    check_offset(spec, checkpoint, p, at, range)?;
-                    at
+        match polled {
+            Ok(m) => {
+                let p = m.partition();
+                let Some(s) = parts.get_mut(&p) else {
+                    return Ok(());
+                };
+                // A message before the next offset was already handed over (a fetch repeated
+                // after a reconnect): never twice.
+                if m.offset() < s.next || s.queue.back().is_some_and(|q| m.offset() <= q.offset) {
+                    return Ok(());
                 }
-                None => {
-                    // A first read starts at the oldest message the broker still holds; say
-                    // when that is not the topic's first, so no figure silently lacks them.
-                    if range.0 > 0 {
-                        tracing::warn!(
-                            "Kafka topic {} partition {p}: the broker holds offsets {} to {}; \
-                             the {} messages before were deleted (retention) before this \
-                             stream read them, so their updates are not in its figures",
-                            spec.topic,
-                            range.0,
-                            range.1,
-                            range.0
-                        );
+                if s.end.is_some_and(|e| m.offset() >= e) {
+                    s.at_end = true;
+                    return Ok(());
+                }
+                s.at_end = false;
+                let parsed = parse(spec, p, m.offset(), m.payload(), clocks);
+                s.queue.push_back(parsed);
+            }
+            Err(KafkaError::PartitionEOF(p)) => {
+                if let Some(s) = parts.get_mut(&p) {
+                    s.at_end = true;
+                }
+            }
+            Err(e) => {
+                let code = e.rdkafka_error_code();
+                if matches!(
+                    code,
+                    Some(RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange)
+                ) || matches!(e, KafkaError::MessageConsumptionFatal(_))
+                {
+                    return Err(kafka_err(spec, "reading stopped")(e));
+                }
+                tracing::warn!("Kafka {} topic {}: {e}", spec.brokers, spec.topic);
+            }
+        }
+        Ok(())
+    }
+
+    /// The client and names that assigning partitions needs.
+    struct Assign<'a> {
+        c: &'a Client,
+        spec: &'a KafkaSpec,
+        checkpoint: &'a str,
+    }
+
+    impl Assign<'_> {
+        /// Adds partitions `ids` at the progress's offsets (their start when it has none),
+        /// after checking those offsets against each partition's range, and assigns every
+        /// partition again (incremental assignment needs a consumer group): each is fetched
+        /// again from the next offset to hand over, its queue dropped and split off again.
+        fn add(
+            &self,
+            ids: &[i32],
+            progress: &SourceProgress,
+            parts: &mut BTreeMap<i32, Partition>,
+            queues: &mut BTreeMap<i32, Queue>,
+            clocks: &mut TextClocks,
+        ) -> Result<()> {
+            let (c, spec) = (self.c, self.spec);
+            for &p in ids {
+                let range = c
+                    .fetch_watermarks(&spec.topic, p, ASK)
+                    .map_err(kafka_err(spec, &format!("partition {p}'s offsets")))?;
+                let next = match progress.offsets.get(&p) {
+                    Some(&at) => {
+                        check_offset(spec, self.checkpoint, p, at, range)?;
+                        at
                     }
-                    range.0
-                }
-            };
-            parts.insert(
-                p,
-                Partition {
-                    end: spec.exit_at_end.then_some(range.1),
-                    next,
-                    ..Default::default()
-                },
-            );
+                    None => {
+                        // A first read starts at the oldest message the broker still holds;
+                        // say when that is not the topic's first, so no figure silently lacks
+                        // them.
+                        if range.0 > 0 {
+                            tracing::warn!(
+                                "Kafka topic {} partition {p}: the broker holds offsets {} to {}; \
+                                 the {} messages before were deleted (retention) before this \
+                                 stream read them, so their updates are not in its figures",
+                                spec.topic,
+                                range.0,
+                                range.1,
+                                range.0
+                            );
+                        }
+                        range.0
+                    }
+                };
+                parts.insert(
+                    p,
+                    Partition {
+                        end: spec.exit_at_end.then_some(range.1),
+                        next,
+                        ..Default::default()
+                    },
+                );
+            }
+            let mut tpl = TopicPartitionList::new();
+            for (&p, s) in parts.iter_mut() {
+                s.queue.clear();
+                s.at_end = false;
+                tpl.add_partition_offset(&spec.topic, p, Offset::Offset(s.next))
+                    .map_err(kafka_err(spec, "assignment"))?;
+            }
+            // An assignment ends the partition queues split off before it.
+            queues.clear();
+            c.assign(&tpl).map_err(kafka_err(spec, "assignment"))?;
+            for &p in parts.keys() {
+                let q = c.split_partition_queue(&spec.topic, p).ok_or_else(|| {
+                    Error::Pipeline(format!(
+                        "Kafka {}: topic {} partition {p}: no queue of its own",
+                        spec.brokers, spec.topic
+                    ))
+                })?;
+                queues.insert(p, q);
+            }
+            // A message fetched before its partition's queue was split off waits in the
+            // consumer's queue (unlikely: a fetch takes a broker's round trip, the split
+            // microseconds); take those first, so each partition is taken in offset order.
+            while let Some(r) = c.poll(Duration::ZERO) {
+                take(spec, parts, r, clocks)?;
+            }
+            Ok(())
         }
-        let mut tpl = TopicPartitionList::new();
-        for (&p, s) in parts.iter_mut() {
-            s.queue.clear();
-            s.at_end = false;
-            tpl.add_partition_offset(&spec.topic, p, Offset::Offset(s.next))
-                .map_err(kafka_err(spec, "assignment"))?;
-        }
-        c.assign(&tpl).map_err(kafka_err(spec, "assignment"))
     }
 
     /// Commits the offsets handed over to the consumer group, if one is named (monitoring
