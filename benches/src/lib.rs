@@ -94,26 +94,44 @@ async fn needed_columns(
 /// and S not cancelled); at the end each vector sorted and read at p50/p90/p95/p99 and at its
 /// threshold. It measures the same values as `slate run` but skips zones, exclusion reasons
 /// and their counts, rollups and output. It is what straightforward exact code costs above
-/// the decode, not a proven lower bound (radix-bucketed buffers would beat it). Returns the
-/// rows read and the values sorted.
-pub async fn exact_floor(inputs: &[String], threads: Option<usize>) -> Result<(u64, u64)> {
+/// the decode, not a proven lower bound. Its time is the per-row grouping, not the ordering:
+/// on 10M rows the sort at the end is under a tenth of it, and one radix-sorted buffer a
+/// partition ([`ExactLayout::Radix`]) was slower than a vector a group (docs/bench/matrix.md,
+/// session 14). Returns the rows read and the values sorted.
+pub async fn exact_floor(
+    inputs: &[String],
+    threads: Option<usize>,
+    layout: ExactLayout,
+) -> Result<(u64, u64)> {
     let df = needed_columns(inputs, threads).await?;
     // One accumulator per partition, on the partition's own task, as an engine would.
     let mut tasks = Vec::new();
     for mut stream in df.execute_stream_partitioned().await? {
         tasks.push(tokio::spawn(async move {
-            let mut acc = exact::Acc::default();
+            let mut acc = exact::Acc::new(layout);
             while let Some(batch) = stream.next().await {
                 acc.add(&batch?)?;
             }
             anyhow::Ok(acc)
         }));
     }
-    let mut all = exact::Acc::default();
+    let mut all = exact::Acc::new(layout);
     for t in tasks {
         all.merge(t.await??);
     }
-    Ok((all.rows, all.finish()))
+    let (values, check) = all.finish();
+    std::hint::black_box(check);
+    Ok((all.rows, values))
+}
+
+/// Where [`exact_floor`] keeps the measured seconds until the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExactLayout {
+    /// One vector a group and measure, each sorted at the end.
+    PerGroup,
+    /// One vector of packed `(group, measure, seconds)` words a partition, radix-sorted once
+    /// at the end: no per-group allocation, and the sort is linear.
+    Radix,
 }
 
 mod exact {
@@ -147,14 +165,61 @@ mod exact {
     use datafusion::arrow::array::{Array, AsArray, RecordBatch};
     use datafusion::arrow::datatypes::{DataType, Int32Type, TimestampMicrosecondType};
 
-    #[derive(Default)]
+    use super::ExactLayout;
+
     pub(super) struct Acc {
         pub(super) rows: u64,
+        layout: ExactLayout,
         names: HashMap<String, u64>,
         groups: HashMap<u64, usize>,
         keys: Vec<u64>,
-        /// Per group: answer 999, answer 101, attendance.
+        /// Per group: answer 999, answer 101, attendance (`PerGroup`).
         values: Vec<[Vec<i64>; 3]>,
+        /// `group << 40 | measure << 38 | seconds` (`Radix`).
+        packed: Vec<u64>,
+    }
+
+    /// Bits of a packed word below the group.
+    const GROUP_SHIFT: u32 = 40;
+    const MEASURE_SHIFT: u32 = 38;
+    const SECS_MASK: u64 = (1 << MEASURE_SHIFT) - 1;
+
+    /// LSD radix sort with 11-bit digits, skipping a digit every word shares (most seconds
+    /// are small, so most of the middle digits are skipped).
+    fn radix_sort(v: &mut Vec<u64>) {
+        const BITS: u32 = 11;
+        const BUCKETS: usize = 1 << BITS;
+        let mut tmp = vec![0u64; v.len()];
+        let mut shift = 0;
+        while shift < 64 {
+            let mut counts = vec![0usize; BUCKETS];
+            for &w in v.iter() {
+                counts[((w >> shift) as usize) & (BUCKETS - 1)] += 1;
+            }
+            if counts.contains(&v.len()) {
+                shift += BITS;
+                continue;
+            }
+            let mut at = 0;
+            for c in &mut counts {
+                (at, *c) = (at + *c, at);
+            }
+            for &w in v.iter() {
+                let d = ((w >> shift) as usize) & (BUCKETS - 1);
+                tmp[counts[d]] = w;
+                counts[d] += 1;
+            }
+            std::mem::swap(v, &mut tmp);
+            shift += BITS;
+        }
+    }
+
+    /// A sorted run's percentiles and threshold share, folded into `check`.
+    fn read_run(v: &[i64], threshold: i64, check: &mut i64) {
+        for p in [0.5, 0.9, 0.95, 0.99] {
+            *check = check.wrapping_add(v[((v.len() - 1) as f64 * p) as usize]);
+        }
+        *check = check.wrapping_add(v.partition_point(|&s| s <= threshold) as i64);
     }
 
     /// A string column of any layout DataFusion hands over.
@@ -189,6 +254,27 @@ mod exact {
     }
 
     impl Acc {
+        pub(super) fn new(layout: ExactLayout) -> Self {
+            Acc {
+                rows: 0,
+                layout,
+                names: HashMap::default(),
+                groups: HashMap::default(),
+                keys: Vec::new(),
+                values: Vec::new(),
+                packed: Vec::new(),
+            }
+        }
+
+        fn keep(&mut self, g: usize, m: usize, s: i64) {
+            match self.layout {
+                ExactLayout::PerGroup => self.values[g][m].push(s),
+                ExactLayout::Radix => self
+                    .packed
+                    .push(((g as u64) << GROUP_SHIFT) | ((m as u64) << MEASURE_SHIFT) | s as u64),
+            }
+        }
+
         fn name(&mut self, s: Option<&str>) -> u64 {
             let Some(s) = s else { return 0 };
             if let Some(&id) = self.names.get(s) {
@@ -240,12 +326,12 @@ mod exact {
                     _ => None,
                 };
                 if let (Some(m), Some(s)) = (m, secs(answered)) {
-                    self.values[g][m].push(s);
+                    self.keep(g, m, s);
                 }
                 let attend =
                     matches!(gr, Some("I" | "S")) && !(cancelled.is_valid(i) && cancelled.value(i));
                 if let (true, Some(s)) = (attend, secs(arrived)) {
-                    self.values[g][2].push(s);
+                    self.keep(g, 2, s);
                 }
             }
             self.rows += b.num_rows() as u64;
@@ -256,6 +342,7 @@ mod exact {
         pub(super) fn merge(&mut self, other: Acc) {
             let back: HashMap<u64, String> =
                 other.names.into_iter().map(|(s, id)| (id, s)).collect();
+            let mut to = Vec::with_capacity(other.keys.len());
             for (key, vals) in other.keys.into_iter().zip(other.values) {
                 let (b, g) = (key >> 48, (key >> 40) & 0xff);
                 let b = self.name(back.get(&b).map(String::as_str));
@@ -270,30 +357,106 @@ mod exact {
                 for (mine, theirs) in self.values[at].iter_mut().zip(vals) {
                     mine.extend(theirs);
                 }
+                to.push(at as u64);
             }
+            // Packed words name the other's groups: renumber them as this one's.
+            let low = (1u64 << GROUP_SHIFT) - 1;
+            self.packed.extend(
+                (other.packed.iter())
+                    .map(|&w| (to[(w >> GROUP_SHIFT) as usize] << GROUP_SHIFT) | (w & low)),
+            );
             self.rows += other.rows;
         }
 
         /// Sorts every vector and reads its percentiles and threshold share; returns the
-        /// values sorted (and keeps the figures from being optimised away).
-        pub(super) fn finish(mut self) -> u64 {
+        /// values sorted and a checksum of the figures read.
+        pub(super) fn finish(&mut self) -> (u64, i64) {
             let mut n = 0u64;
             let mut check = 0i64;
+            const THRESHOLDS: [i64; 3] = [10, 30, 720];
             for vals in &mut self.values {
-                for (v, threshold) in vals.iter_mut().zip([10, 30, 720]) {
+                for (v, threshold) in vals.iter_mut().zip(THRESHOLDS) {
                     if v.is_empty() {
                         continue;
                     }
                     v.sort_unstable();
-                    for p in [0.5, 0.9, 0.95, 0.99] {
-                        check = check.wrapping_add(v[((v.len() - 1) as f64 * p) as usize]);
-                    }
-                    check = check.wrapping_add(v.partition_point(|&s| s <= threshold) as i64);
+                    read_run(v, threshold, &mut check);
                     n += v.len() as u64;
                 }
             }
-            std::hint::black_box(check);
-            n
+            radix_sort(&mut self.packed);
+            let mut run = Vec::new();
+            for chunk in self
+                .packed
+                .chunk_by(|a, b| a >> MEASURE_SHIFT == b >> MEASURE_SHIFT)
+            {
+                run.clear();
+                run.extend(chunk.iter().map(|&w| (w & SECS_MASK) as i64));
+                let m = ((chunk[0] >> MEASURE_SHIFT) & 3) as usize;
+                read_run(&run, THRESHOLDS[m], &mut check);
+                n += run.len() as u64;
+            }
+            (n, check)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Deterministic words shaped like packed ones (few groups, small seconds, a few
+        /// large), from a xorshift generator.
+        fn words(n: usize) -> Vec<(usize, usize, i64)> {
+            let mut x = 0x9e37_79b9_7f4a_7c15u64;
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let secs = if x % 97 == 0 { x >> 30 } else { x % 5000 } as i64;
+                    ((x >> 20) as usize % 300, (x >> 40) as usize % 3, secs)
+                })
+                .collect()
+        }
+
+        #[test]
+        fn the_radix_sort_orders_like_the_standard_sort() {
+            let mut v: Vec<u64> = words(20_000)
+                .into_iter()
+                .map(|(g, m, s)| {
+                    ((g as u64) << GROUP_SHIFT) | ((m as u64) << MEASURE_SHIFT) | s as u64
+                })
+                .collect();
+            let mut want = v.clone();
+            want.sort_unstable();
+            radix_sort(&mut v);
+            assert_eq!(v, want);
+        }
+
+        #[test]
+        fn both_layouts_read_the_same_figures() {
+            let mut figures = Vec::new();
+            for layout in [ExactLayout::PerGroup, ExactLayout::Radix] {
+                // Two partitions whose group numbers differ, merged as `exact_floor` merges.
+                let mut all = Acc::new(layout);
+                for part in [0usize, 1] {
+                    let mut acc = Acc::new(layout);
+                    for (g, m, s) in words(5_000).into_iter().skip(part * 2_500).take(2_500) {
+                        let key = (g as u64 + 7 * part as u64) % 300;
+                        let n = acc.values.len();
+                        let at = *acc.groups.entry(key).or_insert(n);
+                        if at == n {
+                            acc.keys.push(key);
+                            acc.values.push(Default::default());
+                        }
+                        acc.keep(at, m, s);
+                    }
+                    all.merge(acc);
+                }
+                figures.push(all.finish());
+            }
+            assert_eq!(figures[0].0, 5_000);
+            assert_eq!(figures[0], figures[1]);
         }
     }
 }

@@ -1,7 +1,8 @@
-//! `scan-floor --input DIR [--threads N] [--exact]`: decodes the columns the built-in
+//! `scan-floor --input DIR [--threads N] [--exact [--radix]]`: decodes the columns the built-in
 //! scorecard needs and prints `{"rows": N, "secs": S}`; `scripts/bench` times it next to
 //! `slate run`. With `--exact`, also does the work exact percentiles need, plainly written
-//! ([`slate_bench::exact_floor`]) and prints the values sorted too.
+//! ([`slate_bench::exact_floor`]) and prints the values sorted too; `--radix` keeps them in
+//! one packed vector a partition, radix-sorted at the end, instead of a vector a group.
 
 use std::io::Write;
 use std::time::Instant;
@@ -15,6 +16,7 @@ fn main() -> Result<()> {
     let mut inputs = Vec::new();
     let mut threads = None;
     let mut exact = false;
+    let mut layout = slate_bench::ExactLayout::PerGroup;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -27,9 +29,10 @@ fn main() -> Result<()> {
                 );
             }
             "--exact" => exact = true,
+            "--radix" => layout = slate_bench::ExactLayout::Radix,
             other => {
                 bail!(
-                    "unknown argument {other:?}; usage: scan-floor --input DIR [--threads N] [--exact]"
+                    "unknown argument {other:?}; usage: scan-floor --input DIR [--threads N] [--exact [--radix]]"
                 )
             }
         }
@@ -40,7 +43,7 @@ fn main() -> Result<()> {
     let t0 = Instant::now();
     let rt = slate_engine::runtime(threads)?;
     if exact {
-        let (rows, values) = rt.block_on(slate_bench::exact_floor(&inputs, threads))?;
+        let (rows, values) = rt.block_on(slate_bench::exact_floor(&inputs, threads, layout))?;
         let secs = t0.elapsed().as_secs_f64();
         writeln!(
             std::io::stdout().lock(),
