@@ -413,7 +413,11 @@ mod exact {
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
-                    let secs = if x.is_multiple_of(97) { x >> 30 } else { x % 5000 } as i64;
+                    let secs = if x.is_multiple_of(97) {
+                        x >> 30
+                    } else {
+                        x % 5000
+                    } as i64;
                     ((x >> 20) as usize % 300, (x >> 40) as usize % 3, secs)
                 })
                 .collect()

@@ -24,6 +24,6 @@ pub mod validate;
 pub use error::{Error, Result};
 pub use input::Input;
 pub use scorecard::{
-    MeasureAccount, Plan, RowCells, Scorecard, ScorecardOptions, cells_of_batches, cells_of_rows,
-    run_scorecard, runtime, session,
+    MeasureAccount, Plan, RowCells, RowCellsEval, Scorecard, ScorecardOptions, cells_of_batches,
+    cells_of_rows, run_scorecard, runtime, session,
 };

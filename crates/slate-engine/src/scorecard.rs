@@ -466,46 +466,32 @@ impl Plan {
     /// its one-record cell, computed by `sla_hist`'s own update. Merged by (unit, group), they
     /// are the cube [`Plan::cells`] gives; the stream keeps them per open incident.
     pub async fn row_cells(&self) -> Result<Vec<RowCells>> {
-        let k = self.opts.group_by.len();
+        let eval = self.row_cells_eval()?;
         let mut out = Vec::new();
-        let per_row = self.input.clone().select(self.per_row.clone())?;
-        for batch in per_row.collect().await? {
-            let buckets: Vec<&datafusion::arrow::array::PrimitiveArray<Int32Type>> = (0..self
-                .n_starts)
-                .map(|j| batch.column(j).as_primitive::<Int32Type>())
-                .collect();
-            let groups = utf8_columns(&batch, self.n_starts, k)?;
-            let groups: Vec<&datafusion::arrow::array::StringArray> =
-                groups.iter().map(|a| a.as_string::<i32>()).collect();
-            let base = self.n_starts + k;
-            let mut cells: Vec<std::vec::IntoIter<MeasureCell>> = (0..self.start_of.len())
-                .map(|m| {
-                    let c = |i: usize| batch.column(base + 3 * m + i).clone();
-                    let kind = &self.policy.measures[m].kind;
-                    crate::udf::row_cells(&self.opts.tz, kind, &c(0), &c(1), &c(2))
-                        .map(|v| v.into_iter())
-                })
-                .collect::<datafusion::error::Result<_>>()?;
-            for row in 0..batch.num_rows() {
-                let key = group_key(&groups, row);
-                let mut mine = Vec::new();
-                for (m, &s) in self.start_of.iter().enumerate() {
-                    let Some(cell) = cells[m].next() else {
-                        return Err(datafusion::error::DataFusionError::Internal(
-                            "sla_hist gave fewer row cells than rows".into(),
-                        )
-                        .into());
-                    };
-                    let b = buckets[s];
-                    let unit = b.is_valid(row).then(|| b.value(row));
-                    if cell.n_eligible() > 0 && unit != Some(OUTSIDE_PERIOD) {
-                        mine.push((m, unit, key.clone(), cell));
-                    }
-                }
-                out.push(mine);
-            }
+        for batch in self.input.clone().collect().await? {
+            out.extend(eval.row_cells(&batch)?);
         }
         Ok(out)
+    }
+
+    /// [`Plan::row_cells`]'s per-row expressions, planned once for batches of the input's
+    /// schema (see [`RowCellsEval`]).
+    pub fn row_cells_eval(&self) -> Result<RowCellsEval> {
+        let (state, _) = self.input.clone().into_parts();
+        let schema = self.input.schema();
+        let exprs = (self.per_row.iter())
+            .map(|e| state.create_physical_expr(e.clone(), schema))
+            .collect::<datafusion::error::Result<_>>()?;
+        Ok(RowCellsEval {
+            exprs,
+            tz: self.opts.tz.clone(),
+            kinds: (self.policy.measures.iter())
+                .map(|m| m.kind.clone())
+                .collect(),
+            start_of: self.start_of.clone(),
+            n_starts: self.n_starts,
+            k: self.opts.group_by.len(),
+        })
     }
 
     /// Input rows, from the Parquet footers.
@@ -613,17 +599,85 @@ pub async fn cells_of_batches(
 pub type RowCells = Vec<(usize, Option<i32>, GroupKey, MeasureCell)>;
 
 /// The cells of each of `batch`'s rows, in order, by the plan `slate run` uses.
-pub async fn cells_of_rows(
-    batch: RecordBatch,
+pub fn cells_of_rows(
+    batch: &RecordBatch,
     policy: &SlaPolicy,
     opts: &ScorecardOptions,
 ) -> Result<Vec<RowCells>> {
-    let rows = batch.num_rows() as u64;
-    let ctx = session(opts.tz.clone(), Some(1));
-    let df = ctx.read_batch(batch)?;
-    Plan::from_dataframe(df, policy, opts, rows, 0)?
-        .row_cells()
-        .await
+    RowCellsEval::new(batch.schema(), policy, opts)?.row_cells(batch)
+}
+
+/// The per-row cells of [`Plan::row_cells`] for batches of one schema, planned once: the
+/// plan's per-row expressions (grain units, group values, each measure's start, stop and
+/// status) as physical expressions, evaluated on each batch directly. A caller with many small
+/// batches (the stream, at every emission) pays no session, logical plan, physical plan or
+/// task per batch; `slate run`'s own plan evaluates the same expressions.
+pub struct RowCellsEval {
+    exprs: Vec<Arc<dyn datafusion::physical_plan::PhysicalExpr>>,
+    tz: Arc<TzRules>,
+    kinds: Vec<MeasureKind>,
+    /// Measure m's start is start column `start_of[m]` (of `n_starts`).
+    start_of: Vec<usize>,
+    n_starts: usize,
+    /// Group-by columns.
+    k: usize,
+}
+
+impl RowCellsEval {
+    /// Plans the policy's per-row expressions for batches of `schema`.
+    pub fn new(
+        schema: datafusion::arrow::datatypes::SchemaRef,
+        policy: &SlaPolicy,
+        opts: &ScorecardOptions,
+    ) -> Result<Self> {
+        let ctx = session(opts.tz.clone(), Some(1));
+        let df = ctx.read_batch(RecordBatch::new_empty(schema))?;
+        Plan::from_dataframe(df, policy, opts, 0, 0)?.row_cells_eval()
+    }
+
+    /// Each of `batch`'s rows' cells, in row order.
+    pub fn row_cells(&self, batch: &RecordBatch) -> Result<Vec<RowCells>> {
+        let n = batch.num_rows();
+        let cols = (self.exprs.iter())
+            .map(|e| e.evaluate(batch)?.into_array(n))
+            .collect::<datafusion::error::Result<Vec<ArrayRef>>>()?;
+        let buckets: Vec<&datafusion::arrow::array::PrimitiveArray<Int32Type>> = cols
+            [..self.n_starts]
+            .iter()
+            .map(|c| c.as_primitive::<Int32Type>())
+            .collect();
+        let groups = utf8_columns(&cols[self.n_starts..self.n_starts + self.k])?;
+        let groups: Vec<&datafusion::arrow::array::StringArray> =
+            groups.iter().map(|a| a.as_string::<i32>()).collect();
+        let base = self.n_starts + self.k;
+        let mut cells: Vec<std::vec::IntoIter<MeasureCell>> = (self.kinds.iter())
+            .enumerate()
+            .map(|(m, kind)| {
+                let c = |i: usize| cols[base + 3 * m + i].clone();
+                crate::udf::row_cells(&self.tz, kind, &c(0), &c(1), &c(2)).map(|v| v.into_iter())
+            })
+            .collect::<datafusion::error::Result<_>>()?;
+        let mut out = Vec::with_capacity(n);
+        for row in 0..n {
+            let key = group_key(&groups, row);
+            let mut mine = Vec::new();
+            for (m, &s) in self.start_of.iter().enumerate() {
+                let Some(cell) = cells[m].next() else {
+                    return Err(datafusion::error::DataFusionError::Internal(
+                        "sla_hist gave fewer row cells than rows".into(),
+                    )
+                    .into());
+                };
+                let b = buckets[s];
+                let unit = b.is_valid(row).then(|| b.value(row));
+                if cell.n_eligible() > 0 && unit != Some(OUTSIDE_PERIOD) {
+                    mine.push((m, unit, key.clone(), cell));
+                }
+            }
+            out.push(mine);
+        }
+        Ok(out)
+    }
 }
 
 /// Runs a scorecard over a canonical Parquet dataset (files, directories, globs) in one call.
@@ -725,9 +779,9 @@ fn first_line(s: &str) -> &str {
 }
 
 /// Columns `from..from + k` of a batch as Utf8 (group values of any type read as text).
-fn utf8_columns(batch: &RecordBatch, from: usize, k: usize) -> Result<Vec<ArrayRef>> {
-    (0..k)
-        .map(|i| cast(batch.column(from + i), &DataType::Utf8))
+fn utf8_columns(columns: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
+    (columns.iter())
+        .map(|c| cast(c, &DataType::Utf8))
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| datafusion::error::DataFusionError::from(e).into())
 }
@@ -811,7 +865,7 @@ fn add_batch(
     let buckets: Vec<&datafusion::arrow::array::PrimitiveArray<Int32Type>> = (0..n_starts)
         .map(|j| batch.column(j).as_primitive::<Int32Type>())
         .collect();
-    let groups = utf8_columns(batch, n_starts, k)?;
+    let groups = utf8_columns(&batch.columns()[n_starts..n_starts + k])?;
     let groups: Vec<&datafusion::arrow::array::StringArray> =
         groups.iter().map(|a| a.as_string::<i32>()).collect();
     let cells: Vec<&datafusion::arrow::array::BinaryArray> = (0..start_of.len())

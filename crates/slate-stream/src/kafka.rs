@@ -209,6 +209,8 @@ mod client {
         at_end: bool,
         /// With `exit_at_end`: the end offset as of the start.
         end: Option<i64>,
+        /// A message or end came through the partition's own queue since it was assigned.
+        own_queue: bool,
         /// The next offset to hand over.
         next: i64,
     }
@@ -406,7 +408,7 @@ mod client {
             let mut got = false;
             while let Some(r) = c.poll(Duration::ZERO) {
                 got = true;
-                take(spec, &mut parts, r, clocks)?;
+                take(spec, &mut parts, r, Via::Consumer, clocks)?;
             }
             // One message of each partition the merge holds none of.
             for (p, q) in &queues {
@@ -416,21 +418,31 @@ mod client {
                     && let Some(r) = q.poll(Duration::ZERO)
                 {
                     got = true;
-                    take(spec, &mut parts, r, clocks)?;
+                    take(spec, &mut parts, r, Via::Own, clocks)?;
                 }
             }
             if !got {
                 // Nothing had come: wait for a partition the merge waits for, or a moment.
                 let waited = parts.iter().find(|(_, s)| s.waits()).map(|(p, _)| *p);
                 let r = match waited.and_then(|p| queues.get(&p)) {
-                    Some(q) => q.poll(WAIT),
-                    None => c.poll(IDLE),
+                    Some(q) => q.poll(WAIT).map(|r| (r, Via::Own)),
+                    None => c.poll(IDLE).map(|r| (r, Via::Consumer)),
                 };
-                if let Some(r) = r {
-                    take(spec, &mut parts, r, clocks)?;
+                if let Some((r, via)) = r {
+                    take(spec, &mut parts, r, via, clocks)?;
                 }
             }
         }
+    }
+
+    /// Which queue a poll read.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Via {
+        /// A partition's own queue.
+        Own,
+        /// The consumer's queue (events; a partition's messages only if librdkafka did not
+        /// keep them apart, see [`Assign::add`]).
+        Consumer,
     }
 
     /// Takes what a poll returned into its partition's queue: a message, parsed; a partition's
@@ -439,6 +451,7 @@ mod client {
         spec: &KafkaSpec,
         parts: &mut BTreeMap<i32, Partition>,
         polled: KafkaResult<BorrowedMessage<'_>>,
+        via: Via,
         clocks: &mut TextClocks,
     ) -> Result<()> {
         match polled {
@@ -447,6 +460,22 @@ mod client {
                 let Some(s) = parts.get_mut(&p) else {
                     return Ok(());
                 };
+                // A partition's messages in two queues could come out of offset order, and the
+                // older ones would then be taken for repeats and skipped: stop instead (a
+                // restart resumes from the checkpoint, losing nothing).
+                match via {
+                    Via::Own => s.own_queue = true,
+                    Via::Consumer if s.own_queue => {
+                        return Err(Error::Pipeline(format!(
+                            "Kafka topic {} partition {p}: offset {} came through the \
+                             consumer's queue after the partition's own; restart the stream \
+                             (it resumes from its checkpoint)",
+                            spec.topic,
+                            m.offset()
+                        )));
+                    }
+                    Via::Consumer => {}
+                }
                 // A message before the next offset was already handed over (a fetch repeated
                 // after a reconnect): never twice.
                 if m.offset() < s.next || s.queue.back().is_some_and(|q| m.offset() <= q.offset) {
@@ -463,6 +492,7 @@ mod client {
             Err(KafkaError::PartitionEOF(p)) => {
                 if let Some(s) = parts.get_mut(&p) {
                     s.at_end = true;
+                    s.own_queue |= via == Via::Own;
                 }
             }
             Err(e) => {
@@ -541,26 +571,33 @@ mod client {
             for (&p, s) in parts.iter_mut() {
                 s.queue.clear();
                 s.at_end = false;
+                s.own_queue = false;
                 tpl.add_partition_offset(&spec.topic, p, Offset::Offset(s.next))
                     .map_err(kafka_err(spec, "assignment"))?;
             }
-            // An assignment ends the partition queues split off before it.
-            queues.clear();
+            // Each partition's queue is split off before the assignment starts its fetch, so
+            // none of its messages reach the consumer's queue (librdkafka does not forward a
+            // queue the application has forwarded, and the split is such a forwarding). The
+            // client's documentation says an assignment ends earlier splits: split again after.
+            let split = |queues: &mut BTreeMap<i32, Queue>| -> Result<()> {
+                queues.clear();
+                for &p in parts.keys() {
+                    let q = c.split_partition_queue(&spec.topic, p).ok_or_else(|| {
+                        Error::Pipeline(format!(
+                            "Kafka {}: topic {} partition {p}: no queue of its own",
+                            spec.brokers, spec.topic
+                        ))
+                    })?;
+                    queues.insert(p, q);
+                }
+                Ok(())
+            };
+            split(queues)?;
             c.assign(&tpl).map_err(kafka_err(spec, "assignment"))?;
-            for &p in parts.keys() {
-                let q = c.split_partition_queue(&spec.topic, p).ok_or_else(|| {
-                    Error::Pipeline(format!(
-                        "Kafka {}: topic {} partition {p}: no queue of its own",
-                        spec.brokers, spec.topic
-                    ))
-                })?;
-                queues.insert(p, q);
-            }
-            // A message fetched before its partition's queue was split off waits in the
-            // consumer's queue (unlikely: a fetch takes a broker's round trip, the split
-            // microseconds); take those first, so each partition is taken in offset order.
+            split(queues)?;
+            // The consumer's queue now holds events only; serve them.
             while let Some(r) = c.poll(Duration::ZERO) {
-                take(spec, parts, r, clocks)?;
+                take(spec, parts, r, Via::Consumer, clocks)?;
             }
             Ok(())
         }

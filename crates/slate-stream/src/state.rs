@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 use slate_core::cube::{DayRange, LedgerRow, ScoreRow};
 use slate_core::{Cube, GroupKey, MeasureCell, ScoreOptions, Scores, SlaPolicy, WindowKind};
-use slate_engine::{ScorecardOptions, cells_of_batches, cells_of_rows};
+use slate_engine::{RowCellsEval, ScorecardOptions, cells_of_batches};
 
 use crate::error::Result;
 use crate::update::{ALL_CLOCKS, Clocks, N_CLOCKS, Update, clock_index, to_batch};
@@ -252,6 +252,8 @@ pub struct Processor {
     open_cube: Cube,
     contrib: FxMap<String, Contribution>,
     changed: HashSet<String, FxBuild>,
+    /// The policy's per-row expressions, planned once for the update schema.
+    row_eval: RowCellsEval,
     /// The current rows of every window not frozen, and the days the data spanned (derived).
     latest: Option<Latest>,
     /// This processor's key in the per-thread unit caches (below).
@@ -322,7 +324,13 @@ impl Processor {
         state.cells.clear();
         let open_cube = Cube::new(cfg.opts.window.grain(), cfg.opts.group_by.clone(), n);
         let changed = state.open.keys().cloned().collect();
+        let row_eval = RowCellsEval::new(
+            to_batch(std::iter::empty()).schema(),
+            &cfg.policy,
+            &cfg.opts,
+        )?;
         Ok(Processor {
+            row_eval,
             cfg,
             state,
             cube,
@@ -989,7 +997,7 @@ impl Processor {
 
     /// Brings the open incidents' cells up to date: takes out the shares of incidents changed
     /// or settled since the last emission and adds those of the changed ones still open, each
-    /// record's cells computed by one projection of the batch plan (`cells_of_rows`).
+    /// record's cells computed by the batch plan's per-row expressions (`RowCellsEval`).
     async fn refresh_open(&mut self) -> Result<()> {
         let ids: Vec<String> = self.changed.drain().collect();
         for id in &ids {
@@ -1006,12 +1014,9 @@ impl Processor {
             return Ok(());
         }
         // Each record's own cells (no aggregation by incident id), in record order.
-        let per_row = cells_of_rows(
-            to_batch(records.iter().copied()),
-            &self.cfg.policy,
-            &self.cfg.opts,
-        )
-        .await?;
+        let per_row = self
+            .row_eval
+            .row_cells(&to_batch(records.iter().copied()))?;
         for (r, cells) in records.iter().zip(per_row) {
             let share = self.contrib.entry(r.id.clone()).or_default();
             for (m, unit, groups, c) in cells {

@@ -217,9 +217,7 @@ fn row_cells_merge_into_the_aggregated_cube() {
                 &opts,
             ))
             .unwrap();
-        let rows = rt
-            .block_on(slate_engine::cells_of_rows(batch.clone(), &policy, &opts))
-            .unwrap();
+        let rows = slate_engine::cells_of_rows(&batch, &policy, &opts).unwrap();
         assert_eq!(
             rows.len(),
             batch.num_rows(),
