@@ -194,6 +194,28 @@ impl Cube {
         slot[measure].merge(cell);
     }
 
+    /// [`Cube::add`] with the group key borrowed: cloned only when the cube has no cell for
+    /// it yet (the stream adds to cells that mostly exist, and a key is a vector of strings).
+    pub fn add_at(
+        &mut self,
+        unit: Option<i32>,
+        groups: &GroupKey,
+        measure: usize,
+        cell: &MeasureCell,
+    ) {
+        debug_assert_eq!(groups.len(), self.group_by.len());
+        let n = self.n_measures;
+        let of_unit = self.cells.entry(unit).or_default();
+        match of_unit.get_mut(groups) {
+            Some(slot) => slot[measure].merge(cell),
+            None => {
+                let mut slot = vec![MeasureCell::default(); n];
+                slot[measure].merge(cell);
+                of_unit.insert(groups.clone(), slot);
+            }
+        }
+    }
+
     /// [`Cube::add`] for an owned cell: moved in when the cube has none there yet.
     pub fn absorb(
         &mut self,

@@ -659,7 +659,6 @@ impl RowCellsEval {
             .collect::<datafusion::error::Result<_>>()?;
         let mut out = Vec::with_capacity(n);
         for row in 0..n {
-            let key = group_key(&groups, row);
             let mut mine = Vec::new();
             for (m, &s) in self.start_of.iter().enumerate() {
                 let Some(cell) = cells[m].next() else {
@@ -671,7 +670,14 @@ impl RowCellsEval {
                 let b = buckets[s];
                 let unit = b.is_valid(row).then(|| b.value(row));
                 if cell.n_eligible() > 0 && unit != Some(OUTSIDE_PERIOD) {
-                    mine.push((m, unit, key.clone(), cell));
+                    mine.push((m, unit, GroupKey::new(), cell));
+                }
+            }
+            // The row's key, built once: moved into its last cell, cloned for the others.
+            if let Some(((.., last, _), rest)) = mine.split_last_mut() {
+                *last = group_key(&groups, row);
+                for (.., key, _) in rest {
+                    key.clone_from(last);
                 }
             }
             out.push(mine);

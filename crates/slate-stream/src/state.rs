@@ -1020,7 +1020,7 @@ impl Processor {
         for (r, cells) in records.iter().zip(per_row) {
             let share = self.contrib.entry(r.id.clone()).or_default();
             for (m, unit, groups, c) in cells {
-                self.open_cube.add(unit, groups.clone(), m, &c);
+                self.open_cube.add_at(unit, &groups, m, &c);
                 share.push((unit, groups, m, c));
             }
         }
