@@ -686,6 +686,39 @@ mod tests {
         );
     }
 
+    /// Adding with a borrowed key gives the cube adding with an owned one gives, for keys
+    /// seen before and new ones, in any measure.
+    #[test]
+    fn adding_with_a_borrowed_key_equals_adding_with_an_owned_one() {
+        let g = |b: &str| vec![Some(b.to_string()), None];
+        let adds = [
+            (Some(3), g("A"), 0, cell(&[1, 2])),
+            (Some(3), g("A"), 1, cell(&[9])),
+            (Some(3), g("B"), 0, cell(&[4])),
+            (Some(4), g("A"), 0, cell(&[5])),
+            (None, g("A"), 1, cell(&[])),
+            (Some(3), g("A"), 0, cell(&[2, 7])),
+        ];
+        let (mut owned, mut borrowed) = (
+            Cube::new(Grain::Month, vec!["borough".into(), "grade".into()], 2),
+            Cube::new(Grain::Month, vec!["borough".into(), "grade".into()], 2),
+        );
+        for (unit, key, m, c) in &adds {
+            owned.add(*unit, key.clone(), *m, c);
+            borrowed.add_at(*unit, key, *m, c);
+        }
+        let all = |c: &Cube| {
+            let mut v: Vec<_> = c
+                .cells()
+                .map(|(u, k, cells)| (u, k.clone(), cells.to_vec()))
+                .collect();
+            v.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            v
+        };
+        assert_eq!(all(&owned).len(), 4);
+        assert_eq!(all(&owned), all(&borrowed));
+    }
+
     /// Reading named windows reads their units' cells only, and gives the rows the whole
     /// scores have for them; a cell subtracted to nothing leaves the cube.
     #[test]
