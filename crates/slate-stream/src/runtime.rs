@@ -257,7 +257,6 @@ struct Sink {
     spec: SinkSpec,
     on_latest: Option<LatestHook>,
     ipc: Option<arrow::ipc::writer::StreamWriter<std::io::Stdout>>,
-    /// Late updates already in `late.parquet`.
     hook_windows: HookWindows,
     /// Emissions numbered after this are stale (written after the checkpoint resumed from):
     /// removed before the first write, so a run refused before it writes (a checkpoint

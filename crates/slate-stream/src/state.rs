@@ -14,7 +14,7 @@ use slate_core::{Cube, GroupKey, MeasureCell, ScoreOptions, Scores, SlaPolicy, W
 use slate_engine::{RowCellsEval, ScorecardOptions, cells_of_batches};
 
 use crate::error::Result;
-use crate::update::{ALL_CLOCKS, Clocks, N_CLOCKS, Update, clock_index, to_batch};
+use crate::update::{ALL_CLOCKS, Clocks, N_CLOCKS, Update, clock_index, to_batch, update_schema};
 
 /// What to do with an update whose windows are already final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,11 +324,7 @@ impl Processor {
         state.cells.clear();
         let open_cube = Cube::new(cfg.opts.window.grain(), cfg.opts.group_by.clone(), n);
         let changed = state.open.keys().cloned().collect();
-        let row_eval = RowCellsEval::new(
-            to_batch(std::iter::empty()).schema(),
-            &cfg.policy,
-            &cfg.opts,
-        )?;
+        let row_eval = RowCellsEval::new(update_schema(), &cfg.policy, &cfg.opts)?;
         Ok(Processor {
             row_eval,
             cfg,
@@ -777,7 +773,7 @@ impl Processor {
         self.settle_due().await?;
         self.state.last_emit_wm = Some(self.state.watermark_us);
         // Provisional figures: settled cells plus the open incidents as they stand.
-        self.refresh_open().await?;
+        self.refresh_open()?;
         let kind = self.cfg.opts.window;
         let mut opts = self.score_options();
         let dirty_ids: BTreeSet<i32> = (self.state.dirty_units.iter())
@@ -998,7 +994,7 @@ impl Processor {
     /// Brings the open incidents' cells up to date: takes out the shares of incidents changed
     /// or settled since the last emission and adds those of the changed ones still open, each
     /// record's cells computed by the batch plan's per-row expressions (`RowCellsEval`).
-    async fn refresh_open(&mut self) -> Result<()> {
+    fn refresh_open(&mut self) -> Result<()> {
         let ids: Vec<String> = self.changed.drain().collect();
         for id in &ids {
             let share = self.contrib.remove(id).unwrap_or_default();
