@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 /// Buffered adds before the first fold into the sorted pairs.
 const MIN_PENDING: usize = 32;
 
+/// The buffer is folded once it holds this many times as many values as the sorted pairs.
+const PENDING_RATIO: usize = 4;
+
 /// An exact multiset of whole-second durations.
 #[derive(Debug, Clone, Default)]
 pub struct Histogram {
@@ -49,7 +52,7 @@ impl Histogram {
     pub fn add(&mut self, value: i64) {
         self.pending.push(value);
         self.count += 1;
-        if self.pending.len() >= MIN_PENDING.max(self.sorted.len()) {
+        if self.pending.len() >= MIN_PENDING.max(PENDING_RATIO * self.sorted.len()) {
             self.fold();
         }
     }
@@ -206,6 +209,18 @@ impl Histogram {
         self.count == 0
     }
 
+    /// Folds buffered adds and gives back the buffer's memory: for a histogram that is done
+    /// growing and will be kept (a cube's cell).
+    pub fn shrink(&mut self) {
+        self.fold();
+        self.pending = Vec::new();
+        // A fresh vector, not `shrink_to_fit`: an allocator may shrink a block in place and
+        // keep its size, and folds of repeated values leave up to twice the room they use.
+        if self.sorted.capacity() > self.sorted.len() {
+            self.sorted = self.sorted.as_slice().to_vec();
+        }
+    }
+
     /// Folds buffered adds into the sorted pairs; reads never need it, it only saves work.
     pub fn fold(&mut self) {
         if self.pending.is_empty() {
@@ -216,7 +231,15 @@ impl Histogram {
             self.pending.sort_unstable();
             merge_back(&mut self.sorted, self.pending.len(), RevRuns(&self.pending));
         }
-        self.pending.clear();
+        // A long buffer is given back rather than kept for the next adds: cells stop growing
+        // (records come in time order, and a month's cells fill only in that month), and a
+        // scorecard's finished cells each kept a buffer of up to four times the bytes of their
+        // sorted pairs. Growing it again costs about one copy a value.
+        if self.pending.capacity() > 2 * MIN_PENDING {
+            self.pending = Vec::new();
+        } else {
+            self.pending.clear();
+        }
     }
 
     /// Folds a long buffer whose values crowd a range by counting them in a per-thread array
@@ -725,9 +748,18 @@ mod tests {
 
         #[test]
         fn histogram_equals_naive_counts(values in proptest::collection::vec(-5i64..5000, 0..400)) {
-            let h = Histogram::from_values(values.iter().copied());
+            let mut h = Histogram::from_values(values.iter().copied());
             prop_assert_eq!(h.count(), values.len() as u64);
             prop_assert_eq!(h.entries().into_owned(), naive(&values));
+            // Shrunk, it holds the same values in no more than their entries' room, and
+            // keeps taking values.
+            h.shrink();
+            prop_assert_eq!(h.entries().into_owned(), naive(&values));
+            prop_assert_eq!(h.heap_size(), h.entries().len() * std::mem::size_of::<(i64, u64)>());
+            h.add(7);
+            let mut more = values.clone();
+            more.push(7);
+            prop_assert_eq!(h.entries().into_owned(), naive(&more));
         }
 
         #[test]

@@ -64,6 +64,57 @@ pub fn percentile(entries: &[(i64, u64)], n: u64, p: f64, method: PercentileMeth
     }
 }
 
+/// [`percentile`] at each of `ps`, reading the entries once for all of them (a report reads
+/// four percentiles of every cell and rollup, and each walked the entries from the start).
+pub fn percentiles(
+    entries: &[(i64, u64)],
+    n: u64,
+    ps: &[f64],
+    method: PercentileMethod,
+) -> Vec<Option<f64>> {
+    if n == 0 {
+        return vec![None; ps.len()];
+    }
+    // The ranks each percentile reads (lower and upper for linear interpolation).
+    let ranks: Vec<(u64, u64, f64)> = ps
+        .iter()
+        .map(|&p| match method {
+            PercentileMethod::Linear => {
+                let rn = (n - 1) as f64 * p;
+                (rn.floor() as u64, rn.ceil() as u64, rn)
+            }
+            PercentileMethod::NearestRank => {
+                let rank = (((n as f64) * p).ceil() as u64).max(1) - 1;
+                (rank, rank, 0.0)
+            }
+        })
+        .collect();
+    let mut wanted: Vec<u64> = ranks.iter().flat_map(|r| [r.0, r.1]).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut values = Vec::with_capacity(wanted.len());
+    let (mut seen, mut at) = (0u64, 0usize);
+    for &k in &wanted {
+        while at < entries.len() && seen + entries[at].1 <= k {
+            seen += entries[at].1;
+            at += 1;
+        }
+        values.push(entries.get(at).or(entries.last()).map_or(0, |e| e.0));
+    }
+    let value_of = |k: u64| values[wanted.partition_point(|&w| w < k)];
+    ranks
+        .iter()
+        .map(|&(lo_rank, hi_rank, rn)| {
+            let lo = value_of(lo_rank) as f64;
+            if lo_rank == hi_rank {
+                return Some(lo);
+            }
+            let hi = value_of(hi_rank) as f64;
+            Some(lo + (rn - lo_rank as f64) * (hi - lo))
+        })
+        .collect()
+}
+
 /// Wilson score interval for `k` successes in `n` trials at 95% confidence.
 pub fn wilson_95(k: u64, n: u64) -> Option<(f64, f64)> {
     if n == 0 {
@@ -130,10 +181,7 @@ impl Summary {
             n_within,
             compliance: (n > 0).then(|| n_within as f64 / n as f64),
             ci: wilson_95(n_within, n),
-            percentiles: ps
-                .iter()
-                .map(|&p| percentile(entries, n, p, method))
-                .collect(),
+            percentiles: percentiles(entries, n, ps, method),
             mean_s: (n > 0).then(|| sum as f64 / n as f64),
             min_s: entries.first().map(|e| e.0),
             max_s: entries.last().map(|e| e.0),
@@ -160,6 +208,25 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn percentiles_read_at_once_equal_each_read_alone(
+            values in proptest::collection::vec(prop_oneof![0i64..50, 0i64..100_000], 0..300),
+            ps in proptest::collection::vec(0.0f64..=1.0, 0..6),
+        ) {
+            let h = Histogram::from_values(values.iter().copied());
+            let e = h.entries();
+            for method in [PercentileMethod::Linear, PercentileMethod::NearestRank] {
+                let alone: Vec<Option<f64>> =
+                    ps.iter().map(|&p| percentile(&e, h.count(), p, method)).collect();
+                // Bit for bit: the same arithmetic on the same order statistics.
+                let at_once = percentiles(&e, h.count(), &ps, method);
+                prop_assert_eq!(
+                    at_once.iter().map(|v| v.map(f64::to_bits)).collect::<Vec<_>>(),
+                    alone.iter().map(|v| v.map(f64::to_bits)).collect::<Vec<_>>()
+                );
+            }
+        }
+
         #[test]
         fn percentiles_match_sorted_vector(
             mut values in proptest::collection::vec(0i64..10_000, 1..300),

@@ -7,8 +7,8 @@
 //! array (string equality on Utf8View taking arrow's slow path), DataFusion's row-format
 //! hashing of the Utf8View group keys, and one pass of `sla_hist` per measure. Here:
 //! - group keys are small integers: a grain unit as it is, a string column's value interned
-//!   once per distinct view (or dictionary value) of a batch, and a row's key is a few `u64`s
-//!   looked up in one hash table;
+//!   once per distinct view (through a small cache of views) or dictionary value, and a row's
+//!   key is packed into one `u64` (when each part fits in 20 bits) looked up in one hash table;
 //! - a status `CASE` is read per row from bitmaps of its conditions; `col = 'literal'` on a
 //!   string column compares the 16-byte views (or the dictionary's values) directly, and any
 //!   other condition or status is evaluated by DataFusion as before;
@@ -16,7 +16,9 @@
 //!   per-row step (`udf::hist_agg::RowFold`), so a cell holds exactly what the aggregate's would.
 //!
 //! The operator's output is the aggregate's own (same schema: the group values and each
-//! measure's encoded cell), so whatever reads a partial aggregate reads it unchanged.
+//! measure's encoded cell), so whatever reads a partial aggregate reads it unchanged; a reader
+//! that keeps cells (the scorecard's cube) takes them as they are from
+//! [`FusedScorecardExec::execute_cells`] instead.
 //! [`fuse`] puts it in place of an aggregate it can replace and leaves any other plan as it
 //! is: that plan, with DataFusion's own aggregate, is the fallback.
 
@@ -342,6 +344,39 @@ impl ExecutionPlan for FusedScorecardExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let stream = self.fold_stream(partition, context, Fold::next_batch)?;
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            stream,
+        )))
+    }
+}
+
+impl FusedScorecardExec {
+    /// Runs `partition` and hands on its groups with their cells as they are: what
+    /// [`ExecutionPlan::execute`] gives, before the cells are encoded into the aggregate's
+    /// state. A reader that keeps cells (the scorecard's cube) saves encoding and decoding
+    /// every cell.
+    pub fn execute_cells(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<futures::stream::BoxStream<'static, Result<FoldedCells>>> {
+        Ok(Box::pin(self.fold_stream(
+            partition,
+            context,
+            Fold::next_cells,
+        )?))
+    }
+
+    /// The partition's fold as a stream of what `next` takes from it once the input is read
+    /// (or whenever a partial aggregate has to hand on what it holds).
+    fn fold_stream<T: Send + 'static>(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+        next: fn(&mut Fold) -> Result<Option<T>>,
+    ) -> Result<impl futures::Stream<Item = Result<T>> + Send + 'static> {
         let input = self.input.execute(partition, context.clone())?;
         let reservation = MemoryConsumer::new(format!("FusedScorecardExec[{partition}]"))
             .register(context.memory_pool());
@@ -356,11 +391,16 @@ impl ExecutionPlan for FusedScorecardExec {
             heap_bytes: 0,
             rows_since_measure: 0,
         };
-        let schema = self.schema();
-        let stream = futures::stream::unfold(state, |mut s| async move {
+        Ok(futures::stream::unfold(state, move |mut s| async move {
             loop {
-                if let Some(b) = s.out.pop_front() {
-                    return Some((Ok(b), s));
+                match next(&mut s) {
+                    Ok(Some(b)) => return Some((Ok(b), s)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        s.input = None;
+                        s.out = VecDeque::new();
+                        return Some((Err(e), s));
+                    }
                 }
                 let input = s.input.as_mut()?;
                 match input.next().await {
@@ -382,9 +422,16 @@ impl ExecutionPlan for FusedScorecardExec {
                     }
                 }
             }
-        });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+        }))
     }
+}
+
+/// Groups a fold hands on, with their cells (see [`FusedScorecardExec::execute_cells`]).
+pub struct FoldedCells {
+    /// The group columns, as the aggregate's output has them.
+    pub groups: Vec<ArrayRef>,
+    /// Per measure, each group's cell.
+    pub cells: Vec<Vec<MeasureCell>>,
 }
 
 /// One partition's running aggregation.
@@ -394,7 +441,10 @@ struct Fold {
     groups: Groups,
     /// Per measure, one cell per group.
     cells: Vec<Vec<MeasureCell>>,
-    out: VecDeque<RecordBatch>,
+    /// Emitted states not yet handed on, each encoded only when the next stage asks for it
+    /// and its cells dropped as they are encoded: encoding every group at once held the
+    /// cells and their encoded copies together at the peak.
+    out: VecDeque<Drain>,
     reservation: MemoryReservation,
     batch_size: usize,
     heap_bytes: usize,
@@ -487,44 +537,92 @@ impl Fold {
         }
     }
 
-    /// Hands on every group (in batches of the session's size) and starts empty.
+    /// Hands on every group (in batches of the session's size, see [`Fold::next_out`]) and
+    /// starts empty.
     fn emit(&mut self) -> Result<()> {
-        let schema = self.exec.schema();
         let groups = std::mem::replace(&mut self.groups, Groups::new(self.exec.keys.len()));
         let cells: Vec<Vec<MeasureCell>> = self.cells.iter_mut().map(std::mem::take).collect();
-        let total = groups.len();
-        let mut from = 0;
-        let mut buf = Vec::new();
-        while from < total {
-            let to = (from + self.batch_size.max(1)).min(total);
-            let mut cols: Vec<ArrayRef> = Vec::new();
-            for (j, values) in groups.values.iter().enumerate() {
-                let a = ScalarValue::iter_to_array(values[from..to].iter().cloned())?;
-                let want = schema.field(j).data_type();
-                cols.push(if a.data_type() == want {
-                    a
-                } else {
-                    cast(&a, want)?
-                });
-            }
-            for c in &cells {
-                let mut b = BinaryBuilder::with_capacity(to - from, (to - from) * 32);
-                for cell in &c[from..to] {
-                    buf.clear();
-                    cell.encode(&mut buf);
-                    b.append_value(&buf);
-                }
-                cols.push(Arc::new(b.finish()));
-            }
-            self.out
-                .push_back(RecordBatch::try_new(schema.clone(), cols)?);
-            from = to;
+        if groups.len() > 0 {
+            self.out.push_back(Drain {
+                groups,
+                cells,
+                from: 0,
+            });
         }
         self.heap_bytes = 0;
         self.rows_since_measure = 0;
         self.reservation.free();
         Ok(())
     }
+
+    /// The next batch of emitted groups with their cells, if any.
+    fn next_cells(&mut self) -> Result<Option<FoldedCells>> {
+        let Some(d) = self.out.front_mut() else {
+            return Ok(None);
+        };
+        let schema = self.exec.schema();
+        let total = d.groups.len();
+        let (from, to) = (d.from, (d.from + self.batch_size.max(1)).min(total));
+        let mut groups: Vec<ArrayRef> = Vec::new();
+        for (j, values) in d.groups.values.iter_mut().enumerate() {
+            let a = ScalarValue::iter_to_array(
+                values[from..to]
+                    .iter_mut()
+                    .map(|v| std::mem::replace(v, ScalarValue::Null)),
+            )?;
+            let want = schema.field(j).data_type();
+            groups.push(if a.data_type() == want {
+                a
+            } else {
+                cast(&a, want)?
+            });
+        }
+        // Taken, so that each cell's memory goes as it is handed on; folded, because readers
+        // read a cell's entries many times (each rollup) and an unfolded one sorts each time;
+        // shrunk, because the cube keeps it (the add buffer's capacity was a third of peak).
+        let cells = (d.cells.iter_mut())
+            .map(|c| {
+                (c[from..to].iter_mut())
+                    .map(|cell| {
+                        let mut cell = std::mem::take(cell);
+                        cell.hist.shrink();
+                        cell
+                    })
+                    .collect()
+            })
+            .collect();
+        d.from = to;
+        if to >= total {
+            self.out.pop_front();
+        }
+        Ok(Some(FoldedCells { groups, cells }))
+    }
+
+    /// [`Fold::next_cells`] as the aggregate's output batch: the cells encoded.
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let Some(FoldedCells { mut groups, cells }) = self.next_cells()? else {
+            return Ok(None);
+        };
+        let mut buf = Vec::new();
+        for c in cells {
+            let mut b = BinaryBuilder::with_capacity(c.len(), c.len() * 32);
+            for cell in c {
+                buf.clear();
+                cell.encode(&mut buf);
+                b.append_value(&buf);
+            }
+            groups.push(Arc::new(b.finish()));
+        }
+        Ok(Some(RecordBatch::try_new(self.exec.schema(), groups)?))
+    }
+}
+
+/// Groups emitted by a [`Fold`], handed on a batch at a time.
+struct Drain {
+    groups: Groups,
+    cells: Vec<Vec<MeasureCell>>,
+    /// The first group not yet handed on.
+    from: usize,
 }
 
 /// A batch's condition bitmaps and whole-evaluated statuses.
@@ -584,7 +682,13 @@ fn str_eq_truth(a: &ArrayRef, text: &str) -> BooleanBuffer {
             let v: &StringViewArray = a.as_string_view();
             // Sliced to the length so that the loops below need no bounds checks.
             let views = &v.views()[..n];
-            if text.len() <= 12 {
+            if text.len() <= 4 {
+                // Length and text in the low word: a 64-bit compare, which vectorises where
+                // the 128-bit one does not (channels, grades and codes are this short).
+                let want = inline_view(text) as u64;
+                let mask = u64::MAX >> (32 - 8 * text.len());
+                BooleanBuffer::collect_bool(n, |i| views[i] as u64 & mask == want)
+            } else if text.len() <= 12 {
                 // Padding is zero by the format; masked anyway, it costs nothing.
                 let want = inline_view(text);
                 let mask = match text.len() {
@@ -681,35 +785,53 @@ impl Hasher for FxHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply leaves low bits that depend only on the key's low bits, and hashbrown
+        // picks buckets by the low bits: a packed key (borough id in its low bits) then
+        // probed long chains. Folding the full product mixes every bit into both ends.
+        let p = u128::from(self.0) * 0x9e37_79b9_7f4a_7c15;
+        (p as u64) ^ ((p >> 64) as u64)
     }
 }
 
 type Fx = BuildHasherDefault<FxHasher>;
 
+/// Bits of each key part in a packed key (see [`Groups::of_batch`]).
+const PACK_BITS: u32 = 20;
+/// Most key parts a packed key holds (their null flags go in the top bits).
+const PACK_MAX: usize = 3;
+
 /// The groups seen so far: a row's key is one `u64` per group expression (an integer as it
 /// is, a string as its interned id) and one of null flags.
 struct Groups {
+    /// Keys whose parts all fit in [`PACK_BITS`] (interned ids, months, small codes), packed
+    /// into one word: the usual scorecard key, looked up without hashing a slice.
+    packed: HashMap<u64, u32, Fx>,
+    /// Every other key.
     index: HashMap<Box<[u64]>, u32, Fx>,
     /// Per group expression, each group's value (the output).
     values: Vec<Vec<ScalarValue>>,
     /// Per string column, text -> id.
     interned: Vec<HashMap<Box<[u8]>, u64, Fx>>,
+    /// Per string column, a cache of Utf8View views -> id.
+    views: Vec<ViewCache>,
+    /// Batches seen, stamping the cache entries that are valid for one batch only.
+    batch: u64,
     key_bytes: usize,
     /// Per-batch buffers, kept to save an allocation (and its zeroing) per batch.
-    flat: Vec<u64>,
-    column: Vec<u64>,
+    columns: Vec<Vec<u64>>,
 }
 
 impl Groups {
     fn new(k: usize) -> Self {
         Groups {
+            packed: HashMap::default(),
             index: HashMap::default(),
             values: vec![Vec::new(); k],
             interned: (0..k).map(|_| HashMap::default()).collect(),
+            views: (0..k).map(|_| ViewCache::default()).collect(),
+            batch: 0,
             key_bytes: 0,
-            flat: Vec::new(),
-            column: Vec::new(),
+            columns: vec![Vec::new(); k],
         }
     }
 
@@ -726,29 +848,39 @@ impl Groups {
     fn of_batch(&mut self, keys: &[ArrayRef]) -> Result<Vec<u32>> {
         let k = keys.len();
         let n = keys.first().map_or(0, |a| a.len());
-        let w = k + 1;
-        let mut flat = std::mem::take(&mut self.flat);
-        flat.clear();
-        flat.resize(n * w, 0);
-        let mut column = std::mem::take(&mut self.column);
+        self.batch += 1;
+        let mut columns = std::mem::take(&mut self.columns);
+        let mut nulls = Vec::with_capacity(k);
         for (j, a) in keys.iter().enumerate() {
-            self.key_column(j, a, &mut column)?;
-            for (row, v) in flat.chunks_exact_mut(w).zip(&column) {
-                row[j] = *v;
-            }
-            if let Some(nulls) = a.logical_nulls() {
-                for i in 0..n {
-                    if nulls.is_null(i) {
-                        flat[i * w + j] = 0;
-                        flat[i * w + k] |= 1 << j;
-                    }
-                }
-            }
+            self.key_column(j, a, &mut columns[j])?;
+            nulls.push(a.logical_nulls());
         }
+        let mut key = vec![0u64; k + 1];
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
-            let key = &flat[i * w..(i + 1) * w];
-            let id = match self.index.get(key) {
+            let (mut flags, mut packed) = (0u64, 0u64);
+            let mut fits = k <= PACK_MAX;
+            for (j, (column, nulls)) in columns.iter().zip(&nulls).enumerate() {
+                let v = if nulls.as_ref().is_some_and(|b| b.is_null(i)) {
+                    flags |= 1 << j;
+                    0
+                } else {
+                    column[i]
+                };
+                key[j] = v;
+                if j < PACK_MAX {
+                    fits &= v < 1 << PACK_BITS;
+                    packed |= v << (PACK_BITS as usize * j);
+                }
+            }
+            key[k] = flags;
+            let found = if fits {
+                packed |= flags << (PACK_BITS as usize * PACK_MAX);
+                self.packed.get(&packed)
+            } else {
+                self.index.get(&key[..])
+            };
+            let id = match found {
                 Some(&id) => id,
                 None => {
                     let id = u32::try_from(self.len()).map_err(|_| {
@@ -757,15 +889,19 @@ impl Groups {
                     for (j, a) in keys.iter().enumerate() {
                         self.values[j].push(ScalarValue::try_from_array(a, i)?);
                     }
-                    self.key_bytes += w * 8 + 16;
-                    self.index.insert(key.into(), id);
+                    if fits {
+                        self.key_bytes += 8 + 16;
+                        self.packed.insert(packed, id);
+                    } else {
+                        self.key_bytes += (k + 1) * 8 + 16;
+                        self.index.insert(key.as_slice().into(), id);
+                    }
                     id
                 }
             };
             out.push(id);
         }
-        self.flat = flat;
-        self.column = column;
+        self.columns = columns;
         Ok(out)
     }
 
@@ -778,23 +914,17 @@ impl Groups {
         match a.data_type() {
             DataType::Utf8View => {
                 let v: &StringViewArray = a.as_string_view();
-                let interned = &mut self.interned[j];
-                // Identical views are identical texts within an array (a dictionary page
-                // decodes to views of its values), so each distinct view is looked up once.
-                let mut seen: HashMap<u128, u64, Fx> = HashMap::default();
-                let views = v.views();
-                for i in 0..n {
+                let (interned, cache) = (&mut self.interned[j], &mut self.views[j]);
+                let views = &v.views()[..n];
+                for (i, &view) in views.iter().enumerate() {
                     if v.is_null(i) {
                         continue;
                     }
-                    let id = match seen.get(&views[i]) {
-                        Some(&id) => id,
-                        None => {
-                            let id = intern(interned, v.value(i).as_bytes());
-                            seen.insert(views[i], id);
-                            id
-                        }
-                    };
+                    let id = cache.get(view, self.batch).unwrap_or_else(|| {
+                        let id = intern(interned, v.value(i).as_bytes());
+                        cache.put(view, id, self.batch);
+                        id
+                    });
                     set(i, id);
                 }
             }
@@ -842,6 +972,47 @@ impl Groups {
     }
 }
 
+/// A direct-mapped cache of Utf8View views -> interned ids. A view of a text of at most 12
+/// bytes is the text itself, so its entry holds for every batch; a longer text's view names a
+/// buffer and an offset of one array, so its entry holds for the batch that made it only.
+/// Identical views are identical texts within an array (a dictionary page decodes to views of
+/// its values), so a column of a few dozen boroughs costs a multiply and a compare a row.
+struct ViewCache {
+    /// `(view, id, batch)`; batch 0 marks an inline view, valid in every batch.
+    slots: Vec<(u128, u64, u64)>,
+}
+
+impl Default for ViewCache {
+    fn default() -> Self {
+        // View 0 (the empty text) in every slot, all with an impossible id: a miss.
+        ViewCache {
+            slots: vec![(0, u64::MAX, u64::MAX); 1 << ViewCache::BITS],
+        }
+    }
+}
+
+impl ViewCache {
+    const BITS: u32 = 10;
+
+    #[inline]
+    fn slot(view: u128) -> usize {
+        let h = ((view as u64) ^ ((view >> 64) as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h >> (64 - Self::BITS)) as usize
+    }
+
+    #[inline]
+    fn get(&self, view: u128, batch: u64) -> Option<u64> {
+        let (v, id, b) = self.slots[Self::slot(view)];
+        (v == view && id != u64::MAX && (b == 0 || b == batch)).then_some(id)
+    }
+
+    #[inline]
+    fn put(&mut self, view: u128, id: u64, batch: u64) {
+        let inline = (view as u32) <= 12;
+        self.slots[Self::slot(view)] = (view, id, if inline { 0 } else { batch });
+    }
+}
+
 fn intern(map: &mut HashMap<Box<[u8]>, u64, Fx>, text: &[u8]) -> u64 {
     if let Some(&id) = map.get(text) {
         return id;
@@ -849,4 +1020,142 @@ fn intern(map: &mut HashMap<Box<[u8]>, u64, Fx>, text: &[u8]) -> u64 {
     let id = map.len() as u64;
     map.insert(text.into(), id);
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::buffer::{Buffer, ScalarBuffer};
+
+    /// A Utf8View array of one buffer holding `texts` back to back.
+    fn views_of(texts: &[&str]) -> ArrayRef {
+        let data: Vec<u8> = texts.concat().into_bytes();
+        let mut views = Vec::new();
+        let mut at = 0u32;
+        for t in texts {
+            let b = t.as_bytes();
+            let mut v = [0u8; 16];
+            v[..4].copy_from_slice(&(b.len() as u32).to_le_bytes());
+            if b.len() <= 12 {
+                v[4..4 + b.len()].copy_from_slice(b);
+            } else {
+                v[4..8].copy_from_slice(&b[..4]);
+                v[8..12].copy_from_slice(&0u32.to_le_bytes());
+                v[12..16].copy_from_slice(&at.to_le_bytes());
+            }
+            views.push(u128::from_le_bytes(v));
+            at += b.len() as u32;
+        }
+        Arc::new(StringViewArray::new(
+            ScalarBuffer::from(views),
+            vec![Buffer::from_vec(data)],
+            None,
+        ))
+    }
+
+    #[test]
+    fn a_long_texts_view_names_its_text_in_its_own_batch_only() {
+        // Same length, same first four bytes, same buffer and offset: the same view bits in
+        // two batches, for two different texts.
+        let (a, b) = ("Kensington and Chelsea", "Kensington upon Thames");
+        assert_eq!(a.len(), b.len());
+        let mut g = Groups::new(1);
+        let first = g.of_batch(&[views_of(&[a, "Brent", a])]).unwrap();
+        let second = g.of_batch(&[views_of(&[b, "Brent", b])]).unwrap();
+        assert_eq!(first[0], first[2]);
+        assert_eq!(
+            first[1], second[1],
+            "inline texts keep their id across batches"
+        );
+        assert_ne!(
+            first[0], second[0],
+            "a stale view must not name another text"
+        );
+        assert_eq!(g.len(), 3);
+        let texts: Vec<String> = g.values[0].iter().map(|v| v.to_string()).collect();
+        assert_eq!(texts, [a, "Brent", b]);
+    }
+
+    #[test]
+    fn text_equality_on_views_equals_comparing_the_strings() {
+        let texts = [
+            "",
+            "I",
+            "S",
+            "999",
+            "9990",
+            "101",
+            "abcd",
+            "abcde",
+            "abcdefghijkl",
+            "abcdefghijklm",
+            "Kensington and Chelsea",
+            "Kensington upon Thames",
+        ];
+        let column: Vec<Option<&str>> = (0..200)
+            .map(|i| (i % 7 != 3).then(|| texts[(i * 5 + i / 3) % texts.len()]))
+            .collect();
+        let plain = StringArray::from(column.clone());
+        let view: ArrayRef = Arc::new(StringViewArray::from(column.clone()));
+        for want in texts.iter().chain(&["J", "99", "abc", "Kensington"]) {
+            let got = str_eq_truth(&view, want);
+            let plain_got = str_eq_truth(&(Arc::new(plain.clone()) as ArrayRef), want);
+            for (i, t) in column.iter().enumerate() {
+                assert_eq!(got.value(i), *t == Some(*want), "{want:?} at row {i}");
+                assert_eq!(plain_got.value(i), got.value(i));
+            }
+        }
+    }
+
+    #[test]
+    fn packed_and_wide_keys_and_nulls_give_one_group_per_distinct_key() {
+        // Small values pack into one word; a negative or large one takes the slice table.
+        let ints = Int64Array::from(vec![
+            Some(1),
+            Some(-1),
+            Some(1 << 40),
+            None,
+            Some(1),
+            Some(-1),
+            Some(1 << 40),
+            None,
+            Some(0),
+        ]);
+        let texts = StringArray::from(vec![
+            Some("a"),
+            Some("a"),
+            Some("a"),
+            Some("a"),
+            Some("a"),
+            Some("a"),
+            Some("a"),
+            Some("a"),
+            None,
+        ]);
+        let keys: Vec<ArrayRef> = vec![Arc::new(ints), Arc::new(texts)];
+        let mut g = Groups::new(2);
+        let ids = g.of_batch(&keys).unwrap();
+        assert_eq!(ids[..4], ids[4..8]);
+        let mut distinct = ids.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        // (1,a) (-1,a) (2^40,a) (NULL,a) (0,NULL): NULL is not 0.
+        assert_eq!(distinct.len(), 5);
+        assert_eq!(
+            g.of_batch(&keys).unwrap(),
+            ids,
+            "a second batch finds the same groups"
+        );
+        assert_eq!((g.packed.len(), g.index.len()), (3, 2));
+
+        // More parts than a word holds: every key in the slice table.
+        let small: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 1, 2]));
+        let mut g = Groups::new(4);
+        let ids = g
+            .of_batch(&[small.clone(), small.clone(), small.clone(), small])
+            .unwrap();
+        assert_eq!(ids, [0, 1, 0, 1]);
+        assert_eq!((g.packed.len(), g.index.len()), (0, 2));
+    }
 }

@@ -417,23 +417,64 @@ impl Plan {
         let task_ctx = Arc::new(self.df.task_ctx());
         let held =
             Arc::new(MemoryConsumer::new("slate scorecard cube").register(task_ctx.memory_pool()));
-        let streams = execute_stream_partitioned(source, task_ctx)?;
-        let tasks: Vec<_> = streams
+        // The fused aggregate hands its cells on as they are; any other plan's partial
+        // aggregate, as its encoded state.
+        let parts: Vec<CellStream> = match source.downcast_ref::<crate::fused::FusedScorecardExec>()
+        {
+            Some(fused) => (0..source.properties().output_partitioning().partition_count())
+                .map(|p| {
+                    Ok(CellStream::Folded(
+                        fused.execute_cells(p, task_ctx.clone())?,
+                    ))
+                })
+                .collect::<Result<_>>()?,
+            None => execute_stream_partitioned(source, task_ctx)?
+                .into_iter()
+                .map(CellStream::Encoded)
+                .collect(),
+        };
+        let tasks: Vec<_> = parts
             .into_iter()
-            .map(|mut stream| {
+            .map(|stream| {
                 let mut part = self.empty_cells();
-                let shape = (
-                    self.n_starts,
-                    self.opts.group_by.len(),
-                    self.start_of.clone(),
-                );
+                let shape = Shape {
+                    n_starts: self.n_starts,
+                    k: self.opts.group_by.len(),
+                    start_of: self.start_of.clone(),
+                };
                 let held = held.clone();
                 SpawnedTask::spawn(async move {
-                    while let Some(batch) = stream.next().await {
-                        let (n_starts, k, start_of) = &shape;
-                        let bytes =
-                            add_batch(&batch?, *n_starts, *k, start_of, &mut part.0, &mut part.1)?;
-                        held.try_grow(bytes)?;
+                    match stream {
+                        CellStream::Encoded(mut stream) => {
+                            while let Some(batch) = stream.next().await {
+                                let batch = batch?;
+                                let cells: Vec<&datafusion::arrow::array::BinaryArray> =
+                                    (0..shape.start_of.len())
+                                        .map(|m| {
+                                            batch
+                                                .column(shape.n_starts + shape.k + m)
+                                                .as_binary::<i32>()
+                                        })
+                                        .collect();
+                                let bytes = shape.add(
+                                    batch.columns(),
+                                    |m, row| Ok(MeasureCell::decode(cells[m].value(row))?),
+                                    &mut part,
+                                )?;
+                                held.try_grow(bytes)?;
+                            }
+                        }
+                        CellStream::Folded(mut stream) => {
+                            while let Some(folded) = stream.next().await {
+                                let mut folded = folded?;
+                                let bytes = shape.add(
+                                    &folded.groups,
+                                    |m, row| Ok(std::mem::take(&mut folded.cells[m][row])),
+                                    &mut part,
+                                )?;
+                                held.try_grow(bytes)?;
+                            }
+                        }
                     }
                     Ok::<_, Error>(part)
                 })
@@ -858,49 +899,66 @@ fn scores_bytes_bound(cube: &Cube, window: WindowKind, rollups: bool, measures: 
     rows.saturating_mul(per_row)
 }
 
-/// Adds a partial-aggregate batch to the cube; returns an upper bound of the bytes the cube
-/// grew by (every row a new entry).
-fn add_batch(
-    batch: &RecordBatch,
+/// One partition's stream of partial aggregate output: encoded batches, or the fused
+/// aggregate's cells as they are.
+enum CellStream {
+    Encoded(datafusion::execution::SendableRecordBatchStream),
+    Folded(
+        futures::stream::BoxStream<'static, datafusion::error::Result<crate::fused::FoldedCells>>,
+    ),
+}
+
+/// Where a partial aggregate's columns are: `n_starts` grain units, `k` group columns, then
+/// one cell per measure (measure `m` bucketed by start `start_of[m]`).
+struct Shape {
     n_starts: usize,
     k: usize,
-    start_of: &[usize],
-    cube: &mut Cube,
-    outside: &mut [MeasureCell],
-) -> Result<usize> {
-    let buckets: Vec<&datafusion::arrow::array::PrimitiveArray<Int32Type>> = (0..n_starts)
-        .map(|j| batch.column(j).as_primitive::<Int32Type>())
-        .collect();
-    let groups = utf8_columns(&batch.columns()[n_starts..n_starts + k])?;
-    let groups: Vec<&datafusion::arrow::array::StringArray> =
-        groups.iter().map(|a| a.as_string::<i32>()).collect();
-    let cells: Vec<&datafusion::arrow::array::BinaryArray> = (0..start_of.len())
-        .map(|m| batch.column(n_starts + k + m).as_binary::<i32>())
-        .collect();
-    // A cube entry: its key (with the map's own overhead) and one cell per measure.
-    let entry = std::mem::size_of::<(Option<i32>, GroupKey, Vec<MeasureCell>)>()
-        + start_of.len() * std::mem::size_of::<MeasureCell>()
-        + 16;
-    let mut bytes = 0usize;
-    for row in 0..batch.num_rows() {
-        let key = group_key(&groups, row);
-        bytes = bytes.saturating_add(entry + key_bytes(&key));
-        for (m, &s) in start_of.iter().enumerate() {
-            let cell = MeasureCell::decode(cells[m].value(row))?;
-            if cell.n_eligible() == 0 && cell.ambiguous_local == 0 {
-                continue;
-            }
-            bytes = bytes.saturating_add(cell_heap_bytes(&cell));
-            let b = buckets[s];
-            let unit = b.is_valid(row).then(|| b.value(row));
-            if unit == Some(OUTSIDE_PERIOD) {
-                outside[m].absorb(cell);
-            } else {
-                cube.absorb(unit, key.clone(), m, cell);
+    start_of: Vec<usize>,
+}
+
+impl Shape {
+    /// Adds rows of a partial aggregate's output (`columns`: at least the units and the
+    /// group columns; `cell(m, row)` each row's cell of measure `m`) to a partition's cells.
+    /// Returns the bytes the cube grew by, roughly.
+    fn add(
+        &self,
+        columns: &[ArrayRef],
+        mut cell: impl FnMut(usize, usize) -> Result<MeasureCell>,
+        (cube, outside): &mut (Cube, Vec<MeasureCell>),
+    ) -> Result<usize> {
+        let (n_starts, k) = (self.n_starts, self.k);
+        let buckets: Vec<&datafusion::arrow::array::PrimitiveArray<Int32Type>> = (0..n_starts)
+            .map(|j| columns[j].as_primitive::<Int32Type>())
+            .collect();
+        let groups = utf8_columns(&columns[n_starts..n_starts + k])?;
+        let groups: Vec<&datafusion::arrow::array::StringArray> =
+            groups.iter().map(|a| a.as_string::<i32>()).collect();
+        let rows = columns.first().map_or(0, |c| c.len());
+        // A cube entry: its key (with the map's own overhead) and one cell per measure.
+        let entry = std::mem::size_of::<(Option<i32>, GroupKey, Vec<MeasureCell>)>()
+            + self.start_of.len() * std::mem::size_of::<MeasureCell>()
+            + 16;
+        let mut bytes = 0usize;
+        for row in 0..rows {
+            let key = group_key(&groups, row);
+            bytes = bytes.saturating_add(entry + key_bytes(&key));
+            for (m, &s) in self.start_of.iter().enumerate() {
+                let cell = cell(m, row)?;
+                if cell.n_eligible() == 0 && cell.ambiguous_local == 0 {
+                    continue;
+                }
+                bytes = bytes.saturating_add(cell_heap_bytes(&cell));
+                let b = buckets[s];
+                let unit = b.is_valid(row).then(|| b.value(row));
+                if unit == Some(OUTSIDE_PERIOD) {
+                    outside[m].absorb(cell);
+                } else {
+                    cube.absorb(unit, key.clone(), m, cell);
+                }
             }
         }
+        Ok(bytes)
     }
-    Ok(bytes)
 }
 
 /// The tokio runtime slate's commands run DataFusion on: `threads` workers (default: the
@@ -1052,4 +1110,98 @@ fn status_expr(df: &DataFrame, policy: &SlaPolicy, m: &Measure) -> Result<Expr> 
         }
     };
     Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fused::FusedScorecardExec;
+    use datafusion::arrow::array::BinaryArray;
+    use slate_core::{PercentileMethod, SlaPolicy, TzRules};
+    use slate_datagen::{GenConfig, generate_all};
+
+    /// The fused aggregate hands its cells on two ways: encoded, as the aggregate's output
+    /// batches (what DataFusion's next stage reads), and as they are (what `Plan::cells` reads).
+    /// Both give the same groups with the same cells, partition by partition.
+    #[test]
+    fn the_fused_aggregates_batches_and_its_cells_hold_the_same_groups() {
+        let config = GenConfig {
+            rows: 20_000,
+            seed: 27,
+            from: NaiveDate::from_ymd_opt(2022, 1, 1).expect("date"),
+            years: 1,
+            dirty_rate: 0.05,
+            promises: true,
+        };
+        let tz = Arc::new(TzRules::from_name("Europe/London").expect("zone"));
+        let batches = generate_all(&config, &tz);
+        let policy = SlaPolicy::builtin("mps-promise-2008").expect("policy");
+        let opts = ScorecardOptions {
+            window: slate_core::WindowKind::Month,
+            group_by: vec!["borough".into(), "grade".into()],
+            tz: tz.clone(),
+            from: None,
+            to: None,
+            method: PercentileMethod::Linear,
+            rollups: true,
+            threads: Some(2),
+        };
+        let rt = runtime(Some(2)).expect("runtime");
+        rt.block_on(async {
+            let ctx = crate::session(tz.clone(), Some(2));
+            let df = ctx.read_batches(batches).expect("batches");
+            let plan = Plan::from_dataframe(df, &policy, &opts, 0, 0).expect("plan");
+            let physical = plan.physical_plan().await.expect("physical plan");
+            let mut fused = None;
+            physical
+                .apply(|node| {
+                    if let Some(f) = node.downcast_ref::<FusedScorecardExec>() {
+                        fused = Some(f.clone());
+                        return Ok(TreeNodeRecursion::Stop);
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                })
+                .expect("walk");
+            let fused = fused.expect("the plan has the fused aggregate");
+            let k = opts.group_by.len() + plan.n_starts;
+            let m = policy.measures.len();
+            let partitions = fused.properties().output_partitioning().partition_count();
+            let mut groups_seen = 0;
+            for p in 0..partitions {
+                let task = Arc::new(plan.df.task_ctx());
+                let mut encoded = Vec::new();
+                let mut stream = fused.execute(p, task.clone()).expect("execute");
+                while let Some(b) = stream.next().await {
+                    let b = b.expect("batch");
+                    let cells: Vec<&BinaryArray> =
+                        (0..m).map(|j| b.column(k + j).as_binary::<i32>()).collect();
+                    for row in 0..b.num_rows() {
+                        let key: Vec<ScalarValue> = (0..k)
+                            .map(|j| ScalarValue::try_from_array(b.column(j), row).expect("key"))
+                            .collect();
+                        let cells: Vec<MeasureCell> = (cells.iter())
+                            .map(|c| MeasureCell::decode(c.value(row)).expect("cell"))
+                            .collect();
+                        encoded.push((key, cells));
+                    }
+                }
+                let mut direct = Vec::new();
+                let mut stream = fused.execute_cells(p, task).expect("execute cells");
+                while let Some(f) = stream.next().await {
+                    let f = f.expect("cells");
+                    for row in 0..f.groups.first().map_or(0, |g| g.len()) {
+                        let key: Vec<ScalarValue> = (f.groups.iter())
+                            .map(|g| ScalarValue::try_from_array(g, row).expect("key"))
+                            .collect();
+                        let cells: Vec<MeasureCell> =
+                            f.cells.iter().map(|c| c[row].clone()).collect();
+                        direct.push((key, cells));
+                    }
+                }
+                assert_eq!(encoded, direct, "partition {p}");
+                groups_seen += direct.len();
+            }
+            assert!(groups_seen > 100, "{groups_seen} groups");
+        });
+    }
 }
