@@ -203,16 +203,9 @@ impl Cube {
         measure: usize,
         cell: &MeasureCell,
     ) {
-        debug_assert_eq!(groups.len(), self.group_by.len());
-        let n = self.n_measures;
-        let of_unit = self.cells.entry(unit).or_default();
-        match of_unit.get_mut(groups) {
+        match self.cells.get_mut(&unit).and_then(|g| g.get_mut(groups)) {
             Some(slot) => slot[measure].merge(cell),
-            None => {
-                let mut slot = vec![MeasureCell::default(); n];
-                slot[measure].merge(cell);
-                of_unit.insert(groups.clone(), slot);
-            }
+            None => self.add(unit, groups.clone(), measure, cell),
         }
     }
 
@@ -306,7 +299,7 @@ impl Cube {
     pub fn merge(&mut self, other: &Cube) {
         for (unit, groups, cells) in other.cells() {
             for (m, c) in cells.iter().enumerate() {
-                self.add(unit, groups.clone(), m, c);
+                self.add_at(unit, groups, m, c);
             }
         }
     }

@@ -27,41 +27,9 @@ impl PercentileMethod {
     }
 }
 
-/// The `k`-th smallest value (0-based) of a sorted `(value, count)` list.
-fn order_statistic(entries: &[(i64, u64)], k: u64) -> i64 {
-    let mut seen = 0u64;
-    for &(v, c) in entries {
-        seen += c;
-        if k < seen {
-            return v;
-        }
-    }
-    entries.last().map_or(0, |e| e.0)
-}
-
 /// Reads percentile `p` (0..=1) of a histogram; `None` when it is empty.
 pub fn percentile(entries: &[(i64, u64)], n: u64, p: f64, method: PercentileMethod) -> Option<f64> {
-    if n == 0 {
-        return None;
-    }
-    match method {
-        PercentileMethod::Linear => {
-            // Same arithmetic as DuckDB: RN = (n-1) p, lo + (RN - floor RN) * (hi - lo).
-            let rn = (n - 1) as f64 * p;
-            let lo_rank = rn.floor();
-            let hi_rank = rn.ceil();
-            let lo = order_statistic(entries, lo_rank as u64) as f64;
-            if lo_rank == hi_rank {
-                return Some(lo);
-            }
-            let hi = order_statistic(entries, hi_rank as u64) as f64;
-            Some(lo + (rn - lo_rank) * (hi - lo))
-        }
-        PercentileMethod::NearestRank => {
-            let rank = ((n as f64) * p).ceil() as u64;
-            Some(order_statistic(entries, rank.max(1) - 1) as f64)
-        }
-    }
+    percentiles(entries, n, &[p], method).pop().flatten()
 }
 
 /// [`percentile`] at each of `ps`, reading the entries once for all of them (a report reads
@@ -80,6 +48,7 @@ pub fn percentiles(
         .iter()
         .map(|&p| match method {
             PercentileMethod::Linear => {
+                // Same arithmetic as DuckDB: RN = (n-1) p, lo + (RN - floor RN) * (hi - lo).
                 let rn = (n - 1) as f64 * p;
                 (rn.floor() as u64, rn.ceil() as u64, rn)
             }
@@ -92,6 +61,7 @@ pub fn percentiles(
     let mut wanted: Vec<u64> = ranks.iter().flat_map(|r| [r.0, r.1]).collect();
     wanted.sort_unstable();
     wanted.dedup();
+    // The order statistics (0-based) at those ranks, in one walk.
     let mut values = Vec::with_capacity(wanted.len());
     let (mut seen, mut at) = (0u64, 0usize);
     for &k in &wanted {
@@ -216,6 +186,7 @@ mod tests {
             let h = Histogram::from_values(values.iter().copied());
             let e = h.entries();
             for method in [PercentileMethod::Linear, PercentileMethod::NearestRank] {
+                // Each alone is what `percentile` reads (checked against sorted vectors below).
                 let alone: Vec<Option<f64>> =
                     ps.iter().map(|&p| percentile(&e, h.count(), p, method)).collect();
                 // Bit for bit: the same arithmetic on the same order statistics.

@@ -441,8 +441,8 @@ struct Fold {
     groups: Groups,
     /// Per measure, one cell per group.
     cells: Vec<Vec<MeasureCell>>,
-    /// Emitted states not yet handed on, each encoded only when the next stage asks for it
-    /// and its cells dropped as they are encoded: encoding every group at once held the
+    /// Emitted groups not yet handed on, a batch of them taken (and encoded, for DataFusion's
+    /// next stage) only when the reader asks for it: encoding every group at once held the
     /// cells and their encoded copies together at the peak.
     out: VecDeque<Drain>,
     reservation: MemoryReservation,
@@ -537,7 +537,7 @@ impl Fold {
         }
     }
 
-    /// Hands on every group (in batches of the session's size, see [`Fold::next_out`]) and
+    /// Hands on every group (in batches of the session's size, see [`Fold::next_cells`]) and
     /// starts empty.
     fn emit(&mut self) -> Result<()> {
         let groups = std::mem::replace(&mut self.groups, Groups::new(self.exec.keys.len()));
@@ -579,7 +579,7 @@ impl Fold {
         }
         // Taken, so that each cell's memory goes as it is handed on; folded, because readers
         // read a cell's entries many times (each rollup) and an unfolded one sorts each time;
-        // shrunk, because the cube keeps it (the add buffer's capacity was a third of peak).
+        // shrunk, because the cube keeps it (kept buffers and slack raised peak memory 30%).
         let cells = (d.cells.iter_mut())
             .map(|c| {
                 (c[from..to].iter_mut())
@@ -1026,33 +1026,6 @@ fn intern(map: &mut HashMap<Box<[u8]>, u64, Fx>, text: &[u8]) -> u64 {
 mod tests {
     use super::*;
     use datafusion::arrow::array::{Int64Array, StringArray};
-    use datafusion::arrow::buffer::{Buffer, ScalarBuffer};
-
-    /// A Utf8View array of one buffer holding `texts` back to back.
-    fn views_of(texts: &[&str]) -> ArrayRef {
-        let data: Vec<u8> = texts.concat().into_bytes();
-        let mut views = Vec::new();
-        let mut at = 0u32;
-        for t in texts {
-            let b = t.as_bytes();
-            let mut v = [0u8; 16];
-            v[..4].copy_from_slice(&(b.len() as u32).to_le_bytes());
-            if b.len() <= 12 {
-                v[4..4 + b.len()].copy_from_slice(b);
-            } else {
-                v[4..8].copy_from_slice(&b[..4]);
-                v[8..12].copy_from_slice(&0u32.to_le_bytes());
-                v[12..16].copy_from_slice(&at.to_le_bytes());
-            }
-            views.push(u128::from_le_bytes(v));
-            at += b.len() as u32;
-        }
-        Arc::new(StringViewArray::new(
-            ScalarBuffer::from(views),
-            vec![Buffer::from_vec(data)],
-            None,
-        ))
-    }
 
     #[test]
     fn a_long_texts_view_names_its_text_in_its_own_batch_only() {
@@ -1060,9 +1033,14 @@ mod tests {
         // two batches, for two different texts.
         let (a, b) = ("Kensington and Chelsea", "Kensington upon Thames");
         assert_eq!(a.len(), b.len());
+        let (one, two) = (
+            StringViewArray::from(vec![a, "Brent", a]),
+            StringViewArray::from(vec![b, "Brent", b]),
+        );
+        assert_eq!(one.views()[0], two.views()[0], "the case under test");
         let mut g = Groups::new(1);
-        let first = g.of_batch(&[views_of(&[a, "Brent", a])]).unwrap();
-        let second = g.of_batch(&[views_of(&[b, "Brent", b])]).unwrap();
+        let first = g.of_batch(&[Arc::new(one) as ArrayRef]).unwrap();
+        let second = g.of_batch(&[Arc::new(two) as ArrayRef]).unwrap();
         assert_eq!(first[0], first[2]);
         assert_eq!(
             first[1], second[1],
