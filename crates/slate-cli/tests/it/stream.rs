@@ -102,7 +102,7 @@ fn sigkill_at_random_points_then_restart_gives_the_batch_figures() {
     let span = t0.elapsed().as_millis().max(200) as u64;
 
     let seed = 0x5eed_u64;
-    let killed_mid_run = kill_five_times(seed, span, || stream_cmd(&data, &out, &state));
+    let killed_mid_run = kill_five_times(seed, span, &state, || stream_cmd(&data, &out, &state));
     assert!(
         killed_mid_run >= 3,
         "seed {seed}: only {killed_mid_run} kills landed mid-run (run takes {span} ms)"
@@ -354,20 +354,33 @@ fn full_policies_stream_to_the_batch_figures_from_a_replay_and_stdin_as_ndjson_a
 
 /// Starts `cmd` five times and SIGKILLs each run at a seeded point within the first fifth of
 /// a full run's `span_ms`, so several land mid-run; returns how many did (a run that ended
-/// first is not counted).
+/// first is not counted). The first run's point is counted from its first checkpoint in
+/// `state`, so that the restart after the kills has one to resume from: on a loaded machine
+/// a run's start-up (a Kafka consumer's assignment) can outlast every seeded point, and five
+/// runs killed before any checkpoint once made the restart start afresh (CI, session 16).
 fn kill_five_times(
     seed: u64,
     span_ms: u64,
+    state: &Path,
     mut cmd: impl FnMut() -> std::process::Command,
 ) -> usize {
     let mut x = seed;
     let mut killed_mid_run = 0;
-    for _ in 0..5 {
+    for run in 0..5 {
         x = x
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         let delay = span_ms / 20 + (x >> 33) % (span_ms * 3 / 20);
         let mut child = cmd().spawn().unwrap();
+        if run == 0 {
+            let t0 = Instant::now();
+            while !state.join("checkpoint.json").exists()
+                && child.try_wait().unwrap().is_none()
+                && t0.elapsed() < Duration::from_secs(60)
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         std::thread::sleep(Duration::from_millis(delay));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
@@ -976,8 +989,9 @@ mod kafka {
 
         // Killed at random points, then restarted to the end.
         let (out, state) = (t.path().join("out"), t.path().join("state"));
-        let killed_mid_run =
-            super::kill_five_times(0x6b61_666b, span, || kafka_cmd(&brokers, &out, &state));
+        let killed_mid_run = super::kill_five_times(0x6b61_666b, span, &state, || {
+            kafka_cmd(&brokers, &out, &state)
+        });
         assert!(
             killed_mid_run >= 3,
             "only {killed_mid_run} kills landed mid-run (run takes {span} ms)"
