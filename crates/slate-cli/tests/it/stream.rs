@@ -374,7 +374,7 @@ fn kill_five_times(
         let mut child = cmd().spawn().unwrap();
         if run == 0 {
             let t0 = Instant::now();
-            while !state.join("checkpoint.json").exists()
+            while !state.join(slate_stream::checkpoint::CHECKPOINT).exists()
                 && child.try_wait().unwrap().is_none()
                 && t0.elapsed() < Duration::from_secs(60)
             {
