@@ -596,7 +596,7 @@ impl WindowReader<'_> {
                         n_eligible: n_measured + n_excluded,
                         n_excluded,
                         summary: Summary::of_entries(
-                            &entries,
+                            entries,
                             n_measured,
                             measure.threshold,
                             &measure.percentiles,

@@ -42,7 +42,7 @@ pub use ambiguous::{Ambiguous, Reading};
 pub use calendar::{Grain, WindowKind};
 pub use cube::{Cube, GroupKey, ScoreOptions, Scores, Totals};
 pub use error::{Error, ParamMessage, Result};
-pub use hist::{Exclusion, Histogram, MeasureCell, UnionScratch};
+pub use hist::{Exclusion, Histogram, MeasureCell, Narrow, Pair, Pairs, UnionScratch};
 pub use policy::{Measure, SlaPolicy};
 pub use stats::{PercentileMethod, Summary};
 pub use tz::{LocalResolution, TzRules};

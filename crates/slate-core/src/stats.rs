@@ -3,7 +3,7 @@
 //! Everything here is a pure function of a histogram, so figures for a merged window are the
 //! figures of the union of its records, whatever order they were merged in.
 
-use crate::hist::Histogram;
+use crate::hist::{Histogram, Pair, Pairs};
 
 /// How a percentile is read from the order statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -28,14 +28,14 @@ impl PercentileMethod {
 }
 
 /// Reads percentile `p` (0..=1) of a histogram; `None` when it is empty.
-pub fn percentile(entries: &[(i64, u64)], n: u64, p: f64, method: PercentileMethod) -> Option<f64> {
+pub fn percentile<P: Pair>(entries: &[P], n: u64, p: f64, method: PercentileMethod) -> Option<f64> {
     percentiles(entries, n, &[p], method).pop().flatten()
 }
 
 /// [`percentile`] at each of `ps`, reading the entries once for all of them (a report reads
 /// four percentiles of every cell and rollup, and each walked the entries from the start).
-pub fn percentiles(
-    entries: &[(i64, u64)],
+pub fn percentiles<P: Pair>(
+    entries: &[P],
     n: u64,
     ps: &[f64],
     method: PercentileMethod,
@@ -65,11 +65,11 @@ pub fn percentiles(
     let mut values = Vec::with_capacity(wanted.len());
     let (mut seen, mut at) = (0u64, 0usize);
     for &k in &wanted {
-        while at < entries.len() && seen + entries[at].1 <= k {
-            seen += entries[at].1;
+        while at < entries.len() && seen + entries[at].count() <= k {
+            seen += entries[at].count();
             at += 1;
         }
-        values.push(entries.get(at).or(entries.last()).map_or(0, |e| e.0));
+        values.push(entries.get(at).or(entries.last()).map_or(0, |e| e.value()));
     }
     let value_of = |k: u64| values[wanted.partition_point(|&w| w < k)];
     ranks
@@ -124,14 +124,27 @@ pub struct Summary {
 impl Summary {
     /// Computes every figure in one walk of the histogram.
     pub fn of(hist: &Histogram, threshold_s: i64, ps: &[f64], method: PercentileMethod) -> Self {
-        Self::of_entries(&hist.entries(), hist.count(), threshold_s, ps, method)
+        hist.with_pairs(|pairs| Self::of_entries(pairs, hist.count(), threshold_s, ps, method))
     }
 
     /// The figures of sorted, unique-valued `(value, count)` entries whose counts sum to `n`
     /// (a histogram's [`Histogram::entries`], or a union of several, see
     /// [`Histogram::union_entries`]).
     pub fn of_entries(
-        entries: &[(i64, u64)],
+        entries: Pairs<'_>,
+        n: u64,
+        threshold_s: i64,
+        ps: &[f64],
+        method: PercentileMethod,
+    ) -> Self {
+        match entries {
+            Pairs::Narrow(e) => Self::of_slice(e, n, threshold_s, ps, method),
+            Pairs::Wide(e) => Self::of_slice(e, n, threshold_s, ps, method),
+        }
+    }
+
+    fn of_slice<P: Pair>(
+        entries: &[P],
         n: u64,
         threshold_s: i64,
         ps: &[f64],
@@ -140,7 +153,8 @@ impl Summary {
         let mut n_within = 0u64;
         // i128: a sum of billions of large durations must not overflow.
         let mut sum: i128 = 0;
-        for &(v, c) in entries.iter() {
+        for e in entries {
+            let (v, c) = (e.value(), e.count());
             if v <= threshold_s {
                 n_within += c;
             }
@@ -153,8 +167,8 @@ impl Summary {
             ci: wilson_95(n_within, n),
             percentiles: percentiles(entries, n, ps, method),
             mean_s: (n > 0).then(|| sum as f64 / n as f64),
-            min_s: entries.first().map(|e| e.0),
-            max_s: entries.last().map(|e| e.0),
+            min_s: entries.first().map(|e| e.value()),
+            max_s: entries.last().map(|e| e.value()),
         }
     }
 }
@@ -221,7 +235,10 @@ mod tests {
         assert!((v - 7.6).abs() < 1e-12, "{v}");
         let d = percentile(&h.entries(), 5, 0.9, PercentileMethod::NearestRank).unwrap();
         assert_eq!(d, 10.0);
-        assert_eq!(percentile(&[], 0, 0.5, PercentileMethod::Linear), None);
+        assert_eq!(
+            percentile::<(i64, u64)>(&[], 0, 0.5, PercentileMethod::Linear),
+            None
+        );
     }
 
     #[test]

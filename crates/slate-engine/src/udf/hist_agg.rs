@@ -253,7 +253,7 @@ impl HistGroups {
 
     /// Keeps `size()` O(1): walking every cell on each call would cost O(groups) per batch,
     /// so heap bytes are re-measured once as many rows as groups have arrived, and estimated
-    /// in between at 16 bytes a row (the cost of one distinct duration).
+    /// in between at 8 bytes a row (the cost of one distinct duration's pair).
     fn account(&mut self, rows: usize) {
         self.rows_since_measure = self.rows_since_measure.saturating_add(rows);
         if self.rows_since_measure >= self.cells.len().max(1024) {
