@@ -80,6 +80,8 @@ pub struct FusedScorecardExec {
     others: Vec<Arc<dyn PhysicalExpr>>,
     measures: Vec<Measure>,
     properties: Arc<PlanProperties>,
+    /// Rows between sweeps of idle groups' cells (see `Fold::sweep_idle`).
+    sweep_rows: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +143,7 @@ impl FusedScorecardExec {
             others: Vec::new(),
             measures: Vec::new(),
             properties: agg.properties().clone(),
+            sweep_rows: SWEEP_ROWS,
         };
         for a in agg.aggr_expr() {
             let any: &dyn std::any::Any = &**a.fun().inner();
@@ -212,6 +215,13 @@ impl FusedScorecardExec {
     /// The mode of the aggregate it replaced.
     pub fn mode(&self) -> &AggregateMode {
         &self.mode
+    }
+
+    /// Sweeps idle groups' cells every `rows` rows of a partition instead of every 2^20 (the
+    /// figures are the same; a test sweeps often).
+    pub fn with_sweep_rows(mut self, rows: usize) -> Self {
+        self.sweep_rows = rows.max(1);
+        self
     }
 }
 
@@ -390,6 +400,9 @@ impl FusedScorecardExec {
             batch_size: context.session_config().batch_size(),
             heap_bytes: 0,
             rows_since_measure: 0,
+            seen: Vec::new(),
+            sweep: 0,
+            rows_since_sweep: 0,
         };
         Ok(futures::stream::unfold(state, move |mut s| async move {
             loop {
@@ -449,7 +462,15 @@ struct Fold {
     batch_size: usize,
     heap_bytes: usize,
     rows_since_measure: usize,
+    /// Per group, the number of the sweep (see [`Fold::sweep_idle`]) it was last given a row in.
+    seen: Vec<u32>,
+    sweep: u32,
+    rows_since_sweep: usize,
 }
+
+/// Rows of a partition between sweeps of idle groups' cells (about a year of 10M records over
+/// ten years in two partitions).
+const SWEEP_ROWS: usize = 1 << 20;
 
 impl Fold {
     fn add(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -467,6 +488,10 @@ impl Fold {
         let total = self.groups.len();
         for c in &mut self.cells {
             c.resize_with(total, MeasureCell::default);
+        }
+        self.seen.resize(total, 0);
+        for &g in &group_of {
+            self.seen[g as usize] = self.sweep;
         }
         let truth: Vec<BooleanBuffer> = exec
             .preds
@@ -508,8 +533,29 @@ impl Fold {
             }
             fold.finish()?;
         }
+        self.rows_since_sweep += n;
+        if self.rows_since_sweep >= exec.sweep_rows {
+            self.sweep_idle();
+        }
         self.account(n)?;
         Ok(())
+    }
+
+    /// Folds and shrinks the cells of the groups given no row since the last sweep. Records
+    /// come roughly in time order, so a past month's cells are done long before the scan is,
+    /// and each kept its unfolded buffer (on average as many bytes as its pairs) and its
+    /// vector's slack to the end: at 100M records the sweeps cut peak memory by a fifth
+    /// (issue 27, session 17). A group that is given rows again just grows again.
+    fn sweep_idle(&mut self) {
+        for (g, &seen) in self.seen.iter().enumerate() {
+            if seen != self.sweep {
+                for cells in &mut self.cells {
+                    cells[g].hist.shrink();
+                }
+            }
+        }
+        self.sweep = self.sweep.wrapping_add(1);
+        self.rows_since_sweep = 0;
     }
 
     /// Keeps the reservation at the cells' size; a partial aggregate that cannot grow hands
@@ -542,6 +588,7 @@ impl Fold {
     fn emit(&mut self) -> Result<()> {
         let groups = std::mem::replace(&mut self.groups, Groups::new(self.exec.keys.len()));
         let cells: Vec<Vec<MeasureCell>> = self.cells.iter_mut().map(std::mem::take).collect();
+        self.seen.clear();
         if groups.len() > 0 {
             self.out.push_back(Drain {
                 groups,

@@ -1200,6 +1200,22 @@ mod tests {
                 }
                 assert_eq!(encoded, direct, "partition {p}");
                 groups_seen += direct.len();
+                // Sweeping idle groups' cells every 300 rows (so after every batch: groups go
+                // idle and are given rows again) changes no cell.
+                let swept = fused.clone().with_sweep_rows(300);
+                let task = Arc::new(plan.df.task_ctx());
+                let mut stream = swept.execute_cells(p, task).expect("execute cells");
+                let mut at = 0;
+                while let Some(f) = stream.next().await {
+                    let f = f.expect("cells");
+                    for row in 0..f.groups.first().map_or(0, |g| g.len()) {
+                        let cells: Vec<MeasureCell> =
+                            f.cells.iter().map(|c| c[row].clone()).collect();
+                        assert_eq!(cells, direct[at].1, "partition {p}, group {at}");
+                        at += 1;
+                    }
+                }
+                assert_eq!(at, direct.len(), "partition {p}");
             }
             assert!(groups_seen > 100, "{groups_seen} groups");
         });
