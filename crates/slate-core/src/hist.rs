@@ -479,10 +479,7 @@ impl Histogram {
 
     /// Whether no value waits in the buffer, so the pairs can be borrowed as they are.
     fn is_folded(&self) -> bool {
-        match &self.repr {
-            Repr::Narrow(s) => s.pending.is_empty(),
-            Repr::Wide(s) => s.pending.is_empty(),
-        }
+        self.folded_pairs().is_some()
     }
 
     /// The stored pairs, when no value waits in the buffer.
@@ -588,9 +585,9 @@ impl Histogram {
         }
         self.fold();
         let theirs = other.entries();
+        // Values are compared as `i64`, so one that does not fit in 32 bits is simply not
+        // found among 8-byte pairs.
         let done = match &mut self.repr {
-            // A value that does not fit in 32 bits cannot be among 8-byte pairs.
-            Repr::Narrow(_) if theirs.iter().any(|e| Self::narrow_value(e.0).is_none()) => false,
             Repr::Narrow(s) => s.subtract(&theirs),
             Repr::Wide(s) => s.subtract(&theirs),
         };
@@ -637,24 +634,16 @@ impl Histogram {
         }
     }
 
-    /// Builds a histogram from sorted, unique-valued pairs whose counts are all positive and
-    /// sum to `count` (a decoded cell).
-    fn from_sorted(sorted: Vec<(i64, u64)>, count: u64) -> Self {
-        let narrow = Self::fits(count) && sorted.iter().all(|e| Self::narrow_value(e.0).is_some());
-        let repr = if narrow {
-            Repr::Narrow(Store {
-                sorted: (sorted.iter())
-                    .map(|&(v, c)| W32::pair(v as u32, c))
-                    .collect(),
-                pending: Vec::new(),
-            })
-        } else {
-            Repr::Wide(Store {
-                sorted,
-                pending: Vec::new(),
-            })
-        };
-        Histogram { repr, count }
+    /// Appends a pair above every value held (a decoded cell's next pair), in 8 bytes while it
+    /// and the total count fit: a decoded cell is built once, at its final width.
+    fn push_sorted(&mut self, value: i64, count: u64) {
+        self.count += count;
+        match (&mut self.repr, Self::narrow_value(value)) {
+            (Repr::Narrow(s), Some(v)) if Self::fits(self.count) => {
+                s.sorted.push(W32::pair(v, count))
+            }
+            _ => self.widen().sorted.push((value, count)),
+        }
     }
 
     /// Bytes held on the heap, for DataFusion's memory accounting.
@@ -993,8 +982,9 @@ impl MeasureCell {
         cell.ambiguous_local = r.varint()?;
         cell.skipped_local = r.varint()?;
         let n = r.len()?;
-        let mut sorted = Vec::with_capacity(n);
-        let mut count = 0u64;
+        if let Repr::Narrow(s) = &mut cell.hist.repr {
+            s.sorted.reserve_exact(n);
+        }
         let mut prev: Option<i64> = None;
         for _ in 0..n {
             let raw = r.varint()?;
@@ -1003,14 +993,12 @@ impl MeasureCell {
                 None => unzigzag(raw),
             };
             let c = r.varint()?;
-            count += c;
-            sorted.push((v, c));
+            cell.hist.push_sorted(v, c);
             prev = Some(v);
         }
         if r.pos != bytes.len() {
             return Err(Error::CorruptCell("trailing bytes".into()));
         }
-        cell.hist = Histogram::from_sorted(sorted, count);
         Ok(cell)
     }
 }
@@ -1178,7 +1166,11 @@ mod tests {
             let cell = MeasureCell { hist: b, ..MeasureCell::default() };
             let mut buf = Vec::new();
             cell.encode(&mut buf);
-            prop_assert_eq!(MeasureCell::decode(&buf).unwrap(), cell);
+            let decoded = MeasureCell::decode(&buf).unwrap();
+            prop_assert_eq!(&decoded, &cell);
+            // And comes back narrow exactly when its values fit.
+            let fit = all.iter().all(|&v| u32::try_from(v).is_ok());
+            prop_assert_eq!(matches!(decoded.hist.repr, Repr::Narrow(_)), fit);
         }
 
         #[test]
@@ -1339,6 +1331,23 @@ mod tests {
         assert!(matches!(n.repr, Repr::Wide(_)));
         assert_eq!(n.entries().into_owned(), vec![(5, big + 1)]);
         assert_eq!(n.count(), big + 1);
+    }
+
+    #[test]
+    fn values_past_32_bits_are_not_found_among_narrow_pairs() {
+        let h = Histogram::from_values([0, 5, u32::MAX.into()]);
+        assert!(matches!(h.repr, Repr::Narrow(_)));
+        for v in [-1, i64::from(u32::MAX) + 1, i64::MIN, i64::MAX] {
+            for theirs in [vec![v], vec![0, 5, v], (0..9).chain([v]).collect()] {
+                // Both the binary-search path (a few values) and the walk (more).
+                let mut g = h.clone();
+                assert!(
+                    !g.subtract(&Histogram::from_values(theirs.clone())),
+                    "{theirs:?}"
+                );
+                assert_eq!(g, h);
+            }
+        }
     }
 
     #[test]

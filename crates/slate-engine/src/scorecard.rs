@@ -1120,6 +1120,28 @@ mod tests {
     use slate_core::{PercentileMethod, SlaPolicy, TzRules};
     use slate_datagen::{GenConfig, generate_all};
 
+    /// Every group of a partition with its cells, as `FusedScorecardExec::execute_cells`
+    /// hands them on.
+    async fn cells_of(
+        fused: &FusedScorecardExec,
+        p: usize,
+        task: Arc<datafusion::execution::TaskContext>,
+    ) -> Vec<(Vec<ScalarValue>, Vec<MeasureCell>)> {
+        let mut out = Vec::new();
+        let mut stream = fused.execute_cells(p, task).expect("execute cells");
+        while let Some(f) = stream.next().await {
+            let f = f.expect("cells");
+            for row in 0..f.groups.first().map_or(0, |g| g.len()) {
+                let key: Vec<ScalarValue> = (f.groups.iter())
+                    .map(|g| ScalarValue::try_from_array(g, row).expect("key"))
+                    .collect();
+                let cells: Vec<MeasureCell> = f.cells.iter().map(|c| c[row].clone()).collect();
+                out.push((key, cells));
+            }
+        }
+        out
+    }
+
     /// The fused aggregate hands its cells on two ways: encoded, as the aggregate's output
     /// batches (what DataFusion's next stage reads), and as they are (what `Plan::cells` reads).
     /// Both give the same groups with the same cells, partition by partition.
@@ -1185,37 +1207,14 @@ mod tests {
                         encoded.push((key, cells));
                     }
                 }
-                let mut direct = Vec::new();
-                let mut stream = fused.execute_cells(p, task).expect("execute cells");
-                while let Some(f) = stream.next().await {
-                    let f = f.expect("cells");
-                    for row in 0..f.groups.first().map_or(0, |g| g.len()) {
-                        let key: Vec<ScalarValue> = (f.groups.iter())
-                            .map(|g| ScalarValue::try_from_array(g, row).expect("key"))
-                            .collect();
-                        let cells: Vec<MeasureCell> =
-                            f.cells.iter().map(|c| c[row].clone()).collect();
-                        direct.push((key, cells));
-                    }
-                }
+                let direct = cells_of(&fused, p, task).await;
                 assert_eq!(encoded, direct, "partition {p}");
                 groups_seen += direct.len();
                 // Sweeping idle groups' cells every 300 rows (so after every batch: groups go
                 // idle and are given rows again) changes no cell.
                 let swept = fused.clone().with_sweep_rows(300);
                 let task = Arc::new(plan.df.task_ctx());
-                let mut stream = swept.execute_cells(p, task).expect("execute cells");
-                let mut at = 0;
-                while let Some(f) = stream.next().await {
-                    let f = f.expect("cells");
-                    for row in 0..f.groups.first().map_or(0, |g| g.len()) {
-                        let cells: Vec<MeasureCell> =
-                            f.cells.iter().map(|c| c[row].clone()).collect();
-                        assert_eq!(cells, direct[at].1, "partition {p}, group {at}");
-                        at += 1;
-                    }
-                }
-                assert_eq!(at, direct.len(), "partition {p}");
+                assert_eq!(cells_of(&swept, p, task).await, direct, "partition {p}");
             }
             assert!(groups_seen > 100, "{groups_seen} groups");
         });

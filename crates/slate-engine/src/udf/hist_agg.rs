@@ -253,7 +253,8 @@ impl HistGroups {
 
     /// Keeps `size()` O(1): walking every cell on each call would cost O(groups) per batch,
     /// so heap bytes are re-measured once as many rows as groups have arrived, and estimated
-    /// in between at 8 bytes a row (the cost of one distinct duration's pair).
+    /// in between at 16 bytes a row (at least what one value costs: a buffered `u32` and an
+    /// 8-byte pair, or a 16-byte pair in a wide histogram).
     fn account(&mut self, rows: usize) {
         self.rows_since_measure = self.rows_since_measure.saturating_add(rows);
         if self.rows_since_measure >= self.cells.len().max(1024) {

@@ -10,8 +10,8 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use slate_core::stats::{PercentileMethod, percentile};
-use slate_core::{Exclusion, MeasureCell};
+use slate_core::stats::PercentileMethod;
+use slate_core::{Exclusion, MeasureCell, Summary};
 
 /// Which figure a `hist_*` function reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -105,6 +105,9 @@ impl ScalarUDFImpl for HistStat {
                 _ => Ok(None),
             }
         };
+        // Figures are read through `Summary`, which walks a cell's pairs as they are stored (a
+        // decoded cell's are 8 bytes; `entries()` would widen a copy of them for every row).
+        let summary = |c: &MeasureCell| Summary::of(&c.hist, 0, &[], PercentileMethod::Linear);
         let out: ArrayRef = match self.stat {
             Stat::Quantile(method) => {
                 let p = arg_f64(self.name, arg)?;
@@ -118,7 +121,7 @@ impl ScalarUDFImpl for HistStat {
                 for i in 0..n {
                     b.append_option(
                         decode(i)?
-                            .and_then(|c| percentile(&c.hist.entries(), c.hist.count(), p, method)),
+                            .and_then(|c| Summary::of(&c.hist, 0, &[p], method).percentiles[0]),
                     );
                 }
                 Arc::new(b.finish())
@@ -126,10 +129,7 @@ impl ScalarUDFImpl for HistStat {
             Stat::Mean => {
                 let mut b = Float64Builder::with_capacity(n);
                 for i in 0..n {
-                    b.append_option(decode(i)?.and_then(|c| {
-                        let s = slate_core::Summary::of(&c.hist, 0, &[], PercentileMethod::Linear);
-                        s.mean_s
-                    }));
+                    b.append_option(decode(i)?.and_then(|c| summary(&c).mean_s));
                 }
                 Arc::new(b.finish())
             }
@@ -154,15 +154,10 @@ impl ScalarUDFImpl for HistStat {
                             Stat::Reason => c.excluded(reason.expect("set for hist_reason")),
                             Stat::Within => {
                                 let t = threshold.expect("set for hist_within");
-                                c.hist
-                                    .entries()
-                                    .iter()
-                                    .filter(|e| e.0 <= t)
-                                    .map(|e| e.1)
-                                    .sum()
+                                Summary::of(&c.hist, t, &[], PercentileMethod::Linear).n_within
                             }
-                            Stat::Min => return c.hist.entries().first().map(|e| e.0),
-                            Stat::Max => return c.hist.entries().last().map(|e| e.0),
+                            Stat::Min => return summary(&c).min_s,
+                            Stat::Max => return summary(&c).max_s,
                             Stat::Quantile(_) | Stat::Mean => unreachable!("handled above"),
                         };
                         Some(v as i64)
