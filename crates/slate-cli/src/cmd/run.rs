@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use clap::Args;
 use slate_core::SlaPolicy;
 use slate_core::card::{Card, Ledger};
-use slate_core::tables::{disparity_batch, ledger_batch, scorecard_batch};
+use slate_core::tables::{disparity_batch, scorecard_and_ledger};
 use slate_engine::{Input, Plan, Scorecard, ScorecardOptions};
 use slate_io::OutputPlan;
 use slate_report::InputFile;
@@ -185,24 +185,34 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     let Some((card, elapsed)) = compute(&a, &input, &policy)? else {
         return Ok(Outcome::Ok);
     };
+    // Nothing below reads the cube's cells: they are freed while the tables are made.
+    let mut free = FreeLater::default();
+    let Scorecard {
+        cube,
+        scores,
+        rows: card_rows,
+        files,
+        accounts,
+        missing_columns,
+        source,
+        data_days,
+    } = card;
+    free.free(cube);
     let prov = outputs.provenance_mut();
     *prov = a
         .options(input.mapping().map(|m| m.tz.as_str()))?
         .provenance(&a.policy, &policy, &input);
     prov.command = Some(command_line());
-    prov.rows_read = Some(card.rows);
-    let scorecard = scorecard_batch(&card.scores, &policy)?;
-    let card_rows = card.rows;
-    let data_days = card.data_days;
-    let ledger = ledger_batch(&card.scores, &policy)?;
+    prov.rows_read = Some(card_rows);
+    let (scorecard, ledger) = scorecard_and_ledger(&scores, &policy)?;
     let mut err = std::io::stderr().lock();
     let secs = elapsed.as_secs_f64();
     writeln!(
         err,
         "read {} rows from {} files in {secs:.2} s ({:.0} rows/s); {} scorecard rows, {} ledger rows",
-        card.rows,
-        card.files,
-        card.rows as f64 / secs.max(1e-9),
+        card_rows,
+        files,
+        card_rows as f64 / secs.max(1e-9),
         scorecard.num_rows(),
         ledger.num_rows()
     )?;
@@ -217,7 +227,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
         };
         writeln!(err, "ran on the cluster at {url} as {tasks} tasks ({why})")?;
     }
-    if let (Some(m), Some(s)) = (input.mapping(), &card.source) {
+    if let (Some(m), Some(s)) = (input.mapping(), &source) {
         write!(err, "source {}: ", m.name)?;
         write_summary(&mut err, &m.tz, s)?;
         if s.rejected_rows > 0 {
@@ -230,7 +240,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
             }
         }
     }
-    for (file, cols) in &card.missing_columns {
+    for (file, cols) in &missing_columns {
         writeln!(
             err,
             "  warning: {} has no column {}: read as null for its records",
@@ -238,7 +248,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
             cols.join(", ")
         )?;
     }
-    for (m, acc) in policy.measures.iter().zip(&card.accounts) {
+    for (m, acc) in policy.measures.iter().zip(&accounts) {
         let mut line = format!(
             "  {:<16} eligible {} = measured {} + excluded {}; not applicable {}",
             m.id, acc.eligible, acc.measured, acc.excluded, acc.not_applicable
@@ -257,7 +267,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     drop(err);
     let mut wrote = Vec::new();
     if a.report.is_some() || a.disparity.is_some() {
-        let decoded = Card::from_scores(&card.scores, &policy);
+        let decoded = Card::from_scores(&scores, &policy);
         if let Some(path) = &a.disparity {
             let batch = disparity_batch(&decoded, a.overdispersion.into())?;
             outputs.put_batches(DISPARITY, batch.schema(), std::slice::from_ref(&batch))?;
@@ -268,7 +278,7 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
             ));
         }
         if let Some(path) = &a.report {
-            let ledger = Ledger::from_scores(&card.scores, &policy);
+            let ledger = Ledger::from_scores(&scores, &policy);
             let mut prov = page_provenance();
             prov.inputs = input
                 .files()
@@ -302,20 +312,19 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
             ));
         }
     }
+    let group_by = scores.group_by.clone();
+    free.free(scores);
     if a.out.is_some() || a.ledger.is_some() {
+        let mut tables = vec![(LEDGER, &ledger)];
         if let Some(path) = &a.out {
-            outputs.put_batches(
-                SCORECARD,
-                scorecard.schema(),
-                std::slice::from_ref(&scorecard),
-            )?;
+            tables.insert(0, (SCORECARD, &scorecard));
             wrote.push(format!(
                 "wrote {} and {}",
                 path.display(),
                 ledger_path(&a).display()
             ));
         }
-        outputs.put_batches(LEDGER, ledger.schema(), std::slice::from_ref(&ledger))?;
+        outputs.put_tables(&tables)?;
     }
     outputs.commit()?;
     let mut err = std::io::stderr().lock();
@@ -325,9 +334,30 @@ pub(crate) fn run(a: RunArgs) -> Result<Outcome> {
     drop(err);
     if a.out.is_none() {
         let mut out = std::io::stdout().lock();
-        crate::table::print_scorecard(&mut out, &scorecard, &card.scores.group_by, a.max_rows)?;
+        crate::table::print_scorecard(&mut out, &scorecard, &group_by, a.max_rows)?;
     }
     Ok(Outcome::Ok)
+}
+
+/// Frees what it is given on threads of its own, joined when it is dropped. At 10M records a
+/// run's cells and score rows took a core for tens of milliseconds to free after the files were
+/// written, while the other core idled (issue 27, session 18). Joined on every path out of
+/// `run`, an error's too, so that the process never exits while a thread still frees.
+#[derive(Default)]
+struct FreeLater(Vec<std::thread::JoinHandle<()>>);
+
+impl FreeLater {
+    fn free<T: Send + 'static>(&mut self, value: T) {
+        self.0.push(std::thread::spawn(move || drop(value)));
+    }
+}
+
+impl Drop for FreeLater {
+    fn drop(&mut self) {
+        for h in self.0.drain(..) {
+            let _ = h.join();
+        }
+    }
 }
 
 const SCORECARD: &str = "scorecard";

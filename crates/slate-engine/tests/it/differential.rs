@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::{NaiveDate, Offset, TimeZone};
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit, TimestampMicrosecondType};
-use slate_core::tables::{ledger_batch, scorecard_batch};
+use slate_core::tables::{ledger_batch, scorecard_and_ledger, scorecard_batch};
 use slate_core::{PercentileMethod, SlaPolicy, TzRules};
 use slate_datagen::{GenConfig, generate_all, write_dataset};
 use slate_engine::{ScorecardOptions, run_scorecard};
@@ -130,8 +130,8 @@ fn run_case(case: &Case, input: &Path, records: &[Rec]) {
             run_scorecard(&[input.to_string_lossy().into_owned()], &policy, &opts).await
         })
         .unwrap_or_else(|e| panic!("seed {}: {e}\n{toml}", case.seed));
-    let score = scorecard_batch(&card.scores, &policy).unwrap();
-    let ledger = ledger_batch(&card.scores, &policy).unwrap();
+    // Both tables at once, as `slate run` makes them.
+    let (score, ledger) = scorecard_and_ledger(&card.scores, &policy).unwrap();
     let want = expected(case, records);
     let ps: BTreeMap<String, (Vec<f64>, &'static str)> = case
         .measures
