@@ -341,7 +341,9 @@ impl OutputPlan {
     /// Stages several tables as [`put_batches`](Self::put_batches) does, `(role, batch)` each,
     /// encoded at the same time on threads of their own: a run's scorecard and ledger took a
     /// core one after the other while the other core idled, a tenth of a 10M-record run's wall
-    /// time (issue 27, session 18). Either every table is staged or the first error is returned.
+    /// time (issue 27, session 18). On an error the tables that were written stay staged, as
+    /// after a failed [`put_batches`](Self::put_batches): the first error is returned, and
+    /// dropping the plan without a commit removes them.
     pub fn put_tables(&mut self, tables: &[(&str, &RecordBatch)]) -> Result<()> {
         let jobs = (tables.iter())
             .map(|(role, _)| self.encoding(role))
