@@ -882,6 +882,11 @@ impl MeasureCell {
         self.n_eligible() == 0 && self.ambiguous_local == 0 && self.skipped_local == 0
     }
 
+    /// Bytes held on the heap (histogram and named counts), for memory accounting.
+    pub fn heap_size(&self) -> usize {
+        self.hist.heap_size() + self.named.capacity() * std::mem::size_of::<u64>()
+    }
+
     /// Adds another cell of the same measure.
     pub fn merge(&mut self, other: &MeasureCell) {
         self.hist.merge(&other.hist);

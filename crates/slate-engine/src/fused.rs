@@ -594,16 +594,14 @@ impl Fold {
             self.group_bytes.resize(groups, 0);
             for g in self.changed.drain(..) {
                 let g = g as usize;
-                let now: usize = (self.cells.iter())
-                    .map(|c| c[g].hist.heap_size() + c[g].named.capacity() * 8)
-                    .sum();
+                let now: usize = self.cells.iter().map(|c| c[g].heap_size()).sum();
                 self.heap_bytes = self.heap_bytes - self.group_bytes[g] + now;
                 self.group_bytes[g] = now;
             }
             debug_assert_eq!(
                 self.heap_bytes,
                 (self.cells.iter().flatten())
-                    .map(|c| c.hist.heap_size() + c.named.capacity() * 8)
+                    .map(MeasureCell::heap_size)
                     .sum::<usize>(),
                 "the measured cells' bytes are every cell's"
             );

@@ -850,11 +850,6 @@ fn key_bytes(key: &GroupKey) -> usize {
             .sum::<usize>()
 }
 
-/// Bytes of a cell beyond its inline size.
-fn cell_heap_bytes(cell: &MeasureCell) -> usize {
-    cell.hist.heap_size() + cell.named.capacity() * std::mem::size_of::<u64>()
-}
-
 /// An upper bound of the bytes of the scores read off `cube` (see [`Plan::run`]).
 fn scores_bytes_bound(cube: &Cube, window: WindowKind, rollups: bool, measures: usize) -> usize {
     let k = cube.group_by().len();
@@ -947,7 +942,7 @@ impl Shape {
                 if cell.n_eligible() == 0 && cell.ambiguous_local == 0 {
                     continue;
                 }
-                bytes = bytes.saturating_add(cell_heap_bytes(&cell));
+                bytes = bytes.saturating_add(cell.heap_size());
                 let b = buckets[s];
                 let unit = b.is_valid(row).then(|| b.value(row));
                 if unit == Some(OUTSIDE_PERIOD) {

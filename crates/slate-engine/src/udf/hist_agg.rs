@@ -258,11 +258,7 @@ impl HistGroups {
     fn account(&mut self, rows: usize) {
         self.rows_since_measure = self.rows_since_measure.saturating_add(rows);
         if self.rows_since_measure >= self.cells.len().max(1024) {
-            self.heap_bytes = self
-                .cells
-                .iter()
-                .map(|c| c.hist.heap_size() + c.named.capacity() * 8)
-                .sum();
+            self.heap_bytes = self.cells.iter().map(MeasureCell::heap_size).sum();
             self.rows_since_measure = 0;
         }
     }
