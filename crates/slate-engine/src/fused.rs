@@ -923,8 +923,6 @@ struct Groups {
     interned: Vec<HashMap<Box<[u8]>, u64, Fx>>,
     /// Per string column, a cache of Utf8View views -> id.
     views: Vec<ViewCache>,
-    /// Batches seen, stamping the cache entries that are valid for one batch only.
-    batch: u64,
     key_bytes: usize,
     /// Per-batch buffers, kept to save an allocation (and its zeroing) per batch.
     columns: Vec<Vec<u64>>,
@@ -939,7 +937,6 @@ impl Groups {
             values: vec![Vec::new(); k],
             interned: (0..k).map(|_| HashMap::default()).collect(),
             views: (0..k).map(|_| ViewCache::default()).collect(),
-            batch: 0,
             key_bytes: 0,
             columns: vec![Vec::new(); k],
         }
@@ -958,7 +955,6 @@ impl Groups {
     fn of_batch(&mut self, keys: &[ArrayRef]) -> Result<Vec<u32>> {
         let k = keys.len();
         let n = keys.first().map_or(0, |a| a.len());
-        self.batch += 1;
         let mut columns = std::mem::take(&mut self.columns);
         let mut nulls = Vec::with_capacity(k);
         for (j, a) in keys.iter().enumerate() {
@@ -1037,6 +1033,7 @@ impl Groups {
             DataType::Utf8View => {
                 let v: &StringViewArray = a.as_string_view();
                 let (interned, cache) = (&mut self.interned[j], &mut self.views[j]);
+                cache.begin_array();
                 // Zipped, with the null check only where there are nulls: the loop runs once
                 // a row for every string key.
                 let nulls = v.nulls().filter(|b| b.null_count() > 0);
@@ -1044,9 +1041,9 @@ impl Groups {
                     if nulls.is_some_and(|b| b.is_null(i)) {
                         continue;
                     }
-                    *o = cache.get(view, self.batch).unwrap_or_else(|| {
+                    *o = cache.get(view).unwrap_or_else(|| {
                         let id = intern(interned, v.value(i).as_bytes());
-                        cache.put(view, id, self.batch);
+                        cache.put(view, id);
                         id
                     });
                 }
@@ -1096,20 +1093,23 @@ impl Groups {
 }
 
 /// A direct-mapped cache of Utf8View views -> interned ids. A view of a text of at most 12
-/// bytes is the text itself, so its entry holds for every batch; a longer text's view names a
-/// buffer and an offset of one array, so its entry holds for the batch that made it only.
-/// Identical views are identical texts within an array (a dictionary page decodes to views of
-/// its values), so a column of a few dozen boroughs costs a multiply and a compare a row.
+/// bytes is the text itself, so its entry holds for every array; a longer text's view names a
+/// buffer and an offset of one array, so its entry holds for that array only and is dropped
+/// when the next array begins ([`ViewCache::begin_array`]). Identical views are identical texts
+/// within an array (a dictionary page decodes to views of its values), so a column of a few
+/// dozen boroughs costs a multiply and a compare a row.
 struct ViewCache {
-    /// `(view, id, batch)`; batch 0 marks an inline view, valid in every batch.
-    slots: Vec<(u128, u64, u64)>,
+    /// `(view, id)`; `u64::MAX` (never an id) marks an empty slot.
+    slots: Vec<(u128, u64)>,
+    /// Whether any slot may hold a long text's view, which the next array must not read.
+    long: bool,
 }
 
 impl Default for ViewCache {
     fn default() -> Self {
-        // View 0 (the empty text) in every slot, all with an impossible id: a miss.
         ViewCache {
-            slots: vec![(0, u64::MAX, u64::MAX); 1 << ViewCache::BITS],
+            slots: vec![(0, u64::MAX); 1 << ViewCache::BITS],
+            long: false,
         }
     }
 }
@@ -1123,16 +1123,28 @@ impl ViewCache {
         (h >> (64 - Self::BITS)) as usize
     }
 
-    #[inline]
-    fn get(&self, view: u128, batch: u64) -> Option<u64> {
-        let (v, id, b) = self.slots[Self::slot(view)];
-        (v == view && id != u64::MAX && (b == 0 || b == batch)).then_some(id)
+    /// Drops the entries of long texts, whose views named the last array's buffers. Once per
+    /// array (1024 slots, against a stamp compared on every row before).
+    fn begin_array(&mut self) {
+        if std::mem::take(&mut self.long) {
+            for s in &mut self.slots {
+                if (s.0 as u32) > 12 {
+                    s.1 = u64::MAX;
+                }
+            }
+        }
     }
 
     #[inline]
-    fn put(&mut self, view: u128, id: u64, batch: u64) {
-        let inline = (view as u32) <= 12;
-        self.slots[Self::slot(view)] = (view, id, if inline { 0 } else { batch });
+    fn get(&self, view: u128) -> Option<u64> {
+        let (v, id) = self.slots[Self::slot(view)];
+        (v == view && id != u64::MAX).then_some(id)
+    }
+
+    #[inline]
+    fn put(&mut self, view: u128, id: u64) {
+        self.long |= (view as u32) > 12;
+        self.slots[Self::slot(view)] = (view, id);
     }
 }
 

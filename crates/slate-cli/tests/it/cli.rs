@@ -163,6 +163,10 @@ fn bad_policies_and_options_are_clear_errors() {
     let o = run(&["run", "-i", d, "--policy", "builtin:nope"]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("slate policy list"), "{}", o.stderr);
+    // The zone's table is built beside the footer reads; a bad name is still the error.
+    let o = run(&["run", "-i", d, "--tz", "Mars/Olympus_Mons"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("Mars/Olympus_Mons"), "{}", o.stderr);
     let o = run(&["run", "-i", d, "--window", "fortnight"]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("rolling-12m"), "{}", o.stderr);
