@@ -405,9 +405,7 @@ impl FusedScorecardExec {
             sweep: 0,
             rows_since_sweep: 0,
             group_bytes: Vec::new(),
-            changed: Vec::new(),
-            marked: Vec::new(),
-            measure_no: 0,
+            changed: Changed::default(),
         };
         Ok(futures::stream::unfold(state, move |mut s| async move {
             loop {
@@ -476,14 +474,48 @@ struct Fold {
     /// Groups given a row or swept since the last measure: only their cells are measured
     /// again. Walking every cell instead (128 bytes each, tens of thousands of groups) every
     /// `groups` rows was a third of this operator's own time (issue 27, session 18).
-    changed: Vec<u32>,
-    /// Per group, the number of the measure it was last put in `changed` for.
+    changed: Changed,
+}
+
+/// The groups changed since the last measure of the cells' bytes, each listed once.
+#[derive(Default)]
+struct Changed {
+    /// Per group, the number of the measure it was last listed for ([`NOT_MARKED`]: never).
     marked: Vec<u32>,
+    list: Vec<u32>,
     measure_no: u32,
 }
 
-/// The mark of a group never put in `Fold::changed`.
+/// The mark of a group never listed in [`Changed`].
 const NOT_MARKED: u32 = u32::MAX;
+
+impl Changed {
+    /// Room for `groups` groups; new ones are unmarked.
+    fn grow(&mut self, groups: usize) {
+        self.marked.resize(groups, NOT_MARKED);
+    }
+
+    /// Lists group `g`, unless it is listed already.
+    #[inline]
+    fn mark(&mut self, g: usize) {
+        if self.marked[g] != self.measure_no {
+            self.marked[g] = self.measure_no;
+            self.list.push(g as u32);
+        }
+    }
+
+    /// The groups listed; a group marked from now on is listed for the next measure.
+    fn drain(&mut self) -> std::vec::Drain<'_, u32> {
+        // Never NOT_MARKED, which new groups carry.
+        self.measure_no = (self.measure_no + 1) % NOT_MARKED;
+        self.list.drain(..)
+    }
+
+    fn clear(&mut self) {
+        self.marked.clear();
+        self.list.clear();
+    }
+}
 
 /// Rows of a partition between sweeps of idle groups' cells (about a year of 10M records over
 /// ten years in two partitions).
@@ -507,14 +539,11 @@ impl Fold {
             c.resize_with(total, MeasureCell::default);
         }
         self.seen.resize(total, 0);
-        self.marked.resize(total, NOT_MARKED);
+        self.changed.grow(total);
         for &g in &group_of {
             let g = g as usize;
             self.seen[g] = self.sweep;
-            if self.marked[g] != self.measure_no {
-                self.marked[g] = self.measure_no;
-                self.changed.push(g as u32);
-            }
+            self.changed.mark(g);
         }
         let truth: Vec<BooleanBuffer> = exec
             .preds
@@ -575,10 +604,7 @@ impl Fold {
                 for cells in &mut self.cells {
                     cells[g].hist.shrink();
                 }
-                if self.marked[g] != self.measure_no {
-                    self.marked[g] = self.measure_no;
-                    self.changed.push(g as u32);
-                }
+                self.changed.mark(g);
             }
         }
         self.sweep = self.sweep.wrapping_add(1);
@@ -592,7 +618,7 @@ impl Fold {
         let groups = self.groups.len();
         if self.rows_since_measure >= groups.max(1024) {
             self.group_bytes.resize(groups, 0);
-            for g in self.changed.drain(..) {
+            for g in self.changed.drain() {
                 let g = g as usize;
                 let now: usize = self.cells.iter().map(|c| c[g].heap_size()).sum();
                 self.heap_bytes = self.heap_bytes - self.group_bytes[g] + now;
@@ -605,8 +631,6 @@ impl Fold {
                     .sum::<usize>(),
                 "the measured cells' bytes are every cell's"
             );
-            // Never NOT_MARKED, which new groups carry.
-            self.measure_no = (self.measure_no + 1) % NOT_MARKED;
             self.rows_since_measure = 0;
         }
         let bytes = self.heap_bytes
@@ -628,7 +652,6 @@ impl Fold {
         self.seen.clear();
         self.group_bytes.clear();
         self.changed.clear();
-        self.marked.clear();
         if groups.len() > 0 {
             self.out.push_back(Drain {
                 groups,
@@ -1123,12 +1146,19 @@ impl ViewCache {
         (h >> (64 - Self::BITS)) as usize
     }
 
+    /// Whether `view` is a long text's (over 12 bytes: its length is the low 32 bits), naming a
+    /// buffer and offset of one array rather than holding the text.
+    #[inline]
+    fn names_a_buffer(view: u128) -> bool {
+        (view as u32) > 12
+    }
+
     /// Drops the entries of long texts, whose views named the last array's buffers. Once per
     /// array (1024 slots, against a stamp compared on every row before).
     fn begin_array(&mut self) {
         if std::mem::take(&mut self.long) {
             for s in &mut self.slots {
-                if (s.0 as u32) > 12 {
+                if Self::names_a_buffer(s.0) {
                     s.1 = u64::MAX;
                 }
             }
@@ -1143,7 +1173,7 @@ impl ViewCache {
 
     #[inline]
     fn put(&mut self, view: u128, id: u64) {
-        self.long |= (view as u32) > 12;
+        self.long |= Self::names_a_buffer(view);
         self.slots[Self::slot(view)] = (view, id);
     }
 }
