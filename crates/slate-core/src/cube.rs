@@ -550,22 +550,17 @@ impl WindowReader<'_> {
         let mut rows = Vec::new();
         let mut ledger = Vec::new();
         for (level, &mask) in self.levels.iter().enumerate() {
-            let mut groups: BTreeMap<GroupKey, Vec<&[MeasureCell]>> = BTreeMap::new();
+            // Keyed by borrowed names, in the order of the owned keys: a key is owned once per
+            // group of the level, not once per member cell.
+            let mut groups: BTreeMap<Vec<Option<&str>>, Vec<&[MeasureCell]>> = BTreeMap::new();
             for (g, cells) in members {
-                let key: GroupKey = g
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        if mask & (1 << i) != 0 {
-                            v.clone()
-                        } else {
-                            None
-                        }
-                    })
+                let key = (g.iter().enumerate())
+                    .map(|(i, v)| v.as_deref().filter(|_| mask & (1 << i) != 0))
                     .collect();
                 groups.entry(key).or_default().push(cells.as_slice());
             }
-            for (groups, parts) in groups {
+            for (key, parts) in groups {
+                let groups: GroupKey = key.iter().map(|v| v.map(str::to_owned)).collect();
                 for (mi, measure) in self.policy.measures.iter().enumerate() {
                     let mut counts = MeasureCell::default();
                     let mut hists = Vec::with_capacity(parts.len());

@@ -33,6 +33,29 @@ pub fn parquet_properties() -> WriterProperties {
         .build()
 }
 
+/// `props` with dictionary encoding off for every column that is not text. A result's numbers
+/// (counts, rates, percentiles) are mostly distinct: dictionary-encoding them hashed every
+/// value into a dictionary that was then about the size of the plain column.
+fn without_number_dictionaries(
+    mut props: parquet::file::properties::WriterPropertiesBuilder,
+    schema: &arrow::datatypes::Schema,
+) -> parquet::file::properties::WriterPropertiesBuilder {
+    use arrow::datatypes::DataType;
+    for f in schema.fields() {
+        let text = matches!(
+            f.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..)
+        );
+        if !text {
+            props = props.set_column_dictionary_enabled(
+                parquet::schema::types::ColumnPath::from(f.name().as_str()),
+                false,
+            );
+        }
+    }
+    props
+}
+
 /// Readies a directory for partitioned output (`slate gen`, `slate import`): creates it, or,
 /// when it holds anything, refuses unless `force` and then removes only slate's own output,
 /// the `year=*/` partitions and the files named in `ours`. Anything else is left alone.
@@ -167,7 +190,7 @@ pub(crate) fn encode_to<W: Write + Send>(
             } else {
                 parquet_properties().into_builder()
             };
-            let props = props
+            let props = without_number_dictionaries(props, &schema)
                 .set_key_value_metadata(
                     meta.map(|m| vec![KeyValue::new(METADATA_KEY.to_string(), m.to_string())]),
                 )
@@ -352,6 +375,60 @@ mod tests {
 
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
+
+    #[test]
+    fn text_columns_are_dictionary_encoded_and_number_columns_are_not() {
+        use arrow::array::Float64Array;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("borough", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, false),
+            Field::new("p90_s", DataType::Float64, true),
+        ]));
+        let rows = 1000;
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    (0..rows).map(|i| ["Camden", "Hackney"][i % 2]),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    (0..rows as i64).map(|i| i % 3),
+                )),
+                Arc::new(Float64Array::from_iter(
+                    (0..rows).map(|i| Some(i as f64 / 7.0)),
+                )),
+            ],
+        )
+        .unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("card.parquet");
+        let file = std::fs::File::create(&path).unwrap();
+        encode_to(
+            Format::Parquet,
+            &path,
+            schema,
+            std::slice::from_ref(&batch),
+            None,
+            file,
+        )
+        .unwrap();
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let group = reader.metadata().row_group(0);
+        let dictionary: Vec<bool> = (group.columns().iter())
+            .map(|c| c.dictionary_page_offset().is_some())
+            .collect();
+        assert_eq!(dictionary, [true, false, false], "borough, n, p90_s");
+        let back: Vec<RecordBatch> =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+                std::fs::File::open(&path).unwrap(),
+                1024,
+            )
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert_eq!(back, [batch]);
+    }
 
     #[test]
     fn writes_every_format_and_reads_parquet_back() {

@@ -361,8 +361,9 @@ fn the_ledger_balances_every_row() {
 }
 
 /// The fused aggregate (`slate_engine::fused`) and DataFusion's own (`Plan::with_fused(false)`)
-/// give the same scorecard, ledger and accounts: every built-in policy and a policy whose
-/// predicates the fused path hands to DataFusion, on seeded dirty data (null boroughs,
+/// give the same scorecard, ledger and accounts: every built-in policy, a policy whose
+/// predicates the fused path hands to DataFusion and one whose measures share a `where` (which
+/// DataFusion's plan shares as a column), on seeded dirty data (null boroughs,
 /// negative durations, missing clocks), zoned and naive clocks, group columns as Utf8View (as
 /// Parquet is read), dictionaries, integers and plain Utf8 (in-memory batches), rollups on and
 /// off, one and two threads. Each fused run is checked to have run the fused operator, and a
@@ -444,11 +445,41 @@ where = "surveyed IS NOT NULL"
         "t",
     )
     .unwrap();
+    // One `where` for several thresholds: with DataFusion's common-subexpression rule the
+    // first two measures are one aggregate and the condition a column the scan adds. The plain
+    // aggregate keeps the rule; the fused one is planned without it.
+    let shared = SlaPolicy::from_toml(
+        r#"
+name = "shared-where"
+[[measure]]
+id = "answer_10s"
+start = "call_received"
+stop = "call_answered"
+where = "channel = '999'"
+threshold = "10s"
+[[measure]]
+id = "answer_60s"
+start = "call_received"
+stop = "call_answered"
+where = "channel = '999'"
+threshold = "60s"
+[[measure]]
+id = "answer_30s_not_cancelled"
+start = "call_received"
+stop = "call_answered"
+where = "channel = '999'"
+threshold = "30s"
+exclude = [{ reason = "cancelled", where = "cancelled" }]
+"#,
+        "t",
+    )
+    .unwrap();
     let mut policies: Vec<SlaPolicy> = slate_core::policy::BUILTINS
         .iter()
         .map(|(name, _)| SlaPolicy::builtin(name).unwrap())
         .collect();
     policies.push(other);
+    policies.push(shared);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -495,6 +526,20 @@ where = "surveyed IS NOT NULL"
                         !plain_plan.contains("FusedScorecardExec"),
                         "{at}: fused\n{plain_plan}"
                     );
+                    assert!(
+                        !fused_plan.contains("__common_expr"),
+                        "{at}: a shared expression in the fused plan\n{fused_plan}"
+                    );
+                    if policy.name == "shared-where" {
+                        assert!(
+                            plain_plan.contains("__common_expr"),
+                            "{at}: the plain plan shares nothing\n{plain_plan}"
+                        );
+                        assert!(
+                            fused_plan.contains(&format!("measures={}", policy.measures.len())),
+                            "{at}: measures merged\n{fused_plan}"
+                        );
+                    }
                     assert!(
                         fused.accounts.iter().any(|a| a.measured > 0),
                         "{at}: nothing measured"
