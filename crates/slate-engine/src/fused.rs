@@ -16,6 +16,11 @@
 //! - each measure walks only the rows its `where` selects and adds them with `sla_hist`'s own
 //!   per-row step (`udf::hist_agg::RowFold`), so a cell holds exactly what the aggregate's would.
 //!
+//! - when measures start at different clocks, each measure's rows are grouped by its own
+//!   start's unit, not by every start's unit at once as the aggregate groups them (see
+//!   `StartKeys`): the output rows then carry one unit each, the others null, and every
+//!   measure's cells are the same records.
+//!
 //! The operator's output is the aggregate's own (same schema: the group values and each
 //! measure's encoded cell), so whatever reads a partial aggregate reads it unchanged; a reader
 //! that keeps cells (the scorecard's cube) takes them as they are from
@@ -42,6 +47,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Operator;
+use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_expr::expressions::{BinaryExpr, CaseExpr, Column, Literal};
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -52,7 +58,7 @@ use futures::StreamExt;
 use slate_core::policy::MeasureKind;
 use slate_core::{MeasureCell, TzRules};
 
-use crate::udf::{RowFold, SlaHist};
+use crate::udf::{BucketUdf, RowFold, SlaHist};
 
 /// Replaces every aggregate in `plan` that [`FusedScorecardExec::try_new`] can replace.
 pub fn fuse(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
@@ -83,6 +89,108 @@ pub struct FusedScorecardExec {
     properties: Arc<PlanProperties>,
     /// Rows between sweeps of idle groups' cells (see `Fold::sweep_idle`).
     sweep_rows: usize,
+    /// When the measures start at more than one clock: each measure's rows are grouped by its
+    /// own start's grain unit alone (see [`StartKeys`]).
+    start_keys: Option<StartKeys>,
+}
+
+/// Keys that are grain units of start clocks (`sla_bucket(start)`), for policies whose measures
+/// start at different clocks (the full 2008 promise: the call, a callback request, a
+/// complaint, a survey...). DataFusion's aggregate groups every row by all of them at once,
+/// and a record whose clocks fall in different months makes a group of its own: 176K groups
+/// for 16K (month, borough, grade) on `slate gen --promises` data, 10M rows, each with a cell
+/// per measure. Here a measure's rows are grouped by its own start's unit, the other units
+/// null. Each measure's cell of a (unit, group) holds the same records either way: the cube
+/// reads a measure's unit from its own start's key and skips empty cells
+/// (`scorecard::Shape::add`), as a final aggregate's rows are read too.
+#[derive(Debug, Clone)]
+struct StartKeys {
+    /// Indices of the keys that are start clocks' units.
+    units: Vec<usize>,
+    /// Per measure, the index of its start's unit key.
+    of_measure: Vec<usize>,
+}
+
+impl StartKeys {
+    /// The start keys of `measures` under `keys`, when there are two or more and every measure
+    /// starts at one of them.
+    fn of(keys: &[Arc<dyn PhysicalExpr>], measures: &[Measure]) -> Option<Self> {
+        let args: Vec<Option<&Arc<dyn PhysicalExpr>>> = keys.iter().map(bucket_arg).collect();
+        let units: Vec<usize> = (0..keys.len()).filter(|&i| args[i].is_some()).collect();
+        if units.len() < 2 || units.len() > LANES as usize {
+            return None;
+        }
+        let of_measure = (measures.iter())
+            .map(|m| {
+                args.iter()
+                    .position(|a| a.is_some_and(|a| a.as_ref() == m.start.as_ref()))
+            })
+            .collect::<Option<Vec<usize>>>()?;
+        Some(StartKeys { units, of_measure })
+    }
+
+    /// Columns of the key table: a start's unit with its lane folded in, then the other keys.
+    fn table_width(&self, keys: usize) -> usize {
+        1 + keys - self.units.len()
+    }
+
+    /// The keys of a batch's rows for the measures starting at unit key `key`: the unit as
+    /// `unit * LANES + lane` (null stays null: a record with no start clock falls in no unit,
+    /// whichever its measure), then the keys that are not units. Three parts, as a scorecard
+    /// by two columns has, pack into one word (see [`Groups::of_batch`]).
+    fn lane_keys(&self, keys: &[ArrayRef], key: usize) -> Result<Vec<ArrayRef>> {
+        let lane = self
+            .units
+            .iter()
+            .position(|&u| u == key)
+            .expect("a unit key") as i64;
+        let unit = cast(&keys[key], &DataType::Int64)?;
+        let unit: Int64Array = unit
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .unary(|u| u * LANES + lane);
+        let mut out: Vec<ArrayRef> = vec![Arc::new(unit)];
+        out.extend(
+            (keys.iter().enumerate())
+                .filter(|(i, _)| !self.units.contains(i))
+                .map(|(_, a)| a.clone()),
+        );
+        Ok(out)
+    }
+
+    /// The aggregate's key values of groups of the key table (`values`: per table column, each
+    /// group's value): every unit null but the group's own lane's.
+    fn output_values(&self, keys: usize, values: &mut [Vec<ScalarValue>]) -> Vec<Vec<ScalarValue>> {
+        let (lanes, rest) = values.split_first_mut().expect("a unit column");
+        let mut rest = rest.iter_mut();
+        (0..keys)
+            .map(|i| match self.units.iter().position(|&u| u == i) {
+                Some(lane) => (lanes.iter())
+                    .map(|v| match v {
+                        ScalarValue::Int64(Some(c)) if c.rem_euclid(LANES) == lane as i64 => {
+                            ScalarValue::Int32(Some(c.div_euclid(LANES) as i32))
+                        }
+                        _ => ScalarValue::Int32(None),
+                    })
+                    .collect(),
+                None => std::mem::take(rest.next().expect("a key column")),
+            })
+            .collect()
+    }
+}
+
+/// Lanes a unit key can hold ([`StartKeys::lane_keys`]): more start clocks than this keep
+/// DataFusion's grouping by all of them.
+const LANES: i64 = 16;
+
+/// The clock of `sla_bucket(clock)`.
+fn bucket_arg(e: &Arc<dyn PhysicalExpr>) -> Option<&Arc<dyn PhysicalExpr>> {
+    let f = e.downcast_ref::<ScalarFunctionExpr>()?;
+    let any: &dyn std::any::Any = &**f.fun().inner();
+    any.downcast_ref::<BucketUdf>()?;
+    match f.args() {
+        [clock] => Some(clock),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +253,7 @@ impl FusedScorecardExec {
             measures: Vec::new(),
             properties: agg.properties().clone(),
             sweep_rows: SWEEP_ROWS,
+            start_keys: None,
         };
         for a in agg.aggr_expr() {
             let any: &dyn std::any::Any = &**a.fun().inner();
@@ -164,6 +273,7 @@ impl FusedScorecardExec {
                 status,
             });
         }
+        fused.start_keys = StartKeys::of(&fused.keys, &fused.measures);
         Some(fused)
     }
 
@@ -211,6 +321,12 @@ impl FusedScorecardExec {
                 self.preds.len() - 1
             }
         }
+    }
+
+    /// Columns of a fold's key table: the keys, or with [`StartKeys`] the lanes' units in one.
+    fn table_width(&self) -> usize {
+        let k = self.keys.len();
+        self.start_keys.as_ref().map_or(k, |sk| sk.table_width(k))
     }
 
     /// The mode of the aggregate it replaced.
@@ -294,7 +410,11 @@ impl DisplayAs for FusedScorecardExec {
             self.mode,
             self.keys.len(),
             self.measures.len()
-        )
+        )?;
+        match &self.start_keys {
+            Some(sk) => write!(f, ", each measure by its start's unit ({})", sk.units.len()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -394,7 +514,7 @@ impl FusedScorecardExec {
         let state = Fold {
             exec: Arc::new(self.clone()),
             input: Some(input),
-            groups: Groups::new(self.keys.len()),
+            groups: Groups::new(self.table_width()),
             cells: vec![Vec::new(); self.measures.len()],
             out: VecDeque::new(),
             reservation,
@@ -533,17 +653,31 @@ impl Fold {
             .iter()
             .map(|k| k.evaluate(batch)?.into_array(n))
             .collect::<Result<_>>()?;
-        let group_of = self.groups.of_batch(&keys)?;
+        // Per start unit key (`usize::MAX`: all keys together), each row's group.
+        let lanes: Vec<(usize, Vec<u32>)> = match &exec.start_keys {
+            None => vec![(usize::MAX, self.groups.of_batch(&keys)?)],
+            Some(sk) => {
+                let mut lanes: Vec<(usize, Vec<u32>)> = Vec::new();
+                for &k in &sk.of_measure {
+                    if !lanes.iter().any(|(j, _)| *j == k) {
+                        lanes.push((k, self.groups.of_batch(&sk.lane_keys(&keys, k)?)?));
+                    }
+                }
+                lanes
+            }
+        };
         let total = self.groups.len();
         for c in &mut self.cells {
             c.resize_with(total, MeasureCell::default);
         }
         self.seen.resize(total, 0);
         self.changed.grow(total);
-        for &g in &group_of {
-            let g = g as usize;
-            self.seen[g] = self.sweep;
-            self.changed.mark(g);
+        for (_, group_of) in &lanes {
+            for &g in group_of {
+                let g = g as usize;
+                self.seen[g] = self.sweep;
+                self.changed.mark(g);
+            }
         }
         let truth: Vec<BooleanBuffer> = exec
             .preds
@@ -562,7 +696,12 @@ impl Fold {
             truth: &truth,
             others: &others,
         };
-        for (m, cells) in exec.measures.iter().zip(&mut self.cells) {
+        for (mi, (m, cells)) in exec.measures.iter().zip(&mut self.cells).enumerate() {
+            let lane = exec
+                .start_keys
+                .as_ref()
+                .map_or(usize::MAX, |sk| sk.of_measure[mi]);
+            let group_of = &lanes.iter().find(|(k, _)| *k == lane).expect("a lane").1;
             let start = m.start.evaluate(batch)?.into_array(n)?;
             let stop = m.stop.evaluate(batch)?.into_array(n)?;
             let mut fold = RowFold::new(&m.tz, &m.kind, &start, &stop)?;
@@ -647,7 +786,7 @@ impl Fold {
     /// Hands on every group (in batches of the session's size, see [`Fold::next_cells`]) and
     /// starts empty.
     fn emit(&mut self) -> Result<()> {
-        let groups = std::mem::replace(&mut self.groups, Groups::new(self.exec.keys.len()));
+        let groups = std::mem::replace(&mut self.groups, Groups::new(self.exec.table_width()));
         let cells: Vec<Vec<MeasureCell>> = self.cells.iter_mut().map(std::mem::take).collect();
         self.seen.clear();
         self.group_bytes.clear();
@@ -674,12 +813,18 @@ impl Fold {
         let total = d.groups.len();
         let (from, to) = (d.from, (d.from + self.batch_size.max(1)).min(total));
         let mut groups: Vec<ArrayRef> = Vec::new();
-        for (j, values) in d.groups.values.iter_mut().enumerate() {
-            let a = ScalarValue::iter_to_array(
-                values[from..to]
-                    .iter_mut()
-                    .map(|v| std::mem::replace(v, ScalarValue::Null)),
-            )?;
+        let mut taken: Vec<Vec<ScalarValue>> = (d.groups.values.iter_mut())
+            .map(|values| {
+                (values[from..to].iter_mut())
+                    .map(|v| std::mem::replace(v, ScalarValue::Null))
+                    .collect()
+            })
+            .collect();
+        if let Some(sk) = &self.exec.start_keys {
+            taken = sk.output_values(self.exec.keys.len(), &mut taken);
+        }
+        for (j, values) in taken.into_iter().enumerate() {
+            let a = ScalarValue::iter_to_array(values)?;
             let want = schema.field(j).data_type();
             groups.push(if a.data_type() == want {
                 a
@@ -1247,6 +1392,57 @@ mod tests {
             for (i, t) in column.iter().enumerate() {
                 assert_eq!(got.value(i), *t == Some(*want), "{want:?} at row {i}");
                 assert_eq!(plain_got.value(i), got.value(i));
+            }
+        }
+    }
+
+    /// A start lane's key table holds each row's unit with its lane folded in, and reads back
+    /// as the aggregate's keys: the row's own start unit, the other units null, negative units
+    /// (days before 1970) and the out-of-period unit included.
+    #[test]
+    fn lane_keys_read_back_as_the_aggregates_keys() {
+        let sk = StartKeys {
+            units: vec![0, 2],
+            of_measure: vec![0, 2, 0],
+        };
+        let units = |v: Vec<Option<i32>>| Arc::new(Int32Array::from(v)) as ArrayRef;
+        let keys: Vec<ArrayRef> = vec![
+            units(vec![
+                Some(-5),
+                Some(crate::udf::OUTSIDE_PERIOD),
+                None,
+                Some(7),
+            ]),
+            Arc::new(StringArray::from(vec![
+                Some("a"),
+                None,
+                Some("b"),
+                Some("a"),
+            ])),
+            units(vec![Some(3), Some(-1), Some(i32::MAX), None]),
+        ];
+        for (key, lane) in [(0, 0), (2, 1)] {
+            let table = sk.lane_keys(&keys, key).unwrap();
+            assert_eq!(table.len(), sk.table_width(keys.len()));
+            let mut values: Vec<Vec<ScalarValue>> = (table.iter())
+                .map(|a| {
+                    (0..4)
+                        .map(|i| ScalarValue::try_from_array(a, i).unwrap())
+                        .collect()
+                })
+                .collect();
+            let out = sk.output_values(keys.len(), &mut values);
+            for (i, column) in out.iter().enumerate() {
+                let want: Vec<ScalarValue> = (0..4)
+                    .map(|row| {
+                        let v = ScalarValue::try_from_array(&keys[i], row).unwrap();
+                        match i == key || !sk.units.contains(&i) {
+                            true => v,
+                            false => ScalarValue::Int32(None),
+                        }
+                    })
+                    .collect();
+                assert_eq!(column, &want, "lane {lane}, key column {i}");
             }
         }
     }

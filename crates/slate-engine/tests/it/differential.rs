@@ -530,6 +530,14 @@ exclude = [{ reason = "cancelled", where = "cancelled" }]
                         !fused_plan.contains("__common_expr"),
                         "{at}: a shared expression in the fused plan\n{fused_plan}"
                     );
+                    // Measures of several start clocks are grouped by their own start's unit.
+                    let starts: std::collections::BTreeSet<&str> =
+                        policy.measures.iter().map(|m| m.start.as_str()).collect();
+                    assert_eq!(
+                        fused_plan.contains("each measure by its start's unit"),
+                        starts.len() > 1,
+                        "{at}: {starts:?}\n{fused_plan}"
+                    );
                     if policy.name == "shared-where" {
                         assert!(
                             plain_plan.contains("__common_expr"),
