@@ -660,7 +660,10 @@ impl Fold {
                 let mut lanes: Vec<(usize, Vec<u32>)> = Vec::new();
                 for &k in &sk.of_measure {
                     if !lanes.iter().any(|(j, _)| *j == k) {
-                        lanes.push((k, self.groups.of_batch(&sk.lane_keys(&keys, k)?)?));
+                        let lane_keys = sk.lane_keys(&keys, k)?;
+                        // After the first lane only the unit column changes.
+                        let fresh = if lanes.is_empty() { lane_keys.len() } else { 1 };
+                        lanes.push((k, self.groups.of_batch_again(&lane_keys, fresh)?));
                     }
                 }
                 lanes
@@ -1121,12 +1124,21 @@ impl Groups {
 
     /// Each row's group id, new groups added.
     fn of_batch(&mut self, keys: &[ArrayRef]) -> Result<Vec<u32>> {
+        self.of_batch_again(keys, keys.len())
+    }
+
+    /// [`Groups::of_batch`] of keys whose columns from `fresh` on are the last call's arrays:
+    /// their key parts are reused (a start lane's group columns are the batch's, read once for
+    /// every lane; see [`StartKeys`]).
+    fn of_batch_again(&mut self, keys: &[ArrayRef], fresh: usize) -> Result<Vec<u32>> {
         let k = keys.len();
         let n = keys.first().map_or(0, |a| a.len());
         let mut columns = std::mem::take(&mut self.columns);
         let mut nulls = Vec::with_capacity(k);
         for (j, a) in keys.iter().enumerate() {
-            self.key_column(j, a, &mut columns[j])?;
+            if j < fresh {
+                self.key_column(j, a, &mut columns[j])?;
+            }
             nulls.push(a.logical_nulls().filter(|b| b.null_count() > 0));
         }
         let mut key = vec![0u64; k + 1];
