@@ -14,8 +14,7 @@
 //!   string column compares the 16-byte views (or the dictionary's values) directly, and any
 //!   other condition or status is evaluated by DataFusion as before;
 //! - each measure walks only the rows its `where` selects and adds them with `sla_hist`'s own
-//!   per-row step (`udf::hist_agg::RowFold`), so a cell holds exactly what the aggregate's would.
-//!
+//!   per-row step (`udf::hist_agg::RowFold`), so a cell holds exactly what the aggregate's would;
 //! - when measures start at different clocks, each measure's rows are grouped by its own
 //!   start's unit, not by every start's unit at once as the aggregate groups them (see
 //!   `StartKeys`): the output rows then carry one unit each, the others null, and every
