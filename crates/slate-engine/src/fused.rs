@@ -106,7 +106,10 @@ pub struct FusedScorecardExec {
 struct StartKeys {
     /// Indices of the keys that are start clocks' units.
     units: Vec<usize>,
-    /// Per measure, the index of its start's unit key.
+    /// The unit keys some measure starts at, each once: a batch's rows are grouped once per
+    /// such lane.
+    lanes: Vec<usize>,
+    /// Per measure, the index in `lanes` of its start's unit key.
     of_measure: Vec<usize>,
 }
 
@@ -119,13 +122,21 @@ impl StartKeys {
         if units.len() < 2 || units.len() > LANES as usize {
             return None;
         }
-        let of_measure = (measures.iter())
-            .map(|m| {
-                args.iter()
-                    .position(|a| a.is_some_and(|a| a.as_ref() == m.start.as_ref()))
-            })
-            .collect::<Option<Vec<usize>>>()?;
-        Some(StartKeys { units, of_measure })
+        let mut lanes = Vec::new();
+        let mut of_measure = Vec::with_capacity(measures.len());
+        for m in measures {
+            let key =
+                (args.iter()).position(|a| a.is_some_and(|a| a.as_ref() == m.start.as_ref()))?;
+            of_measure.push(lanes.iter().position(|&k| k == key).unwrap_or_else(|| {
+                lanes.push(key);
+                lanes.len() - 1
+            }));
+        }
+        Some(StartKeys {
+            units,
+            lanes,
+            of_measure,
+        })
     }
 
     /// Columns of the key table: a start's unit with its lane folded in, then the other keys.
@@ -320,6 +331,12 @@ impl FusedScorecardExec {
                 self.preds.len() - 1
             }
         }
+    }
+
+    /// The lane (see [`StartKeys`]) measure `m`'s rows are grouped in: 0 when all are grouped
+    /// together.
+    fn lane_of(&self, m: usize) -> usize {
+        self.start_keys.as_ref().map_or(0, |sk| sk.of_measure[m])
     }
 
     /// Columns of a fold's key table: the keys, or with [`StartKeys`] the lanes' units in one.
@@ -652,18 +669,16 @@ impl Fold {
             .iter()
             .map(|k| k.evaluate(batch)?.into_array(n))
             .collect::<Result<_>>()?;
-        // Per start unit key (`usize::MAX`: all keys together), each row's group.
-        let lanes: Vec<(usize, Vec<u32>)> = match &exec.start_keys {
-            None => vec![(usize::MAX, self.groups.of_batch(&keys)?)],
+        // Per lane (see `FusedScorecardExec::lane_of`), each row's group.
+        let lanes: Vec<Vec<u32>> = match &exec.start_keys {
+            None => vec![self.groups.of_batch(&keys)?],
             Some(sk) => {
-                let mut lanes: Vec<(usize, Vec<u32>)> = Vec::new();
-                for &k in &sk.of_measure {
-                    if !lanes.iter().any(|(j, _)| *j == k) {
-                        let lane_keys = sk.lane_keys(&keys, k)?;
-                        // After the first lane only the unit column changes.
-                        let fresh = if lanes.is_empty() { lane_keys.len() } else { 1 };
-                        lanes.push((k, self.groups.of_batch_again(&lane_keys, fresh)?));
-                    }
+                let mut lanes = Vec::with_capacity(sk.lanes.len());
+                for &k in &sk.lanes {
+                    let lane_keys = sk.lane_keys(&keys, k)?;
+                    // After the first lane only the unit column changes.
+                    let fresh = if lanes.is_empty() { lane_keys.len() } else { 1 };
+                    lanes.push(self.groups.of_batch_again(&lane_keys, fresh)?);
                 }
                 lanes
             }
@@ -674,7 +689,7 @@ impl Fold {
         }
         self.seen.resize(total, 0);
         self.changed.grow(total);
-        for (_, group_of) in &lanes {
+        for group_of in &lanes {
             for &g in group_of {
                 let g = g as usize;
                 self.seen[g] = self.sweep;
@@ -699,11 +714,7 @@ impl Fold {
             others: &others,
         };
         for (mi, (m, cells)) in exec.measures.iter().zip(&mut self.cells).enumerate() {
-            let lane = exec
-                .start_keys
-                .as_ref()
-                .map_or(usize::MAX, |sk| sk.of_measure[mi]);
-            let group_of = &lanes.iter().find(|(k, _)| *k == lane).expect("a lane").1;
+            let group_of = &lanes[exec.lane_of(mi)];
             let start = m.start.evaluate(batch)?.into_array(n)?;
             let stop = m.stop.evaluate(batch)?.into_array(n)?;
             let mut fold = RowFold::new(&m.tz, &m.kind, &start, &stop)?;
@@ -1414,7 +1425,8 @@ mod tests {
     fn lane_keys_read_back_as_the_aggregates_keys() {
         let sk = StartKeys {
             units: vec![0, 2],
-            of_measure: vec![0, 2, 0],
+            lanes: vec![0, 2],
+            of_measure: vec![0, 1, 0],
         };
         let units = |v: Vec<Option<i32>>| Arc::new(Int32Array::from(v)) as ArrayRef;
         let keys: Vec<ArrayRef> = vec![
