@@ -855,7 +855,9 @@ def chart(results: list[dict], path: Path, m: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 # The matrix: one question over data of several shapes (scripts/bench --matrix)
 
-MATRIX_ENGINES = ["slate", "slate-no-rollups", "duckdb", "duckdb-plain", "scan-floor"]
+# `exact-bound` is `scan-floor --bound`: the decode plus a tight loop doing only what exact
+# figures need (slate_bench::bound_floor), the floor under any exact scorecard of these files.
+MATRIX_ENGINES = ["slate", "slate-no-rollups", "duckdb", "duckdb-plain", "scan-floor", "exact-bound"]
 MATRIX_BEGIN, MATRIX_END = "<!-- matrix:begin (scripts/bench --matrix) -->", "<!-- matrix:end -->"
 
 
@@ -867,6 +869,8 @@ def matrix_cmd(a, engine: str, data: str, tz: str, out: Path) -> list[str]:
         return c + (["--no-rollups"] if engine == "slate-no-rollups" else [])
     if engine == "scan-floor":
         return [a.scan_floor, "--input", data, "--threads", str(a.threads)]
+    if engine == "exact-bound":
+        return [a.scan_floor, "--input", data, "--threads", str(a.threads), "--bound"]
     hours = ",".join(f"{m}:{h}" for m, h in ambiguous_month_hours(tz))
     return [sys.executable, me, "engine", engine, "--data", data, "--window", "month", "--tz", tz,
             "--threads", str(a.threads), "--out", str(out), "--ambiguous-hours", hours]
@@ -914,6 +918,8 @@ def cmd_matrix(a) -> None:
             "no_rollups_rss_x_duckdb_plain": peak["slate-no-rollups"] / peak["duckdb-plain"],
             "x_scan_floor": med["slate"] / med["scan-floor"],
             "no_rollups_x_scan_floor": med["slate-no-rollups"] / med["scan-floor"],
+            "bound_x_scan_floor": med["exact-bound"] / med["scan-floor"],
+            "x_bound": med["slate"] / med["exact-bound"],
         })
     if results:
         write_matrix(a, results)
@@ -937,12 +943,15 @@ def write_matrix(a, results: list[dict]) -> None:
         MATRIX_BEGIN,
         f"Machine: {m['cpus']} CPUs ({m['cpu']}), {m['ram']} RAM; {m['date']}; DuckDB {m['duckdb']}. "
         f"Median of {a.runs} interleaved runs (whole process), peak RSS of the process. Every shape was "
-        "checked first: slate == DuckDB row by row, with rollups and without.",
+        "checked first: slate == DuckDB row by row, with rollups and without. The exact bound is "
+        "`scan-floor --bound`: the decode plus only the work exact figures need, in a loop written for "
+        "speed (UTC months, no exclusion ledger, no rollups, no output).",
         "",
         "| shape | rows / files | --tz | slate s / MB | DuckDB rollups s / MB | x time | x RSS "
         "| slate --no-rollups s / MB | DuckDB plain s / MB | x time | x RSS | slate x plain DuckDB (time / RSS) "
-        "| scan floor s | slate x floor | --no-rollups x floor |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scan floor s | slate x floor | --no-rollups x floor | exact bound s / MB | bound x floor "
+        "| slate x bound |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         table.append(
@@ -953,7 +962,9 @@ def write_matrix(a, results: list[dict]) -> None:
             f"| {f(r['duckdb-plain_s'])} / {r['duckdb-plain_mb']:.0f} "
             f"| **{f(r['no_rollups_time_x_duckdb_plain'])}** | **{f(r['no_rollups_rss_x_duckdb_plain'])}** "
             f"| {f(r['time_x_duckdb_plain'])} / {f(r['rss_x_duckdb_plain'])} "
-            f"| {f(r['scan-floor_s'])} | {f(r['x_scan_floor'], 1)} | {f(r['no_rollups_x_scan_floor'], 1)} |"
+            f"| {f(r['scan-floor_s'])} | {f(r['x_scan_floor'], 1)} | {f(r['no_rollups_x_scan_floor'], 1)} "
+            f"| {f(r['exact-bound_s'])} / {r['exact-bound_mb']:.0f} | {f(r['bound_x_scan_floor'])} "
+            f"| {f(r['x_bound'])} |"
         )
     worst = max(results, key=lambda r: r["time_x_duckdb_plain"])
     best = min(results, key=lambda r: r["time_x_duckdb_plain"])

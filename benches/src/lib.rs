@@ -97,12 +97,12 @@ async fn needed_columns(
 /// the decode, not a proven lower bound. Its time is the per-row grouping, not the ordering:
 /// on 10M rows the sort at the end is under a tenth of it, and one radix-sorted buffer a
 /// partition ([`ExactLayout::Radix`]) was slower than a vector a group (docs/bench/matrix.md,
-/// session 14). Returns the rows read and the values sorted.
+/// session 14). Returns the rows read, the values sorted and a checksum of the figures read.
 pub async fn exact_floor(
     inputs: &[String],
     threads: Option<usize>,
     layout: ExactLayout,
-) -> Result<(u64, u64)> {
+) -> Result<(u64, u64, i64)> {
     let df = needed_columns(inputs, threads).await?;
     // One accumulator per partition, on the partition's own task, as an engine would.
     let mut tasks = Vec::new();
@@ -120,8 +120,7 @@ pub async fn exact_floor(
         all.merge(t.await??);
     }
     let (values, check) = all.finish();
-    std::hint::black_box(check);
-    Ok((all.rows, values))
+    Ok((all.rows, values, check))
 }
 
 /// Where [`exact_floor`] keeps the measured seconds until the end.
@@ -134,33 +133,41 @@ pub enum ExactLayout {
     Radix,
 }
 
-mod exact {
-    use std::collections::HashMap as StdMap;
-    use std::hash::{BuildHasherDefault, Hasher};
+mod bound;
+pub use bound::{BoundFigures, bound_floor};
 
-    /// rustc's FxHash (multiply-rotate): the cheapest hash a hand loop would pick; SipHash
-    /// would make the floor slower than it need be.
-    #[derive(Default)]
-    struct Fx(u64);
+use std::collections::HashMap as StdMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-    impl Hasher for Fx {
-        fn write(&mut self, bytes: &[u8]) {
-            for c in bytes.chunks(8) {
-                let mut w = [0u8; 8];
-                w[..c.len()].copy_from_slice(c);
-                self.write_u64(u64::from_le_bytes(w));
-            }
-        }
-        fn write_u64(&mut self, n: u64) {
-            self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-        fn finish(&self) -> u64 {
-            self.0
+/// rustc's FxHash (multiply-rotate): the cheapest hash a hand loop would pick; SipHash
+/// would make the floor slower than it need be.
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
         }
     }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.write_u64(n as u64);
+        self.write_u64((n >> 64) as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
-    type HashMap<K, V> = StdMap<K, V, BuildHasherDefault<Fx>>;
+type HashMap<K, V> = StdMap<K, V, BuildHasherDefault<Fx>>;
 
+mod exact {
+    use super::HashMap;
     use anyhow::{Result, bail};
     use datafusion::arrow::array::{Array, AsArray, RecordBatch};
     use datafusion::arrow::datatypes::{DataType, Int32Type, TimestampMicrosecondType};
@@ -215,11 +222,11 @@ mod exact {
     }
 
     /// A sorted run's percentiles and threshold share, folded into `check`.
-    fn read_run(v: &[i64], threshold: i64, check: &mut i64) {
+    pub(super) fn read_run<T: Copy + Into<i64>>(v: &[T], threshold: i64, check: &mut i64) {
         for p in [0.5, 0.9, 0.95, 0.99] {
-            *check = check.wrapping_add(v[((v.len() - 1) as f64 * p) as usize]);
+            *check = check.wrapping_add(v[((v.len() - 1) as f64 * p) as usize].into());
         }
-        *check = check.wrapping_add(v.partition_point(|&s| s <= threshold) as i64);
+        *check = check.wrapping_add(v.partition_point(|&s| s.into() <= threshold) as i64);
     }
 
     /// A string column of any layout DataFusion hands over.
@@ -241,7 +248,7 @@ mod exact {
     }
 
     /// Days since 1970-01-01 to (year * 12 + month - 1), by the civil-from-days algorithm.
-    fn month_of_day(z: i64) -> i64 {
+    pub(super) fn month_of_day(z: i64) -> i64 {
         let z = z + 719_468;
         let era = z.div_euclid(146_097);
         let doe = z - era * 146_097;
