@@ -3,7 +3,9 @@
 //! `slate run`. With `--exact`, also does the work exact percentiles need, plainly written
 //! ([`slate_bench::exact_floor`]) and prints the values sorted too; `--radix` keeps them in
 //! one packed vector a partition, radix-sorted at the end, instead of a vector a group. With
-//! `--bound`, the same work written for speed ([`slate_bench::bound_floor`]), each phase timed.
+//! `--bound`, the same work written for speed ([`slate_bench::bound_floor`]), each phase timed;
+//! `--no-keep` computes every second but keeps none (what keeping and ordering cost is the
+//! difference).
 
 use std::io::Write;
 use std::time::Instant;
@@ -18,6 +20,7 @@ fn main() -> Result<()> {
     let mut threads = None;
     let mut exact = false;
     let mut bound = false;
+    let mut keep = true;
     let mut layout = slate_bench::ExactLayout::PerGroup;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -33,9 +36,10 @@ fn main() -> Result<()> {
             "--exact" => exact = true,
             "--radix" => layout = slate_bench::ExactLayout::Radix,
             "--bound" => bound = true,
+            "--no-keep" => keep = false,
             other => {
                 bail!(
-                    "unknown argument {other:?}; usage: scan-floor --input DIR [--threads N] [--exact [--radix] | --bound]"
+                    "unknown argument {other:?}; usage: scan-floor --input DIR [--threads N] [--exact [--radix] | --bound [--no-keep]]"
                 )
             }
         }
@@ -55,7 +59,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
     if bound {
-        let f = rt.block_on(slate_bench::bound_floor(&inputs, threads))?;
+        let f = rt.block_on(slate_bench::bound_floor(&inputs, threads, keep))?;
         let secs = t0.elapsed().as_secs_f64();
         writeln!(
             std::io::stdout().lock(),
