@@ -22,7 +22,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
-use datafusion::arrow::datatypes::{DataType, Int32Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{DataType, Int32Type};
 use futures::StreamExt;
 
 use crate::HashMap;
@@ -314,17 +314,7 @@ impl Acc {
         let (gi, gs) = (self.names[1].of("I"), self.names[1].of("S"));
         let (c999, c101) = (self.names[2].of("999"), self.names[2].of("101"));
         let cancelled = col("cancelled").as_boolean();
-        let clock = |n: &str| match col(n).data_type() {
-            DataType::Timestamp(TimeUnit::Microsecond, _) => {
-                Ok(col(n).as_primitive::<TimestampMicrosecondType>())
-            }
-            other => bail!("{n}: {other} is not a microsecond timestamp"),
-        };
-        let (received, answered, arrived) = (
-            clock("call_received")?,
-            clock("call_answered")?,
-            clock("arrived")?,
-        );
+        let [received, answered, arrived] = crate::clocks(b)?;
         let (rv, av, tv) = (received.values(), answered.values(), arrived.values());
         let n = b.num_rows();
         // Each row's cell, in one pass.

@@ -17,6 +17,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use datafusion::arrow::array::{AsArray, RecordBatch, TimestampMicrosecondArray};
+use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::prelude::ParquetReadOptions;
 use futures::StreamExt;
 use slate_core::TzRules;
@@ -166,11 +168,30 @@ impl Hasher for Fx {
 
 type HashMap<K, V> = StdMap<K, V, BuildHasherDefault<Fx>>;
 
+/// The question's three clocks of a batch of [`NEEDED_COLUMNS`]: call received, answered,
+/// arrived.
+fn clocks(b: &RecordBatch) -> Result<[&TimestampMicrosecondArray; 3]> {
+    let clock = |n: &str| {
+        let a = b.column_by_name(n).expect("selected");
+        match a.data_type() {
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                Ok(a.as_primitive::<TimestampMicrosecondType>())
+            }
+            other => anyhow::bail!("{n}: {other} is not a microsecond timestamp"),
+        }
+    };
+    Ok([
+        clock("call_received")?,
+        clock("call_answered")?,
+        clock("arrived")?,
+    ])
+}
+
 mod exact {
     use super::HashMap;
-    use anyhow::{Result, bail};
+    use anyhow::Result;
     use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-    use datafusion::arrow::datatypes::{DataType, Int32Type, TimestampMicrosecondType};
+    use datafusion::arrow::datatypes::{DataType, Int32Type};
 
     use super::ExactLayout;
 
@@ -296,17 +317,7 @@ mod exact {
             let col = |n: &str| b.column_by_name(n).expect("selected");
             let (borough, grade, channel) = (col("borough"), col("grade"), col("channel"));
             let cancelled = col("cancelled").as_boolean();
-            let clock = |n: &str| match col(n).data_type() {
-                DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, _) => {
-                    Ok(col(n).as_primitive::<TimestampMicrosecondType>())
-                }
-                other => bail!("{n}: {other} is not a microsecond timestamp"),
-            };
-            let (received, answered, arrived) = (
-                clock("call_received")?,
-                clock("call_answered")?,
-                clock("arrived")?,
-            );
+            let [received, answered, arrived] = super::clocks(b)?;
             for i in 0..b.num_rows() {
                 let (bo, gr) = (text(borough, i), text(grade, i));
                 let month = if received.is_null(i) {
