@@ -76,7 +76,7 @@ pub async fn bound_floor(
     let t1 = Instant::now();
     let mut all = Acc::new(keep);
     for p in parts {
-        all.join(p);
+        all.join(p)?;
     }
     let join_secs = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
@@ -312,6 +312,7 @@ impl Acc {
         }
         let [borough, grade, channel] = &ids;
         let (gi, gs) = (self.names[1].of("I"), self.names[1].of("S"));
+        self.check_key_room()?;
         let (c999, c101) = (self.names[2].of("999"), self.names[2].of("101"));
         let cancelled = col("cancelled").as_boolean();
         let [received, answered, arrived] = crate::clocks(b)?;
@@ -382,13 +383,22 @@ impl Acc {
         Ok(())
     }
 
+    /// A cell's key holds a borough id in 24 bits and a grade id in 8.
+    fn check_key_room(&self) -> Result<()> {
+        if self.names[0].list.len() > 0xff_ffff || self.names[1].list.len() > 0xff {
+            bail!("more boroughs or grades than the bound loop's cell keys hold");
+        }
+        Ok(())
+    }
+
     /// Another partition's cells, joined by key (its ids re-interned as this one's).
-    fn join(&mut self, other: Acc) {
+    fn join(&mut self, other: Acc) -> Result<()> {
         let [bt, gt] = [0, 1].map(|c| {
             std::iter::once(0)
                 .chain(other.names[c].list.iter().map(|s| self.names[c].of(s)))
                 .collect::<Vec<u32>>()
         });
+        self.check_key_room()?;
         for (key, cell) in other.keys.into_iter().zip(other.cells) {
             let (b, g) = (bt[(key >> 40) as usize], gt[((key >> 32) & 0xff) as usize]);
             let at = self.cell((u64::from(b) << 40) | (u64::from(g) << 32) | (key & 0xffff_ffff));
@@ -403,6 +413,7 @@ impl Acc {
         self.rows += other.rows;
         self.sum = self.sum.wrapping_add(other.sum);
         self.counted += other.counted;
+        Ok(())
     }
 
     /// Sorts every cell's seconds and reads its figures, the cells split over `threads`;
@@ -439,6 +450,41 @@ impl Acc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::{ArrayRef, BooleanArray, StringArray};
+    use std::sync::Arc;
+
+    /// More grades than a cell key holds is an error, not cells silently merged.
+    #[test]
+    fn too_many_grades_are_refused() -> Result<()> {
+        let n = 300;
+        let text = |f: &dyn Fn(usize) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values((0..n).map(f)))
+        };
+        let clock = || -> ArrayRef {
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                (0..n).map(|i| i as i64 * 1_000_000),
+            ))
+        };
+        let batch = RecordBatch::try_from_iter([
+            ("borough", text(&|_| "Camden".into())),
+            ("grade", text(&|i| format!("G{i}"))),
+            ("channel", text(&|_| "999".into())),
+            (
+                "cancelled",
+                Arc::new(BooleanArray::from(vec![false; n])) as ArrayRef,
+            ),
+            ("call_received", clock()),
+            ("call_answered", clock()),
+            ("arrived", clock()),
+        ])?;
+        let err = Acc::new(true)
+            .add(&batch)
+            .expect_err("300 grades do not fit");
+        assert!(err.to_string().contains("grades"), "{err}");
+        let fits = batch.slice(0, 100);
+        Acc::new(true).add(&fits)?;
+        Ok(())
+    }
 
     /// The bound loop keeps and orders exactly the seconds the plain loop does, and reads the
     /// same figures from them, on seeded data with defects (null boroughs, negative times).
