@@ -12,6 +12,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+const USAGE: &str =
+    "scan-floor --input DIR [--threads N] [--exact [--radix] | --bound [--no-keep]]";
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -38,14 +41,12 @@ fn main() -> Result<()> {
             "--bound" => bound = true,
             "--no-keep" => keep = false,
             other => {
-                bail!(
-                    "unknown argument {other:?}; usage: scan-floor --input DIR [--threads N] [--exact [--radix] | --bound [--no-keep]]"
-                )
+                bail!("unknown argument {other:?}; usage: {USAGE}")
             }
         }
     }
     if inputs.is_empty() {
-        bail!("usage: scan-floor --input DIR [--threads N]");
+        bail!("usage: {USAGE}");
     }
     let t0 = Instant::now();
     let rt = slate_engine::runtime(threads)?;
