@@ -20,10 +20,11 @@
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    Array, AsArray, GenericStringArray, OffsetSizeTrait, RecordBatch, TimestampMicrosecondArray,
+};
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::datatypes::{DataType, Int32Type};
-use futures::StreamExt;
 
 use crate::HashMap;
 use crate::exact::{month_of_day, read_run};
@@ -56,22 +57,8 @@ pub async fn bound_floor(
     threads: Option<usize>,
     keep: bool,
 ) -> Result<BoundFigures> {
-    let df = crate::needed_columns(inputs, threads).await?;
     let t0 = Instant::now();
-    let mut tasks = Vec::new();
-    for mut stream in df.execute_stream_partitioned().await? {
-        tasks.push(tokio::spawn(async move {
-            let mut acc = Acc::new(keep);
-            while let Some(batch) = stream.next().await {
-                acc.add(&batch?)?;
-            }
-            anyhow::Ok(acc)
-        }));
-    }
-    let mut parts = Vec::new();
-    for t in tasks {
-        parts.push(t.await??);
-    }
+    let parts = crate::per_partition(inputs, threads, move || Acc::new(keep), Acc::add).await?;
     let scan_secs = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let mut all = Acc::new(keep);
@@ -138,6 +125,33 @@ impl Names {
         id
     }
 
+    /// A `Utf8View` cache: the short strings' or the current array's long ones.
+    fn cache(&mut self, short: bool) -> &mut [(u128, u32)] {
+        if short {
+            &mut self.short
+        } else {
+            &mut self.long
+        }
+    }
+
+    /// The id of every row of a `Utf8` or `LargeUtf8` column, into `out` (a run of one
+    /// string is interned once).
+    fn strings<O: OffsetSizeTrait>(&mut self, a: &GenericStringArray<O>, out: &mut Vec<u32>) {
+        let mut last: Option<(&str, u32)> = None;
+        for s in a.iter() {
+            let Some(s) = s else {
+                out.push(0);
+                continue;
+            };
+            let id = match last {
+                Some((l, id)) if l == s => id,
+                _ => self.of(s),
+            };
+            last = Some((s, id));
+            out.push(id);
+        }
+    }
+
     /// The id of every row of a text column, into `out`.
     fn column(&mut self, a: &dyn Array, out: &mut Vec<u32>) -> Result<()> {
         out.clear();
@@ -156,46 +170,19 @@ impl Names {
                         out.push(0);
                         continue;
                     }
-                    let slot = cache_slot(w);
-                    let cache = if (w as u32) <= 12 {
-                        &mut self.short
-                    } else {
-                        &mut self.long
-                    };
-                    let (seen, id) = cache[slot];
+                    let (slot, short) = (cache_slot(w), (w as u32) <= 12);
+                    let (seen, id) = self.cache(short)[slot];
                     out.push(if seen == w {
                         id
                     } else {
                         let id = self.of(v.value(i));
-                        let cache = if (w as u32) <= 12 {
-                            &mut self.short
-                        } else {
-                            &mut self.long
-                        };
-                        cache[slot] = (w, id);
+                        self.cache(short)[slot] = (w, id);
                         id
                     });
                 }
             }
-            DataType::Utf8 | DataType::LargeUtf8 => {
-                let mut last: Option<(&str, u32)> = None;
-                for i in 0..a.len() {
-                    if null(i) {
-                        out.push(0);
-                        continue;
-                    }
-                    let s = match a.data_type() {
-                        DataType::Utf8 => a.as_string::<i32>().value(i),
-                        _ => a.as_string::<i64>().value(i),
-                    };
-                    let id = match last {
-                        Some((l, id)) if l == s => id,
-                        _ => self.of(s),
-                    };
-                    last = Some((s, id));
-                    out.push(id);
-                }
-            }
+            DataType::Utf8 => self.strings(a.as_string::<i32>(), out),
+            DataType::LargeUtf8 => self.strings(a.as_string::<i64>(), out),
             DataType::Dictionary(k, _) if k.as_ref() == &DataType::Int32 => {
                 let d = a.as_dictionary::<Int32Type>();
                 let mut of_value = Vec::new();

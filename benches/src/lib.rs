@@ -89,6 +89,32 @@ async fn needed_columns(
         .select_columns(&NEEDED_COLUMNS)?)
 }
 
+/// [`NEEDED_COLUMNS`] of the inputs folded into one accumulator per partition, each on the
+/// partition's own task, as an engine would; the accumulators in partition order.
+async fn per_partition<A: Send + 'static>(
+    inputs: &[String],
+    threads: Option<usize>,
+    new: impl Fn() -> A,
+    add: fn(&mut A, &RecordBatch) -> Result<()>,
+) -> Result<Vec<A>> {
+    let df = needed_columns(inputs, threads).await?;
+    let mut tasks = Vec::new();
+    for mut stream in df.execute_stream_partitioned().await? {
+        let mut acc = new();
+        tasks.push(tokio::spawn(async move {
+            while let Some(batch) = stream.next().await {
+                add(&mut acc, &batch?)?;
+            }
+            anyhow::Ok(acc)
+        }));
+    }
+    let mut parts = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        parts.push(t.await??);
+    }
+    Ok(parts)
+}
+
 /// A plain, hand-written exact loop: [`scan_floor`] plus only the work exact figures of the
 /// built-in scorecard need. Per row, the group (borough, grade, UTC month of `call_received`)
 /// through interned strings and one hash probe, and each measured duration (whole seconds)
@@ -105,21 +131,16 @@ pub async fn exact_floor(
     threads: Option<usize>,
     layout: ExactLayout,
 ) -> Result<(u64, u64, i64)> {
-    let df = needed_columns(inputs, threads).await?;
-    // One accumulator per partition, on the partition's own task, as an engine would.
-    let mut tasks = Vec::new();
-    for mut stream in df.execute_stream_partitioned().await? {
-        tasks.push(tokio::spawn(async move {
-            let mut acc = exact::Acc::new(layout);
-            while let Some(batch) = stream.next().await {
-                acc.add(&batch?)?;
-            }
-            anyhow::Ok(acc)
-        }));
-    }
+    let parts = per_partition(
+        inputs,
+        threads,
+        move || exact::Acc::new(layout),
+        exact::Acc::add,
+    )
+    .await?;
     let mut all = exact::Acc::new(layout);
-    for t in tasks {
-        all.merge(t.await??);
+    for p in parts {
+        all.merge(p);
     }
     let (values, check) = all.finish();
     Ok((all.rows, values, check))
