@@ -27,7 +27,7 @@ use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 
 use crate::HashMap;
-use crate::exact::{month_of_day, read_run};
+use crate::exact::{month_of_day, order_cell};
 
 /// What [`bound_floor`] read, and how long each phase took (wall seconds).
 #[derive(Debug, Clone, PartialEq)]
@@ -406,7 +406,6 @@ impl Acc {
     /// Sorts every cell's seconds and reads its figures, the cells split over `threads`;
     /// returns the values sorted and the checksum.
     fn order(&mut self, threads: usize) -> (u64, i64) {
-        const THRESHOLDS: [i64; 3] = [10, 30, 720];
         let chunk = self.cells.len().div_ceil(threads.max(1)).max(1);
         std::thread::scope(|s| {
             let parts: Vec<_> = (self.cells.chunks_mut(chunk))
@@ -414,14 +413,7 @@ impl Acc {
                     s.spawn(move || {
                         let (mut n, mut check) = (0u64, 0i64);
                         for cell in cells {
-                            for (v, threshold) in cell.iter_mut().zip(THRESHOLDS) {
-                                if v.is_empty() {
-                                    continue;
-                                }
-                                v.sort_unstable();
-                                read_run(v, threshold, &mut check);
-                                n += v.len() as u64;
-                            }
+                            order_cell(cell, &mut n, &mut check);
                         }
                         (n, check)
                     })

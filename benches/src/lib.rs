@@ -264,7 +264,7 @@ mod exact {
     }
 
     /// A sorted run's percentiles and threshold share, folded into `check`.
-    pub(super) fn read_run<T: Copy + Into<i64>>(v: &[T], threshold: i64, check: &mut i64) {
+    fn read_run<T: Copy + Into<i64>>(v: &[T], threshold: i64, check: &mut i64) {
         for p in [0.5, 0.9, 0.95, 0.99] {
             *check = check.wrapping_add(v[((v.len() - 1) as f64 * p) as usize].into());
         }
@@ -287,6 +287,26 @@ mod exact {
             }
             _ => return None,
         })
+    }
+
+    /// The thresholds of the three measures (answer 999, answer 101, attendance), seconds.
+    const THRESHOLDS: [i64; 3] = [10, 30, 720];
+
+    /// Sorts a cell's seconds per measure and reads each run's figures into `check`, adding
+    /// the values sorted to `n`.
+    pub(super) fn order_cell<T: Ord + Copy + Into<i64>>(
+        cell: &mut [Vec<T>; 3],
+        n: &mut u64,
+        check: &mut i64,
+    ) {
+        for (v, threshold) in cell.iter_mut().zip(THRESHOLDS) {
+            if v.is_empty() {
+                continue;
+            }
+            v.sort_unstable();
+            read_run(v, threshold, check);
+            *n += v.len() as u64;
+        }
     }
 
     /// Days since 1970-01-01 to (year * 12 + month - 1), by the civil-from-days algorithm.
@@ -412,16 +432,8 @@ mod exact {
         pub(super) fn finish(&mut self) -> (u64, i64) {
             let mut n = 0u64;
             let mut check = 0i64;
-            const THRESHOLDS: [i64; 3] = [10, 30, 720];
             for vals in &mut self.values {
-                for (v, threshold) in vals.iter_mut().zip(THRESHOLDS) {
-                    if v.is_empty() {
-                        continue;
-                    }
-                    v.sort_unstable();
-                    read_run(v, threshold, &mut check);
-                    n += v.len() as u64;
-                }
+                order_cell(vals, &mut n, &mut check);
             }
             radix_sort(&mut self.packed);
             let mut run = Vec::new();
